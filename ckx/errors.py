@@ -1,0 +1,113 @@
+"""One error hierarchy for all of ckx.
+
+Every user-facing failure is a :class:`CkxError` carrying a message (what went wrong and
+where), an optional hint (what to do) and an exit code. The CLI prints ``message`` and
+``hint`` on one or two lines (a traceback only with ``--debug``); the dict API turns the
+error into ``{"return": exit_code, "error": message}`` for CK compatibility.
+"""
+
+from __future__ import annotations
+
+
+class CkxError(Exception):
+    """Base class: ``message`` says what and where, ``hint`` says what to do."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+    def to_dict(self) -> dict:
+        out = {"return": self.exit_code, "error": self.message}
+        if self.hint:
+            out["hint"] = self.hint
+        return out
+
+
+class UsageError(CkxError):
+    """Bad command-line input or a bad request dict."""
+
+    exit_code = 2
+
+
+class QueryError(UsageError):
+    """A tag query or CID that does not parse; the message points at the character."""
+
+
+class NotFoundError(CkxError):
+    """An unknown action, automation, entry, repo or file."""
+
+    exit_code = 3
+
+
+class MetaError(CkxError):
+    """A malformed or invalid meta file (names the file, the field and the problem)."""
+
+    exit_code = 4
+
+
+class ResolutionError(CkxError):
+    """The planner cannot build a graph: no match, a cycle, a version conflict."""
+
+    exit_code = 5
+
+
+class RunError(CkxError):
+    """A script, hook or program failed while running."""
+
+    exit_code = 6
+
+
+class DownloadError(CkxError):
+    """A download failed (HTTP error, retries exhausted, size mismatch)."""
+
+    exit_code = 7
+
+
+class ChecksumError(DownloadError):
+    """Downloaded or registered bytes do not match the expected checksum."""
+
+    exit_code = 8
+
+
+class LockTimeout(CkxError):
+    """A lock could not be taken in time; the message names the holder if known."""
+
+    exit_code = 9
+
+
+class ArchiveError(CkxError):
+    """An archive is corrupt or unsafe (path traversal, escaping links)."""
+
+    exit_code = 10
+
+
+class MissingDependencyError(CkxError):
+    """An optional Python dependency (extra) or external tool is missing."""
+
+    exit_code = 11
+
+
+class ConflictError(CkxError):
+    """Something already exists (entry alias, repo, file) and would be overwritten."""
+
+    exit_code = 12
+
+
+class Interrupted(CkxError):
+    """The user pressed Ctrl-C; nothing half-made was left behind."""
+
+    exit_code = 130
+
+
+def missing_extra(module: str, extra: str) -> MissingDependencyError:
+    """The error for an optional import that failed, with the pip command to fix it."""
+    return MissingDependencyError(
+        f"the Python module '{module}' is not installed",
+        hint=f"install it with: pip install 'ckx[{extra}]'",
+    )
