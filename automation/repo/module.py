@@ -1,0 +1,139 @@
+"""The ``repo`` automation: register, create, clone, list and remove repositories."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from ckx.entries import new_uid
+from ckx.errors import ConflictError, MissingDependencyError, RunError, UsageError
+from ckx.metafile import save_meta
+from ckx.repos import Repo, read_repo_description
+
+
+def _alias_from(i: dict, fallback: str | None = None) -> str:
+    alias = i.get("entry") or i.get("alias") or fallback
+    if not alias:
+        raise UsageError("missing the repo name", hint="e.g. ckx add repo:my-repo --path=DIR")
+    return alias
+
+
+def add(ctx, i: dict) -> dict:
+    alias = _alias_from(i)
+    path = Path(i["path"]).expanduser().resolve() if i.get("path") else ctx.home / "repos" / alias
+    if ctx.registry.find(alias):
+        raise ConflictError(
+            f"a repo named '{alias}' is already registered at {ctx.registry.get(alias).path}",
+            hint=f"pick another name or remove it first: ckx rm repo:{alias}",
+        )
+    desc = read_repo_description(path) if path.is_dir() else {}
+    created = False
+    if not desc:
+        path.mkdir(parents=True, exist_ok=True)
+        desc = {"alias": alias, "uid": new_uid()}
+        save_meta(path / "repo.yaml", {"alias": alias, "uid": desc["uid"]})
+        created = True
+    repo = ctx.registry.add(Repo(alias=alias, uid=desc.get("uid") or new_uid(), path=path, folders=desc.get("folders")))
+    ctx.ui.print(f"{'created' if created else 'registered'} repo '{alias}' at {path}")
+    return {"repo": repo.to_dict(), "created": created}
+
+
+def pull(ctx, i: dict) -> dict:
+    url = i.get("url")
+    if not url:
+        if i.get("entry"):
+            repo = ctx.registry.get(i["entry"])
+            if not repo.url:
+                raise UsageError(f"repo '{repo.alias}' was not cloned from a URL; nothing to pull")
+            _git(["git", "-C", str(repo.path), "pull", "--ff-only"], repo.url)
+            ctx.ui.print(f"updated repo '{repo.alias}' from {repo.url}")
+            return {"repo": repo.to_dict(), "updated": True}
+        raise UsageError("missing --url", hint="e.g. ckx pull repo --url=https://github.com/org/repo.git")
+    name = url.rstrip("/").split("/")[-1]
+    name = name[:-4] if name.endswith(".git") else name
+    alias = _alias_from(i, name)
+    existing = ctx.registry.find(alias)
+    if existing:
+        if existing.url == url:
+            _git(["git", "-C", str(existing.path), "pull", "--ff-only"], url)
+            ctx.ui.print(f"updated repo '{alias}'")
+            return {"repo": existing.to_dict(), "updated": True}
+        raise ConflictError(f"a repo named '{alias}' is already registered", hint="pass --alias=OTHER")
+    dest = ctx.home / "repos" / alias
+    if dest.exists():
+        raise ConflictError(f"{dest} already exists", hint=f"remove it or pass --alias=OTHER")
+    tmp = dest.parent / f".tmp-clone-{new_uid()}"
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    cmd = ["git", "clone", "--quiet"]
+    if i.get("branch"):
+        cmd += ["--branch", str(i["branch"])]
+    try:
+        _git(cmd + [url, str(tmp)], url)
+        tmp.rename(dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    desc = read_repo_description(dest)
+    repo = ctx.registry.add(Repo(alias=alias, uid=desc.get("uid") or new_uid(), path=dest, url=url, folders=desc.get("folders")))
+    n = len(ctx.search(None, None, repo=alias))
+    ctx.ui.print(f"cloned {url} as repo '{alias}' at {dest} ({n} entries)")
+    return {"repo": repo.to_dict(), "entries": n}
+
+
+def _git(cmd: list[str], url: str) -> None:
+    if shutil.which("git") is None:
+        raise MissingDependencyError("git is not installed", hint="install git (e.g. apt-get install git)")
+    p = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600)
+    if p.returncode != 0:
+        raise RunError(f"git failed for {url} (exit {p.returncode}): {p.stderr.strip()[-500:]}")
+
+
+def ls(ctx, i: dict) -> dict:
+    repos = ctx.registry.repos
+    for r in repos:
+        ctx.ui.print(f"{r.alias:<20} {r.kind:<8} {r.path}" + (f"  ({r.url})" if r.url else ""))
+    return {"list": [r.to_dict() for r in repos]}
+
+
+def where(ctx, i: dict) -> dict:
+    repo = ctx.registry.get(_alias_from(i, "local"))
+    ctx.ui.print(str(repo.path))
+    return {"path": str(repo.path)}
+
+
+def show(ctx, i: dict) -> dict:
+    repo = ctx.registry.get(_alias_from(i, "local"))
+    counts: dict[str, int] = {}
+    for e in ctx.search(None, None, repo=repo.alias):
+        counts[e.automation] = counts.get(e.automation, 0) + 1
+    ctx.ui.print(f"{repo.alias} ({repo.kind}) uid={repo.uid} at {repo.path}")
+    for a, n in sorted(counts.items()):
+        ctx.ui.print(f"  {a:<14} {n}")
+    return {"repo": repo.to_dict(), "entries": counts}
+
+
+def rm(ctx, i: dict) -> dict:
+    alias = _alias_from(i)
+    repo = ctx.registry.get(alias)
+    if repo.kind != "user":
+        raise UsageError(f"the {repo.kind} repo '{alias}' cannot be removed")
+    delete = bool(i.get("delete") or i.get("all"))
+    owned = repo.path.resolve().is_relative_to((ctx.home / "repos").resolve())
+    if delete and not owned:
+        raise UsageError(
+            f"{repo.path} is not inside {ctx.home / 'repos'}; ckx only unregisters it",
+            hint=f"run without --delete, then remove the folder yourself",
+        )
+    if not (i.get("force") or ctx.quiet):
+        what = f"unregister repo '{alias}'" + (f" and delete {repo.path}" if delete else "")
+        if not ctx.ui.interactive:
+            raise UsageError(f"refusing to {what} without confirmation", hint="add --force (or --quiet)")
+        if not ctx.ui.confirm(f"{what[0].upper()}{what[1:]}?"):
+            return {"removed": False}
+    ctx.registry.remove(alias)
+    if delete:
+        shutil.rmtree(repo.path, ignore_errors=True)
+    ctx.ui.print(f"removed repo '{alias}'" + (f" and deleted {repo.path}" if delete else f" (files kept at {repo.path})"))
+    return {"removed": True, "deleted": delete}
+
+

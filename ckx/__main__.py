@@ -1,0 +1,5 @@
+import sys
+
+from ckx.cli import main
+
+sys.exit(main())

@@ -1,0 +1,128 @@
+"""Automations: the verbs. An automation is an entry ``automation/<kind>/`` with a meta that
+lists its actions (one-line descriptions) and the schema of its entries, and a ``module.py``
+with one function per action: ``def action(ctx, i) -> dict``.
+
+Modules are imported lazily, only the one a command needs, and checked when loaded: a declared
+action without a function, or a function whose parameters are not ``(ctx, i)``, is reported
+naming the file and the function.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Callable
+
+from ckx.entries import Entry
+from ckx.errors import MetaError, NotFoundError
+
+
+@dataclass
+class Automation:
+    alias: str
+    entry: Entry
+    actions: dict[str, str]
+    default_action_automation: dict = field(default_factory=dict)
+    _module: ModuleType | None = None
+
+    @property
+    def desc(self) -> str:
+        return str(self.entry.meta.get("desc", ""))
+
+    @property
+    def module(self) -> ModuleType | None:
+        if self._module is None:
+            path = self.entry.path / "module.py"
+            if not path.is_file():
+                return None
+            self._module = load_module(path, f"ckx_automation_{self.alias.replace('-', '_')}")
+            check_module(self._module, path, self.actions)
+        return self._module
+
+    def function(self, action: str) -> Callable | None:
+        """The function for ``action``: the module's own, else the kernel's generic one."""
+        from ckx.generic import GENERIC
+
+        if action in self.actions:
+            mod = self.module
+            fn = getattr(mod, action, None) if mod else None
+            if fn is not None:
+                return fn
+        return GENERIC.get(action)
+
+    def all_actions(self) -> dict[str, str]:
+        from ckx.generic import GENERIC_DESC
+
+        out = dict(GENERIC_DESC)
+        out.update(self.actions)
+        return out
+
+
+def load_module(path: Path, name: str) -> ModuleType:
+    """Import a Python file by path under a unique module name (no sys.path changes)."""
+    name = f"{name}_{abs(hash(str(path))):x}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise MetaError(f"{path}: cannot be loaded as a Python module")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    try:
+        spec.loader.exec_module(mod)
+    except Exception as e:
+        del sys.modules[name]
+        raise MetaError(f"{path}: failed to import: {type(e).__name__}: {e}") from e
+    return mod
+
+
+def check_module(mod: ModuleType, path: Path, actions: dict[str, str]) -> None:
+    for action in actions:
+        fn = getattr(mod, action, None)
+        if fn is None:
+            from ckx.generic import GENERIC
+
+            if action in GENERIC:
+                continue  # the meta documents a generic action; the kernel provides it
+            raise MetaError(f"{path}: action '{action}' is declared in the meta but has no function")
+        params = [
+            p for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        if len(params) != 2:
+            raise MetaError(
+                f"{path}: function '{action}' must take (ctx, i); it takes "
+                f"({', '.join(p.name for p in params)})"
+            )
+
+
+def load_automation(ctx, name: str) -> Automation:
+    hits = ctx.search("automation", None, name=name)
+    if not hits:
+        from ckx.suggest import did_you_mean
+
+        raise NotFoundError(
+            f"unknown automation '{name}'" + did_you_mean(name, ctx.index.names("automation")),
+            hint="list automations with: ckx help",
+        )
+    entry = hits[0]
+    acts = entry.meta.get("actions") or {}
+    actions = {k: (v.get("desc", "") if isinstance(v, dict) else str(v)) for k, v in acts.items()}
+    return Automation(alias=entry.alias, entry=entry, actions=actions)
+
+
+def all_automations(ctx) -> list[Automation]:
+    seen: dict[str, Automation] = {}
+    for e in ctx.search("automation", None):
+        if e.alias not in seen:
+            acts = e.meta.get("actions") or {}
+            seen[e.alias] = Automation(
+                alias=e.alias,
+                entry=e,
+                actions={k: (v.get("desc", "") if isinstance(v, dict) else str(v)) for k, v in acts.items()},
+            )
+    return list(seen.values())

@@ -1,0 +1,108 @@
+"""Meta validation: a base schema for every entry plus a JSON Schema per automation.
+
+An automation declares the schema of its entries in its own meta (``entry_schema``), so a user
+repo that adds an automation brings its schema with it. Problems are reported as
+``<file>: field '<path>': <problem>``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from ckx.errors import MetaError
+
+BASE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["alias", "uid", "tags"],
+    "properties": {
+        "alias": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.@+\-]*$"},
+        "uid": {"type": "string", "pattern": r"^[0-9a-f]{16}$"},
+        "automation_alias": {"type": "string"},
+        "automation_uid": {"type": "string"},
+        "tags": {
+            "oneOf": [
+                {"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9.\-_+]*$"}},
+                {"type": "string"},
+            ]
+        },
+        "name": {"type": "string"},
+    },
+}
+
+
+def _field_path(err) -> str:
+    parts = []
+    for p in err.absolute_path:
+        parts.append(f"[{p}]" if isinstance(p, int) else (f".{p}" if parts else str(p)))
+    return "".join(parts) or "(top level)"
+
+
+def _message(err) -> str:
+    if err.validator == "pattern":
+        return f"{err.instance!r} does not match the pattern {err.validator_value!r}"
+    if err.validator == "required":
+        return err.message.replace(" is a required property", " is required")
+    return err.message
+
+
+@lru_cache(maxsize=64)
+def _validator(schema_json: str):
+    import json
+
+    import jsonschema
+
+    schema = json.loads(schema_json)
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema)
+
+
+def iter_problems(meta: dict, meta_file: Path | str, schema: dict) -> list[str]:
+    """Every schema problem of ``meta`` as '<file>: field '<path>': <problem>' strings."""
+    import json
+
+    v = _validator(json.dumps(schema, sort_keys=True))
+    out = []
+    for err in sorted(v.iter_errors(meta), key=lambda e: list(map(str, e.absolute_path))):
+        out.append(f"{meta_file}: field '{_field_path(err)}': {_message(err)}")
+    return out
+
+
+def entry_schema(automation: str, registry) -> dict | None:
+    """The ``entry_schema`` an automation declares in its meta, or None."""
+    from ckx.metafile import find_meta_file, load_meta
+
+    for repo in registry.repos:
+        d = repo.folder_for("automation") / automation
+        f = find_meta_file(d) if d.is_dir() else None
+        if f:
+            try:
+                return load_meta(f).get("entry_schema")
+            except MetaError:
+                return None
+    return None
+
+
+def problems_of(meta: dict, meta_file: Path | str, automation: str, registry=None) -> list[str]:
+    """All problems: base schema, automation schema, and alias/automation consistency."""
+    out = iter_problems(meta, meta_file, BASE_SCHEMA)
+    declared = meta.get("automation_alias")
+    if isinstance(declared, str) and declared != automation:
+        out.append(
+            f"{meta_file}: field 'automation_alias': is '{declared}' but the entry is in the "
+            f"'{automation}' folder"
+        )
+    if registry is not None:
+        schema = entry_schema(automation, registry)
+        if schema:
+            out += iter_problems(meta, meta_file, schema)
+    return out
+
+
+def check_entry_meta(meta: dict, meta_file: Path | str, automation: str, registry=None) -> None:
+    """Raise MetaError with the first problem (the index skips such entries)."""
+    problems = problems_of(meta, meta_file, automation, registry)
+    if problems:
+        more = f" (and {len(problems) - 1} more; see: ckx lint)" if len(problems) > 1 else ""
+        raise MetaError(problems[0] + more)
