@@ -1,0 +1,1 @@
+"""Tests of the artefact services: object store, locks, downloads, mirrors, archives."""

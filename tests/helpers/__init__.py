@@ -1,0 +1,1 @@
+"""Shared test helpers (a fault-injecting HTTP server, …); import fixtures from here."""
