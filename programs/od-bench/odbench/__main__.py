@@ -1,0 +1,5 @@
+"""``python -m odbench``."""
+
+from .main import main
+
+raise SystemExit(main())
