@@ -14,10 +14,14 @@ Two kinds of version text are understood, and both live in ONE total order:
      *label* (``w``; ``debian``; ``debian.12.2.0.14``; ``windows.1``);
   4. the version is then ordered as the PEP 440 version ``<release>+<label>``: a label makes
      a version newer than its bare release and older than the next release or any
-     post-release (``1.1.1 < 1.1.1a < 1.1.1w < 1.1.1.post1 < 1.1.2``); labels compare
+     post-release (``1.1.1 < 1.1.1d < 1.1.1w < 1.1.1.post1 < 1.1.2``); labels compare
      piecewise, numbers numerically, a number is newer than a word, words alphabetically.
 
-  A text without any digit is not a version.
+  A text without any digit is not a version. PEP 440 is always tried first, so text it
+  accepts keeps its PEP 440 meaning even where a tool meant otherwise: OpenSSL's ``1.1.1a``,
+  ``1.1.1b`` and ``1.1.1c`` are PEP 440 pre-releases (older than ``1.1.1``) and ``-DEV`` is
+  a dev release. A detector that needs another reading normalises the text in its
+  ``determine_version`` hook.
 
 Trailing zeros of the release do not count (``3.11 == 3.11.0``), as in PEP 440, so equal
 versions may have different ``text``; they hash equally.
