@@ -22,9 +22,6 @@ malformed ``detect`` block or hook file raises :class:`~ckx.errors.MetaError`.
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import inspect
 import json
 import os
 import re
@@ -33,7 +30,6 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +164,8 @@ def _meta_error(where: str, field_name: str, problem: str, hint: str | None = No
 def _reject_unknown_fields(block: dict, where: str) -> None:
     for key in block:
         if key not in _FIELDS:
+            from difflib import get_close_matches
+
             close = get_close_matches(str(key), _FIELDS, n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"known fields: {', '.join(_FIELDS)}"
             raise _meta_error(where, f"detect.{key}", "is not a known field", hint=hint)
@@ -259,6 +257,9 @@ def load_determine_version(path: str | os.PathLike[str]) -> Callable[[dict], Any
 
 
 def _import_by_path(path: Path) -> Any:
+    import hashlib
+    import importlib.util
+
     digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
     name = f"ckx_customize_{digest}"
     spec = importlib.util.spec_from_file_location(name, path)
@@ -279,6 +280,8 @@ def _import_by_path(path: Path) -> Any:
 
 
 def _check_hook_signature(hook: Any, path: Path) -> None:
+    import inspect
+
     if not callable(hook):
         raise MetaError(f"{path}: '{_HOOK_NAME}' must be a function, got {_kind(hook)}")
     try:

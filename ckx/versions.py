@@ -33,7 +33,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache, total_ordering
-from typing import Any
+from typing import Any, TypeGuard
 
 from ckx.errors import UsageError
 
@@ -107,6 +107,7 @@ def _local_key(segments: Iterable[int | str]) -> tuple:
 
 def _pep440_key(v: Any) -> tuple:
     """The sort key of a ``packaging`` Version, built from its public attributes only."""
+    pre: tuple
     if v.pre is None and v.post is None and v.dev is not None:
         pre = _PRE_DEV_ONLY
     elif v.pre is None:
@@ -173,7 +174,7 @@ def compare(a: str | Version, b: str | Version) -> int:
     return (va.key > vb.key) - (va.key < vb.key)
 
 
-def _given(value: str | None) -> bool:
+def _given(value: str | Version | None) -> TypeGuard[str | Version]:
     return value is not None and str(value).strip() != ""
 
 
@@ -219,13 +220,13 @@ def validate_constraint(
     ``version`` and ``version_max_usable`` lie inside the range. ``where`` names the
     request or meta field for the message.
     """
-    given = {
+    raw = {
         "version": version,
         "version_min": version_min,
         "version_max": version_max,
         "version_max_usable": version_max_usable,
     }
-    given = {k: v for k, v in given.items() if _given(v)}
+    given: dict[str, str] = {k: str(v) for k, v in raw.items() if _given(v)}
     for v in given.values():
         parse_version(v)
     prefix = f"{where}: " if where else ""
