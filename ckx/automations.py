@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Callable
@@ -23,19 +23,21 @@ from ckx.errors import MetaError, NotFoundError
 
 @dataclass
 class Automation:
+    """An automation; ``entry`` is None for a folder of entries with no automation entry
+    (e.g. an MLCFlow repo's ``cache/``): such kinds get the generic actions only."""
+
     alias: str
-    entry: Entry
+    entry: Entry | None
     actions: dict[str, str]
-    default_action_automation: dict = field(default_factory=dict)
     _module: ModuleType | None = None
 
     @property
     def desc(self) -> str:
-        return str(self.entry.meta.get("desc", ""))
+        return str(self.entry.meta.get("desc", "")) if self.entry else "(no automation entry: generic actions only)"
 
     @property
     def module(self) -> ModuleType | None:
-        if self._module is None:
+        if self._module is None and self.entry is not None:
             path = self.entry.path / "module.py"
             if not path.is_file():
                 return None
@@ -102,6 +104,8 @@ def check_module(mod: ModuleType, path: Path, actions: dict[str, str]) -> None:
 
 def load_automation(ctx, name: str) -> Automation:
     hits = ctx.search("automation", None, name=name)
+    if not hits and name in ctx.index.automations():
+        return Automation(alias=name, entry=None, actions={})
     if not hits:
         from ckx.suggest import did_you_mean
 

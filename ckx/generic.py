@@ -130,9 +130,10 @@ def add(ctx, i: dict) -> dict:
 
 def _template_dir(ctx, automation: str, name: str) -> Path:
     auto = ctx.automation(automation)
-    d = auto.entry.path / "templates" / name
-    if not d.is_dir():
-        avail = sorted(p.name for p in (auto.entry.path / "templates").glob("*") if p.is_dir())
+    base = auto.entry.path / "templates" if auto.entry else None
+    d = base / name if base else None
+    if d is None or not d.is_dir():
+        avail = sorted(p.name for p in base.glob("*") if p.is_dir()) if base else []
         raise NotFoundError(
             f"no template '{name}' for {automation}",
             hint=("available: " + ", ".join(avail)) if avail else f"{automation} has no templates",
@@ -276,9 +277,8 @@ def lint(ctx, i: dict) -> dict:
     from ckx.schema import problems_of
 
     automation = i.get("automation")
-    problems: list[str] = [p.message for p in ctx.index.problems(i.get("repo"))]
-    if automation and automation != "*":
-        problems = [p for p in problems if f"/{_folder_name(ctx, automation)}/" in p or automation in p]
+    auto_filter = automation if automation not in (None, "*") else None
+    problems: list[str] = [p.message for p in ctx.index.problems(i.get("repo"), auto_filter)]
     entries = ctx.search(automation if automation not in (None, "*") else None, None, repo=i.get("repo"), name=i.get("entry"))
     for e in entries:
         f = fm(e.path)
@@ -291,10 +291,6 @@ def lint(ctx, i: dict) -> dict:
     if ctx.ui.mode == "con":
         ctx.ui.print(f"{len(problems)} problem(s) in {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}")
     return {"problems": problems, "checked": len(entries), "return": 4 if problems else 0}
-
-
-def _folder_name(ctx, automation: str) -> str:
-    return automation
 
 
 def _duplicates(entries: list[Entry]) -> list[str]:

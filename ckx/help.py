@@ -58,7 +58,8 @@ def cli_help(ctx, req: dict) -> int:
 def _automation_help(ctx, name: str) -> int:
     auto = ctx.automation(name)
     ctx.ui.print(f"{auto.alias}: {auto.desc}")
-    ctx.ui.print(f"  defined in {auto.entry.path}")
+    if auto.entry:
+        ctx.ui.print(f"  defined in {auto.entry.path}")
     ctx.ui.print("actions:")
     for act, desc in sorted(auto.all_actions().items()):
         own = "" if act in auto.actions else "  (generic)"

@@ -33,7 +33,7 @@ from ckx.repos import Registry, Repo
 
 #: Files changed less than this long before a scan are re-checked on the next command.
 RACY_NS = 2_000_000_000
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries(
@@ -49,7 +49,8 @@ CREATE INDEX IF NOT EXISTS tags_tag ON tags(tag, entry_id);
 CREATE INDEX IF NOT EXISTS tags_entry ON tags(entry_id);
 CREATE TABLE IF NOT EXISTS snaps(repo TEXT PRIMARY KEY, root TEXT NOT NULL, watch BLOB NOT NULL,
   sig TEXT NOT NULL, racy INTEGER NOT NULL, pos INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS problems(repo TEXT NOT NULL, path TEXT NOT NULL, message TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS problems(repo TEXT NOT NULL, automation TEXT NOT NULL, path TEXT NOT NULL,
+  message TEXT NOT NULL);
 """
 
 
@@ -58,6 +59,7 @@ class Problem:
     """An entry the index skipped, with the reason (file, field, problem)."""
 
     repo: str
+    automation: str
     path: str
     message: str
 
@@ -211,7 +213,7 @@ class Index:
                     db.execute("DELETE FROM entries WHERE id=?", (prev[1],))
                 db.execute("DELETE FROM problems WHERE repo=? AND path=?", (repo.alias, path))
                 if problem:
-                    db.execute("INSERT INTO problems VALUES (?,?,?)", (repo.alias, path, problem.message))
+                    db.execute("INSERT INTO problems VALUES (?,?,?,?)", (repo.alias, problem.automation, path, problem.message))
                     self.warn(f"skipped entry: {problem.message}")
                     continue
                 cur = db.execute(
@@ -239,7 +241,7 @@ class Index:
             meta = load_meta(meta_file)
             check_entry_meta(meta, meta_file, automation, self.registry)
         except MetaError as e:
-            return None, Problem(repo.alias, str(path), e.message)
+            return None, Problem(repo.alias, automation, str(path), e.message)
         tags = [str(t) for t in (meta.get("tags") or [])]
         variations = [str(v) for v in (meta.get("variations") or {})]
         row = {
@@ -308,11 +310,10 @@ class Index:
         out.sort(key=lambda e: (order.get(e.repo, 1 << 30), e.automation, e.alias))
         return out
 
-    def problems(self, repo: str | None = None) -> list[Problem]:
+    def problems(self, repo: str | None = None, automation: str | None = None) -> list[Problem]:
         self.refresh()
-        sql = "SELECT repo, path, message FROM problems"
-        rows = self.db.execute(sql + (" WHERE repo=?" if repo else ""), (repo,) if repo else ()).fetchall()
-        return [Problem(*r) for r in rows]
+        rows = self.db.execute("SELECT repo, automation, path, message FROM problems ORDER BY path").fetchall()
+        return [Problem(*r) for r in rows if (not repo or r[0] == repo) and (not automation or r[1] == automation)]
 
     def names(self, automation: str | None = None) -> list[str]:
         """All aliases (of one automation), for 'did you mean'."""
@@ -322,8 +323,10 @@ class Index:
         return [r[0] for r in self.db.execute("SELECT alias FROM entries")]
 
     def automations(self) -> list[str]:
+        """Every automation name that has entries (valid or not) in some repo."""
         self.refresh()
-        return sorted({r[0] for r in self.db.execute("SELECT DISTINCT automation FROM entries")})
+        sql = "SELECT DISTINCT automation FROM entries UNION SELECT DISTINCT automation FROM problems"
+        return sorted(r[0] for r in self.db.execute(sql))
 
     def count(self) -> int:
         self.refresh()

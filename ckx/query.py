@@ -153,7 +153,7 @@ def parse(text: str | Iterable[str] | None) -> Query:
             raise _fail(text, pos, f"expected ',' or the end, found {_describe(text, pos)}")
         pos += 1
         if _skip_ws(text, pos) >= n:
-            raise _fail(text, pos, "a trailing ',' with no term after it")
+            raise _fail(text, pos - 1, "a trailing ',' with no term after it")
     both = set(tags) & set(not_tags)
     if both:
         raise QueryError(f"bad tag query '{text}': tag '{sorted(both)[0]}' is both required and forbidden")

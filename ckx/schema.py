@@ -21,12 +21,7 @@ BASE_SCHEMA: dict[str, Any] = {
         "uid": {"type": "string", "pattern": r"^[0-9a-f]{16}$"},
         "automation_alias": {"type": "string"},
         "automation_uid": {"type": "string"},
-        "tags": {
-            "oneOf": [
-                {"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9.\-_+]*$"}},
-                {"type": "string"},
-            ]
-        },
+        "tags": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9.\-_+]*$"}},
         "name": {"type": "string"},
     },
 }

@@ -1,0 +1,119 @@
+"""The index is never stale: an added, edited, deleted or moved entry is seen by the very next
+command, unchanged metas are never re-parsed, and parallel processes can use it at once."""
+
+import multiprocessing as mp
+import os
+import shutil
+import time
+
+import pytest
+
+from ckx.context import Context
+from ckx.repos import Repo
+from ckx.ui import UI
+from tests.conftest import write_entry
+
+
+@pytest.fixture
+def repo(ctx, tmp_path):
+    root = tmp_path / "r"
+    (root / "script").mkdir(parents=True)
+    ctx.registry.add(Repo(alias="r", uid="00000000000000aa", path=root))
+    return root
+
+
+def _aliases(ctx, tags):
+    return [e.alias for e in ctx.search("script", tags, repo="r")]
+
+
+def test_add_edit_delete_move_are_seen_immediately(ctx, repo):
+    write_entry(repo / "script", "a", "000000000000000a", ["x", "y"])
+    assert _aliases(ctx, "x") == ["a"]
+    ctx.index._fresh = False  # a new command
+    write_entry(repo / "script", "b", "000000000000000b", ["x"])
+    assert _aliases(ctx, "x") == ["a", "b"]
+    ctx.index._fresh = False
+    meta = repo / "script" / "a" / "meta.yaml"
+    meta.write_text(meta.read_text().replace("- y", "- z"))  # same size edit, in place
+    assert _aliases(ctx, "z") == ["a"] and _aliases(ctx, "y") == []
+    ctx.index._fresh = False
+    shutil.rmtree(repo / "script" / "b")
+    assert _aliases(ctx, "x") == ["a"]
+    ctx.index._fresh = False
+    (repo / "script" / "a").rename(repo / "script" / "a2")
+    found = ctx.search("script", "x", repo="r")
+    assert [e.path.name for e in found] == ["a2"]
+
+
+def test_a_meta_created_later_in_an_existing_folder_is_seen(ctx, repo):
+    (repo / "script" / "later").mkdir()
+    assert _aliases(ctx, "later") == []
+    ctx.index._fresh = False
+    write_entry(repo / "script", "later", "00000000000000c1", ["later"])
+    assert _aliases(ctx, "later") == ["later"]
+
+
+def test_unchanged_metas_are_not_reparsed(ctx, repo):
+    for k in range(20):
+        write_entry(repo / "script", f"e{k}", f"{k:016x}", ["t"])
+    ctx.index.refresh()
+    old = time.time() - 10  # age the files past the racy window
+    for p in (repo / "script").glob("*/meta.yaml"):
+        os.utime(p, (old, old))
+    assert ctx.index.refresh(force=False) >= 0
+    ctx.index._fresh = False
+    ctx.index.refresh()  # settle the racy files once
+    ctx.index._fresh = False
+    assert ctx.index.refresh() == 0
+    p = repo / "script" / "e3" / "meta.yaml"
+    p.write_text(p.read_text().replace("- t", "- u"))
+    ctx.index._fresh = False
+    assert ctx.index.refresh() == 1
+
+
+def test_removed_repo_disappears_from_results(ctx, repo):
+    write_entry(repo / "script", "a", "000000000000000a", ["x"])
+    assert _aliases(ctx, "x") == ["a"]
+    ctx.registry.remove("r")
+    ctx.index._fresh = False
+    assert ctx.search("script", "x") == []
+
+
+def _hammer(home: str, root: str, n: int, q) -> None:
+    c = Context(home, ui=UI(mode="none"))
+    seen = 0
+    for k in range(n):
+        c.index._fresh = False
+        seen += len(c.search("script", "common"))
+    q.put(seen)
+
+
+def test_concurrent_readers_and_a_writer(ctx, repo, ckx_home):
+    for k in range(30):
+        write_entry(repo / "script", f"e{k}", f"{k:016x}", ["common"])
+    ctx.search("script", "common")
+    mpctx = mp.get_context("spawn")
+    q = mpctx.Queue()
+    procs = [mpctx.Process(target=_hammer, args=(str(ckx_home), str(repo), 15, q)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for k in range(30, 45):  # a writer adds entries meanwhile
+        write_entry(repo / "script", f"e{k}", f"{k:016x}", ["common"])
+        time.sleep(0.01)
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    results = [q.get(timeout=5) for _ in procs]
+    assert all(r >= 30 * 15 for r in results)
+    ctx.index._fresh = False
+    assert len(ctx.search("script", "common")) == 45
+
+
+def test_index_survives_being_deleted(ctx, repo, ckx_home):
+    write_entry(repo / "script", "a", "000000000000000a", ["x"])
+    assert _aliases(ctx, "x") == ["a"]
+    ctx.index.close()
+    for f in ckx_home.glob("index.sqlite*"):
+        f.unlink()
+    c2 = Context(ckx_home, ui=UI(mode="none"))
+    assert [e.alias for e in c2.search("script", "x")] == ["a"]
