@@ -235,3 +235,91 @@ def pickle_dump(path: str, obj: Any) -> None:
     """Write a pickle (Cognata dataset items)."""
     with open(path, "wb") as f:
         pickle.dump(obj, f)
+
+
+# ---- Cognata ------------------------------------------------------------------------------
+
+# A tiny SSD config with the structure of baseline_8MP_ss_scales_fm1_5x5_all.
+SMALL_COGNATA_CONFIG = {
+    "name": "tiny_test_config",
+    "image_size": [64, 96],
+    "feat_size": [[8, 12], [4, 6]],
+    "steps": [8, 16],
+    "scales": [16, 32, 48],
+    "aspect_ratios": [[2], [2, 0.5]],
+    "num_classes": 15,
+}
+
+
+def make_cognata(folder: str, n_items: int = 4, seed: int = 0,
+                 config: dict[str, Any] | None = None) -> list[Any]:
+    """``val_<i>.pkl`` items made from flat grey PNGs by od-bench's own pre-processing, with
+    1..3 non-overlapping GT boxes each; returns the GT arrays (n, 7)."""
+    from PIL import Image
+
+    from odbench.dataset_cognata import preprocess_image, write_item
+
+    cfg = config or SMALL_COGNATA_CONFIG
+    h, w = cfg["image_size"]
+    rng = np.random.default_rng(seed)
+    os.makedirs(folder, exist_ok=True)
+    gts = []
+    cells = [(r, c) for r in range(0, h - 31, 32) for c in range(0, w - 31, 32)]
+    for i in range(n_items):
+        png = os.path.join(folder, f"frame_{i}.png")
+        Image.fromarray(np.full((h, w, 3), GREY_BASE + GREY_STEP * i, np.uint8)).save(png)
+        img = preprocess_image(png, (h, w))
+        rows = []
+        for cell in rng.permutation(len(cells))[: int(rng.integers(1, 4))]:
+            r, c = cells[cell]
+            x1, y1 = c + float(rng.integers(0, 6)), r + float(rng.integers(0, 6))
+            bw, bh = float(rng.integers(12, 26)), float(rng.integers(12, 26))
+            rows.append([x1, y1, x1 + bw, y1 + bh, int(rng.integers(1, 15)), 0, 0])
+        gt = np.asarray(rows, np.float32)
+        write_item(folder, i, img, gt)
+        gts.append(gt)
+    return gts
+
+
+def make_cognata_model(path: str, gts: list[Any], config: dict[str, Any] | None = None,
+                       shift: float = 0.0) -> str:
+    """``image`` [1,3,H,W] -> ``ploc`` [1,4,B], ``plabel`` [1,15,B]: for each GT box one default
+    box is encoded so that the reference decoding gives back exactly that box and label;
+    every other default box says background."""
+    from onnx import TensorProto, helper
+
+    from odbench.dataset_cognata import DefaultBoxes
+
+    cfg = config or SMALL_COGNATA_CONFIG
+    h, w = cfg["image_size"]
+    d = DefaultBoxes.from_config(cfg)
+    nb, nc = len(d), cfg["num_classes"]
+    ploc = np.zeros((len(gts), 4, nb), np.float32)
+    plabel = np.zeros((len(gts), nc, nb), np.float32)
+    plabel[:, 0, :] = 10.0  # background everywhere
+    for p, gt in enumerate(gts):
+        for k, (x1, y1, x2, y2, label, _, _) in enumerate(gt):
+            j = 7 + 29 * k  # any default box can carry the answer
+            dx, dy, dw, dh = d.dboxes[j]
+            x1, x2 = x1 + shift * (x2 - x1), x2 + shift * (x2 - x1)
+            cx, cy = (x1 + x2) / 2 / w, (y1 + y2) / 2 / h
+            bw, bh = (x2 - x1) / w, (y2 - y1) / h
+            ploc[p, :, j] = [(cx - dx) / (d.scale_xy * dw), (cy - dy) / (d.scale_xy * dh),
+                             np.log(bw / dw) / d.scale_wh, np.log(bh / dh) / d.scale_wh]
+            plabel[p, 0, j] = 0.0
+            plabel[p, int(label), j] = 10.0
+    mean = np.array([0.485, 0.456, 0.406])
+    std = np.array([0.229, 0.224, 0.225])
+    a_coef, b_coef = float(np.mean(mean / std)), float(np.mean(1 / std)) / 255.0
+    knodes, kinit = _key_nodes("image", 1.0 / b_coef, a_coef / b_coef)
+    nodes = knodes + [
+        helper.make_node("Gather", ["t_loc", "key"], ["ploc"], axis=0),
+        helper.make_node("Gather", ["t_label", "key"], ["plabel"], axis=0),
+    ]
+    graph = helper.make_graph(
+        nodes, "perfect_ssd_resnet50",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, h, w])],
+        [helper.make_tensor_value_info("ploc", TensorProto.FLOAT, [1, 4, nb]),
+         helper.make_tensor_value_info("plabel", TensorProto.FLOAT, [1, nc, nb])],
+        kinit + [_const("t_loc", ploc), _const("t_label", plabel)])
+    return _save(graph, path)

@@ -64,7 +64,10 @@ def decode_floats(hex_data: str) -> Any:
     return np.frombuffer(bytes.fromhex(hex_data), np.float32)
 
 
-def _image_map(coco_gt: Any, remove_48_empty_images: bool) -> list[dict[str, Any]]:
+def _image_map(coco_gt: Any, remove_48_empty_images: bool,
+               image_order: Sequence[int] | None = None) -> list[dict[str, Any]]:
+    if image_order is not None:
+        return [coco_gt.imgs[i] for i in image_order]
     images = coco_gt.dataset["images"]
     if not remove_48_empty_images:
         return images
@@ -77,10 +80,15 @@ def _image_map(coco_gt: Any, remove_48_empty_images: bool) -> list[dict[str, Any
 
 def collect_detections(results: list[dict[str, Any]], coco_gt: Any, image_dir: str,
                        use_inv_map: bool, remove_48_empty_images: bool,
-                       log: Any = None) -> tuple[list[dict[str, Any]], set[int], dict[str, int]]:
-    """Turn the accuracy-log records into pycocotools detections (reference loop)."""
+                       log: Any = None, image_order: Sequence[int] | None = None,
+                       ) -> tuple[list[dict[str, Any]], set[int], dict[str, int]]:
+    """Turn the accuracy-log records into pycocotools detections (reference loop).
+
+    ``qsl_idx`` -> image through the annotation file's "images" (JSON order), or through
+    ``image_order`` (COCO image ids in QSL order) when the caller knows the QSL.
+    """
     inv_map = [0] + coco_gt.getCatIds() if use_inv_map else None
-    image_map = _image_map(coco_gt, remove_48_empty_images)
+    image_map = _image_map(coco_gt, remove_48_empty_images, image_order)
     detections: list[dict[str, Any]] = []
     image_ids: set[int] = set()
     seen: set[int] = set()
@@ -131,8 +139,14 @@ def collect_detections(results: list[dict[str, Any]], coco_gt: Any, image_dir: s
 
 def evaluate_coco(accuracy_file: str, annotation_file: str, image_dir: str = "",
                   use_inv_map: bool = False, remove_48_empty_images: bool = False,
-                  detections_file: str | None = None, verbose: bool = False) -> CocoAccuracy:
-    """Compute the COCO mAP of an accuracy log, exactly as ``accuracy-coco.py`` does."""
+                  detections_file: str | None = None, verbose: bool = False,
+                  image_order: Sequence[int] | None = None) -> CocoAccuracy:
+    """Compute the COCO mAP of an accuracy log, exactly as ``accuracy-coco.py`` does.
+
+    ``image_order`` (COCO ids in QSL order) replaces the JSON-order lookup; od-bench passes
+    its QSL so that images missing on disk (skipped by the QSL) cannot shift the mapping.
+    When no file is missing both give the same list, hence the same mAP as the tool.
+    """
     try:
         from pycocotools.coco import COCO
         from pycocotools.cocoeval import COCOeval
@@ -148,7 +162,8 @@ def evaluate_coco(accuracy_file: str, annotation_file: str, image_dir: str = "",
         coco_gt = COCO(annotation_file)
     results = read_accuracy_log(accuracy_file)
     detections, image_ids, counts = collect_detections(
-        results, coco_gt, image_dir, use_inv_map, remove_48_empty_images, log=out)
+        results, coco_gt, image_dir, use_inv_map, remove_48_empty_images, log=out,
+        image_order=image_order)
     if detections_file:
         tmp = f"{detections_file}.tmp{os.getpid()}"
         with open(tmp, "w", encoding="utf-8") as f:

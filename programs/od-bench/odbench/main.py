@@ -298,7 +298,8 @@ def compute_accuracy(cfg: RunConfig, ds: Any) -> tuple[float, str]:
     acc = evaluate_coco(log_file, ds.annotation_file,
                         os.path.join(cfg.args.dataset_path, "val2017"),
                         use_inv_map=cfg.dataset.use_inv_map,
-                        remove_48_empty_images=cfg.dataset.use_label_map)
+                        remove_48_empty_images=cfg.dataset.use_label_map,
+                        image_order=ds.image_ids)
     return acc.mAP, acc.text
 
 
