@@ -111,7 +111,9 @@ def check_link_target(member: str, target: str) -> None:
     """Raise ``ValueError`` if a symlink ``member`` → ``target`` would point outside the root."""
     if not target or target.startswith(("/", "\\")) or (len(target) > 1 and target[1] == ":"):
         raise ValueError(f"symlink to absolute path {target!r}")
-    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(member), target.replace("\\", "/")))
+    resolved = posixpath.normpath(
+        posixpath.join(posixpath.dirname(member), target.replace("\\", "/"))
+    )
     if resolved == ".." or resolved.startswith("../"):
         raise ValueError(f"symlink {target!r} escapes the destination")
 
@@ -156,7 +158,9 @@ def _plan_tar(archive: Path, members: list, strip: int) -> list:
             elif m.islnk():
                 link = safe_member_path(m.linkname, strip)
                 if link is None or link not in seen:
-                    raise ValueError(f"hardlink to {m.linkname!r}, which is not extracted before it")
+                    raise ValueError(
+                        f"hardlink to {m.linkname!r}, which is not extracted before it"
+                    )
                 changes["linkname"] = link
         except ValueError as exc:
             raise _bad(archive, m.name, str(exc)) from None

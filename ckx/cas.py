@@ -146,7 +146,9 @@ class ObjectStore:
                     if _SHA256_RE.match(sub.name + obj.name):
                         yield sub.name + obj.name
 
-    def link_into(self, sha256: str, dest: Path | str, name: str, *, allow_symlink: bool = True) -> Path:
+    def link_into(
+        self, sha256: str, dest: Path | str, name: str, *, allow_symlink: bool = True
+    ) -> Path:
         """Make the object appear as ``dest/name`` and return that path.
 
         A hardlink is tried first (no extra space; the object is read-only, so the shared

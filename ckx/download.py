@@ -207,7 +207,14 @@ def _sources(
             out.append(_Source("file", str(found), True))
     for url in artifact.urls:
         local = _local_path(url)
-        out.append(_Source("file", str(local), False) if local else _Source("http", url, False))
+        if local is not None:
+            out.append(_Source("file", str(local), False))
+        elif _is_http(url):
+            out.append(_Source("http", url, False))
+        else:
+            failures.append(
+                _SourceFailed(f"{url}: unsupported URL scheme (use http, https or file)")
+            )
     return out
 
 
@@ -402,9 +409,8 @@ def _download_http(
     part, meta = _part_paths(store, url)
     state = _load_resume(part, meta, url)
     writer = _PartWriter(part, resume=state.validator is not None)
-    _progress_start(opts, artifact, artifact.size, writer.written)
     try:
-        _http_loop(url, writer, state, meta, opts)
+        _http_loop(url, writer, state, meta, opts, artifact)
         writer.close()
     except _SourceFailed:
         writer.close()
@@ -419,7 +425,9 @@ def _download_http(
     return part, writer.digests(), writer.written
 
 
-def _http_loop(url: str, writer: _PartWriter, state: _Resume, meta: Path, opts: _Options) -> None:
+def _http_loop(
+    url: str, writer: _PartWriter, state: _Resume, meta: Path, opts: _Options, artifact: Artifact
+) -> None:
     """GET until the body is complete; each broken connection resumes from ``writer.written``."""
     import requests
     import urllib3
@@ -436,16 +444,22 @@ def _http_loop(url: str, writer: _PartWriter, state: _Resume, meta: Path, opts: 
         if attempt:
             time.sleep(min(opts.backoff * 2 ** (attempt - 1), 10.0))
         try:
-            resp = opts.http().get(url, headers=_range_headers(writer, state), stream=True,
-                                   timeout=opts.timeout)
+            resp = opts.http().get(
+                url, headers=_range_headers(writer, state), stream=True, timeout=opts.timeout
+            )
+        except _fatal_request_errors() as exc:
+            raise _SourceFailed(f"{url}: {_reason(exc)}") from None
         except requests.exceptions.RequestException as exc:
             if _is_unreachable(exc):
-                raise _SourceFailed(f"{url}: cannot connect ({_reason(exc)})", unreachable=True) from None
+                raise _SourceFailed(
+                    f"{url}: cannot connect ({_reason(exc)})", unreachable=True
+                ) from None
             last_error = _reason(exc)
             continue
         with resp:
             if not _begin_body(url, resp, writer, state, meta):
                 continue
+            _progress_start(opts, artifact, state.total or artifact.size, writer.written)
             try:
                 for chunk in resp.raw.stream(CHUNK, decode_content=False):
                     writer.write(chunk)
@@ -458,6 +472,13 @@ def _http_loop(url: str, writer: _PartWriter, state: _Resume, meta: Path, opts: 
             return
         last_error = f"body ended at {writer.written} of {state.total} bytes"
     raise _SourceFailed(f"{url}: gave up after {opts.retries + 1} attempts: {last_error}")
+
+
+def _fatal_request_errors() -> tuple[type[BaseException], ...]:
+    """requests errors that no retry can fix (bad URL, redirect loop)."""
+    from requests import exceptions as e
+
+    return (e.InvalidURL, e.InvalidSchema, e.MissingSchema, e.TooManyRedirects)
 
 
 def _range_headers(writer: _PartWriter, state: _Resume) -> dict[str, str]:
@@ -609,15 +630,24 @@ class KnownHashes:
             if not new:
                 return
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-            entry = {"sha256": result.sha256, "size": result.size, "md5": result.md5,
-                     "filename": artifact.filename, "recorded": stamp}
+            entry = {
+                "sha256": result.sha256,
+                "size": result.size,
+                "md5": result.md5,
+                "filename": artifact.filename,
+                "recorded": stamp,
+            }
             for url in new:
                 files[url] = entry
             data["version"] = 1
             self._write(data)
         log.warning(
             "%s publishes no checksum: recorded the sha256 %s of this first download in %s; "
-            "later downloads must match it", artifact.label, result.sha256, self.path)
+            "later downloads must match it",
+            artifact.label,
+            result.sha256,
+            self.path,
+        )
 
     def _read(self) -> dict[str, Any]:
         try:
@@ -625,8 +655,10 @@ class KnownHashes:
         except FileNotFoundError:
             return {"version": 1, "files": {}}
         except (OSError, ValueError) as exc:
-            raise DownloadError(f"cannot read the known-hashes file {self.path}: {exc}",
-                                hint="fix or remove that file") from None
+            raise DownloadError(
+                f"cannot read the known-hashes file {self.path}: {exc}",
+                hint="fix or remove that file",
+            ) from None
         return data if isinstance(data, dict) else {"version": 1, "files": {}}
 
     def _write(self, data: dict[str, Any]) -> None:

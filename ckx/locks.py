@@ -115,7 +115,9 @@ def path_lock(
         lock.release()
 
 
-def _acquire(lock, lock_file: Path, *, timeout: float, what: str, poll: float, stale_after: float) -> None:
+def _acquire(
+    lock, lock_file: Path, *, timeout: float, what: str, poll: float, stale_after: float
+) -> None:
     import filelock
 
     deadline = time.monotonic() + max(0.0, timeout)
@@ -142,16 +144,16 @@ def _acquire(lock, lock_file: Path, *, timeout: float, what: str, poll: float, s
 
 
 def _break_stale(lock_file: Path, holder: Holder) -> None:
-    log.warning(
-        "taking over stale lock %s: its holder %s is dead", lock_file, holder.describe()
-    )
+    log.warning("taking over stale lock %s: its holder %s is dead", lock_file, holder.describe())
     # Unlinking gives the next acquire a fresh inode; whoever still has the old one open
     # (an orphaned child of the dead holder) keeps a lock on nothing.
     _holder_file(lock_file).unlink(missing_ok=True)
     lock_file.unlink(missing_ok=True)
 
 
-def _timeout_error(lock_file: Path, holder: Holder | None, timeout: float, what: str) -> LockTimeout:
+def _timeout_error(
+    lock_file: Path, holder: Holder | None, timeout: float, what: str
+) -> LockTimeout:
     who = holder.describe() if holder else "an unknown process (no holder record)"
     purpose = f" to {what}" if what else ""
     return LockTimeout(

@@ -89,10 +89,11 @@ class Progress:
         self._done = 0
         self._t0 = 0.0
         self._last_draw = float("-inf")
+        self._started = False
 
     def start(self, label: str, total: int | None, done: int = 0) -> None:
         """Begin a transfer; ``done`` > 0 for a resumed one (its bytes do not count in the rate)."""
-        self._label, self._total = label, total
+        self._label, self._total, self._started = label, total, True
         self._start_done = self._done = done
         self._t0 = self._clock()
         self._last_draw = float("-inf")
@@ -107,8 +108,9 @@ class Progress:
 
     def finish(self) -> None:
         """Draw the final state and end the line."""
-        if not self.enabled:
+        if not self.enabled or not self._started:
             return
+        self._started = False
         self._draw(force=True)
         self._stream.write("\n")
         self._stream.flush()

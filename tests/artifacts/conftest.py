@@ -19,4 +19,3 @@ from tests.helpers.httpserver import http_server  # noqa: E402,F401 - re-exporte
 def store(tmp_path: Path) -> ObjectStore:
     """An empty object store in a temp dir."""
     return ObjectStore(tmp_path / "store")
-

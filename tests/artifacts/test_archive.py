@@ -14,8 +14,11 @@ import pytest
 from ckx.archive import detect_kind, extract
 from ckx.errors import ArchiveError, ConflictError
 
-FILES = {"pkg-1.0/README": b"read me\n", "pkg-1.0/bin/tool": b"#!/bin/sh\necho hi\n",
-         "pkg-1.0/data/a.txt": b"alpha\n"}
+FILES = {
+    "pkg-1.0/README": b"read me\n",
+    "pkg-1.0/bin/tool": b"#!/bin/sh\necho hi\n",
+    "pkg-1.0/data/a.txt": b"alpha\n",
+}
 
 
 def _tar(path: Path, mode: str, members: list[tuple[tarfile.TarInfo, bytes | None]]) -> Path:
@@ -61,8 +64,10 @@ def _tree(root: Path) -> set[str]:
     return {p.relative_to(root).as_posix() for p in root.rglob("*")}
 
 
-@pytest.mark.parametrize(("suffix", "mode"), [(".tar.gz", "w:gz"), (".tar.xz", "w:xz"),
-                                              (".tar.bz2", "w:bz2"), (".tar", "w")])
+@pytest.mark.parametrize(
+    ("suffix", "mode"),
+    [(".tar.gz", "w:gz"), (".tar.xz", "w:xz"), (".tar.bz2", "w:bz2"), (".tar", "w")],
+)
 def test_good_tar_extracts_with_strip_components(tmp_path: Path, suffix: str, mode: str) -> None:
     archive = _good_tar(tmp_path / f"pkg{suffix}", mode)
     dest = tmp_path / "out"
@@ -76,8 +81,9 @@ def test_good_tar_extracts_with_strip_components(tmp_path: Path, suffix: str, mo
 
 
 def test_good_zip_extracts_with_strip_components(tmp_path: Path) -> None:
-    members = [(n, d, stat.S_IFREG | (0o755 if n.endswith("tool") else 0o644))
-               for n, d in FILES.items()]
+    members = [
+        (n, d, stat.S_IFREG | (0o755 if n.endswith("tool") else 0o644)) for n, d in FILES.items()
+    ]
     members.append(("pkg-1.0/latest", b"data/a.txt", stat.S_IFLNK | 0o777))
     archive = _zip(tmp_path / "pkg.zip", members)
     dest = tmp_path / "out"
@@ -129,8 +135,10 @@ MALICIOUS_TAR = {
     "device": ([(_link("dev", "", tarfile.CHRTYPE), None)], "dev"),
     "fifo": ([(_link("fifo", "", tarfile.FIFOTYPE), None)], "fifo"),
     # each link stays inside on its own; together s -> t/.. -> ./.. is the parent of dest
-    "chained-symlinks": ([(_link("t", "."), None), (_link("s", "t/.."), None),
-                          (_file("s/escaped.txt"), b"evil")], "s"),
+    "chained-symlinks": (
+        [(_link("t", "."), None), (_link("s", "t/.."), None), (_file("s/escaped.txt"), b"evil")],
+        "s",
+    ),
 }
 
 
@@ -152,8 +160,14 @@ MALICIOUS_ZIP = {
     "dotdot": ([("../escaped.txt", b"evil", stat.S_IFREG | 0o644)], "../escaped.txt"),
     "absolute": ([("/tmp/ckx-zip-abs.txt", b"evil", stat.S_IFREG | 0o644)], "/tmp/ckx-zip-abs.txt"),
     "symlink-out": ([("link", b"../../outside", stat.S_IFLNK | 0o777)], "link"),
-    "chained-symlinks": ([("t", b".", stat.S_IFLNK | 0o777), ("s", b"t/..", stat.S_IFLNK | 0o777),
-                          ("s/escaped.txt", b"evil", stat.S_IFREG | 0o644)], "s"),
+    "chained-symlinks": (
+        [
+            ("t", b".", stat.S_IFLNK | 0o777),
+            ("s", b"t/..", stat.S_IFLNK | 0o777),
+            ("s/escaped.txt", b"evil", stat.S_IFREG | 0o644),
+        ],
+        "s",
+    ),
     "device": ([("dev", b"", stat.S_IFCHR | 0o644)], "dev"),
 }
 

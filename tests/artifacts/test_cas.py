@@ -73,7 +73,9 @@ def test_bad_digest_is_a_usage_error(store: ObjectStore) -> None:
         store.path("not-a-hash")
 
 
-def test_link_into_hardlinks_and_replaces_an_existing_file(store: ObjectStore, tmp_path: Path) -> None:
+def test_link_into_hardlinks_and_replaces_an_existing_file(
+    store: ObjectStore, tmp_path: Path
+) -> None:
     obj = store.add_bytes(DATA)
     dest = tmp_path / "entry"
     dest.mkdir()
@@ -84,7 +86,9 @@ def test_link_into_hardlinks_and_replaces_an_existing_file(store: ObjectStore, t
     assert sorted(p.name for p in dest.iterdir()) == ["data.bin"]  # no temp left
 
 
-def test_removed_object_is_gone_but_links_keep_their_bytes(store: ObjectStore, tmp_path: Path) -> None:
+def test_removed_object_is_gone_but_links_keep_their_bytes(
+    store: ObjectStore, tmp_path: Path
+) -> None:
     store.add_bytes(DATA)
     linked = store.link_into(SHA, tmp_path / "e", "f")
     assert store.remove(SHA) and not store.has(SHA) and not store.remove(SHA)

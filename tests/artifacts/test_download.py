@@ -28,18 +28,28 @@ def _get(artifact: Artifact, store: ObjectStore, **kw: object) -> FetchResult:
     return fetch(artifact, store, **{**FAST, **kw})  # type: ignore[arg-type]
 
 
-def test_plain_download_lands_verified_in_the_store(http_server: FaultServer, store: ObjectStore) -> None:
+def test_plain_download_lands_verified_in_the_store(
+    http_server: FaultServer, store: ObjectStore
+) -> None:
     url = http_server.add("/f.bin", DATA)
     res = _get(Artifact("f.bin", [url], size=len(DATA), sha256=SHA, md5=MD5), store)
     assert res.path == store.path(SHA) and res.path.read_bytes() == DATA
-    assert (res.sha256, res.size, res.source, res.from_mirror, res.cached) == (SHA, len(DATA), url, False, False)
+    assert (res.sha256, res.size, res.source, res.from_mirror, res.cached) == (
+        SHA,
+        len(DATA),
+        url,
+        False,
+        False,
+    )
     assert res.md5 == MD5
     assert list((store.root / "tmp").iterdir()) == []
     again = _get(Artifact("f.bin", [url], sha256=SHA), store)
     assert again.cached and again.path == res.path and http_server.count("/f.bin") == 1
 
 
-def test_dropped_connection_resumes_with_range_and_if_range(http_server: FaultServer, store: ObjectStore) -> None:
+def test_dropped_connection_resumes_with_range_and_if_range(
+    http_server: FaultServer, store: ObjectStore
+) -> None:
     url = http_server.add("/f.bin", DATA, drop_after=100_000, drop_times=1)
     res = _get(Artifact("f.bin", [url], sha256=SHA), store)
     assert res.path.read_bytes() == DATA
@@ -57,7 +67,9 @@ def test_two_drops_resume_twice(http_server: FaultServer, store: ObjectStore) ->
     assert ranges == [None, "bytes=50000-", "bytes=100000-"]
 
 
-def test_server_ignoring_range_restarts_cleanly_from_zero(http_server: FaultServer, store: ObjectStore) -> None:
+def test_server_ignoring_range_restarts_cleanly_from_zero(
+    http_server: FaultServer, store: ObjectStore
+) -> None:
     url = http_server.add("/f.bin", DATA, honour_range=False, drop_after=100_000)
     res = _get(Artifact("f.bin", [url], size=len(DATA), sha256=SHA), store)
     assert res.path.read_bytes() == DATA
@@ -108,7 +120,9 @@ def test_transient_errors_are_retried_then_succeed(
     assert [r.status for r in http_server.requests_for("/f.bin")] == [status, status, 200]
 
 
-def test_persistent_500_gives_up_after_the_retries(http_server: FaultServer, store: ObjectStore) -> None:
+def test_persistent_500_gives_up_after_the_retries(
+    http_server: FaultServer, store: ObjectStore
+) -> None:
     url = http_server.add("/f.bin", DATA, status=500, status_times=None)
     with pytest.raises(DownloadError) as err:
         _get(Artifact("f.bin", [url], sha256=SHA), store, retries=2)
@@ -144,7 +158,9 @@ def test_size_and_md5_mismatches_are_refused(http_server: FaultServer, store: Ob
     assert store_is_empty(store)
 
 
-def test_urls_are_tried_in_order_until_one_works(http_server: FaultServer, store: ObjectStore) -> None:
+def test_urls_are_tried_in_order_until_one_works(
+    http_server: FaultServer, store: ObjectStore
+) -> None:
     missing = http_server.url("/a/f.bin")
     broken = http_server.add("/b/f.bin", DATA, status=500, status_times=None)
     good = http_server.add("/c/f.bin", DATA)
@@ -170,7 +186,9 @@ def test_unreachable_origin_fails_fast_with_the_offline_hint(store: ObjectStore)
     assert store_is_empty(store)
 
 
-def test_mirror_dir_is_used_before_an_unreachable_origin(tmp_path: Path, store: ObjectStore) -> None:
+def test_mirror_dir_is_used_before_an_unreachable_origin(
+    tmp_path: Path, store: ObjectStore
+) -> None:
     by_name, by_hash = tmp_path / "m1", tmp_path / "m2"
     by_name.mkdir()
     (by_name / "f.bin").write_bytes(DATA)
@@ -179,16 +197,23 @@ def test_mirror_dir_is_used_before_an_unreachable_origin(tmp_path: Path, store: 
     origin = closed_port_url()
     for mirror in (by_name, by_hash):
         store_root = tmp_path / f"store-{mirror.name}"
-        res = _get(Artifact("f.bin", [origin], sha256=SHA), ObjectStore(store_root), mirrors=[str(mirror)])
-        assert res.from_mirror and res.source.startswith(str(mirror)) and res.path.read_bytes() == DATA
+        res = _get(
+            Artifact("f.bin", [origin], sha256=SHA), ObjectStore(store_root), mirrors=[str(mirror)]
+        )
+        assert (
+            res.from_mirror and res.source.startswith(str(mirror)) and res.path.read_bytes() == DATA
+        )
 
 
 def test_mirror_base_url_is_used_before_an_unreachable_origin(
     http_server: FaultServer, store: ObjectStore
 ) -> None:
     http_server.add("/mirror/f.bin", DATA)
-    res = _get(Artifact("f.bin", [closed_port_url()], sha256=SHA), store,
-               mirrors=[http_server.url("/mirror/")])
+    res = _get(
+        Artifact("f.bin", [closed_port_url()], sha256=SHA),
+        store,
+        mirrors=[http_server.url("/mirror/")],
+    )
     assert res.from_mirror and res.source == http_server.url("/mirror/f.bin")
 
 
@@ -199,7 +224,9 @@ def test_a_corrupt_mirror_falls_through_to_the_origin(
     mirror.mkdir()
     (mirror / "f.bin").write_bytes(b"stale")
     url = http_server.add("/f.bin", DATA)
-    res = _get(Artifact("f.bin", [url], sha256=SHA), store, mirrors=[str(mirror), http_server.url("/none")])
+    res = _get(
+        Artifact("f.bin", [url], sha256=SHA), store, mirrors=[str(mirror), http_server.url("/none")]
+    )
     assert res.source == url and not res.from_mirror
 
 
@@ -264,3 +291,27 @@ def test_eight_processes_cause_one_download_and_eight_successes(
     assert {r[1] for r in results} == {str(ObjectStore(tmp_path / "store").path(SHA))}
     assert http_server.count("/f.bin") == 1
     assert sum(not cached for _, _, cached in results) == 1
+
+
+def test_artifact_from_package_meta() -> None:
+    art = Artifact.from_meta(
+        {"url": "https://example.org/d/coco.zip?x=1", "sha256": SHA, "size": 3}
+    )
+    assert (art.filename, art.urls, art.sha256, art.size, art.label) == (
+        "coco.zip",
+        ["https://example.org/d/coco.zip?x=1"],
+        SHA,
+        3,
+        "coco.zip",
+    )
+    art = Artifact.from_meta({"urls": ["a", "b"], "filename": "f.bin", "name": "F"})
+    assert (art.urls, art.label) == (["a", "b"], "F")
+
+
+def test_unsupported_scheme_is_reported_not_retried(
+    http_server: FaultServer, store: ObjectStore
+) -> None:
+    good = http_server.add("/f.bin", DATA)
+    with pytest.raises(DownloadError, match="ftp://x/f.bin: unsupported URL scheme"):
+        _get(Artifact("f.bin", ["ftp://x/f.bin"]), store)
+    assert _get(Artifact("f.bin", ["ftp://x/f.bin", good], sha256=SHA), store).source == good

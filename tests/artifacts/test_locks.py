@@ -22,8 +22,13 @@ pytestmark = pytest.mark.skipif(os.name != "posix", reason="uses fork and signal
 def _start(code: str) -> subprocess.Popen:
     """Run ``code`` in a child Python; wait (10 s at most) until it prints READY."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     line = proc.stdout.readline() if proc.stdout else ""
     if not line.startswith("READY"):
         proc.kill()

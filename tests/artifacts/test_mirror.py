@@ -17,14 +17,22 @@ SHA = hashlib.sha256(DATA).hexdigest()
 def test_mirror_list_keeps_urls_with_ports_whole() -> None:
     value = "/mnt/m:http://127.0.0.1:8000/ckx:https://host/x::rel/dir:file:///srv/m"
     assert split_mirror_list(value, ":") == [
-        "/mnt/m", "http://127.0.0.1:8000/ckx", "https://host/x", "rel/dir", "file:///srv/m"]
+        "/mnt/m",
+        "http://127.0.0.1:8000/ckx",
+        "https://host/x",
+        "rel/dir",
+        "file:///srv/m",
+    ]
     assert split_mirror_list(r"C:\m;http://h:1/x", ";") == [r"C:\m", "http://h:1/x"]
 
 
 def test_env_entries_come_first_then_config_without_duplicates(tmp_path: Path) -> None:
     env = {"CKX_MIRROR": f"{tmp_path}:http://127.0.0.1:9/m/:{tmp_path.as_uri()}"}
     assert mirrors_from_env(env, config=["http://127.0.0.1:9/m", str(tmp_path / "cfg")]) == [
-        str(tmp_path), "http://127.0.0.1:9/m", str(tmp_path / "cfg")]
+        str(tmp_path),
+        "http://127.0.0.1:9/m",
+        str(tmp_path / "cfg"),
+    ]
     assert mirrors_from_env({}) == []
     assert mirrors_from_env({"CKX_MIRROR": "~/mirror"}) == [str(Path("~/mirror").expanduser())]
 
@@ -32,8 +40,13 @@ def test_env_entries_come_first_then_config_without_duplicates(tmp_path: Path) -
 def test_prefetched_dir_serves_an_offline_fetch(http_server: FaultServer, tmp_path: Path) -> None:
     url = http_server.add("/d/data.bin", DATA)
     mirror = tmp_path / "mirror"
-    res = prefetch_into(Artifact("data.bin", [url], sha256=SHA), mirror,
-                        ObjectStore(tmp_path / "online-store"), retries=1, backoff=0.01)
+    res = prefetch_into(
+        Artifact("data.bin", [url], sha256=SHA),
+        mirror,
+        ObjectStore(tmp_path / "online-store"),
+        retries=1,
+        backoff=0.01,
+    )
     assert res.sha256 == SHA
     assert (mirror / "data.bin").read_bytes() == DATA
     assert (mirror / "sha256" / SHA).read_bytes() == DATA

@@ -66,3 +66,9 @@ def test_resumed_bytes_do_not_inflate_the_rate() -> None:
     clock.now += 1.0
     bar.update(950)
     assert bar.rate() == 50.0
+
+
+def test_finish_without_start_draws_nothing() -> None:
+    stream = FakeTTY()
+    Progress(stream=stream).finish()
+    assert stream.getvalue() == ""

@@ -133,7 +133,9 @@ class FaultServer:
 
     # -- used by the handler ---------------------------------------------------------------
 
-    def _begin(self, method: str, path: str, headers: dict[str, str]) -> tuple[Logged, Route | None]:
+    def _begin(
+        self, method: str, path: str, headers: dict[str, str]
+    ) -> tuple[Logged, Route | None]:
         with self._lock:
             entry = Logged(method, path, headers)
             self.log.append(entry)
