@@ -255,9 +255,8 @@ def make_cognata(folder: str, n_items: int = 4, seed: int = 0,
                  config: dict[str, Any] | None = None) -> list[Any]:
     """``val_<i>.pkl`` items made from flat grey PNGs by od-bench's own pre-processing, with
     1..3 non-overlapping GT boxes each; returns the GT arrays (n, 7)."""
-    from PIL import Image
-
     from odbench.dataset_cognata import preprocess_image, write_item
+    from PIL import Image
 
     cfg = config or SMALL_COGNATA_CONFIG
     h, w = cfg["image_size"]
@@ -286,9 +285,8 @@ def make_cognata_model(path: str, gts: list[Any], config: dict[str, Any] | None 
     """``image`` [1,3,H,W] -> ``ploc`` [1,4,B], ``plabel`` [1,15,B]: for each GT box one default
     box is encoded so that the reference decoding gives back exactly that box and label;
     every other default box says background."""
-    from onnx import TensorProto, helper
-
     from odbench.dataset_cognata import DefaultBoxes
+    from onnx import TensorProto, helper
 
     cfg = config or SMALL_COGNATA_CONFIG
     h, w = cfg["image_size"]
@@ -323,3 +321,43 @@ def make_cognata_model(path: str, gts: list[Any], config: dict[str, Any] | None 
          helper.make_tensor_value_info("plabel", TensorProto.FLOAT, [1, nc, nb])],
         kinit + [_const("t_loc", ploc), _const("t_label", plabel)])
     return _save(graph, path)
+
+
+def make_resnet34_torchscript(path: str, s: SynthCoco, k: int = 8) -> str:
+    """The perfect SSD-ResNet34 of :func:`make_resnet34_model` as a TorchScript module
+    (``image`` NCHW float -> ``bboxes``, ``labels``, ``scores``), padding scores 0.01."""
+    import torch
+
+    label_of = {cid: i + 1 for i, cid in enumerate(COCO_IDS)}
+    n = len(s.images)
+    boxes = torch.zeros((n, k, 4))
+    labels = torch.zeros((n, k), dtype=torch.int64)
+    scores = torch.full((n, k), 0.01)
+    for p, img in enumerate(s.images):
+        h, w = img["height"], img["width"]
+        for d, ((x, y, bw, bh), c) in enumerate(zip(s.boxes[p], s.cats[p], strict=True)):
+            boxes[p, d] = torch.tensor([x / w, y / h, (x + bw) / w, (y + bh) / h])
+            labels[p, d] = label_of[c]
+            scores[p, d] = 0.95 - 0.01 * d
+    mean = np.array([0.485, 0.456, 0.406])
+    std = np.array([0.229, 0.224, 0.225])
+    a_coef, b_coef = float(np.mean(mean / std)), float(np.mean(1 / std)) / 255.0
+
+    class Perfect(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("boxes", boxes)
+            self.register_buffer("labels", labels)
+            self.register_buffer("scores", scores)
+            self.a, self.b = 1.0 / b_coef, a_coef / b_coef
+            self.base, self.step = GREY_BASE, GREY_STEP
+
+        def forward(self, x: torch.Tensor):
+            grey = x.mean(dim=(1, 2, 3)) * self.a + self.b
+            key = torch.round((grey - self.base) / self.step).long()
+            return self.boxes[key], self.labels[key], self.scores[key]
+
+    # traced (torch.jit.script is deprecated); the graph is data-independent
+    traced = torch.jit.trace(Perfect(), torch.zeros((1, 3, 8, 8)))
+    torch.jit.save(traced, path)
+    return path

@@ -80,7 +80,10 @@ def generate_user_conf(model_name: str, scenario: str, *, target_qps: float | No
     if quick is not None:
         if quick.query_count:
             lines.append(f"{key}.min_query_count = {int(quick.query_count)}")
-            lines.append(f"{key}.max_query_count = {int(quick.query_count)}")
+            if scenario != "Server":
+                # in Server, LoadGen logs error_runtime "Max query count reached" when the cap
+                # stops its issue thread; min_query_count alone ends the run there
+                lines.append(f"{key}.max_query_count = {int(quick.query_count)}")
         if quick.min_duration_ms is not None:
             lines.append(f"{key}.min_duration = {int(quick.min_duration_ms)}")
         if quick.max_duration_ms is not None:
