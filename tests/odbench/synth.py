@@ -358,6 +358,7 @@ def make_resnet34_torchscript(path: str, s: SynthCoco, k: int = 8) -> str:
             return self.boxes[key], self.labels[key], self.scores[key]
 
     # traced (torch.jit.script is deprecated); the graph is data-independent
-    traced = torch.jit.trace(Perfect(), torch.zeros((1, 3, 8, 8)))
+    example = ((GREY_BASE / 255 - mean) / std).astype(np.float32)[None, :, None, None]
+    traced = torch.jit.trace(Perfect(), torch.from_numpy(example).expand(1, 3, 8, 8))
     torch.jit.save(traced, path)
     return path
