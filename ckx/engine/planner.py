@@ -472,6 +472,11 @@ class Planner:
                     f"but no such entry matches '{query}' any more",
                     hint="restore that entry, or plan again without --lock and write a new lock",
                 )
+        if not hits and query.variations:
+            # tell "unknown variation" apart from "unknown script"
+            plain = self.provider.find_matches(Query(tags=query.tags, not_tags=query.not_tags), name)
+            for e in plain:
+                select(e.meta, query, f"{e.cid} ({' → '.join((*chain, e.alias))})")
         if not hits:
             who = f" (needed by {' → '.join(chain)})" if chain else ""
             target = f"'{name}' with tags '{query}'" if name else f"tags '{query}'"
