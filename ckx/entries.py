@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,8 @@ from typing import Any
 
 def new_uid() -> str:
     """A fresh 16-hex uid, as CK/CM/MLCFlow use."""
+    import secrets
+
     return secrets.token_hex(8)
 
 

@@ -33,7 +33,7 @@ from ckx.repos import Registry, Repo
 
 #: Files changed less than this long before a scan are re-checked on the next command.
 RACY_NS = 2_000_000_000
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 6
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries(
@@ -48,9 +48,9 @@ CREATE TABLE IF NOT EXISTS tags(entry_id INTEGER NOT NULL, tag TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS tags_tag ON tags(tag, entry_id);
 CREATE INDEX IF NOT EXISTS tags_entry ON tags(entry_id);
 CREATE TABLE IF NOT EXISTS snaps(repo TEXT PRIMARY KEY, root TEXT NOT NULL, watch BLOB NOT NULL,
-  sig TEXT NOT NULL, racy INTEGER NOT NULL, pos INTEGER NOT NULL);
+  sig TEXT NOT NULL, racy BLOB NOT NULL, pos INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS problems(repo TEXT NOT NULL, automation TEXT NOT NULL, path TEXT NOT NULL,
-  message TEXT NOT NULL);
+  message TEXT NOT NULL, st TEXT NOT NULL);
 """
 
 
@@ -62,6 +62,7 @@ class Problem:
     automation: str
     path: str
     message: str
+    st: str = ""
 
 
 def _sig(paths: list[str]) -> str:
@@ -122,10 +123,9 @@ class Index:
         stale = []
         for pos, repo in enumerate(self.registry.repos):
             row = snaps.get(repo.alias)
-            if row is None or row[1] != str(repo.path) or row[4] or row[5] != pos:
+            if row is None or row[1] != str(repo.path) or row[5] != pos:
                 stale.append((pos, repo))
-                continue
-            if _sig(marshal.loads(row[2])) != row[3]:
+            elif _sig(marshal.loads(row[2])) != row[3] or not _racy_unchanged(marshal.loads(row[4])):
                 stale.append((pos, repo))
         return stale
 
@@ -165,97 +165,84 @@ class Index:
             db.execute("ROLLBACK")
             raise
 
-    def _rescan(self, pos: int, repo: Repo, force: bool) -> int:
-        """Walk one repo, re-parse changed metas, and store the new watch list."""
-        start_ns = time.time_ns()
-        db = self.db
-        old = {
-            r[0]: (r[1], r[2])
-            for r in db.execute("SELECT path, st, id FROM entries WHERE repo=?", (repo.alias,))
-        }
-        snap = db.execute("SELECT racy, watch FROM snaps WHERE repo=?", (repo.alias,)).fetchone()
+    def _walk(self, repo: Repo, start_ns: int):
+        """(automation, entry dir, meta file, stat) of every entry, the watch list, racy files."""
         watch: list[str] = [str(repo.path)]
-        seen: set[str] = set()
-        racy = False
-        changed: list[tuple[str, Path, Path, os.stat_result]] = []
+        found: list[tuple[str, str, str, os.stat_result]] = []
+        racy: list[str] = []
         for automation, folder in repo.automation_folders():
             if not folder.is_dir():
                 continue
             watch.append(str(folder))
             with os.scandir(folder) as it:
-                dirs = sorted((d for d in it if d.is_dir() and not d.name.startswith(".")), key=lambda d: d.name)
+                dirs = sorted(d.path for d in it if d.is_dir() and not d.name.startswith("."))
             for d in dirs:
-                meta = _meta_in(d.path)
+                meta = _meta_in(d)
                 if meta is None:
-                    watch.append(d.path)  # a meta may appear here later
+                    watch.append(d)  # a meta may appear here later
                     continue
                 s = os.stat(meta)
                 watch.append(meta)
-                seen.add(d.path)
-                is_racy = s.st_mtime_ns >= start_ns - RACY_NS
-                racy = racy or is_racy
-                prev = old.get(d.path)
-                if force or prev is None or prev[0] != _st(s) or is_racy or (snap and snap[0]):
-                    changed.append((automation, Path(d.path), Path(meta), s))
-        rows = [self._parse(repo, a, p, m, s) for a, p, m, s in changed]
+                found.append((automation, d, meta, s))
+                if s.st_mtime_ns >= start_ns - RACY_NS:
+                    racy.append(meta)
+        return found, watch, racy
+
+    def _rescan(self, pos: int, repo: Repo, force: bool) -> int:
+        """Walk one repo, re-parse changed metas, and store the new watch list."""
+        start_ns = time.time_ns()
+        db = self.db
+        old = {r[0]: (r[1], r[2]) for r in db.execute("SELECT path, st, id FROM entries WHERE repo=?", (repo.alias,))}
+        snap = db.execute("SELECT racy FROM snaps WHERE repo=?", (repo.alias,)).fetchone()
+        was_racy = dict(marshal.loads(snap[0])) if snap else {}
+        found, watch, racy = self._walk(repo, start_ns)
+        problem_st = dict(db.execute("SELECT path, st FROM problems WHERE repo=?", (repo.alias,)).fetchall())
+        problem_paths = set(problem_st)
+        jobs = []
+        for automation, d, meta, s in found:
+            prev = old.get(d) or ((problem_st[d], None) if d in problem_st else None)
+            racy_changed = meta in was_racy and _digest(meta) != was_racy[meta]
+            if force or prev is None or prev[0] != _st(s) or racy_changed:
+                jobs.append((repo.alias, automation, d, meta, _st(s)))
+        schemas = {a: entry_schema_cached(self, a) for a in {j[1] for j in jobs}}
+        rows = _parse_all(jobs, schemas)
+        seen = {d for _, d, _, _ in found}
         db.execute("BEGIN IMMEDIATE")
         try:
             for path, (_, eid) in old.items():
                 if path not in seen:
                     db.execute("DELETE FROM tags WHERE entry_id=?", (eid,))
                     db.execute("DELETE FROM entries WHERE id=?", (eid,))
-            db.execute("DELETE FROM problems WHERE repo=? AND path NOT IN (SELECT path FROM entries WHERE repo=?)", (repo.alias, repo.alias))
+            for path in problem_paths - seen:
+                db.execute("DELETE FROM problems WHERE repo=? AND path=?", (repo.alias, path))
             for row, problem in rows:
-                path = problem.path if problem else row["path"]
+                path = problem.path if problem else row[4]
                 prev = old.get(path)
-                if prev is not None:
+                if prev is not None and prev[1] is not None:
                     db.execute("DELETE FROM tags WHERE entry_id=?", (prev[1],))
                     db.execute("DELETE FROM entries WHERE id=?", (prev[1],))
                 db.execute("DELETE FROM problems WHERE repo=? AND path=?", (repo.alias, path))
                 if problem:
-                    db.execute("INSERT INTO problems VALUES (?,?,?,?)", (repo.alias, problem.automation, path, problem.message))
+                    db.execute("INSERT INTO problems VALUES (?,?,?,?,?)",
+                               (repo.alias, problem.automation, path, problem.message, problem.st))
                     self.warn(f"skipped entry: {problem.message}")
                     continue
                 cur = db.execute(
                     "INSERT INTO entries(repo, automation, alias, uid, path, meta_file, st, tags, variations, meta_json)"
                     " VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (repo.alias, row["automation"], row["alias"], row["uid"], row["path"], row["meta_file"],
-                     row["st"], ",".join(row["tags"]), ",".join(row["variations"]), row["meta_json"]),
+                    row[:7] + (",".join(row[7]), ",".join(row[8]), row[9]),
                 )
-                db.executemany("INSERT INTO tags VALUES (?,?)", [(cur.lastrowid, t) for t in row["tags"]])
+                db.executemany("INSERT INTO tags VALUES (?,?)", [(cur.lastrowid, t) for t in row[7]])
+            racy_digests = [(p, _digest(p)) for p in racy]
             db.execute(
                 "INSERT OR REPLACE INTO snaps VALUES (?,?,?,?,?,?)",
-                (repo.alias, str(repo.path), marshal.dumps(watch), _sig(watch), int(racy), pos),
+                (repo.alias, str(repo.path), marshal.dumps(watch), _sig(watch), marshal.dumps(racy_digests), pos),
             )
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        return len(changed)
-
-    def _parse(self, repo: Repo, automation: str, path: Path, meta_file: Path, s: os.stat_result):
-        from ckx.errors import MetaError
-        from ckx.schema import check_entry_meta
-
-        try:
-            meta = load_meta(meta_file)
-            check_entry_meta(meta, meta_file, automation, self.registry)
-        except MetaError as e:
-            return None, Problem(repo.alias, automation, str(path), e.message)
-        tags = [str(t) for t in (meta.get("tags") or [])]
-        variations = [str(v) for v in (meta.get("variations") or {})]
-        row = {
-            "automation": automation,
-            "alias": str(meta.get("alias") or path.name),
-            "uid": str(meta.get("uid") or ""),
-            "path": str(path),
-            "meta_file": str(meta_file),
-            "st": _st(s),
-            "tags": tags,
-            "variations": variations,
-            "meta_json": json.dumps(meta, default=str),
-        }
-        return row, None
+        return len(jobs)
 
     # -- queries ---------------------------------------------------------------------------
     def search(
@@ -312,7 +299,7 @@ class Index:
 
     def problems(self, repo: str | None = None, automation: str | None = None) -> list[Problem]:
         self.refresh()
-        rows = self.db.execute("SELECT repo, automation, path, message FROM problems ORDER BY path").fetchall()
+        rows = self.db.execute("SELECT repo, automation, path, message, st FROM problems ORDER BY path").fetchall()
         return [Problem(*r) for r in rows if (not repo or r[0] == repo) and (not automation or r[1] == automation)]
 
     def names(self, automation: str | None = None) -> list[str]:
@@ -331,6 +318,67 @@ class Index:
     def count(self) -> int:
         self.refresh()
         return self.db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
+
+
+def _digest(path: str) -> str:
+    import hashlib
+
+    try:
+        with open(path, "rb") as f:
+            return hashlib.sha1(f.read()).hexdigest()
+    except OSError:
+        return ""
+
+
+def _racy_unchanged(racy: list) -> bool:
+    """Racy files (changed close to the last scan) are compared by content."""
+    return all(_digest(p) == d for p, d in racy)
+
+
+def entry_schema_cached(index: Index, automation: str):
+    cache = index.__dict__.setdefault("_schemas", {})
+    if automation not in cache:
+        from ckx.schema import entry_schema
+
+        cache[automation] = entry_schema(automation, index.registry)
+    return cache[automation]
+
+
+#: Below this many changed metas, parsing stays in-process (a pool costs ~50 ms to start).
+PARALLEL_MIN = 400
+
+
+def _parse_all(jobs: list[tuple], schemas: dict) -> list:
+    workers = min(os.cpu_count() or 1, 8)
+    if len(jobs) < PARALLEL_MIN or workers < 2:
+        return [_parse_job(j, schemas) for j in jobs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    methods = multiprocessing.get_all_start_methods()
+    mp = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    chunk = max(64, len(jobs) // (workers * 4))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp) as ex:
+        return list(ex.map(_parse_job, jobs, [schemas] * len(jobs), chunksize=chunk))
+
+
+def _parse_job(job: tuple, schemas: dict):
+    """Parse and validate one meta: (row, None) or (None, Problem)."""
+    from ckx.errors import MetaError
+    from ckx.schema import check_entry_meta
+
+    repo, automation, path, meta_file, st = job
+    try:
+        meta = load_meta(Path(meta_file))
+        check_entry_meta(meta, meta_file, automation, schema=schemas.get(automation))
+    except MetaError as e:
+        return None, Problem(repo, automation, path, e.message, st)
+    tags = [str(t) for t in (meta.get("tags") or [])]
+    variations = [str(v) for v in (meta.get("variations") or {})]
+    alias = str(meta.get("alias") or os.path.basename(path))
+    row = (repo, automation, alias, str(meta.get("uid") or ""), path, meta_file, st, tags, variations,
+           json.dumps(meta, default=str))
+    return row, None
 
 
 def _meta_in(entry_dir: str) -> str | None:

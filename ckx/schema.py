@@ -79,8 +79,15 @@ def entry_schema(automation: str, registry) -> dict | None:
     return None
 
 
-def problems_of(meta: dict, meta_file: Path | str, automation: str, registry=None) -> list[str]:
-    """All problems: base schema, automation schema, and alias/automation consistency."""
+_LOOKUP = object()
+
+
+def problems_of(meta: dict, meta_file: Path | str, automation: str, registry=None, schema=_LOOKUP) -> list[str]:
+    """All problems: base schema, automation schema, and alias/automation consistency.
+
+    ``schema`` is the automation's entry schema when the caller already has it (or None);
+    otherwise it is looked up through ``registry``.
+    """
     out = iter_problems(meta, meta_file, BASE_SCHEMA)
     declared = meta.get("automation_alias")
     if isinstance(declared, str) and declared != automation:
@@ -88,16 +95,16 @@ def problems_of(meta: dict, meta_file: Path | str, automation: str, registry=Non
             f"{meta_file}: field 'automation_alias': is '{declared}' but the entry is in the "
             f"'{automation}' folder"
         )
-    if registry is not None:
-        schema = entry_schema(automation, registry)
-        if schema:
-            out += iter_problems(meta, meta_file, schema)
+    if schema is _LOOKUP:
+        schema = entry_schema(automation, registry) if registry is not None else None
+    if schema:
+        out += iter_problems(meta, meta_file, schema)
     return out
 
 
-def check_entry_meta(meta: dict, meta_file: Path | str, automation: str, registry=None) -> None:
+def check_entry_meta(meta: dict, meta_file: Path | str, automation: str, registry=None, schema=_LOOKUP) -> None:
     """Raise MetaError with the first problem (the index skips such entries)."""
-    problems = problems_of(meta, meta_file, automation, registry)
+    problems = problems_of(meta, meta_file, automation, registry, schema)
     if problems:
         more = f" (and {len(problems) - 1} more; see: ckx lint)" if len(problems) > 1 else ""
         raise MetaError(problems[0] + more)

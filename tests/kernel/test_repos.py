@@ -27,11 +27,12 @@ def _git_repo(src, dest):
 def test_mlcflow_repo_registers_as_it_is_and_search_finds_get_python3(cli, mlc_repo):
     r = cli("add", "repo:mlc", f"--path={mlc_repo}")
     assert r.code == 0, r
-    r = cli("search", "script", "--tags=get,python3")
+    r = cli("search", "script", "--tags=get,python3", "--repo=mlc")
     assert r.code == 0, r
     assert r.out.split() == ["mlc:script:get-python3"]
+    assert "mlc:script:get-python3" in cli("search", "script", "--tags=get,python3").out.split()
     # meta.json entries of the same repo are indexed too
-    assert cli("search", "script", "--tags=detect,os").out.split() == ["mlc:script:detect-os"]
+    assert cli("search", "script", "--tags=detect,os", "--repo=mlc").out.split() == ["mlc:script:detect-os"]
     # a folder without metas (docs/) is not an entry and produces no warning
     assert "warning" not in r.err
 
@@ -64,7 +65,7 @@ def test_rm_never_deletes_a_folder_ckx_does_not_own(cli, mlc_repo):
     assert r.code == 2 and mlc_repo.is_dir()
     assert cli("rm", "repo:mlc", "--force").code == 0
     assert mlc_repo.is_dir()
-    assert cli("search", "script", "--tags=get,python3").out.strip() == ""
+    assert "mlc:" not in cli("search", "script", "--tags=get,python3").out
 
 
 @pytest.mark.parametrize("scheme", ["path", "file"])
@@ -74,7 +75,7 @@ def test_pull_clones_git_repos_offline(cli, tmp_path, ckx_home, scheme):
     r = cli("pull", "repo", f"--url={url}")
     assert r.code == 0, r
     assert (ckx_home / "repos" / "upstream" / "script" / "get-python3" / "meta.yaml").is_file()
-    assert cli("search", "script", "--tags=get,python3").out.split() == ["upstream:script:get-python3"]
+    assert cli("search", "script", "--tags=get,python3", "--repo=upstream").out.split() == ["upstream:script:get-python3"]
     # pulling again updates in place (fast-forward)
     (src / "script" / "get-python3" / "meta.yaml").write_text(
         (src / "script" / "get-python3" / "meta.yaml").read_text().replace("- get-python3", "- get-python3\n- newtag")
