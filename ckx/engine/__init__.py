@@ -107,7 +107,15 @@ def run_request(ctx, request: dict[str, Any]) -> dict[str, Any]:
         out["plan"] = plan.to_dict()
         out["plan_text"] = plan.render()
         return out
-    result = run_plan(ctx, plan, request, planner, provider)
-    out.update(env=result.env, new_env=result.env, state=result.state, new_state=result.state,
-               version=result.version, status=result.status, cache_uid=result.cache_uid)
+    rec = plan.root.cached
+    if rec is not None and not rec.problems():
+        # the fully cached path: nothing to run, so the runner (and subprocess) is not imported
+        ctx.ui.info(f"  cached: {plan.root.title()} ({rec.path})")
+        env, state, version, status, uid = rec.env, rec.state, rec.version, "cached", rec.uid
+    else:
+        result = run_plan(ctx, plan, request, planner, provider)
+        env, state, version, status, uid = (result.env, result.state, result.version, result.status,
+                                            result.cache_uid)
+    out.update(env=env, new_env=env, state=state, new_state=state, version=version, status=status,
+               cache_uid=uid)
     return out

@@ -30,7 +30,6 @@ Validity on reuse: every path recorded at creation still exists, and ``expires``
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -38,7 +37,6 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +47,18 @@ META_FILE = "meta.json"
 _TAG_BAD = re.compile(r"[^A-Za-z0-9.\-_+]+")
 
 
-@dataclass
 class CacheRecord:
-    """A complete cache entry."""
+    """A complete cache entry: its ``uid``, folder and ``meta.json`` content."""
 
-    uid: str
-    path: Path
-    meta: dict[str, Any]
+    __slots__ = ("uid", "path", "meta")
+
+    def __init__(self, uid: str, path: Path, meta: dict[str, Any]) -> None:
+        self.uid = uid
+        self.path = path
+        self.meta = meta
+
+    def __repr__(self) -> str:
+        return f"CacheRecord({self.uid}, {self.path})"
 
     @property
     def key(self) -> str:
@@ -118,7 +121,7 @@ def cache_key(node) -> str:
         "inputs": mapped_inputs(node.meta, node.inputs),
         "key_env": picked,
     }
-    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+    return _sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def cache_tags(script_tags: list[str], variations: list[str], version: str | None, script_uid: str) -> list[str]:
@@ -135,14 +138,16 @@ def cache_tags(script_tags: list[str], variations: list[str], version: str | Non
     return list(dict.fromkeys(tags))
 
 
-@dataclass
 class Build:
     """A cache entry being made: the folder exists, ``meta.json`` does not yet."""
 
-    uid: str
-    path: Path
-    key: str
-    started: float = field(default_factory=time.time)
+    __slots__ = ("uid", "path", "key", "started")
+
+    def __init__(self, uid: str, path: Path, key: str) -> None:
+        self.uid = uid
+        self.path = path
+        self.key = key
+        self.started = time.time()
 
 
 class CacheStore:
@@ -259,6 +264,18 @@ class CacheStore:
                 self._remove_dir(Path(d.path))
                 removed.append(d.name)
         return removed
+
+
+def _sha256(data: bytes):
+    # hashlib pulls in OpenSSL (~2 ms); the builtin sha256 is enough for short keys
+    try:
+        from _sha2 import sha256  # Python >= 3.12
+    except ImportError:
+        try:
+            from _sha256 import sha256  # Python <= 3.11
+        except ImportError:
+            from hashlib import sha256
+    return sha256(data)
 
 
 def _host() -> str:

@@ -36,9 +36,7 @@ Rules written down here because users depend on them:
 
 from __future__ import annotations
 
-import hashlib
 import json
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ckx.engine import envs
@@ -52,15 +50,34 @@ _VERSION_FIELDS = ("version", "version_min", "version_max", "version_max_usable"
 MAX_DEPTH = 64
 
 
-@dataclass(frozen=True)
 class Constraint:
-    """A version constraint and the chain of who asked for it."""
+    """A version constraint and the chain of who asked for it (immutable, hashable).
 
-    version: str | None = None
-    version_min: str | None = None
-    version_max: str | None = None
-    version_max_usable: str | None = None
-    chain: tuple[str, ...] = ()
+    A plain class, not a dataclass: class creation is paid by every command (~1.5 ms each).
+    """
+
+    __slots__ = ("version", "version_min", "version_max", "version_max_usable", "chain")
+
+    def __init__(self, version: str | None = None, version_min: str | None = None,
+                 version_max: str | None = None, version_max_usable: str | None = None,
+                 chain: tuple[str, ...] = ()) -> None:
+        self.version = version
+        self.version_min = version_min
+        self.version_max = version_max
+        self.version_max_usable = version_max_usable
+        self.chain = tuple(chain)
+
+    def _key(self) -> tuple:
+        return (self.version, self.version_min, self.version_max, self.version_max_usable, self.chain)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Constraint) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Constraint({self.describe()} by {' → '.join(self.chain)})"
 
     def is_empty(self) -> bool:
         return not any((self.version, self.version_min, self.version_max, self.version_max_usable))
@@ -74,45 +91,65 @@ class Constraint:
         return {k: getattr(self, k) for k in _VERSION_FIELDS}
 
 
-@dataclass
 class Edge:
-    """A dep of a node: its (merged) declaration and the node it resolved to."""
+    """A dep of a node: its (merged) declaration and the node it resolved to.
 
-    kind: str
-    index: int
-    dep: dict[str, Any]
-    query: Query | None = None
-    deferred: bool = False
-    skipped: bool = False  # a static condition is false
-    node: Node | None = None
-    error: CkxError | None = None
+    ``deferred``: its condition is decided when reached; ``skipped``: a static condition is
+    false; ``error``: the planning error of a deferred dep (raised only if it is needed).
+    """
+
+    __slots__ = ("kind", "index", "dep", "query", "deferred", "skipped", "node", "error")
+
+    def __init__(self, kind: str, index: int, dep: dict[str, Any]) -> None:
+        self.kind = kind
+        self.index = index
+        self.dep = dep
+        self.query: Query | None = None
+        self.deferred = False
+        self.skipped = False
+        self.node: Node | None = None
+        self.error: CkxError | None = None
 
     def label(self) -> str:
         return f"{self.kind}[{self.index}]"
 
 
-@dataclass
 class Node:
-    """One script to run (or reuse from the cache), with everything the runner needs."""
+    """One script to run (or reuse from the cache), with everything the runner needs.
 
-    id: int
-    path: str  # position in the tree, e.g. "root/deps.0/prehook_deps.1" (stable for --lock)
-    entry: Entry
-    query: Query
-    chain: tuple[str, ...]
-    selection: Selection
-    meta: dict[str, Any]
-    request_env: dict[str, Any]
-    inputs: dict[str, Any]
-    constraints: tuple[Constraint, ...] = ()
-    version: str | None = None
-    static_env: dict[str, Any] = field(default_factory=dict)
-    adr: dict[str, dict] = field(default_factory=dict)
-    edges: list[Edge] = field(default_factory=list)
-    names: tuple[str, ...] = ()
-    cache_key: str | None = None
-    cached: Any = None  # the provider's cache record on a hit
-    status: str = "run"  # run | cached | detect
+    ``path`` is the node's position in the tree (``root/deps.0/prehook_deps.1``, stable for
+    ``--lock``); ``chain`` the aliases from the root; ``meta`` the entry meta with variation
+    and version overlays; ``request_env`` the env set explicitly for it; ``static_env`` its
+    env as known at plan time; ``status`` run | cached | detect.
+    """
+
+    __slots__ = ("id", "path", "entry", "query", "chain", "selection", "meta", "request_env", "inputs",
+                 "constraints", "version", "static_env", "adr", "edges", "cache_key", "cached", "status")
+
+    def __init__(self, id: int, path: str, entry: Entry, query: Query, chain: tuple[str, ...],
+                 selection: Selection, meta: dict[str, Any], request_env: dict[str, Any],
+                 inputs: dict[str, Any], constraints: tuple[Constraint, ...] = (),
+                 version: str | None = None) -> None:
+        self.id = id
+        self.path = path
+        self.entry = entry
+        self.query = query
+        self.chain = chain
+        self.selection = selection
+        self.meta = meta
+        self.request_env = request_env
+        self.inputs = inputs
+        self.constraints = constraints
+        self.version = version
+        self.static_env: dict[str, Any] = {}
+        self.adr: dict[str, dict] = {}
+        self.edges: list[Edge] = []
+        self.cache_key: str | None = None
+        self.cached: Any = None
+        self.status = "run"
+
+    def __repr__(self) -> str:
+        return f"Node({self.path}: {self.title()} [{self.status}])"
 
     @property
     def cacheable(self) -> bool:
@@ -155,12 +192,14 @@ class Provider(Protocol):
         """A valid cache record for ``node`` (``node.cache_key`` is set) or None."""
 
 
-@dataclass
 class Plan:
-    """The resolved graph: a tree of nodes in run order."""
+    """The resolved graph: a tree of nodes in run order, and the request it answers."""
 
-    root: Node
-    request: dict[str, Any] = field(default_factory=dict)
+    __slots__ = ("root", "request")
+
+    def __init__(self, root: Node, request: dict[str, Any] | None = None) -> None:
+        self.root = root
+        self.request = request or {}
 
     @property
     def nodes(self) -> list[Node]:
@@ -582,4 +621,6 @@ def mapped_inputs(meta: dict, inputs: dict[str, Any]) -> dict[str, Any]:
 
 def meta_digest(meta: dict) -> str:
     """sha256 of a meta's canonical JSON (for lock files)."""
+    import hashlib
+
     return hashlib.sha256(json.dumps(meta, sort_keys=True, default=str).encode()).hexdigest()

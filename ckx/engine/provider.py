@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from ckx.engine.cache import CacheRecord, CacheStore
@@ -10,14 +9,16 @@ from ckx.entries import Entry
 from ckx.query import Query
 
 
-@dataclass
 class CacheFlags:
     """``--new`` (do not reuse, add an entry), ``--renew`` (replace the entries of the key),
     ``--skip_cache`` (neither reuse nor record). They apply to the requested script only."""
 
-    new: bool = False
-    renew: bool = False
-    skip_cache: bool = False
+    __slots__ = ("new", "renew", "skip_cache")
+
+    def __init__(self, new: bool = False, renew: bool = False, skip_cache: bool = False) -> None:
+        self.new = new
+        self.renew = renew
+        self.skip_cache = skip_cache
 
     def reuse(self, node) -> bool:
         return not (node.path == "root" and (self.new or self.renew or self.skip_cache))

@@ -26,11 +26,8 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
-import subprocess
 import sys
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -253,6 +250,9 @@ class Runner:
 
     def _execute(self, cmd: list[str], cwd: Path, proc_env: dict[str, str]) -> tuple[int, list[str], Path]:
         """Run ``cmd``, echoing its output (unless quiet) into a log; return rc, tail, log."""
+        import subprocess
+        from collections import deque
+
         log = cwd / LOG_FILE
         tail: deque[str] = deque(maxlen=TAIL_LINES)
         echo = self.ctx.ui.mode == "con" and not self.ctx.ui.quiet
@@ -311,6 +311,8 @@ class Runner:
                 [f"{d.path} {d.version or ''}".strip() for d in fits], 0,
             )
         envs.set_all(env, fits[k].env)
+        if fits[k].path is not None:
+            env["CKX_TMP_DETECTED_PATH"] = str(fits[k].path)
         return fits[k].version
 
     def _check_version(self, node: Node, version: str | None) -> None:
@@ -343,6 +345,8 @@ def _find_script(path: Path) -> Path | None:
 
 def rerun_command(node: Node) -> str:
     """A command that runs just ``node`` again with the inputs it had."""
+    import shlex
+
     parts = ["ckx", "run", f"script:{node.entry.alias}"]
     if node.variations:
         parts.append("--tags=" + ",".join(f"_{v}" for v in node.variations))

@@ -22,7 +22,6 @@ The normalised variations (sorted, ``name`` or ``name.value``) are part of the c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from ckx.engine.envs import substitute_hash
@@ -38,14 +37,18 @@ _ADR_FIELDS = {"add_deps_recursive": "add_deps_recursive", "adr": "add_deps_recu
 _REPLACE_FIELDS = ("cache", "cache_expiration", "default_version", "versions", "detect", "env_prefix")
 
 
-@dataclass
 class Selection:
-    """The variations chosen for one entry and the meta they produce."""
+    """The variations chosen for one entry and the meta they produce: ``names`` normalised
+    (sorted, ``name`` or ``name.value``), ``values`` of dynamic ones, ``meta`` with overlays."""
 
-    names: tuple[str, ...]  # normalised: sorted, "name" or "name.value"
-    values: dict[str, str] = field(default_factory=dict)  # dynamic name -> value
-    meta: dict[str, Any] = field(default_factory=dict)  # the entry meta with overlays applied
-    warnings: list[str] = field(default_factory=list)
+    __slots__ = ("names", "values", "meta", "warnings")
+
+    def __init__(self, names: tuple[str, ...], values: dict[str, str] | None = None,
+                 meta: dict[str, Any] | None = None, warnings: list[str] | None = None) -> None:
+        self.names = names
+        self.values = values or {}
+        self.meta = meta or {}
+        self.warnings = warnings or []
 
     @property
     def text(self) -> str:
