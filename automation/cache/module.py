@@ -89,4 +89,7 @@ def rm(ctx, i: dict[str, Any]) -> dict[str, Any]:
         removed.append(r.uid)
         ctx.ui.print(f"removed cache:{r.uid} ({r.meta.get('script_alias')})")
     store.sweep()
+    from ckx.engine.provider import entries_changed
+
+    entries_changed(ctx)
     return {"return": 0, "removed": removed}

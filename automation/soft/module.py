@@ -44,6 +44,9 @@ def detect(ctx, i: dict[str, Any]) -> dict[str, Any]:
             rec = register(ctx, e, d)
             found_all.append(rec)
             ctx.ui.print(f"{e.alias}  {d.version or '?'}  {d.path}  -> env:{rec['uid']}")
+    from ckx.engine.provider import entries_changed
+
+    entries_changed(ctx)
     return {"return": 0, "list": found_all}
 
 

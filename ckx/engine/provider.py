@@ -30,6 +30,14 @@ def cache_store(ctx) -> CacheStore:
     return CacheStore(repo.folder_for("cache"))
 
 
+def entries_changed(ctx) -> None:
+    """Tell an already loaded index that entries were written (cache, env), so a later search
+    in this process sees them. (The index re-checks freshness once per instance.)"""
+    index = ctx.__dict__.get("index")
+    if index is not None and hasattr(index, "_fresh"):
+        index._fresh = False
+
+
 class RepoProvider:
     """A :class:`ckx.engine.planner.Provider` over a :class:`ckx.context.Context`."""
 

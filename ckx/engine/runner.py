@@ -98,6 +98,9 @@ class Runner:
             except BaseException:
                 store.abort(build)
                 raise
+        from ckx.engine.provider import entries_changed
+
+        entries_changed(self.ctx)
         result.cache_uid = rec.uid
         return result
 
