@@ -31,8 +31,10 @@ from ckx.metafile import META_NAMES, load_meta
 from ckx.query import Query
 from ckx.repos import Registry, Repo
 
-#: Files changed less than this long before a scan are re-checked on the next command.
-RACY_NS = 2_000_000_000
+#: Files changed less than this long before a scan are re-checked (by content) afterwards:
+#: a second edit within one timestamp tick (a jiffy, ~4 ms, on Linux file systems) would
+#: otherwise keep the same (mtime, size, inode). Coarser file systems (FAT: 2 s) need more.
+RACY_NS = 100_000_000
 SCHEMA_VERSION = 6
 
 _SCHEMA = """
@@ -65,16 +67,23 @@ class Problem:
     st: str = ""
 
 
+def _stat3(p: str) -> tuple[int, int, int]:
+    try:
+        s = os.stat(p)
+        return (s.st_mtime_ns, s.st_size, s.st_ino)
+    except OSError:
+        return (-1, -1, -1)
+
+
 def _sig(paths: list[str]) -> str:
     """Signature of the stats of ``paths``; a missing path makes it unique."""
-    parts = []
-    for p in paths:
-        try:
-            s = os.stat(p)
-            parts.append((s.st_mtime_ns, s.st_size, s.st_ino))
-        except OSError:
-            parts.append((-1, -1, -1))
-    return str(hash(tuple(parts)))
+    return _sig_of(list(map(_stat3, paths)))
+
+
+def _sig_of(stats: list[tuple[int, int, int]]) -> str:
+    import hashlib
+
+    return hashlib.blake2b(marshal.dumps(stats), digest_size=16).hexdigest()
 
 
 def _st(s: os.stat_result) -> str:
@@ -141,8 +150,8 @@ class Index:
         gone = self._gone_repos()
         parsed = 0
         if stale or gone:
-            with _exclusive(self.home / "index.lock"):
-                if not force:  # another process may have done it while we waited
+            with _exclusive(self.home / "index.lock") as lock:
+                if not force and lock.waited:  # another process may have done it meanwhile
                     stale = self._stale_repos()
                     gone = self._gone_repos()
                 for alias in gone:
@@ -166,27 +175,33 @@ class Index:
             raise
 
     def _walk(self, repo: Repo, start_ns: int):
-        """(automation, entry dir, meta file, stat) of every entry, the watch list, racy files."""
+        """Every entry as (automation, dir, meta file, stat), the watch list with the stats of
+        its paths, and the racy meta files."""
         watch: list[str] = [str(repo.path)]
+        stats: list[tuple[int, int, int]] = [_stat3(str(repo.path))]
         found: list[tuple[str, str, str, os.stat_result]] = []
         racy: list[str] = []
         for automation, folder in repo.automation_folders():
-            if not folder.is_dir():
+            fs = _stat3(str(folder))
+            if fs[0] < 0:
                 continue
             watch.append(str(folder))
+            stats.append(fs)
             with os.scandir(folder) as it:
                 dirs = sorted(d.path for d in it if d.is_dir() and not d.name.startswith("."))
             for d in dirs:
-                meta = _meta_in(d)
-                if meta is None:
+                hit = _meta_in(d)
+                if hit is None:
                     watch.append(d)  # a meta may appear here later
+                    stats.append(_stat3(d))
                     continue
-                s = os.stat(meta)
+                meta, s = hit
                 watch.append(meta)
+                stats.append((s.st_mtime_ns, s.st_size, s.st_ino))
                 found.append((automation, d, meta, s))
                 if s.st_mtime_ns >= start_ns - RACY_NS:
                     racy.append(meta)
-        return found, watch, racy
+        return found, watch, stats, racy
 
     def _rescan(self, pos: int, repo: Repo, force: bool) -> int:
         """Walk one repo, re-parse changed metas, and store the new watch list."""
@@ -195,7 +210,7 @@ class Index:
         old = {r[0]: (r[1], r[2]) for r in db.execute("SELECT path, st, id FROM entries WHERE repo=?", (repo.alias,))}
         snap = db.execute("SELECT racy FROM snaps WHERE repo=?", (repo.alias,)).fetchone()
         was_racy = dict(marshal.loads(snap[0])) if snap else {}
-        found, watch, racy = self._walk(repo, start_ns)
+        found, watch, stats, racy = self._walk(repo, start_ns)
         problem_st = dict(db.execute("SELECT path, st FROM problems WHERE repo=?", (repo.alias,)).fetchall())
         problem_paths = set(problem_st)
         jobs = []
@@ -236,7 +251,7 @@ class Index:
             racy_digests = [(p, _digest(p)) for p in racy]
             db.execute(
                 "INSERT OR REPLACE INTO snaps VALUES (?,?,?,?,?,?)",
-                (repo.alias, str(repo.path), marshal.dumps(watch), _sig(watch), marshal.dumps(racy_digests), pos),
+                (repo.alias, str(repo.path), marshal.dumps(watch), _sig_of(stats), marshal.dumps(racy_digests), pos),
             )
             db.execute("COMMIT")
         except BaseException:
@@ -381,11 +396,17 @@ def _parse_job(job: tuple, schemas: dict):
     return row, None
 
 
-def _meta_in(entry_dir: str) -> str | None:
+def _meta_in(entry_dir: str) -> tuple[str, os.stat_result] | None:
+    import stat
+
     for name in META_NAMES:
-        p = os.path.join(entry_dir, name)
-        if os.path.isfile(p):
-            return p
+        p = entry_dir + os.sep + name
+        try:
+            s = os.stat(p)
+        except OSError:
+            continue
+        if stat.S_ISREG(s.st_mode):
+            return p, s
     return None
 
 
@@ -409,6 +430,7 @@ class _exclusive:
         self.path = path
         self._fd: int | None = None
         self._fl = None
+        self.waited = True  # whether another process may have held it before us
 
     def __enter__(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -421,7 +443,11 @@ class _exclusive:
             self._fl.acquire(timeout=120)
             return self
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self.waited = False
+        except BlockingIOError:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
         return self
 
     def __exit__(self, *exc) -> None:
