@@ -81,3 +81,16 @@ def test_unknown_names_get_suggestions(cli):
     assert r.code == 3 and "did you mean 'search'" in r.err
     r = cli("pul", "repo")
     assert r.code == 3 and "has no action 'pul'; did you mean 'pull'" in r.err
+
+
+@pytest.mark.parametrize("meta", [
+    {"alias": "a b", "uid": "XYZ", "tags": ["ok", "has space", 3]},
+    {"tags": "a"},
+    {"alias": 1, "uid": "0123456789abcdef", "tags": []},
+    {"alias": "ok", "uid": "0123456789abcdeF", "tags": ["-x", "y\n"]},
+    {"alias": "ok", "uid": "0123456789abcdef", "tags": ["x"], "name": 3, "automation_alias": []},
+])
+def test_fast_base_checks_say_exactly_what_jsonschema_says(meta):
+    from ckx.schema import BASE_SCHEMA, base_problems, iter_problems
+
+    assert sorted(base_problems(meta, "f")) == sorted(iter_problems(meta, "f", BASE_SCHEMA))
