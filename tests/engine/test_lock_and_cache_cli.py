@@ -168,3 +168,25 @@ def test_detect_os(ectx):
     out = run_request(ectx, {"query": "detect-os"})
     assert out["env"]["CKX_HOST_PLATFORM_FLAVOR"] == platform.machine()
     assert out["status"] == "ran"
+
+
+def test_keep_in_store_shares_bytes_between_entries(ectx, script_repo):
+    hook = ("def postprocess(i):\n"
+            "    p = i.run_path / 'big.bin'\n"
+            "    p.write_bytes(b'x' * 4096)\n"
+            "    i.env['BIG'] = str(i.keep_in_store(p))\n")
+    write_script(script_repo, "big", {"cache": True, "new_env_keys": ["BIG"],
+                                      "variations": {"a": {}, "b": {}}}, {"customize.py": hook})
+    a = run_request(ectx, {"query": "big,_a"})["env"]["BIG"]
+    b = run_request(ectx, {"query": "big,_b"})["env"]["BIG"]
+    assert a != b
+    assert os.stat(a).st_ino == os.stat(b).st_ino and open(a, "rb").read() == b"x" * 4096
+
+
+def test_script_test_action_runs_run_inputs(ectx, script_repo):
+    from ckx.api import run
+
+    write_script(script_repo, "ok", {"tests": {"run_inputs": [{"variations_list": ["_a", "_b"]}]},
+                                     "variations": {"a": {}, "b": {}}}, {"run.sh": "true\n"})
+    out = run(ectx, {"action": "test", "automation": "script", "entry": "ok"})
+    assert [(t["variations"], t["ok"]) for t in out["tests"]] == [("_a", True), ("_b", True)]
