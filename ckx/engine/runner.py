@@ -71,6 +71,7 @@ class Runner:
 
     def run(self, plan: Plan, *, env: dict[str, Any] | None = None, state: dict[str, Any] | None = None) -> Result:
         """Run the whole plan; return the root's result."""
+        self.root_env = dict(plan.root.request_env)  # --env of the request reaches every node
         return self._node(plan.root, dict(env or {}), dict(state or {}))
 
     # -- one node --------------------------------------------------------------------------
@@ -237,7 +238,7 @@ class Runner:
             raise RunError(
                 f"{script.name} of {node.entry.cid} failed with exit code {rc} "
                 f"(in {' → '.join(node.chain)})\n--- last lines of its output ({log}) ---\n" + "\n".join(tail),
-                hint=f"rerun just this step: {rerun_command(node)}",
+                hint=f"rerun just this step: {rerun_command(node, getattr(self, 'root_env', {}))}",
             )
         produced = envs.read_output_env(out_env)
         version = produced.pop("CKX_DETECTED_VERSION", None)
@@ -346,18 +347,21 @@ def _find_script(path: Path) -> Path | None:
     return None
 
 
-def rerun_command(node: Node) -> str:
-    """A command that runs just ``node`` again with the inputs it had."""
+def rerun_command(node: Node, root_env: dict[str, Any] | None = None) -> str:
+    """A command that runs just ``node`` again with the inputs it had (its own request env,
+    the request's ``--env``, version and variations)."""
     import shlex
 
     parts = ["ckx", "run", f"script:{node.entry.alias}"]
     if node.variations:
         parts.append("--tags=" + ",".join(f"_{v}" for v in node.variations))
     joint = node.joint()
+    if node.version and not joint.get("version"):
+        joint["version"] = node.version
     for k in ("version", "version_min", "version_max"):
         if joint.get(k):
             parts.append(f"--{k}={joint[k]}")
-    for k, v in sorted(node.request_env.items()):
+    for k, v in sorted({**(root_env or {}), **node.request_env}.items()):
         if not k.startswith("+"):
             parts.append(f"--env.{k}={v}")
     for k, v in sorted(node.inputs.items()):

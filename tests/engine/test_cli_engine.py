@@ -1,0 +1,24 @@
+"""The engine through the real `ckx` command line (a subprocess, no terminal)."""
+
+from __future__ import annotations
+
+from ckx.context import Context
+from ckx.repos import Repo
+
+from .conftest import REPO_UID, write_script
+
+
+def test_cli_plan_adr_and_failure(cli, ckx_home, script_repo):
+    write_script(script_repo, "app", {"deps": [{"tags": "lib", "names": ["lib"]}], "new_env_keys": ["LIB_*"]})
+    write_script(script_repo, "lib", {"versions": {"1.0": {}, "2.0": {}}, "new_env_keys": ["LIB_*"]},
+                 {"run.sh": 'echo "LIB_V=$CKX_VERSION" >> "$CKX_OUTPUT_ENV_FILE"\n[ "$FAIL" = yes ] && exit 3\ntrue\n'})
+    Context(ckx_home).registry.add(Repo(alias="t", uid=REPO_UID, path=script_repo))
+    r = cli("run", "script", "--tags=app", "--adr.lib.version_max=1.5", "--plan")
+    assert r.code == 0, r.err
+    assert "lib v1.0 (version_max=1.5)  [run]" in r.out
+    r = cli("run", "script:app", "--adr.lib.version_max=1.5", "--json", "--quiet")
+    assert r.code == 0 and r.json()["env"] == {"LIB_V": "1.0"}
+    r = cli("run", "script:app", "--env.FAIL=yes", "--quiet")
+    assert r.code == 6
+    assert "run.sh of t:script:lib failed with exit code 3 (in app → lib)" in r.err
+    assert "rerun just this step: ckx run script:lib --version=2.0 --env.FAIL=yes" in r.err
