@@ -6,6 +6,10 @@ Prints a table: a fully cached ``ckx run get,python3`` (target <= 80 ms), a full
 graph of 20 nodes (<= 150 ms) and ``--plan`` on a 200-node synthetic graph. Each command is
 a fresh ``python -m ckx ...`` process in a scratch CKX_HOME (warmed once, so the index and
 the cache exist), exactly what a user pays.
+
+Bytecode: an installed ckx has its ``.pyc`` files, so by default the commands run with a
+bytecode cache in the scratch folder (``PYTHONPYCACHEPREFIX``), even if the calling shell sets
+``PYTHONDONTWRITEBYTECODE``; ``--no-pyc`` measures the cost of compiling every module instead.
 """
 
 from __future__ import annotations
@@ -46,15 +50,22 @@ def make_repo(base: Path) -> Path:
     return repo
 
 
+ENV: dict[str, str] = {}
+
+
+def _env(home: Path) -> dict[str, str]:
+    return {**os.environ, **ENV, "CKX_HOME": str(home)}
+
+
 def register(home: Path, repo: Path) -> None:
-    env = {**os.environ, "CKX_HOME": str(home)}
+    env = _env(home)
     code = ("from ckx.context import Context; from ckx.repos import Repo; import sys;"
             "Context(sys.argv[1]).registry.add(Repo(alias='bench', uid='00000000000be7c0', path=sys.argv[2]))")
     subprocess.run([sys.executable, "-c", code, str(home), str(repo)], check=True, env=env, cwd=ROOT)
 
 
 def timed(args: list[str], home: Path, runs: int) -> tuple[float, float]:
-    env = {**os.environ, "CKX_HOME": str(home)}
+    env = _env(home)
     cmd = [sys.executable, "-m", "ckx", *args]
     subprocess.run(cmd, check=True, env=env, cwd=ROOT, capture_output=True)  # warm: index, cache, pyc
     times = []
@@ -70,8 +81,15 @@ def timed(args: list[str], home: Path, runs: int) -> tuple[float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument("--no-pyc", action="store_true", help="no bytecode cache: compile every module")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="ckx-bench-") as tmp:
+        if a.no_pyc:
+            ENV["PYTHONDONTWRITEBYTECODE"] = "1"
+        else:
+            os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+            ENV["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
+        print(f"bytecode cache: {'off (--no-pyc)' if a.no_pyc else 'on'}; runs per command: {a.runs}")
         home = Path(tmp) / "home"
         register(home, make_repo(Path(tmp)))
         rows = [
@@ -87,7 +105,7 @@ def main() -> None:
                 ts = []
                 for _ in range(a.runs):
                     t = time.perf_counter()
-                    subprocess.run([sys.executable, "-c", "pass"], check=True)
+                    subprocess.run([sys.executable, "-c", "pass"], check=True, env={**os.environ, **ENV})
                     ts.append((time.perf_counter() - t) * 1000)
                 med, low = statistics.median(ts), min(ts)
             else:

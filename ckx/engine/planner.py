@@ -37,7 +37,7 @@ Rules written down here because users depend on them:
 from __future__ import annotations
 
 import json
-from typing import Any, Protocol
+from typing import Any
 
 from ckx.engine import envs
 from ckx.engine.variations import Selection, merge_adr, merge_meta, select
@@ -179,17 +179,21 @@ class Node:
                 yield from e.node.walk()
 
 
-class Provider(Protocol):
-    """What the planner asks the world. See :class:`ckx.engine.provider.RepoProvider`."""
+class Provider:
+    """What the planner asks the world (the interface; duck-typed, no need to subclass).
+    See :class:`ckx.engine.provider.RepoProvider` for the one backed by repos and the cache."""
 
     def find_matches(self, query: Query, name: str | None = None) -> list[Entry]:
         """Entries (scripts) matching ``query`` (and alias/uid ``name``)."""
+        raise NotImplementedError
 
     def choose(self, title: str, options: list[str], default: int) -> int:
         """Pick one of several candidates (prompt or documented default)."""
+        raise NotImplementedError
 
     def cache_lookup(self, node: Node) -> Any:
         """A valid cache record for ``node`` (``node.cache_key`` is set) or None."""
+        raise NotImplementedError
 
 
 class Plan:
@@ -263,6 +267,8 @@ def _render(n: Node, head: str, indent: str, lines: list[str]) -> None:
 
 def combine(constraints: tuple[Constraint, ...] | list[Constraint]) -> dict[str, str | None]:
     """Intersect constraints; raise ResolutionError naming who asked for what on a conflict."""
+    if not constraints:
+        return {"version": None, "version_min": None, "version_max": None, "version_max_usable": None}
     from ckx.versions import compare, parse_version
 
     exact: Constraint | None = None
@@ -538,10 +544,12 @@ class Planner:
         return hits[k]
 
     def _choose_version(self, entry: Entry, meta: dict, joint: dict, chain: tuple[str, ...]) -> str | None:
-        from ckx.versions import newest, satisfies
-
         declared = [str(v) for v in (meta.get("versions") or {})]
         default = str(meta["default_version"]) if meta.get("default_version") else None
+        if not declared and not default and not joint.get("version"):
+            return None  # nothing to choose from: the script reports its version when run
+        from ckx.versions import newest, satisfies
+
         bounds = {k: joint.get(k) for k in ("version", "version_min", "version_max")}
         if joint.get("version"):
             if declared and joint["version"] not in declared:
