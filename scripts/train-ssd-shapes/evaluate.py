@@ -112,6 +112,12 @@ def coco_map(annotation_file: Path, responses: list[np.ndarray]) -> float:
 
 def evaluate(model: Path, data: Path, count: int | None = None, batch: int = 8) -> float:
     """mAP (COCO AP@[.5:.95]) of ``model`` on the COCO-format folder ``data``."""
+    if not model.is_file():
+        raise FileNotFoundError(f"{model}: no such model file")
+    if not (data / "annotations" / "instances_val2017.json").is_file():
+        raise FileNotFoundError(
+            f"{data}: not a COCO-format folder (no annotations/instances_val2017.json)"
+        )
     responses = run_model(model, data, count, batch)
     return coco_map(data / "annotations" / "instances_val2017.json", responses)
 

@@ -60,3 +60,11 @@ def test_preprocessing_is_the_reference_mobilenet_transform(evaluator, val_split
     want = cv2.resize(bgr[:, :, ::-1].copy(), (300, 300), interpolation=cv2.INTER_LINEAR)
     assert got.dtype == np.uint8 and got.shape == (300, 300, 3)
     assert np.array_equal(got, want.astype(np.uint8))
+
+
+def test_missing_inputs_are_named(evaluator, val_split, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such model file"):
+        evaluator.evaluate(tmp_path / "none.onnx", val_split)
+    (tmp_path / "m.onnx").write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match="not a COCO-format folder"):
+        evaluator.evaluate(tmp_path / "m.onnx", tmp_path)
