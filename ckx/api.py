@@ -51,6 +51,8 @@ def normalize(ctx, req: dict) -> dict:
     cid = i.pop("cid", None) or i.pop("artifact", None)
     if cid:
         c = parse_cid(str(cid))
+        if ":" not in str(cid) and i.get("action") in DEFAULT_AUTOMATION:
+            i["_bare_word"] = str(cid)  # `ckx run app`: an automation, or else a tag (MLCFlow)
         i["automation"] = c.automation
         if c.entry is not None:
             i["entry"] = c.entry
@@ -95,6 +97,13 @@ def run(ctx, req: dict) -> dict:
                     hint=f"see: ckx {action} --help",
                 )
             i["automation"] = automation
+        bare = i.pop("_bare_word", None)
+        if bare and bare not in ctx.index.automations() and action in DEFAULT_AUTOMATION:
+            from ckx.query import parse
+
+            extra = parse(bare)
+            i["query"] = extra if i.get("query") is None else i["query"].merged(extra)
+            automation = i["automation"] = DEFAULT_AUTOMATION[action]
         auto = ctx.automation(automation)
         fn = auto.function(action)
         if fn is None:

@@ -124,6 +124,7 @@ def add(ctx, i: dict) -> dict:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    ctx.index.invalidate()
     ctx.ui.print(f"added {repo.alias}:{automation}:{alias} at {dest}")
     return {"path": str(dest), "uid": meta["uid"], "cid": f"{repo.alias}:{automation}:{alias}"}
 
@@ -167,6 +168,7 @@ def rm(ctx, i: dict) -> dict:
         _remove_tree(e.path)
         removed.append(e.cid)
         ctx.ui.print(f"removed {e.cid}")
+    ctx.index.invalidate()
     return {"removed": removed}
 
 
@@ -195,6 +197,7 @@ def ren(ctx, i: dict) -> dict:
     meta["alias"] = new
     save_meta(e.meta_file, meta)
     e.path.rename(dest)
+    ctx.index.invalidate()
     ctx.ui.print(f"renamed {e.cid} to {e.repo}:{e.automation}:{new}")
     return {"path": str(dest)}
 
@@ -223,6 +226,7 @@ def _copy_or_move(ctx, i: dict, move: bool) -> dict:
     tmp.rename(dest)
     if move:
         _remove_tree(e.path)
+    ctx.index.invalidate()
     verb = "moved" if move else "copied"
     ctx.ui.print(f"{verb} {e.cid} to {repo.alias}:{e.automation}:{new_alias}")
     return {"path": str(dest), "uid": meta["uid"]}
@@ -258,6 +262,7 @@ def update(ctx, i: dict) -> dict:
             raise MetaError("the update would make the meta invalid: " + problems[0])
         save_meta(e.meta_file, merged)
         ctx.ui.print(f"updated {e.cid}")
+    ctx.index.invalidate()
     return {"updated": [e.cid for e in hits]}
 
 

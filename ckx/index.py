@@ -121,6 +121,13 @@ class Index:
             self._db = db
         return self._db
 
+    def invalidate(self) -> None:
+        """Entries were written by this process: re-check freshness on the next query.
+
+        Freshness is checked once per command (per Index instance), not per query, so a
+        command that writes entries and then searches calls this in between."""
+        self._fresh = False
+
     def close(self) -> None:
         if self._db is not None:
             self._db.close()

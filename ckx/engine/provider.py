@@ -34,8 +34,8 @@ def entries_changed(ctx) -> None:
     """Tell an already loaded index that entries were written (cache, env), so a later search
     in this process sees them. (The index re-checks freshness once per instance.)"""
     index = ctx.__dict__.get("index")
-    if index is not None and hasattr(index, "_fresh"):
-        index._fresh = False
+    if index is not None:
+        index.invalidate()
 
 
 class RepoProvider:

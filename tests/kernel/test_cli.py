@@ -20,6 +20,12 @@ def test_argv_to_request():
     }
 
 
+def test_single_word_after_run_is_a_tag_unless_it_names_an_automation(cli):
+    r = cli("run", "no-such-script-tag", "--quiet")
+    assert r.code == 5, r  # resolved as tags of a script (none match), not 'unknown automation'
+    assert "unknown automation" not in r.err
+
+
 def test_mlcflow_shorthand_is_a_query():
     assert parse_argv(["run", "get,python3"]) == {"action": "run", "query": "get,python3"}
     assert parse_argv(["run", "script", "--tags=get,python3"])["tags"] == "get,python3"
@@ -68,7 +74,7 @@ HEAVY = ["numpy", "onnxruntime", "torch", "cv2", "matplotlib", "ray", "yaml", "j
     "import ckx.cli; ckx.cli.main(['search','automation','--tags=repo'])",
 ])
 def test_no_heavy_imports_at_start(code, ckx_home, tmp_path):
-    probe = code + "\nimport sys\nprint('HEAVY:' + ','.join(m for m in %r if m in sys.modules))" % HEAVY
+    probe = code + f"\nimport sys\nprint('HEAVY:' + ','.join(m for m in {HEAVY!r} if m in sys.modules))"
     # warm the index first so the measured command takes the fast path
     subprocess.run([sys.executable, "-m", "ckx", "search", "automation"], cwd=ROOT, capture_output=True)
     p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path)

@@ -29,17 +29,17 @@ def _aliases(ctx, tags):
 def test_add_edit_delete_move_are_seen_immediately(ctx, repo):
     write_entry(repo / "script", "a", "000000000000000a", ["x", "y"])
     assert _aliases(ctx, "x") == ["a"]
-    ctx.index._fresh = False  # a new command
+    ctx.index.invalidate()  # a new command
     write_entry(repo / "script", "b", "000000000000000b", ["x"])
     assert _aliases(ctx, "x") == ["a", "b"]
-    ctx.index._fresh = False
+    ctx.index.invalidate()
     meta = repo / "script" / "a" / "meta.yaml"
     meta.write_text(meta.read_text().replace("- y", "- z"))  # same size edit, in place
     assert _aliases(ctx, "z") == ["a"] and _aliases(ctx, "y") == []
-    ctx.index._fresh = False
+    ctx.index.invalidate()
     shutil.rmtree(repo / "script" / "b")
     assert _aliases(ctx, "x") == ["a"]
-    ctx.index._fresh = False
+    ctx.index.invalidate()
     (repo / "script" / "a").rename(repo / "script" / "a2")
     found = ctx.search("script", "x", repo="r")
     assert [e.path.name for e in found] == ["a2"]
@@ -48,7 +48,7 @@ def test_add_edit_delete_move_are_seen_immediately(ctx, repo):
 def test_a_meta_created_later_in_an_existing_folder_is_seen(ctx, repo):
     (repo / "script" / "later").mkdir()
     assert _aliases(ctx, "later") == []
-    ctx.index._fresh = False
+    ctx.index.invalidate()
     write_entry(repo / "script", "later", "00000000000000c1", ["later"])
     assert _aliases(ctx, "later") == ["later"]
 
@@ -61,13 +61,13 @@ def test_unchanged_metas_are_not_reparsed(ctx, repo):
     for p in (repo / "script").glob("*/meta.yaml"):
         os.utime(p, (old, old))
     assert ctx.index.refresh(force=False) >= 0
-    ctx.index._fresh = False
+    ctx.index.invalidate()
     ctx.index.refresh()  # settle the racy files once
-    ctx.index._fresh = False
+    ctx.index.invalidate()
     assert ctx.index.refresh() == 0
     p = repo / "script" / "e3" / "meta.yaml"
     p.write_text(p.read_text().replace("- t", "- u"))
-    ctx.index._fresh = False
+    ctx.index.invalidate()
     assert ctx.index.refresh() == 1
 
 
@@ -75,15 +75,15 @@ def test_removed_repo_disappears_from_results(ctx, repo):
     write_entry(repo / "script", "a", "000000000000000a", ["x"])
     assert _aliases(ctx, "x") == ["a"]
     ctx.registry.remove("r")
-    ctx.index._fresh = False
+    ctx.index.invalidate()
     assert ctx.search("script", "x") == []
 
 
 def _hammer(home: str, root: str, n: int, q) -> None:
     c = Context(home, ui=UI(mode="none"))
     seen = 0
-    for k in range(n):
-        c.index._fresh = False
+    for _ in range(n):
+        c.index.invalidate()
         seen += len(c.search("script", "common"))
     q.put(seen)
 
@@ -105,7 +105,7 @@ def test_concurrent_readers_and_a_writer(ctx, repo, ckx_home):
         assert p.exitcode == 0
     results = [q.get(timeout=5) for _ in procs]
     assert all(r >= 30 * 15 for r in results)
-    ctx.index._fresh = False
+    ctx.index.invalidate()
     assert len(ctx.search("script", "common")) == 45
 
 

@@ -48,7 +48,7 @@ def test_fixing_the_file_brings_the_entry_back(ctx, repo):
     d = write_entry(repo / "script", "fixme", "000000000000000c", ["x"], automation="script")
     (d / "meta.yaml").write_text("alias: fixme\nuid: 000000000000000c\ntags: [x\n")
     assert [e.alias for e in ctx.search("script", "x")] == ["good"]
-    ctx.index._fresh = False
+    ctx.index.invalidate()
     (d / "meta.yaml").write_text("alias: fixme\nuid: 000000000000000c\ntags: [x]\n")
     assert [e.alias for e in ctx.search("script", "x")] == ["fixme", "good"]
     assert ctx.index.problems() == []
