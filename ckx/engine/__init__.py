@@ -21,6 +21,7 @@ RESERVED = frozenset({
     "action", "automation", "entry", "query", "tags", "env", "adr", "add_deps_recursive", "quiet",
     "new", "renew", "skip_cache", "plan", "lock", "save_lock", "json", "out", "debug", "version",
     "version_min", "version_max", "version_max_usable", "cid", "repo", "force", "state",
+    "cmd_key", "outdirname", "args", "unparsed",
 })
 
 
@@ -47,7 +48,9 @@ def make_planner(ctx, request: dict[str, Any]):
     from ckx.engine.planner import Planner
     from ckx.engine.provider import RepoProvider
 
-    provider = RepoProvider(ctx, flags=_flags(request))
+    root_kind = request.get("automation") or "script"
+    kinds = tuple(dict.fromkeys((root_kind, "script", "package")))
+    provider = RepoProvider(ctx, automation=kinds, flags=_flags(request))
     pins = None
     if request.get("lock"):
         from ckx.engine.lockfile import pins as lock_pins

@@ -153,7 +153,9 @@ class Node:
 
     @property
     def cacheable(self) -> bool:
-        return envs.normalise_value(self.meta.get("cache", False)) == "yes"
+        # packages are installed once and reused unless their meta says otherwise (CK)
+        default = self.entry.automation == "package"
+        return envs.normalise_value(self.meta.get("cache", default)) == "yes"
 
     @property
     def variations(self) -> tuple[str, ...]:

@@ -41,9 +41,11 @@ def entries_changed(ctx) -> None:
 class RepoProvider:
     """A :class:`ckx.engine.planner.Provider` over a :class:`ckx.context.Context`."""
 
-    def __init__(self, ctx, *, automation: str = "script", flags: CacheFlags | None = None) -> None:
+    def __init__(self, ctx, *, automation: str | tuple[str, ...] = ("script", "package"),
+                 flags: CacheFlags | None = None) -> None:
         self.ctx = ctx
-        self.automation = automation
+        #: the kinds of entries that are nodes: scripts and packages (programs at the root)
+        self.automations = (automation,) if isinstance(automation, str) else tuple(automation)
         self.flags = flags or CacheFlags()
         self._store: CacheStore | None = None
         self._searches: dict[tuple[str, str | None], list[Entry]] = {}
@@ -57,7 +59,10 @@ class RepoProvider:
     def find_matches(self, query: Query, name: str | None = None) -> list[Entry]:
         memo = (str(query), name)
         if memo not in self._searches:
-            self._searches[memo] = self.ctx.search(self.automation, query, name=name)
+            hits: list[Entry] = []
+            for automation in self.automations:
+                hits += self.ctx.search(automation, query, name=name)
+            self._searches[memo] = hits
         return list(self._searches[memo])
 
     def choose(self, title: str, options: list[str], default: int) -> int:

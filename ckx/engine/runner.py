@@ -182,7 +182,7 @@ class Runner:
         return res
 
     def _work_dir(self, node: Node) -> Path:
-        out = node.inputs.get("outdirname") or node.inputs.get("path")
+        out = node.inputs.get("outdirname")
         if out:
             p = Path(out).expanduser().resolve()
             p.mkdir(parents=True, exist_ok=True)
