@@ -36,6 +36,8 @@ Rules written down here because users depend on them:
 
 from __future__ import annotations
 
+import sys
+
 import json
 from typing import Any
 
@@ -611,6 +613,10 @@ def compose_env(inherited: dict[str, Any], node: Node) -> dict[str, Any]:
     envs.set_defaults(env, meta.get("default_env") or {})
     envs.set_all(env, meta.get("env") or {})
     envs.set_all(env, mapped_inputs(meta, node.inputs))
+    current = meta.get("default_to_current_python")
+    if current and not env.get(current):
+        # the interpreter running ckx (a venv's python) unless the user chose one
+        env[current] = sys.executable
     joint = node.joint()
     if node.version:
         env["CKX_VERSION"] = node.version

@@ -145,9 +145,11 @@ def test_get_python3_detects_and_fails_with_a_hint(ectx, tmp_path):
     assert out["env"]["CKX_PYTHON_BIN_WITH_PATH"] == sys.executable
     assert out["version"] == ".".join(map(str, sys.version_info[:3]))
     assert out["env"]["+PATH"] == [os.path.dirname(sys.executable)]
+    # without a choice, the interpreter running ckx is used (not whatever PATH finds first)
     ectx.environ["PATH"] = str(tmp_path)
+    assert run_request(ectx, {"query": "get,python3"})["env"]["CKX_PYTHON_BIN_WITH_PATH"] == sys.executable
     with pytest.raises(RunError) as e:
-        run_request(ectx, {"query": "get,python3"})
+        run_request(ectx, {"query": f"get,python3,_custom-path.{tmp_path / 'no-python'}"})
     assert "detection found no match" in e.value.message and "_custom-path" in e.value.hint
 
 
