@@ -119,12 +119,17 @@ def fetch_rclone(location: str, artifact: Artifact, store, *, environ: Mapping[s
         path = store.path(expected)
         return FetchResult(path, expected, path.stat().st_size, str(path), False, cached=True)
     remote, _ = split_remote(location)
+    if '"' in location:
+        raise UsageError(f"rclone location {location!r} must not contain a double quote")
     check_remote(remote, environ)
-    rclone = configure(environ)
     part = store.new_temp(".rclone")
     try:
         try:
-            rclone.copyto(location, str(part), show_progress=False)
+            # rclone-python's copyto() runs a bare "rclone" from the process PATH; its
+            # run_rclone_cmd() honours the executable chosen above
+            from rclone_python import utils
+
+            utils.run_rclone_cmd(f'copyto "{location}" "{part}"')
         except Exception as exc:
             raise _copy_error(location, remote, exc) from None
         if not part.is_file():
