@@ -105,13 +105,16 @@ def parse_expiration(value: Any) -> float | None:
     return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
 
 
-def cache_key(node) -> str:
-    """The key of a planned node (see the module doc)."""
+def cache_key(node, env: dict | None = None) -> str:
+    """The key of a planned node (see the module doc). ``env``: the node's env when it is
+    reached while running, so ``cache_key_env`` keys produced by earlier deps (a data set's
+    path, say) count; at plan time the static env is used."""
     from ckx.engine.envs import matches
     from ckx.engine.planner import mapped_inputs
 
     pats = list(node.meta.get("cache_key_env") or [])
-    picked = {k: v for k, v in node.static_env.items() if pats and matches(k, pats)}
+    src = node.static_env if env is None else env
+    picked = {k: v for k, v in src.items() if pats and matches(k, pats)}
     doc = {
         "script": node.entry.uid,
         "variations": list(node.selection.names),

@@ -76,6 +76,8 @@ class Runner:
 
     # -- one node --------------------------------------------------------------------------
     def _node(self, node: Node, inherited: dict[str, Any], state: dict[str, Any]) -> Result:
+        if node.cacheable and node.meta.get("cache_key_env"):
+            self._rekey(node, inherited)
         rec = node.cached
         if rec is not None and not rec.problems():
             return self._from_cache(node, rec)
@@ -104,6 +106,16 @@ class Runner:
         entries_changed(self.ctx)
         result.cache_uid = rec.uid
         return result
+
+    def _rekey(self, node: Node, inherited: dict[str, Any]) -> None:
+        """Recompute the key with the env as it is now (deps that ran may have set keys)."""
+        from ckx.engine.cache import cache_key
+        from ckx.engine.planner import compose_env
+
+        key = cache_key(node, compose_env(inherited, node))
+        if key != node.cache_key:
+            node.cache_key = key
+            node.cached = self.provider.cache_lookup(node)
 
     def _from_cache(self, node: Node, rec) -> Result:
         self.ctx.ui.info(f"  cached: {node.title()} ({rec.path})")

@@ -1,9 +1,9 @@
 #!/bin/bash
-# Draft: generate the dataset in the cache folder (the cwd) and report it to the engine.
+# Generate the dataset in the cache folder (the cwd) and report it to the engine.
 set -euo pipefail
 python="${CKX_PYTHON:-${CKX_PYTHON_BIN_WITH_PATH:-python3}}"
 out="$PWD/shapes-coco"
-"$python" "$CKX_SCRIPT_DIR/generate.py" --out "$out" --force \
+"$python" "$CKX_TMP_CURRENT_SCRIPT_PATH/generate.py" --out "$out" --force \
   --split "${CKX_DATASET_SPLIT:-val}" --count "${CKX_DATASET_COUNT:-200}" \
   --seed "${CKX_DATASET_SEED:-2017}"
 {
