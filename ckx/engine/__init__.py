@@ -21,7 +21,7 @@ RESERVED = frozenset({
     "action", "automation", "entry", "query", "tags", "env", "adr", "add_deps_recursive", "quiet",
     "new", "renew", "skip_cache", "plan", "lock", "save_lock", "json", "out", "debug", "version",
     "version_min", "version_max", "version_max_usable", "cid", "repo", "force", "state",
-    "cmd_key", "outdirname", "args", "unparsed",
+    "cmd_key", "outdirname", "args", "unparsed", "want_lock",
 })
 
 
@@ -121,4 +121,6 @@ def run_request(ctx, request: dict[str, Any]) -> dict[str, Any]:
                                             result.cache_uid)
     out.update(env=env, new_env=env, state=state, new_state=state, version=version, status=status,
                cache_uid=uid)
+    if request.get("want_lock"):
+        out["lock"] = plan.to_lock()  # what experiments record (entries, variations, versions)
     return out
