@@ -404,3 +404,25 @@ def test_cognata_ground_truth_filters():
     ]
     gt = filter_annotations(rows)
     assert gt.tolist() == [[0, 0, 20, 20, 4, 0, 0], [5, 5, 30, 30, 9, 0, 0]]
+
+
+def test_parallel_preprocessing_matches_serial(tmp_path):
+    import cv2
+    from odbench.preprocess import PreprocessSpec, preprocess_to_dir
+
+    rng = np.random.default_rng(9)
+    (tmp_path / "val2017").mkdir()
+    names = []
+    for i in range(70):  # enough for the pool to start 2 spawned workers
+        name = f"val2017/{i:04d}.jpg"
+        cv2.imwrite(str(tmp_path / name), rng.integers(0, 256, (24, 40, 3), np.uint8))
+        names.append(name)
+    spec = PreprocessSpec("coco_resnet34", (16, 16, 3), "NCHW")
+    assert preprocess_to_dir(names, str(tmp_path), str(tmp_path / "par"), spec, workers=2) == (70, 0)
+    assert preprocess_to_dir(names, str(tmp_path), str(tmp_path / "ser"), spec, workers=1) == (70, 0)
+    for name in names[::7]:
+        a = np.load(tmp_path / "par" / (name + ".npy"))
+        b = np.load(tmp_path / "ser" / (name + ".npy"))
+        assert a.shape == (3, 16, 16) and a.dtype == np.float32
+        np.testing.assert_array_equal(a, b)
+    assert not list((tmp_path / "par").rglob("*.tmp*"))

@@ -188,8 +188,10 @@ def run_jobs(jobs: Sequence[tuple[str, str]], spec: PreprocessSpec, workers: int
              label: str = "preprocess") -> int:
     """Pre-process ``(src, dst)`` pairs with ``workers`` processes; returns how many were written."""
     progress = _Progress(len(jobs), label)
+    # a spawned worker costs ~0.3-0.5 s to start (numpy, cv2): not worth it for a few images
+    workers = min(workers, max(1, len(jobs) // 32))
     try:
-        if workers <= 1 or len(jobs) <= 1:
+        if workers <= 1:
             _init_worker(spec)
             for job in jobs:
                 _work(job)
@@ -197,9 +199,9 @@ def run_jobs(jobs: Sequence[tuple[str, str]], spec: PreprocessSpec, workers: int
         else:
             import multiprocessing as mp
 
-            # fork is cheap and keeps imported modules; spawn elsewhere (macOS/Windows)
-            method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-            ctx = mp.get_context(method)
+            # spawn, not fork: a process that already runs threads (onnxruntime, OpenCV, the
+            # dataset's thread pool) can deadlock its forked children on a held lock
+            ctx = mp.get_context("spawn")
             chunk = max(1, min(16, len(jobs) // (workers * 4)))
             with ctx.Pool(workers, initializer=_init_worker, initargs=(spec,)) as pool:
                 for _ in pool.imap_unordered(_work, jobs, chunksize=chunk):
