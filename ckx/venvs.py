@@ -125,7 +125,7 @@ def create_venv(
                                 hint=f"use it, remove it with `ckx rm venv:{name}`, or add --force")
         tmp = root / f".{name}.tmp-{os.urandom(4).hex()}"
         try:
-            _make(tmp, python or sys.executable, system_site_packages)
+            _make(tmp, name, python or sys.executable, system_site_packages)
             if reqs:
                 pip_install(venv_python(tmp), reqs, pins=pins, extra_args=pip_args)
             _rewrite_prefix(tmp, final)
@@ -145,8 +145,9 @@ def _template(template: str | None) -> list[str]:
     return list(TEMPLATES[template])
 
 
-def _make(tmp: Path, python: str, system_site_packages: bool) -> None:
-    cmd = [python, "-m", "venv", *(["--system-site-packages"] if system_site_packages else []), str(tmp)]
+def _make(tmp: Path, name: str, python: str, system_site_packages: bool) -> None:
+    site = ["--system-site-packages"] if system_site_packages else []
+    cmd = [python, "-m", "venv", "--prompt", name, *site, str(tmp)]  # the prompt is not the temp name
     proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
         raise RunError(f"`{' '.join(cmd)}` failed (exit {proc.returncode}): {_tail(proc.stdout + proc.stderr)}",
