@@ -57,9 +57,35 @@ def build_request(ctx, i: dict[str, Any], entry, key: str) -> dict[str, Any]:
     query = i.get("query") or Query()
     if cmd.get("variations"):
         query = parse(cmd["variations"]).merged(query)
+    for group, value in group_inputs(entry, i).items():
+        query = query.merged(parse(f"_{value}"))
     env = {**{k: str(v) for k, v in (cmd.get("env") or {}).items()}, **(i.get("env") or {})}
     env["CKX_CMD_KEY"] = key
     return {**i, "automation": "program", "entry": entry.uid, "query": query, "env": env, "cmd_key": key}
+
+
+def group_inputs(entry, i: dict[str, Any]) -> dict[str, str]:
+    """Inputs named after a variation group select a variation: ``--model=ssd-resnet34`` is
+    ``_ssd-resnet34`` when the program has a ``model`` group."""
+    variations = entry.meta.get("variations") or {}
+    groups: dict[str, list[str]] = {}
+    for name, v in variations.items():
+        if isinstance(v, dict) and v.get("group"):
+            groups.setdefault(str(v["group"]), []).append(name)
+    out = {}
+    for group, names in groups.items():
+        value = i.get(group)
+        if value in (None, True, ""):
+            continue
+        if str(value) not in names:
+            from ckx.suggest import did_you_mean
+
+            raise NotFoundError(
+                f"program '{entry.alias}' has no {group} '{value}'" + did_you_mean(str(value), names),
+                hint=f"--{group}= one of: " + ", ".join(names),
+            )
+        out[group] = str(value)
+    return out
 
 
 def run_once(ctx, i: dict[str, Any], entry, key: str) -> dict[str, Any]:
