@@ -406,10 +406,13 @@ def test_cognata_ground_truth_filters():
     assert gt.tolist() == [[0, 0, 20, 20, 4, 0, 0], [5, 5, 30, 30, 9, 0, 0]]
 
 
-def test_parallel_preprocessing_matches_serial(tmp_path):
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_parallel_preprocessing_matches_serial(tmp_path, monkeypatch, method):
     import cv2
+    from odbench import preprocess
     from odbench.preprocess import PreprocessSpec, preprocess_to_dir
 
+    monkeypatch.setattr(preprocess, "_start_method", lambda: method)
     rng = np.random.default_rng(9)
     (tmp_path / "val2017").mkdir()
     names = []

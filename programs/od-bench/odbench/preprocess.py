@@ -184,11 +184,27 @@ class _Progress:
             sys.stderr.flush()
 
 
+def _start_method() -> str:
+    """fork when this process has a single OS thread (fast: no re-import), else spawn.
+
+    A process that already runs threads (onnxruntime's or OpenCV's pools, a thread pool) can
+    deadlock its forked children on a lock held at fork time; this was seen with cv2.
+    """
+    import multiprocessing as mp
+
+    try:
+        single = len(os.listdir("/proc/self/task")) == 1
+    except OSError:  # no /proc (macOS, Windows)
+        single = False
+    return "fork" if single and "fork" in mp.get_all_start_methods() else "spawn"
+
+
 def run_jobs(jobs: Sequence[tuple[str, str]], spec: PreprocessSpec, workers: int,
              label: str = "preprocess") -> int:
     """Pre-process ``(src, dst)`` pairs with ``workers`` processes; returns how many were written."""
     progress = _Progress(len(jobs), label)
-    # a spawned worker costs ~0.3-0.5 s to start (numpy, cv2): not worth it for a few images
+    # a worker costs up to ~0.5 s to start (spawn re-imports numpy, cv2): not worth it for a
+    # few images
     workers = min(workers, max(1, len(jobs) // 32))
     try:
         if workers <= 1:
@@ -199,9 +215,7 @@ def run_jobs(jobs: Sequence[tuple[str, str]], spec: PreprocessSpec, workers: int
         else:
             import multiprocessing as mp
 
-            # spawn, not fork: a process that already runs threads (onnxruntime, OpenCV, the
-            # dataset's thread pool) can deadlock its forked children on a held lock
-            ctx = mp.get_context("spawn")
+            ctx = mp.get_context(_start_method())
             chunk = max(1, min(16, len(jobs) // (workers * 4)))
             with ctx.Pool(workers, initializer=_init_worker, initargs=(spec,)) as pool:
                 for _ in pool.imap_unordered(_work, jobs, chunksize=chunk):
