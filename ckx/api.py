@@ -19,7 +19,8 @@ KERNEL_ACTIONS = {
     "lint": "ckx.generic:lint",
 }
 #: The automation an action applies to when none is named (MLCFlow's `mlc run get,python3`).
-DEFAULT_AUTOMATION = {"run": "script", "detect": "soft", "install": "package", "benchmark": "program"}
+DEFAULT_AUTOMATION = {"run": "script", "detect": "soft", "install": "package", "benchmark": "program",
+                      "prefetch": "package"}
 
 
 def access(request: dict) -> dict:

@@ -23,7 +23,6 @@ def install(ctx, i: dict[str, Any]) -> dict[str, Any]:
     if "plan_text" in out:
         ctx.ui.print(out["plan_text"])
         return out
-    _check_downloads_placed(ctx, i, out)
     ver = f" version {out['version']}" if out.get("version") else ""
     ctx.ui.print(f"done ({out.get('status')}){ver}")
     for k, v in sorted((out.get("env") or {}).items()):
@@ -98,25 +97,6 @@ def _with_download_overlay(meta: dict[str, Any], selection) -> dict[str, Any]:
         if isinstance(block, dict) and "download" in block:
             merged["download"] = block["download"]
     return merged
-
-
-def _check_downloads_placed(ctx, i: dict[str, Any], out: dict[str, Any]) -> None:
-    """Refuse to report success when the paths the download block declares were not exported
-    (an engine that does not call :func:`ckx.artifacts.prepare_downloads`)."""
-    from ckx.artifacts import parse_download_block
-    from ckx.errors import CkxError, RunError
-
-    try:
-        [(entry, meta)] = resolve(ctx, {**i, "all": False})
-        items = parse_download_block(meta, meta.get("env") or {}, entry.alias)
-    except (CkxError, ValueError):
-        return  # several or no package entries matched directly: nothing to check here
-    missing = sorted({k for item in items for k in item.env} - set(out.get("env") or {}))
-    if missing:
-        raise RunError(f"package {entry.alias} finished without providing {', '.join(missing)}: its download "
-                       "block was not fetched (the engine did not call ckx.artifacts.prepare_downloads)",
-                       hint="this is a ckx bug; remove the empty result with: "
-                       + (f"ckx rm cache:{out['cache_uid']} --force" if out.get("cache_uid") else "ckx rm cache --all --force"))
 
 
 def _check_request(i: dict[str, Any]) -> None:

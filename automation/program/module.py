@@ -125,6 +125,25 @@ def run(ctx, i: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def prefetch(ctx, i: dict[str, Any]) -> dict[str, Any]:
+    """Fetch every artefact a run of the program needs into ``--to=DIR`` (a mirror folder for
+    an offline machine: there, ``CKX_MIRROR=DIR`` makes the same run work)."""
+    from ckx.artifacts import prefetch_plan
+    from ckx.engine import make_plan
+
+    to = i.get("to")
+    if not isinstance(to, str) or not to:
+        raise UsageError("missing --to=DIR (the mirror folder)",
+                         hint="e.g. ckx prefetch program:od-bench --cmd_key=accuracy-offline --model=ssd-resnet34 --to=/mnt/mirror")
+    entry = _program(ctx, i)
+    key = choose_cmd_key(ctx, entry, i.get("cmd_key"))
+    plan = make_plan(ctx, build_request(ctx, i, entry, key))
+    results = prefetch_plan(ctx, plan, Path(to).expanduser())
+    dest = Path(to).expanduser().resolve()
+    ctx.ui.print(f"{len(results)} file(s) for {entry.alias} {key} in {dest}; offline: export CKX_MIRROR={dest}")
+    return {"files": [{"path": str(r.path), "sha256": r.sha256, "size": r.size} for r in results]}
+
+
 def cmd_keys(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """List a program's cmd_keys with their descriptions."""
     entry = _program(ctx, i)

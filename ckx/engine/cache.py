@@ -85,6 +85,12 @@ class CacheRecord:
         for p in self.meta.get("paths") or []:
             if not os.path.exists(p):
                 out.append(f"recorded path {p} is gone")
+        if self.meta.get("has_downloads"):
+            from ckx.artifacts import MANIFEST, check_prepared
+
+            if not (self.path / MANIFEST).is_file():
+                out.append(f"its downloads are not recorded ({self.path / MANIFEST} is missing)")
+            out += check_prepared(self.path)
         return out
 
     def describe(self) -> str:
@@ -122,6 +128,8 @@ def cache_key(node, env: dict | None = None) -> str:
         "constraints": node.joint(),
         "env": node.request_env,
         "inputs": mapped_inputs(node.meta, node.inputs),
+        # a package registered from a local copy (--path=DIR) is its own result
+        "path": node.inputs.get("path") if node.entry.automation == "package" else None,
         "key_env": picked,
     }
     return _sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()

@@ -512,7 +512,9 @@ class Planner:
         return () if c.is_empty() else (c,)
 
     def _pick(self, query: Query, name: str | None, chain: tuple[str, ...], pin: dict | None) -> Entry:
-        hits = self.provider.find_matches(query, name)
+        # a provider may search the root differently (ckx install package: packages only)
+        root_finder = getattr(self.provider, "find_root_matches", None) if not chain else None
+        hits = root_finder(query, name) if root_finder else self.provider.find_matches(query, name)
         if pin:
             hits = [e for e in hits if e.uid == pin.get("uid")]
             if not hits:
@@ -526,12 +528,16 @@ class Planner:
             plain = self.provider.find_matches(Query(tags=query.tags, not_tags=query.not_tags), name)
             for e in plain:
                 select(e.meta, query, f"{e.cid} ({' → '.join((*chain, e.alias))})")
+        if not hits and name and not query.variations and hasattr(self.provider, "not_found"):
+            raise self.provider.not_found(name, chain)
         if not hits:
             who = f" (needed by {' → '.join(chain)})" if chain else ""
             target = f"'{name}' with tags '{query}'" if name else f"tags '{query}'"
+            kinds = " or ".join(getattr(self.provider, "automations", ("script",)))
             raise ResolutionError(
-                f"no script matches {target}{who}",
-                hint=f"list candidates with: ckx find script --tags={','.join(query.tags)}",
+                f"no {kinds} entry matches {target}{who}",
+                hint=f"list candidates with: ckx find script --tags={','.join(query.tags)}"
+                     f" (and ckx find package --tags=...)",
             )
         if len(hits) == 1:
             return hits[0]
@@ -543,7 +549,7 @@ class Planner:
                     return e
         options = [f"{e.cid} ({e.path})" for e in hits]
         who = f" for {' → '.join(chain)}" if chain else ""
-        k = self.provider.choose(f"{len(hits)} scripts match '{query}'{who}", options, 0)
+        k = self.provider.choose(f"{len(hits)} entries match '{query}'{who}", options, 0)
         self._remembered[memo] = hits[k].uid
         return hits[k]
 

@@ -65,6 +65,19 @@ class RepoProvider:
             self._searches[memo] = hits
         return list(self._searches[memo])
 
+    def find_root_matches(self, query: Query, name: str | None = None) -> list[Entry]:
+        """The root of a request is searched among its own kind only (the first of
+        ``automations``): ``ckx install package`` never picks a script."""
+        return self.ctx.search(self.automations[0], query, name=name)
+
+    def not_found(self, name: str, chain: tuple[str, ...]):
+        """The error for an unknown name: did-you-mean, or why the entry is invalid."""
+        kind = self.automations[0] if not chain else self.automations[-1]
+        for automation in self.automations:
+            if any(p.path.rstrip("/").endswith("/" + name) for p in self.ctx.index.problems(None, automation)):
+                kind = automation
+        return self.ctx.not_found(kind, name)
+
     def choose(self, title: str, options: list[str], default: int) -> int:
         return self.ctx.ui.choose(title, options, default)
 

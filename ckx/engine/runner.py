@@ -143,6 +143,7 @@ class Runner:
             "new_env": result.env,
             "new_state": result.state,
             "paths": envs.recorded_paths(result.env),
+            "has_downloads": bool(node.meta.get("download")),
         }
 
     def _build(self, node: Node, inherited: dict[str, Any], state_in: dict[str, Any], work: Path | None) -> Result:
@@ -160,6 +161,10 @@ class Runner:
         self._edges(node, "deps", env, state)
         if node.meta.get("detect"):
             version = self._detect(node, env) or version
+        if node.meta.get("download"):
+            from ckx.artifacts import prepare_downloads
+
+            envs.set_all(env, prepare_downloads(self.ctx, node.meta, env, work, inputs=node.inputs))
         from ckx.engine.hooks import HookInput, call_hook, load_customize
 
         cust = load_customize(node.entry.path / "customize.py")

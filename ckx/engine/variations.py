@@ -34,7 +34,8 @@ _DEP_FIELDS = ("deps", "prehook_deps", "posthook_deps", "post_deps")
 _LIST_FIELDS = ("new_env_keys", "new_state_keys", "local_env_keys", *_DEP_FIELDS)
 _ADR_FIELDS = {"add_deps_recursive": "add_deps_recursive", "adr": "add_deps_recursive",
                "add_deps": "add_deps", "ad": "add_deps"}
-_REPLACE_FIELDS = ("cache", "cache_expiration", "default_version", "versions", "detect", "env_prefix")
+_REPLACE_FIELDS = ("cache", "cache_expiration", "default_version", "versions", "detect", "env_prefix",
+                   "download", "python_package")
 
 
 class Selection:

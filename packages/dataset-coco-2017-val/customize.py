@@ -18,6 +18,9 @@ def preprocess(i):
     env = i["env"]
     count = str(env.get("CKX_DATASET_SUBSET_COUNT") or "").strip()
     if not count:
+        images = Path(env["CKX_DATASET_PATH"]) / "val2017"
+        if images.is_dir():  # a --path copy may hold fewer than the official 5000
+            env["CKX_DATASET_COUNT"] = str(sum(1 for p in images.iterdir() if p.suffix.lower() == ".jpg"))
         return {"return": 0}
     if not count.isdigit() or int(count) < 1:
         return {"return": 1, "error": f"_subset.{count}: the subset size must be a positive integer"}

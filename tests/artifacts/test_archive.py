@@ -184,3 +184,17 @@ def test_malicious_zip_is_refused_and_writes_nothing(tmp_path: Path, case: str) 
     assert repr(bad) in err.value.message and "evil.zip" in err.value.message
     assert _tree(tmp_path) == before
     assert not Path("/tmp/ckx-zip-abs.txt").exists()
+
+
+def test_zip_members_with_permission_bits_only_are_regular_files(tmp_path):
+    import zipfile
+
+    from ckx.archive import extract
+
+    z = tmp_path / "w.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        info = zipfile.ZipInfo("a/readme.txt")
+        info.external_attr = 0o644 << 16  # no S_IFREG: what zipfile.writestr and Windows tools write
+        zf.writestr(info, "hello")
+    extract(z, tmp_path / "out")
+    assert (tmp_path / "out" / "a" / "readme.txt").read_text() == "hello"
