@@ -85,3 +85,33 @@ def test_eight_concurrent_installs_download_once(http_server, tmp_path, ckx_home
     paths = {installed_path(o[0]) for o in outs}
     assert len(paths) == 1  # all eight got the same result
     assert http_server.count("/toy.zip") == 1
+
+
+@pytest.mark.parametrize("kind", ["folder", "http"])
+def test_prefetch_then_install_offline_from_the_mirror(http_server, tmp_path, ckx_home, kind):
+    from tests.helpers.httpserver import closed_port_url
+
+    url = http_server.add("/toy.zip", PAYLOAD)
+    repo = make_repo(tmp_path, url, sha256(PAYLOAD))
+    ckx(ckx_home, "add", "repo:pkgrepo", f"--path={repo}")
+    mirror = tmp_path / "mirror"
+    r = ckx(ckx_home, "prefetch", "package:toy-data", f"--to={mirror}")
+    assert r.returncode == 0, r.stderr
+    assert (mirror / "toy.zip").read_bytes() == PAYLOAD
+    # the offline machine: a fresh home, the origin unreachable
+    meta = repo / "package" / "toy-data" / "meta.yaml"
+    meta.write_text(meta.read_text().replace(url, closed_port_url("/toy.zip")))
+    offline = tmp_path / "offline-home"
+    ckx(offline, "add", "repo:pkgrepo", f"--path={repo}")
+    fails = ckx(offline, "install", "package:toy-data", "--quiet")
+    assert fails.returncode == 7 and "CKX_MIRROR" in fails.stderr
+    if kind == "folder":
+        where = str(mirror)
+    else:
+        where = http_server.base_url + "/mirror"
+        http_server.add("/mirror/toy.zip", PAYLOAD)
+    env = dict(os.environ, CKX_HOME=str(offline), CKX_MIRROR=where)
+    ok = subprocess.run([sys.executable, "-m", "ckx", "install", "package:toy-data", "--quiet"], capture_output=True,
+                        text=True, stdin=subprocess.DEVNULL, env=env, cwd=ROOT, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert (installed_path(ok.stdout) / "val2017" / "a.jpg").is_file()
