@@ -9,13 +9,11 @@ naming the file and the function.
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
-import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Callable
 
 from ckx.entries import Entry
 from ckx.errors import MetaError, NotFoundError
@@ -66,20 +64,9 @@ class Automation:
 
 def load_module(path: Path, name: str) -> ModuleType:
     """Import a Python file by path under a unique module name (no sys.path changes)."""
-    name = f"{name}_{abs(hash(str(path))):x}"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise MetaError(f"{path}: cannot be loaded as a Python module")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    try:
-        spec.loader.exec_module(mod)
-    except Exception as e:
-        del sys.modules[name]
-        raise MetaError(f"{path}: failed to import: {type(e).__name__}: {e}") from e
-    return mod
+    from ckx.pyfile import import_file
+
+    return import_file(path, name)
 
 
 def check_module(mod: ModuleType, path: Path, actions: dict[str, str]) -> None:

@@ -257,26 +257,9 @@ def load_determine_version(path: str | os.PathLike[str]) -> Callable[[dict], Any
 
 
 def _import_by_path(path: Path) -> Any:
-    import hashlib
-    import importlib.util
+    from ckx.pyfile import import_file
 
-    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
-    name = f"ckx_customize_{digest}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise MetaError(f"{path}: cannot be loaded as a Python module")
-    module = importlib.util.module_from_spec(spec)
-    # Registered under a unique name so dataclasses/pickle inside the hook file work.
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:  # any error in user code is a broken meta file for us
-        sys.modules.pop(name, None)
-        raise MetaError(
-            f"{path}: failed to import: {type(exc).__name__}: {exc}",
-            hint="fix the error in this customize.py",
-        ) from exc
-    return module
+    return import_file(path, "ckx_customize", hint="fix the error in this customize.py")
 
 
 def _check_hook_signature(hook: Any, path: Path) -> None:

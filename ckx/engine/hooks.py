@@ -16,8 +16,6 @@ and its hooks' signatures are checked at load time.
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import inspect
 import os
 import platform
@@ -69,19 +67,9 @@ def load_customize(path: Path) -> Customize | None:
 
 
 def _import(path: Path) -> ModuleType:
-    name = "ckx_customize_" + hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise MetaError(f"{path}: cannot be loaded as a Python module")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses and pickling inside the file need it registered
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:  # any error in user code makes the script unusable
-        sys.modules.pop(name, None)
-        raise MetaError(f"{path}: failed to import: {type(exc).__name__}: {exc}",
-                        hint="fix the error in this customize.py") from exc
-    return module
+    from ckx.pyfile import import_file
+
+    return import_file(path, "ckx_customize", hint="fix the error in this customize.py")
 
 
 def _check_signature(fn: Any, name: str, path: Path) -> None:
