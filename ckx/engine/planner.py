@@ -36,9 +36,8 @@ Rules written down here because users depend on them:
 
 from __future__ import annotations
 
-import sys
-
 import json
+import sys
 from typing import Any
 
 from ckx.engine import envs
