@@ -51,7 +51,10 @@ BENCH_KEYS = frozenset({
 
 
 def now_iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    """Local time with milliseconds (so records made within one second still sort)."""
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t)) + f".{int(t % 1 * 1000):03d}" + \
+        time.strftime("%z", time.localtime(t))
 
 
 def canonical_digest(data: Any, n: int = 16) -> str:
@@ -493,7 +496,7 @@ def cell(point: Point, key: str, stat: str) -> str:
     if s is None or "values" in s:
         return fmt(point.values(stat).get(key))
     text = fmt(s.get(stat))
-    if stat in ("mean", "median") and s.get("n", 1) > 1 and s.get("range_percent"):
+    if stat in ("mean", "median") and s.get("n", 1) > 1 and (s.get("range_percent") or 0) >= 0.05:
         text += f" ±{s['range_percent']:.1f}%"
     return text
 
