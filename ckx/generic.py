@@ -102,7 +102,8 @@ def add(ctx, i: dict) -> dict:
     dest = repo.folder_for(automation) / alias
     if dest.exists():
         raise ConflictError(f"{dest} already exists", hint="pick another name")
-    tags = [t for t in (i.get("query").tags if i.get("query") else ())]
+    query = i.get("query")
+    tags = list(query.tags) if query is not None else []
     meta = {"alias": alias, "uid": new_uid(), "automation_alias": automation, "tags": tags}
     tmp = dest.parent / f".tmp-add-{meta['uid']}"
     template = i.get("template")

@@ -68,7 +68,7 @@ class Repo:
         return self.path / automation
 
     def to_dict(self) -> dict:
-        d = {"alias": self.alias, "uid": self.uid, "path": str(self.path), "kind": self.kind}
+        d: dict[str, object] = {"alias": self.alias, "uid": self.uid, "path": str(self.path), "kind": self.kind}
         if self.url:
             d["url"] = self.url
         if self.folders:

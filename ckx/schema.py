@@ -28,7 +28,7 @@ BASE_SCHEMA: dict[str, Any] = {
 
 
 def _field_path(err) -> str:
-    parts = []
+    parts: list[str] = []
     for p in err.absolute_path:
         parts.append(f"[{p}]" if isinstance(p, int) else (f".{p}" if parts else str(p)))
     return "".join(parts) or "(top level)"

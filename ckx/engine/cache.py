@@ -251,7 +251,7 @@ class CacheStore:
         """Remove leftovers of crashed builds and removals; return their names."""
         from ckx.locks import pid_alive
 
-        removed = []
+        removed: list[str] = []
         try:
             entries = list(os.scandir(self.root))
         except FileNotFoundError:

@@ -283,19 +283,19 @@ def combine(constraints: tuple[Constraint, ...] | list[Constraint]) -> dict[str,
             if text:
                 _parse_or_fail(parse_version, text, c)
         if c.version:
-            if exact and compare(exact.version, c.version) != 0:
+            if exact and compare(str(exact.version), c.version) != 0:
                 raise _conflict(exact, c)
             exact = exact or c
-        if c.version_min and (lo is None or compare(c.version_min, lo.version_min) > 0):
+        if c.version_min and (lo is None or compare(c.version_min, str(lo.version_min)) > 0):
             lo = c
-        if c.version_max and (hi is None or compare(c.version_max, hi.version_max) < 0):
+        if c.version_max and (hi is None or compare(c.version_max, str(hi.version_max)) < 0):
             hi = c
         usable = c.version_max_usable or usable
-    if lo and hi and compare(lo.version_min, hi.version_max) > 0:
+    if lo and hi and compare(str(lo.version_min), str(hi.version_max)) > 0:
         raise _conflict(lo, hi)
-    if exact and lo and compare(exact.version, lo.version_min) < 0:
+    if exact and lo and compare(str(exact.version), str(lo.version_min)) < 0:
         raise _conflict(lo, exact)
-    if exact and hi and compare(exact.version, hi.version_max) > 0:
+    if exact and hi and compare(str(exact.version), str(hi.version_max)) > 0:
         raise _conflict(exact, hi)
     return {
         "version": exact.version if exact else None,
@@ -574,7 +574,7 @@ class Planner:
         if declared:
             raise ResolutionError(
                 f"{entry.alias} ({' → '.join(chain)}): none of its versions "
-                f"({', '.join(declared)}) fits {Constraint(**bounds).describe()}",
+                f"({', '.join(declared)}) fits {Constraint(**bounds).describe()}",  # type: ignore[arg-type]
                 hint="change the version constraint or add the version to the entry's 'versions'",
             )
         return None

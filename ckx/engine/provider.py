@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ckx.engine.cache import CacheRecord, CacheStore
+from ckx.engine.planner import Provider
 from ckx.entries import Entry
 from ckx.query import Query
 
@@ -38,7 +39,7 @@ def entries_changed(ctx) -> None:
         index.invalidate()
 
 
-class RepoProvider:
+class RepoProvider(Provider):
     """A :class:`ckx.engine.planner.Provider` over a :class:`ckx.context.Context`."""
 
     def __init__(self, ctx, *, automation: str | tuple[str, ...] = ("script", "package"),

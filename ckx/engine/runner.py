@@ -84,6 +84,7 @@ class Runner:
         if not node.cacheable:
             return self._build(node, inherited, state, work=None)
         store = self.provider.store
+        assert node.cache_key is not None  # set by the planner for every cacheable node
         with store.locked(node.cache_key, what=f"run {node.entry.alias} {node.selection.text}".strip()):
             if self.flags.reuse(node):
                 again = store.valid(node.cache_key)
