@@ -423,7 +423,7 @@ def verify_file(ctx, artifact: Artifact, path: Path, where: str = "package") -> 
         return
     digests = hash_file(path, algos)
     for algo in algos:
-        want = (sha256 if algo == "sha256" else artifact.md5 or "").lower()
+        want = ((sha256 if algo == "sha256" else artifact.md5) or "").lower()
         if digests[algo] != want:
             raise ChecksumError(f"{where}: {path}: {algo} {digests[algo]} does not match the expected {want}",
                                 hint=f"this is not the published {artifact.filename}")
