@@ -184,6 +184,12 @@ def _points(e):
     return load_points(e.path)
 
 
+def _out(i: dict[str, Any]) -> str | None:
+    """``--out`` on the command line; ``output`` through ``ckx.access`` (where ``out`` picks the output mode)."""
+    v = i.get("output") or i.get("out")
+    return None if v in (None, "", True) else str(v)
+
+
 def _stat(i: dict[str, Any]) -> str:
     return str(i.get("stat") or "mean")
 
@@ -270,7 +276,7 @@ def plot(ctx, i: dict[str, Any]) -> dict[str, Any]:
     series = [(e.alias, _points(e)) for e in exps]
     if not any(p for _, p in series):
         raise NotFoundError("the matching experiments have no recorded points")
-    out = Path(str(i.get("out") or f"plot-{exps[0].alias}.png")).expanduser()
+    out = Path(str(_out(i) or f"plot-{exps[0].alias}.png")).expanduser()
     if out.suffix.lower() != ".png":
         raise UsageError(f"--out must name a .png file, got {out}")
     info = plot_points(series, x=str(x), ys=ys, out=out, stat=_stat(i), title=str(i.get("title") or ""))
@@ -282,7 +288,7 @@ def dashboard(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """Write a static HTML report of every experiment; ``--serve`` also serves it on 127.0.0.1."""
     from ckx.dashboard import build, serve
 
-    out = Path(str(i.get("out") or ctx.home / "dashboard")).expanduser().resolve()
+    out = Path(str(_out(i) or ctx.home / "dashboard")).expanduser().resolve()
     exps = ctx.search("experiment", i.get("query"), repo=i.get("repo"), name=i.get("entry"))
     info = build(out, [(e, _points(e)) for e in exps])
     ctx.ui.print(f"dashboard: file://{info['index']}  ({len(exps)} experiment(s), {info['plots']} plot(s))")
@@ -296,7 +302,7 @@ def zip(ctx, i: dict[str, Any]) -> dict[str, Any]:  # noqa: A001  (the CK verb)
     from ckx.repozip import zip_entries
 
     exps = _experiments(ctx, i)
-    out = Path(str(i.get("out") or i.get("zip") or "ckr.zip")).expanduser()
+    out = Path(str(_out(i) or i.get("zip") or "ckr.zip")).expanduser()
     info = zip_entries(exps, out, source=None)
     ctx.ui.print(f"wrote {out.resolve()}: {len(exps)} entr{'y' if len(exps) == 1 else 'ies'}, {info['files']} files")
     return info

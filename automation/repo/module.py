@@ -62,7 +62,7 @@ def pull(ctx, i: dict) -> dict:
         raise ConflictError(f"a repo named '{alias}' is already registered", hint="pass --alias=OTHER")
     dest = ctx.home / "repos" / alias
     if dest.exists():
-        raise ConflictError(f"{dest} already exists", hint=f"remove it or pass --alias=OTHER")
+        raise ConflictError(f"{dest} already exists", hint="remove it or pass --alias=OTHER")
     tmp = dest.parent / f".tmp-clone-{new_uid()}"
     tmp.parent.mkdir(parents=True, exist_ok=True)
     cmd = ["git", "clone", "--quiet"]
@@ -122,7 +122,7 @@ def rm(ctx, i: dict) -> dict:
     if delete and not owned:
         raise UsageError(
             f"{repo.path} is not inside {ctx.home / 'repos'}; ckx only unregisters it",
-            hint=f"run without --delete, then remove the folder yourself",
+            hint="run without --delete, then remove the folder yourself",
         )
     if not (i.get("force") or ctx.quiet):
         what = f"unregister repo '{alias}'" + (f" and delete {repo.path}" if delete else "")
@@ -137,3 +137,40 @@ def rm(ctx, i: dict) -> dict:
     return {"removed": True, "deleted": delete}
 
 
+def zip(ctx, i: dict) -> dict:  # noqa: A001  (CK's verb)
+    """Write every entry of a repo into a repo-fragment archive (``ckr.zip`` by default)."""
+    from ckx.repozip import zip_entries
+
+    repo = ctx.registry.get(_alias_from(i))
+    entries = ctx.search(None, None, repo=repo.alias)
+    target = i.get("output") or i.get("out") or i.get("zip")  # `out` is the output mode in ckx.access
+    out = Path(str(target if target not in (None, True) else "ckr.zip")).expanduser()
+    info = zip_entries(entries, out, source={"alias": repo.alias, "uid": repo.uid})
+    ctx.ui.print(f"wrote {out.resolve()}: {len(entries)} entries of repo '{repo.alias}', {info['files']} files")
+    return info
+
+
+def unzip(ctx, i: dict) -> dict:
+    """Merge a repo fragment (``--zip``, default ``ckr.zip``) into a repo (default ``local``)."""
+    from ckx.repozip import unzip_into
+
+    repo = ctx.registry.get(_alias_from(i, "local"))
+    archive = Path(str(i.get("zip") or i.get("file") or "ckr.zip")).expanduser()
+    report = unzip_into(ctx, repo, archive, overwrite=bool(i.get("overwrite")))
+    for cid in report.added:
+        ctx.ui.print(f"added {cid}")
+    for cid in report.replaced:
+        ctx.ui.print(f"replaced {cid}")
+    for cid in report.identical:
+        ctx.ui.print(f"skipped {cid} (already there, identical)")
+    for what in report.ignored:
+        ctx.ui.warn(f"ignored {what}")
+    for what in report.conflicts:
+        ctx.ui.warn(f"conflict: {what}")
+    out = {"repo": repo.alias, **report.to_dict()}
+    if report.conflicts:
+        n = len(report.conflicts)
+        out.update({"return": 12, "error": f"{n} entr{'y' if n == 1 else 'ies'} of {archive} not merged (conflicts)",
+                    "hint": "rename or remove the existing entries, or unzip into another repo: ckx unzip repo:OTHER"})
+        ctx.ui.note(f"ckx error: {out['error']}\n  hint: {out['hint']}")
+    return out
