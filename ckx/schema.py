@@ -53,6 +53,34 @@ def _validator(schema_json: str):
     return cls(schema)
 
 
+@lru_cache(maxsize=64)
+def _fast_validator(schema_json: str):
+    """A compiled validator (fastjsonschema: ~40x faster than jsonschema), or None when the
+    schema uses something it does not support."""
+    import json
+
+    try:
+        import fastjsonschema
+
+        return fastjsonschema.compile(json.loads(schema_json))
+    except Exception:  # noqa: BLE001 - unsupported keyword, or not installed: use jsonschema
+        return None
+
+
+def is_valid(meta: dict, schema: dict) -> bool:
+    """The fast yes/no; the messages come from :func:`iter_problems` (jsonschema)."""
+    import json
+
+    fast = _fast_validator(json.dumps(schema, sort_keys=True))
+    if fast is None:
+        return not iter_problems(meta, "", schema)
+    try:
+        fast(meta)
+        return True
+    except Exception:  # noqa: BLE001 - JsonSchemaValueException or a definition problem
+        return False
+
+
 def iter_problems(meta: dict, meta_file: Path | str, schema: dict) -> list[str]:
     """Every schema problem of ``meta`` as '<file>: field '<path>': <problem>' strings."""
     import json
@@ -136,7 +164,7 @@ def problems_of(meta: dict, meta_file: Path | str, automation: str, registry=Non
         )
     if schema is _LOOKUP:
         schema = entry_schema(automation, registry) if registry is not None else None
-    if schema:
+    if schema and not is_valid(meta, schema):
         out += iter_problems(meta, meta_file, schema)
     return out
 

@@ -101,3 +101,22 @@ def test_a_tag_with_a_trailing_newline_is_refused():
     from ckx.schema import base_problems
 
     assert base_problems({"alias": "a", "uid": "0123456789abcdef", "tags": ["y\n"]}, "f")
+
+
+def test_fast_and_full_validators_agree_on_script_metas(ctx):
+    """The index checks with fastjsonschema and reports with jsonschema: they must agree."""
+    import copy
+
+    from ckx.schema import entry_schema, is_valid, iter_problems
+
+    schema = entry_schema("script", ctx.registry)
+    good = ctx.load("script", "get-python3").meta
+    bads = []
+    for field, value in [("deps", [{"tags": 3}]), ("cache", "maybe-not-a-bool-or-str"), ("variations", []),
+                         ("new_env_keys", "CKX_X"), ("input_mapping", {"a": ["x"]})]:
+        m = copy.deepcopy(good)
+        m[field] = value
+        bads.append(m)
+    assert is_valid(good, schema) and not iter_problems(good, "f", schema)
+    for m in bads:
+        assert is_valid(m, schema) == (not iter_problems(m, "f", schema))
