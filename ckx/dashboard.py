@@ -196,8 +196,10 @@ def _headline_plots(points) -> list[tuple[str, list[str]]]:
         out.append(("Latency percentiles", lat))
     if "mAP" in have and numeric("mAP"):
         out.append(("Accuracy (mAP)", ["mAP"]))
-    if not out:
-        first = next((k for k in dict.fromkeys(keys) if numeric(k)), None)
+    if len(out) < 2:  # a program with other figures of merit: chart the first of them too
+        used = {k for _, ys in out for k in ys} | {"run_time_s"}
+        first = next((k for k in dict.fromkeys(keys) if k not in used and not k.startswith("latency_ns.")
+                      and numeric(k)), None)
         if first:
             out.append((first, [first]))
     return out
