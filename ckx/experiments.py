@@ -608,7 +608,8 @@ def _raw(v: Any) -> str:
     return "" if v is None else str(v)
 
 
-def compare_table(columns: list[tuple[str, Point]], stat: str = "mean") -> tuple[Table, Table]:
+def compare_table(columns: list[tuple[str, Point]], stat: str = "mean",
+                  only_changed: bool = False) -> tuple[Table, Table]:
     """(inputs that differ, metrics side by side with ratios to the first column)."""
     from ckx.stats import is_number
 
@@ -627,6 +628,8 @@ def compare_table(columns: list[tuple[str, Point]], stat: str = "mean") -> tuple
     header = ["metric", *labels, *(f"{lab}/{labels[0]}" for lab in labels[1:])]
     rows = [["repetitions", *(str(len(p.repetitions)) for p in points), *("" for _ in points[1:])]]
     for k in metric_keys:
+        if only_changed and len({repr(p.values(stat).get(k)) for p in points}) == 1:
+            continue
         b = base.values(stat).get(k)
         ratios = []
         for p in points[1:]:

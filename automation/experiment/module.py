@@ -249,7 +249,7 @@ def compare(ctx, i: dict[str, Any]) -> dict[str, Any]:
     if len(cols) < 2:
         raise UsageError("compare needs at least two recorded points",
                          hint="e.g. ckx compare experiment:A experiment:B (or one experiment with several points)")
-    diffs, metrics = ex.compare_table(cols, _stat(i))
+    diffs, metrics = ex.compare_table(cols, _stat(i), only_changed=bool(i.get("only_changed")))
     if i.get("md"):
         ctx.ui.print(metrics.markdown())
     elif i.get("csv"):
