@@ -9,9 +9,7 @@ naming the file and the function.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -19,15 +17,17 @@ from ckx.entries import Entry
 from ckx.errors import MetaError, NotFoundError
 
 
-@dataclass
 class Automation:
     """An automation; ``entry`` is None for a folder of entries with no automation entry
     (e.g. an MLCFlow repo's ``cache/``): such kinds get the generic actions only."""
 
-    alias: str
-    entry: Entry | None
-    actions: dict[str, str]
-    _module: ModuleType | None = None
+    __slots__ = ("alias", "entry", "actions", "_module")
+
+    def __init__(self, alias: str, entry: Entry | None, actions: dict[str, str]) -> None:
+        self.alias = alias
+        self.entry = entry
+        self.actions = actions
+        self._module: ModuleType | None = None
 
     @property
     def desc(self) -> str:
@@ -70,6 +70,8 @@ def load_module(path: Path, name: str) -> ModuleType:
 
 
 def check_module(mod: ModuleType, path: Path, actions: dict[str, str]) -> None:
+    import inspect
+
     for action in actions:
         fn = getattr(mod, action, None)
         if fn is None:

@@ -7,18 +7,33 @@ As in CK: one part names an automation, two parts ``automation:entry``, three pa
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from ckx.errors import QueryError
 
 _PART = re.compile(r"^[A-Za-z0-9_.@+\-*?\[\]]+$")
 
 
-@dataclass(frozen=True)
 class CID:
-    automation: str
-    entry: str | None = None
-    repo: str | None = None
+    """A parsed CID (immutable)."""
+
+    __slots__ = ("automation", "entry", "repo")
+
+    def __init__(self, automation: str, entry: str | None = None, repo: str | None = None) -> None:
+        object.__setattr__(self, "automation", automation)
+        object.__setattr__(self, "entry", entry)
+        object.__setattr__(self, "repo", repo)
+
+    def __setattr__(self, key, value):
+        raise AttributeError("CID is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CID) and (self.automation, self.entry, self.repo) == (other.automation, other.entry, other.repo)
+
+    def __hash__(self) -> int:
+        return hash((self.automation, self.entry, self.repo))
+
+    def __repr__(self) -> str:
+        return f"CID({self.automation!r}, {self.entry!r}, {self.repo!r})"
 
     def __str__(self) -> str:
         s = self.automation + (f":{self.entry}" if self.entry is not None else "")

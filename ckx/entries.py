@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +18,31 @@ def is_uid(text: str) -> bool:
     return len(text) == 16 and all(c in "0123456789abcdef" for c in text)
 
 
-@dataclass
 class Entry:
     """One entry as the index knows it. ``meta`` is parsed lazily from the index copy."""
 
-    repo: str
-    automation: str
-    alias: str
-    uid: str
-    path: Path
-    meta_file: Path
-    tags: tuple[str, ...] = ()
-    _meta_json: str | None = field(default=None, repr=False)
-    _meta: dict | None = field(default=None, repr=False)
+    __slots__ = ("repo", "automation", "alias", "uid", "path", "meta_file", "tags", "_meta_json", "_meta")
+
+    def __init__(self, repo: str, automation: str, alias: str, uid: str, path: Path, meta_file: Path,
+                 tags: tuple[str, ...] = (), _meta_json: str | None = None, _meta: dict | None = None) -> None:
+        self.repo = repo
+        self.automation = automation
+        self.alias = alias
+        self.uid = uid
+        self.path = path
+        self.meta_file = meta_file
+        self.tags = tags
+        self._meta_json = _meta_json
+        self._meta = _meta
+
+    def __repr__(self) -> str:
+        return f"Entry({self.cid}, {self.path})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Entry) and (self.repo, self.automation, self.path) == (other.repo, other.automation, other.path)
+
+    def __hash__(self) -> int:
+        return hash((self.repo, self.automation, str(self.path)))
 
     @property
     def meta(self) -> dict[str, Any]:

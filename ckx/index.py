@@ -23,7 +23,6 @@ import marshal
 import os
 import sqlite3
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from ckx.entries import Entry
@@ -35,7 +34,7 @@ from ckx.repos import Registry, Repo
 #: a second edit within one timestamp tick (a jiffy, ~4 ms, on Linux file systems) would
 #: otherwise keep the same (mtime, size, inode). Coarser file systems (FAT: 2 s) need more.
 RACY_NS = 100_000_000
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries(
@@ -50,21 +49,25 @@ CREATE TABLE IF NOT EXISTS tags(entry_id INTEGER NOT NULL, tag TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS tags_tag ON tags(tag, entry_id);
 CREATE INDEX IF NOT EXISTS tags_entry ON tags(entry_id);
 CREATE TABLE IF NOT EXISTS snaps(repo TEXT PRIMARY KEY, root TEXT NOT NULL, watch BLOB NOT NULL,
-  sig TEXT NOT NULL, racy BLOB NOT NULL, pos INTEGER NOT NULL);
+  sig TEXT NOT NULL, racy BLOB NOT NULL, pos INTEGER NOT NULL, stats BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS problems(repo TEXT NOT NULL, automation TEXT NOT NULL, path TEXT NOT NULL,
   message TEXT NOT NULL, st TEXT NOT NULL);
 """
 
 
-@dataclass
 class Problem:
     """An entry the index skipped, with the reason (file, field, problem)."""
 
-    repo: str
-    automation: str
-    path: str
-    message: str
-    st: str = ""
+    __slots__ = ("repo", "automation", "path", "message", "st")
+
+    def __init__(self, repo: str, automation: str, path: str, message: str, st: str = "") -> None:
+        self.repo, self.automation, self.path, self.message, self.st = repo, automation, path, message, st
+
+    def __repr__(self) -> str:
+        return f"Problem({self.path!r}: {self.message!r})"
+
+    def __reduce__(self):  # picklable for the parallel parse workers
+        return (Problem, (self.repo, self.automation, self.path, self.message, self.st))
 
 
 def _stat3(p: str) -> tuple[int, int, int]:
@@ -81,9 +84,12 @@ def _sig(paths: list[str]) -> str:
 
 
 def _sig_of(stats: list[tuple[int, int, int]]) -> str:
+    # canonical bytes (marshal is not: its output depends on object identity and refcounts)
     import hashlib
+    from array import array
+    from itertools import chain
 
-    return hashlib.blake2b(marshal.dumps(stats), digest_size=16).hexdigest()
+    return hashlib.blake2b(array("q", chain.from_iterable(stats)).tobytes(), digest_size=16).hexdigest()
 
 
 def _st(s: os.stat_result) -> str:
@@ -134,15 +140,24 @@ class Index:
             self._db = None
 
     # -- freshness -----------------------------------------------------------------------
-    def _stale_repos(self) -> list[tuple[int, Repo]]:
-        snaps = {r[0]: r for r in self.db.execute("SELECT repo, root, watch, sig, racy, pos FROM snaps")}
-        stale = []
+    def _stale_repos(self) -> list[tuple[int, Repo, list[int] | None]]:
+        """Repos that changed: (position, repo, indices of changed watch paths), where the
+        indices are None when the repo must be walked again (new repo, root moved, racy)."""
+        rows = self.db.execute("SELECT repo, root, watch, sig, racy, pos, stats FROM snaps")
+        snaps = {r[0]: r for r in rows}
+        stale: list[tuple[int, Repo, list[int] | None]] = []
         for pos, repo in enumerate(self.registry.repos):
             row = snaps.get(repo.alias)
             if row is None or row[1] != str(repo.path) or row[5] != pos:
-                stale.append((pos, repo))
-            elif _sig(marshal.loads(row[2])) != row[3] or not _racy_unchanged(marshal.loads(row[4])):
-                stale.append((pos, repo))
+                stale.append((pos, repo, None))
+                continue
+            watch = marshal.loads(row[2])
+            cur = list(map(_stat3, watch))
+            if _sig_of(cur) != row[3]:
+                old = marshal.loads(row[6])
+                stale.append((pos, repo, [k for k, (a, b) in enumerate(zip(cur, old)) if a != b]))
+            elif not _racy_unchanged(marshal.loads(row[4])):
+                stale.append((pos, repo, None))
         return stale
 
     def _gone_repos(self) -> list[str]:
@@ -153,7 +168,7 @@ class Index:
         """Bring the index up to date; return the number of meta files (re)parsed."""
         if self._fresh and not force:
             return 0
-        stale = list(enumerate(self.registry.repos)) if force else self._stale_repos()
+        stale = [(k, r, None) for k, r in enumerate(self.registry.repos)] if force else self._stale_repos()
         gone = self._gone_repos()
         parsed = 0
         if stale or gone:
@@ -163,8 +178,9 @@ class Index:
                     gone = self._gone_repos()
                 for alias in gone:
                     self._drop_repo(alias)
-                for pos, repo in stale:
-                    parsed += self._rescan(pos, repo, force)
+                for pos, repo, changed in stale:
+                    done = None if force or changed is None else self._update_files(repo, changed)
+                    parsed += self._rescan(pos, repo, force) if done is None else done
         self._fresh = True
         return parsed
 
@@ -180,6 +196,65 @@ class Index:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+
+    def _update_files(self, repo: Repo, changed: list[int]) -> int | None:
+        """Re-parse just the changed meta files when nothing else changed (no folder gained
+        or lost an entry); None when the repo must be walked again."""
+        db = self.db
+        row = db.execute("SELECT watch, stats, racy FROM snaps WHERE repo=?", (repo.alias,)).fetchone()
+        watch, stats = marshal.loads(row[0]), marshal.loads(row[1])
+        # (a changed meta of a broken entry is not here: the walk below handles that case)
+        known = {r[0]: (r[1], r[2]) for r in db.execute(
+            "SELECT meta_file, path, automation FROM entries WHERE repo=?", (repo.alias,))}
+        start_ns = time.time_ns()
+        jobs = []
+        for k in changed:
+            meta = watch[k]
+            hit = known.get(meta)
+            if hit is None or os.path.basename(meta) not in META_NAMES:
+                return None  # a folder changed: entries may have come or gone
+            try:
+                s = os.stat(meta)
+            except OSError:
+                return None  # the meta file went away
+            stats[k] = (s.st_mtime_ns, s.st_size, s.st_ino)
+            jobs.append((repo.alias, hit[1], hit[0], meta, _st(s)))
+        schemas = {a: entry_schema_cached(self, a) for a in {j[1] for j in jobs}}
+        rows = _parse_all(jobs, schemas)
+        racy = [(p, d) for p, d in marshal.loads(row[2]) if p not in {j[3] for j in jobs}]
+        racy += [(j[3], _digest(j[3])) for j in jobs if stats[watch.index(j[3])][0] >= start_ns - RACY_NS]
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            self._store_rows(repo, rows, {j[2]: eid for j in jobs for eid in [_entry_id(db, repo.alias, j[2])]})
+            db.execute("UPDATE snaps SET stats=?, sig=?, racy=? WHERE repo=?",
+                       (marshal.dumps(stats), _sig_of(stats), marshal.dumps(racy), repo.alias))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return len(jobs)
+
+    def _store_rows(self, repo: Repo, rows: list, old_ids: dict[str, int | None]) -> None:
+        """Replace the rows of re-parsed entries (inside a transaction)."""
+        db = self.db
+        for row, problem in rows:
+            path = problem.path if problem else row[4]
+            eid = old_ids.get(path)
+            if eid is not None:
+                db.execute("DELETE FROM tags WHERE entry_id=?", (eid,))
+                db.execute("DELETE FROM entries WHERE id=?", (eid,))
+            db.execute("DELETE FROM problems WHERE repo=? AND path=?", (repo.alias, path))
+            if problem:
+                db.execute("INSERT INTO problems VALUES (?,?,?,?,?)",
+                           (repo.alias, problem.automation, path, problem.message, problem.st))
+                self.warn(f"skipped entry: {problem.message}")
+                continue
+            cur = db.execute(
+                "INSERT INTO entries(repo, automation, alias, uid, path, meta_file, st, tags, variations, meta_json)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                row[:7] + (",".join(row[7]), ",".join(row[8]), row[9]),
+            )
+            db.executemany("INSERT INTO tags VALUES (?,?)", [(cur.lastrowid, t) for t in row[7]])
 
     def _walk(self, repo: Repo, start_ns: int):
         """Every entry as (automation, dir, meta file, stat), the watch list with the stats of
@@ -237,28 +312,12 @@ class Index:
                     db.execute("DELETE FROM entries WHERE id=?", (eid,))
             for path in problem_paths - seen:
                 db.execute("DELETE FROM problems WHERE repo=? AND path=?", (repo.alias, path))
-            for row, problem in rows:
-                path = problem.path if problem else row[4]
-                prev = old.get(path)
-                if prev is not None and prev[1] is not None:
-                    db.execute("DELETE FROM tags WHERE entry_id=?", (prev[1],))
-                    db.execute("DELETE FROM entries WHERE id=?", (prev[1],))
-                db.execute("DELETE FROM problems WHERE repo=? AND path=?", (repo.alias, path))
-                if problem:
-                    db.execute("INSERT INTO problems VALUES (?,?,?,?,?)",
-                               (repo.alias, problem.automation, path, problem.message, problem.st))
-                    self.warn(f"skipped entry: {problem.message}")
-                    continue
-                cur = db.execute(
-                    "INSERT INTO entries(repo, automation, alias, uid, path, meta_file, st, tags, variations, meta_json)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    row[:7] + (",".join(row[7]), ",".join(row[8]), row[9]),
-                )
-                db.executemany("INSERT INTO tags VALUES (?,?)", [(cur.lastrowid, t) for t in row[7]])
+            self._store_rows(repo, rows, {p: v[1] for p, v in old.items()})
             racy_digests = [(p, _digest(p)) for p in racy]
             db.execute(
-                "INSERT OR REPLACE INTO snaps VALUES (?,?,?,?,?,?)",
-                (repo.alias, str(repo.path), marshal.dumps(watch), _sig_of(stats), marshal.dumps(racy_digests), pos),
+                "INSERT OR REPLACE INTO snaps VALUES (?,?,?,?,?,?,?)",
+                (repo.alias, str(repo.path), marshal.dumps(watch), _sig_of(stats), marshal.dumps(racy_digests), pos,
+                 marshal.dumps(stats)),
             )
             db.execute("COMMIT")
         except BaseException:
@@ -340,6 +399,11 @@ class Index:
     def count(self) -> int:
         self.refresh()
         return self.db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
+
+
+def _entry_id(db, repo: str, path: str) -> int | None:
+    r = db.execute("SELECT id FROM entries WHERE repo=? AND path=?", (repo, path)).fetchone()
+    return r[0] if r else None
 
 
 def _digest(path: str) -> str:

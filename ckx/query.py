@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from ckx.errors import QueryError
 
@@ -32,26 +31,65 @@ _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-_+]*")
 _WS = " \t"
 
 
-@dataclass(frozen=True)
 class Variation:
-    """A selected variation: ``name`` and, for dynamic ``name.#`` variations, ``value``."""
+    """A selected variation: ``name`` and, for dynamic ``name.#`` variations, ``value``.
+    Immutable and hashable. (Plain classes, not dataclasses, in the kernel's hot path: the
+    dataclasses import and class set-up cost ~10 ms of every command's start.)"""
 
-    name: str
-    value: str | None = None
+    __slots__ = ("name", "value")
+
+    def __init__(self, name: str, value: str | None = None) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "value", value)
+
+    def __setattr__(self, key, value):
+        raise AttributeError(f"Variation is immutable (tried to set {key})")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Variation) and (self.name, self.value) == (other.name, other.value)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.value))
+
+    def __repr__(self) -> str:
+        return f"Variation(name={self.name!r}, value={self.value!r})"
 
     def __str__(self) -> str:
         return self.name if self.value is None else f"{self.name}.{self.value}"
 
 
-@dataclass(frozen=True)
 class Query:
-    """A parsed tag query. Use :func:`parse` to build one from text."""
+    """A parsed tag query (immutable, hashable; ``text`` is not compared). Use :func:`parse`."""
 
-    tags: tuple[str, ...] = ()
-    not_tags: tuple[str, ...] = ()
-    variations: tuple[Variation, ...] = ()
-    not_variations: tuple[str, ...] = ()
-    text: str = field(default="", compare=False)
+    __slots__ = ("tags", "not_tags", "variations", "not_variations", "text")
+
+    def __init__(
+        self,
+        tags: tuple[str, ...] = (),
+        not_tags: tuple[str, ...] = (),
+        variations: tuple[Variation, ...] = (),
+        not_variations: tuple[str, ...] = (),
+        text: str = "",
+    ) -> None:
+        for k, v in (("tags", tuple(tags)), ("not_tags", tuple(not_tags)), ("variations", tuple(variations)),
+                     ("not_variations", tuple(not_variations)), ("text", text)):
+            object.__setattr__(self, k, v)
+
+    def __setattr__(self, key, value):
+        raise AttributeError(f"Query is immutable (tried to set {key})")
+
+    def _key(self) -> tuple:
+        return (self.tags, self.not_tags, self.variations, self.not_variations)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Query) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (f"Query(tags={self.tags!r}, not_tags={self.not_tags!r}, variations={self.variations!r}, "
+                f"not_variations={self.not_variations!r})")
 
     def matches_tags(self, entry_tags: Iterable[str]) -> bool:
         """True when all plain tags are in ``entry_tags`` and no negative tag is."""

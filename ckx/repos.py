@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ckx.errors import ConflictError, MetaError, NotFoundError, UsageError
@@ -33,17 +32,24 @@ LOCAL_ALIAS = "local"
 REPO_DESC_FILES = ("repo.yaml", "cmr.yaml", "meta.yaml", "meta.json", ".ckr.json")
 
 
-@dataclass
 class Repo:
-    """A repository of entries."""
+    """A repository of entries. ``kind``: builtin | local | user; ``folders``: automation ->
+    folder (relative), or None for "each top-level folder is the automation of its name"."""
 
-    alias: str
-    uid: str
-    path: Path
-    kind: str = "user"  # builtin | local | user
-    url: str | None = None
-    folders: dict[str, str] | None = None  # automation -> folder (relative)
-    extra: dict = field(default_factory=dict)
+    __slots__ = ("alias", "uid", "path", "kind", "url", "folders", "extra")
+
+    def __init__(self, alias: str, uid: str, path: Path, kind: str = "user", url: str | None = None,
+                 folders: dict[str, str] | None = None, extra: dict | None = None) -> None:
+        self.alias = alias
+        self.uid = uid
+        self.path = Path(path)
+        self.kind = kind
+        self.url = url
+        self.folders = folders
+        self.extra = extra if extra is not None else {}
+
+    def __repr__(self) -> str:
+        return f"Repo({self.alias!r}, {self.kind}, {str(self.path)!r})"
 
     def automation_folders(self) -> list[tuple[str, Path]]:
         """(automation alias, folder) pairs of this repo, sorted for a stable walk."""

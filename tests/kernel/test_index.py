@@ -117,3 +117,19 @@ def test_index_survives_being_deleted(ctx, repo, ckx_home):
         f.unlink()
     c2 = Context(ckx_home, ui=UI(mode="none"))
     assert [e.alias for e in c2.search("script", "x")] == ["a"]
+
+
+def test_an_unchanged_tree_is_not_rescanned_by_the_next_command(ctx, repo):
+    for k in range(50):
+        write_entry(repo / "script", f"e{k}", f"{k:016x}", ["t"])
+    old = time.time() - 10
+    for p in (repo / "script").glob("*/meta.yaml"):
+        os.utime(p, (old, old))
+    ctx.search("script", "t")
+    ctx.index.invalidate()
+    ctx.search("script", "t")  # settles anything racy
+    from ckx.context import Context
+    from ckx.ui import UI
+
+    fresh = Context(ctx.home, ui=UI(mode="none"))  # a new process, as far as the index knows
+    assert fresh.index._stale_repos() == []
