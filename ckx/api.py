@@ -20,7 +20,8 @@ KERNEL_ACTIONS = {
 }
 #: The automation an action applies to when none is named (MLCFlow's `mlc run get,python3`).
 DEFAULT_AUTOMATION = {"run": "script", "detect": "soft", "install": "package", "benchmark": "program",
-                      "prefetch": "package"}
+                      "prefetch": "package", "dashboard": "experiment", "replay": "experiment",
+                      "compare": "experiment"}
 
 
 def access(request: dict) -> dict:

@@ -98,6 +98,11 @@ def pins(lock: dict[str, Any]) -> dict[str, dict]:
     return {n["path"]: n for n in lock.get("nodes") or []}
 
 
+def _under_cached(path: str, want: dict[str, dict]) -> bool:
+    parts = path.split("/")
+    return any((want.get("/".join(parts[:k])) or {}).get("status") == "cached" for k in range(1, len(parts)))
+
+
 def check_replay(plan, lock: dict[str, Any]) -> None:
     """Refuse a replay whose entries changed since the lock was written."""
     from ckx.engine.planner import meta_digest
@@ -105,6 +110,8 @@ def check_replay(plan, lock: dict[str, Any]) -> None:
     want = pins(lock)
     for n in plan.nodes:
         pin = want.get(n.path)
+        if pin is None and _under_cached(n.path, want):
+            continue  # the lock was written while an ancestor was cached: its deps were not planned
         if pin is None:
             raise ResolutionError(f"the lock file has no node at {n.path} ({n.entry.cid}): the graph changed",
                                   hint="plan again without --lock and write a new lock")

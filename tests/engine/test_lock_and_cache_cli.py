@@ -192,3 +192,23 @@ def test_script_test_action_runs_run_inputs(ectx, script_repo):
                                      "variations": {"a": {}, "b": {}}}, {"run.sh": "true\n"})
     out = run(ectx, {"action": "test", "automation": "script", "entry": "ok"})
     assert [(t["variations"], t["ok"]) for t in out["tests"]] == [("_a", True), ("_b", True)]
+
+
+def test_a_lock_written_while_deps_were_cached_replays_where_they_are_not(ectx, script_repo, tmp_path):
+    """A cached node's deps are not planned, so they are not in the lock; replaying on a
+    machine where that node must be built plans them freely (they were never pinned)."""
+    write_script(script_repo, "leaf", {"cache": True}, {"run.sh": "echo leaf\n"})
+    write_script(script_repo, "mid", {"cache": True, "deps": [{"tags": "leaf"}]}, {"run.sh": "echo mid\n"})
+    write_script(script_repo, "top", {"deps": [{"tags": "mid"}]}, {"run.sh": "echo top\n"})
+    run_request(ectx, {"query": "top"})  # mid (and leaf) are now cached
+    lock_file = tmp_path / "ckx.lock"
+    run_request(ectx, {"query": "top", "save_lock": str(lock_file)})
+    assert [n["alias"] for n in read_lock(lock_file)["nodes"]] == ["top", "mid"]
+    from ckx.engine.cache import CacheStore
+
+    store = CacheStore(ectx.home / "repos" / "local" / "cache")
+    for rec in store.records():
+        store.remove(rec)
+    ectx.index.invalidate()
+    out = run_request(ectx, {"query": "top", "lock": str(lock_file)})
+    assert out["status"] == "ran"
