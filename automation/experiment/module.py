@@ -377,17 +377,8 @@ def replay(ctx, i: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="ckx-replay-") as tmp:
         lf = Path(tmp) / "ckx.lock"
         lf.write_text(json.dumps(lock), encoding="utf-8")
-        try:
-            out = prog.run_once(ctx, {**req, "lock": str(lf)}, program, inp["cmd_key"])
-            pinned = True
-        except ResolutionError as err:
-            # The engine pins nodes by tree path; a plan recorded while deps were cached is
-            # shorter than the replayed one. The checksums were verified above, so run the
-            # recorded configuration and compare the plans afterwards.
-            ctx.ui.note(f"note: exact lock replay refused ({err.message}); running the recorded configuration "
-                        "and comparing plans instead")
-            out = prog.run_once(ctx, req, program, inp["cmd_key"])
-            pinned = False
+        # the engine refuses (ResolutionError) a graph that no longer matches the lock
+        out = prog.run_once(ctx, {**req, "lock": str(lf)}, program, inp["cmd_key"])
     diffs = _plan_differences(lock, out.get("lock"))
     for d in diffs:
         ctx.ui.warn(f"the plan differs from the recorded one: {d}")
@@ -396,7 +387,7 @@ def replay(ctx, i: dict[str, Any]) -> dict[str, Any]:
     ctx.ui.print(f"replayed {where}")
     ctx.ui.print(rows.text())
     result: dict[str, Any] = {"experiment": e.cid, "point": point.id, "characteristics": chars,
-                              "pinned": pinned, "plan_differences": diffs,
+                              "plan_differences": diffs,
                               "table": {"header": rows.header, "rows": rows.rows}}
     if i.get("record"):
         rec = ex.record_repetition(e.path, name=e.alias, tags=[], inputs=inp, platform=ex.platform_info(),
