@@ -436,16 +436,29 @@ PARALLEL_MIN = 400
 
 def _parse_all(jobs: list[tuple], schemas: dict) -> list:
     workers = min(os.cpu_count() or 1, 8)
-    if len(jobs) < PARALLEL_MIN or workers < 2:
+    if len(jobs) < PARALLEL_MIN or workers < 2 or not _single_threaded():
+        # forking a process that runs other threads can deadlock the children (a lock held
+        # at fork time); a library caller's threads are not ours to reason about
         return [_parse_job(j, schemas) for j in jobs]
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    methods = multiprocessing.get_all_start_methods()
-    mp = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    mp = multiprocessing.get_context("fork")
     chunk = max(64, len(jobs) // (workers * 4))
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp) as ex:
         return list(ex.map(_parse_job, jobs, [schemas] * len(jobs), chunksize=chunk))
+
+
+def _single_threaded() -> bool:
+    """True when this process runs one OS thread and can fork safely (Linux: /proc)."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return False
 
 
 def _parse_job(job: tuple, schemas: dict):

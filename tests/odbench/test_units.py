@@ -406,26 +406,38 @@ def test_cognata_ground_truth_filters():
     assert gt.tolist() == [[0, 0, 20, 20, 4, 0, 0], [5, 5, 30, 30, 9, 0, 0]]
 
 
-@pytest.mark.parametrize("method", ["fork", "spawn"])
-def test_parallel_preprocessing_matches_serial(tmp_path, monkeypatch, method):
-    import cv2
-    from odbench import preprocess
-    from odbench.preprocess import PreprocessSpec, preprocess_to_dir
+_PARALLEL_CHECK = """
+import sys
+import numpy as np, cv2
+from pathlib import Path
+from odbench import preprocess
+from odbench.preprocess import PreprocessSpec, preprocess_to_dir
+method, root = sys.argv[1], Path(sys.argv[2])
+preprocess._start_method = lambda: method
+rng = np.random.default_rng(9)
+(root / "val2017").mkdir()
+names = []
+for i in range(70):  # enough for the pool to start 2 workers
+    name = f"val2017/{i:04d}.jpg"
+    cv2.imwrite(str(root / name), rng.integers(0, 256, (24, 40, 3), np.uint8))
+    names.append(name)
+spec = PreprocessSpec("coco_resnet34", (16, 16, 3), "NCHW")
+assert preprocess_to_dir(names, str(root), str(root / "par"), spec, workers=2) == (70, 0)
+assert preprocess_to_dir(names, str(root), str(root / "ser"), spec, workers=1) == (70, 0)
+for name in names[::7]:
+    a = np.load(root / "par" / (name + ".npy"))
+    b = np.load(root / "ser" / (name + ".npy"))
+    assert a.shape == (3, 16, 16) and a.dtype == np.float32
+    np.testing.assert_array_equal(a, b)
+assert not list((root / "par").rglob("*.tmp*"))
+print("ok")
+"""
 
-    monkeypatch.setattr(preprocess, "_start_method", lambda: method)
-    rng = np.random.default_rng(9)
-    (tmp_path / "val2017").mkdir()
-    names = []
-    for i in range(70):  # enough for the pool to start 2 spawned workers
-        name = f"val2017/{i:04d}.jpg"
-        cv2.imwrite(str(tmp_path / name), rng.integers(0, 256, (24, 40, 3), np.uint8))
-        names.append(name)
-    spec = PreprocessSpec("coco_resnet34", (16, 16, 3), "NCHW")
-    assert preprocess_to_dir(names, str(tmp_path), str(tmp_path / "par"), spec, workers=2) == (70, 0)
-    assert preprocess_to_dir(names, str(tmp_path), str(tmp_path / "ser"), spec, workers=1) == (70, 0)
-    for name in names[::7]:
-        a = np.load(tmp_path / "par" / (name + ".npy"))
-        b = np.load(tmp_path / "ser" / (name + ".npy"))
-        assert a.shape == (3, 16, 16) and a.dtype == np.float32
-        np.testing.assert_array_equal(a, b)
-    assert not list((tmp_path / "par").rglob("*.tmp*"))
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_parallel_preprocessing_matches_serial(tmp_path, method):
+    # In a fresh process: forking from pytest's (threaded) process is exactly what
+    # odbench.preprocess avoids, and would deadlock here for that reason.
+    p = subprocess.run([sys.executable, "-c", _PARALLEL_CHECK, method, str(tmp_path)], capture_output=True,
+                       text=True, env=odbench_env(), timeout=120)
+    assert p.returncode == 0 and p.stdout.strip().endswith("ok"), p.stderr
