@@ -99,7 +99,8 @@ class OnnxRuntimeBackend:
 
 
 class PyTorchNativeBackend:
-    """A whole pickled ``nn.Module`` (``torch.load``) or a TorchScript file; CUDA if available."""
+    """A whole pickled ``nn.Module`` (``torch.load``), a TorchScript file, or an SSD-ResNet50
+    state dict (the automotive ``.pth``, see ``ssd_resnet50``); CUDA if available."""
 
     def __init__(self) -> None:
         try:
@@ -112,6 +113,8 @@ class PyTorchNativeBackend:
         self.inputs: list[str] = []
         self.outputs: list[str] = []
         self.fixed_batch: int | None = None
+        # SSD-ResNet50 model config for state-dict checkpoints (None: the 8 MP baseline)
+        self.model_config: str | None = None
 
     def name(self) -> str:
         """Backend name as in results.json ``runtime``."""
@@ -127,7 +130,8 @@ class PyTorchNativeBackend:
 
     def load(self, model_path: str, inputs: list[str] | None = None,
              outputs: list[str] | None = None) -> PyTorchNativeBackend:
-        """Load TorchScript if the file is one, else ``torch.load(weights_only=False)``."""
+        """Load TorchScript if the file is one, else ``torch.load(weights_only=False)``; a state
+        dict is loaded strictly into ``ssd_resnet50`` built from ``self.model_config``."""
         torch = self.torch
         if not os.path.isfile(model_path):
             raise NotFoundError(f"model file '{model_path}' not found", hint="check --model")
@@ -139,10 +143,10 @@ class PyTorchNativeBackend:
             except Exception as exc:
                 raise RunError(f"torch cannot load '{model_path}': {exc}") from exc
         if isinstance(model, dict):
-            raise UsageError(
-                f"'{model_path}' holds a state dict, not a model",
-                hint="save the whole module (torch.save(model)) or TorchScript (torch.jit.save)",
-            )
+            # a state dict: the only one od-bench knows is the automotive SSD-ResNet50 .pth
+            from .ssd_resnet50 import model_from_state_dict
+
+            model = model_from_state_dict(model, model_path, self.device, self.model_config)
         model.eval()
         self.model = model.to(self.device)
         self.inputs = list(inputs) if inputs else ["image"]
