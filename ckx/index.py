@@ -113,11 +113,15 @@ class Index:
         if self._db is None:
             self.home.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             ver = db.execute("PRAGMA user_version").fetchone()[0]
-            if ver != SCHEMA_VERSION:
+            wal = db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            if ver != SCHEMA_VERSION or not wal:
+                # first use (or an older layout): set up under the index lock, because switching
+                # to WAL needs the database to itself ("database is locked" when several
+                # processes start on a new CKX_HOME at once); WAL then persists in the file
                 with _exclusive(self.home / "index.lock"):
+                    db.execute("PRAGMA journal_mode=WAL")
                     ver = db.execute("PRAGMA user_version").fetchone()[0]
                     if ver != SCHEMA_VERSION:
                         for t in ("entries", "tags", "snaps", "problems"):
@@ -155,7 +159,7 @@ class Index:
             cur = list(map(_stat3, watch))
             if _sig_of(cur) != row[3]:
                 old = marshal.loads(row[6])
-                stale.append((pos, repo, [k for k, (a, b) in enumerate(zip(cur, old)) if a != b]))
+                stale.append((pos, repo, [k for k, (a, b) in enumerate(zip(cur, old, strict=True)) if a != b]))
             elif not _racy_unchanged(marshal.loads(row[4])):
                 stale.append((pos, repo, None))
         return stale

@@ -133,3 +133,21 @@ def test_an_unchanged_tree_is_not_rescanned_by_the_next_command(ctx, repo):
 
     fresh = Context(ctx.home, ui=UI(mode="none"))  # a new process, as far as the index knows
     assert fresh.index._stale_repos() == []
+
+
+def test_many_processes_starting_on_a_new_home_all_succeed(tmp_path):
+    """The first use creates the index (WAL mode, schema); several commands started at
+    once must not fail with 'database is locked'."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    for trial in range(3):
+        env = dict(os.environ, CKX_HOME=str(tmp_path / f"home{trial}"))
+        procs = [subprocess.Popen([sys.executable, "-m", "ckx", "search", "automation"], env=env, cwd=ROOT,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(6)]
+        for p in procs:
+            out, err = p.communicate(timeout=120)
+            assert p.returncode == 0, err
+            assert "builtin:automation:repo" in out
