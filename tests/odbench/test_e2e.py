@@ -144,9 +144,13 @@ def test_every_scenario_and_mode(coco, tmp_path, scenario, mode):
         args += ["--accuracy", "--qps", "200"]
     else:
         conf = tmp_path / "user.conf"
+        # Server: a modest rate and a loose latency bound, so a loaded CI machine still
+        # gives VALID (the default 10 ms p99 bound is a property of real submissions)
+        server = ["--target-qps", "100", "--target-latency", "1000"] if scenario == "Server" else \
+            ["--target-qps", "1000"]
         _ok(run_odbench(["--model-name", "ssd-mobilenet", "--scenario", scenario, "--out",
-                         str(conf), "--query-count", "700", "--min-duration", "0",
-                         "--target-qps", "1000"], tmp_path, module="odbench.userconf"))
+                         str(conf), "--query-count", "700", "--min-duration", "0", *server],
+                        tmp_path, module="odbench.userconf"))
         args += ["--user_conf", str(conf)]
     _ok(run_odbench(args, tmp_path))
     for name in ("mlperf_log_summary.txt", "mlperf_log_detail.txt", "mlperf_log_accuracy.json",

@@ -337,6 +337,11 @@ def run(cfg: RunConfig) -> dict[str, Any]:
     backend = get_backend(a.backend)
     image_format = a.data_format or backend.image_format()
     ds = build_dataset(cfg, image_format)
+    if getattr(a, "config", None) and hasattr(backend, "model_config"):
+        from .ssd_resnet50 import MODEL_CONFIGS
+
+        if a.config in MODEL_CONFIGS:  # a built-in name; a .json --config only drives the decoder
+            backend.model_config = a.config
     model = backend.load(a.model, inputs=cfg.inputs, outputs=cfg.outputs)
     max_batchsize = effective_batchsize(a.max_batchsize, backend.fixed_batch)
     post_proc = build_postprocessor(cfg)

@@ -72,7 +72,7 @@ def generate_user_conf(model_name: str, scenario: str, *, target_qps: float | No
         lines.append(f"{key}.min_query_count = {VALID_MIN_QUERY_COUNT[scenario]}")
     if target_qps is not None and scenario in ("Offline", "Server"):
         lines.append(f"{key}.target_qps = {float(target_qps)}")
-    if target_latency_ms is not None and scenario in ("SingleStream", "MultiStream"):
+    if target_latency_ms is not None and scenario in ("SingleStream", "MultiStream", "Server"):
         lines.append(f"{key}.target_latency = {_num(target_latency_ms)}")
     if performance_sample_count:
         lines.append(f"{model_name}.*.performance_sample_count_override = "
@@ -114,7 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--scenario", required=True, choices=SCENARIOS)
     p.add_argument("--out", required=True)
     p.add_argument("--target-qps", type=float)
-    p.add_argument("--target-latency", type=float, help="ms (SingleStream/MultiStream)")
+    p.add_argument("--target-latency", type=float,
+                   help="ms (SingleStream/MultiStream: expected latency; Server: the latency bound)")
     p.add_argument("--performance-sample-count", type=int)
     p.add_argument("--query-count", type=int, help="quick run: min = max query count")
     p.add_argument("--min-duration", type=int, help="quick run: min_duration in ms")
