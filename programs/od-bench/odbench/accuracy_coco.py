@@ -137,6 +137,20 @@ def collect_detections(results: list[dict[str, Any]], coco_gt: Any, image_dir: s
     return detections, image_ids, counts
 
 
+def cocoeval_stats(coco_gt: Any, coco_dt: Any, image_ids: list[int] | None = None) -> list[float]:
+    """pycocotools' bbox COCOeval (evaluate, accumulate, summarize): the 12 stats; stats[0]
+    is the mAP the reference tools print. Restricted to ``image_ids`` when given."""
+    from pycocotools.cocoeval import COCOeval
+
+    ev = COCOeval(coco_gt, coco_dt, iouType="bbox")
+    if image_ids is not None:
+        ev.params.imgIds = image_ids
+    ev.evaluate()
+    ev.accumulate()
+    ev.summarize()
+    return [float(v) for v in ev.stats]
+
+
 def evaluate_coco(accuracy_file: str, annotation_file: str, image_dir: str = "",
                   use_inv_map: bool = False, remove_48_empty_images: bool = False,
                   detections_file: str | None = None, verbose: bool = False,
@@ -149,7 +163,6 @@ def evaluate_coco(accuracy_file: str, annotation_file: str, image_dir: str = "",
     """
     try:
         from pycocotools.coco import COCO
-        from pycocotools.cocoeval import COCOeval
     except ImportError as exc:  # pragma: no cover
         from .errors import missing_module
 
@@ -173,13 +186,7 @@ def evaluate_coco(accuracy_file: str, annotation_file: str, image_dir: str = "",
     mAP = 0.0
     with contextlib.redirect_stdout(out):
         if detections:
-            coco_dt = coco_gt.loadRes(detections)
-            ev = COCOeval(coco_gt, coco_dt, iouType="bbox")
-            ev.params.imgIds = list(image_ids)
-            ev.evaluate()
-            ev.accumulate()
-            ev.summarize()
-            stats = [float(s) for s in ev.stats]
+            stats = cocoeval_stats(coco_gt, coco_gt.loadRes(detections), list(image_ids))
             mAP = stats[0]
         else:
             print("no detections in the accuracy log: mAP is 0")

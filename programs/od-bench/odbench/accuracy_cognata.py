@@ -62,8 +62,7 @@ def _anns(boxes: Any, labels: Any, image_id: int, start_id: int,
 def evaluate_cognata(accuracy_file: str, dataset_path: str, verbose: bool = False,
                      gt_loader: Any = None) -> CognataAccuracy:
     """mAP of a Cognata accuracy log; GT from ``<dataset_path>/val_<qsl_idx>.pkl``."""
-    from pycocotools.cocoeval import COCOeval
-
+    from .accuracy_coco import cocoeval_stats
     from .dataset_cognata import load_item
 
     load_gt = gt_loader or (lambda idx: load_item(dataset_path, idx)["gt_boxes"])
@@ -97,12 +96,7 @@ def evaluate_cognata(accuracy_file: str, dataset_path: str, verbose: bool = Fals
     with contextlib.redirect_stdout(out):
         if dt_anns:
             cat_list = sorted(cats)
-            ev = COCOeval(_coco_from(images, gt_anns, cat_list),
-                          _coco_from(images, dt_anns, cat_list), "bbox")
-            ev.evaluate()
-            ev.accumulate()
-            ev.summarize()
-            stats = [float(s) for s in ev.stats]
+            stats = cocoeval_stats(_coco_from(images, gt_anns, cat_list), _coco_from(images, dt_anns, cat_list))
             mAP = stats[0]
         else:
             print("no detections in the accuracy log: mAP is 0")
