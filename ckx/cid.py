@@ -17,6 +17,9 @@ class CID:
     """A parsed CID (immutable)."""
 
     __slots__ = ("automation", "entry", "repo")
+    automation: str
+    entry: str | None
+    repo: str | None
 
     def __init__(self, automation: str, entry: str | None = None, repo: str | None = None) -> None:
         object.__setattr__(self, "automation", automation)

@@ -121,8 +121,8 @@ def _bars(ax, series, xk: str, yks: list[str], stat: str, factor: float) -> None
         for p in pts:
             v, a, b = _yerr(p, yk, stat, factor)
             if v is not None:
-                c = cats.index(str(p.values(stat).get(xk)))
-                vals[c], lo[c], hi[c] = v, a, b
+                at = cats.index(str(p.values(stat).get(xk)))
+                vals[at], lo[at], hi[at] = v, a, b
         xs = [c + (g - (len(groups) - 1) / 2) * width for c in range(len(cats))]
         name = " ".join(t for t in (label if len(series) > 1 else "", yk if len(yks) > 1 else label) if t)
         ax.bar(xs, vals, width=width, yerr=[lo, hi], capsize=3, label=name)

@@ -274,7 +274,7 @@ def experiment_path(ctx, repo_alias: str, name: str) -> Path:
 def load_points(entry_path: Path) -> list[Point]:
     """Every complete point of the experiment at ``entry_path``, oldest first."""
     base = Path(entry_path) / "points"
-    out = []
+    out: list[Point] = []
     if not base.is_dir():
         return out
     for d in sorted(base.iterdir()):
@@ -437,6 +437,10 @@ def _update_meta(exp_dir: Path, tags: list[str]) -> None:
     from ckx.metafile import find_meta_file, load_meta, save_meta
 
     mf = find_meta_file(exp_dir)
+    if mf is None:
+        from ckx.errors import MetaError
+
+        raise MetaError(f"{exp_dir}: the experiment has no meta file")
     meta = load_meta(mf)
     points = load_points(exp_dir)
     meta["tags"] = list(dict.fromkeys([*(meta.get("tags") or []), *tags]))
@@ -540,7 +544,7 @@ def sort_points(points: list[Point], key: str | None, stat: str = "mean") -> lis
         from ckx.stats import is_number
 
         v = p.values(stat).get(k)
-        return (0, float(v), "") if is_number(v) else (1, 0.0, str(v))
+        return (0, float(v), "") if is_number(v) else (1, 0.0, str(v))  # type: ignore[arg-type]
 
     return sorted(points, key=order, reverse=desc)
 
@@ -634,6 +638,6 @@ def compare_table(columns: list[tuple[str, Point]], stat: str = "mean",
         ratios = []
         for p in points[1:]:
             v = p.values(stat).get(k)
-            ratios.append(f"{v / b:.3f}x" if is_number(v) and is_number(b) and b != 0 else "")
+            ratios.append(f"{float(v) / float(b):.3f}x" if is_number(v) and is_number(b) and b != 0 else "")  # type: ignore[arg-type]
         rows.append([k, *(cell(p, k, stat) for p in points), *ratios])
     return diffs, Table(header=header, rows=rows)

@@ -37,6 +37,8 @@ class Variation:
     dataclasses import and class set-up cost ~10 ms of every command's start.)"""
 
     __slots__ = ("name", "value")
+    name: str
+    value: str | None
 
     def __init__(self, name: str, value: str | None = None) -> None:
         object.__setattr__(self, "name", name)
@@ -62,6 +64,11 @@ class Query:
     """A parsed tag query (immutable, hashable; ``text`` is not compared). Use :func:`parse`."""
 
     __slots__ = ("tags", "not_tags", "variations", "not_variations", "text")
+    tags: tuple[str, ...]
+    not_tags: tuple[str, ...]
+    variations: tuple[Variation, ...]
+    not_variations: tuple[str, ...]
+    text: str
 
     def __init__(
         self,

@@ -57,7 +57,7 @@ def build_request(ctx, i: dict[str, Any], entry, key: str) -> dict[str, Any]:
     query = i.get("query") or Query()
     if cmd.get("variations"):
         query = parse(cmd["variations"]).merged(query)
-    for group, value in group_inputs(entry, i).items():
+    for value in group_inputs(entry, i).values():
         query = query.merged(parse(f"_{value}"))
     env = {**{k: str(v) for k, v in (cmd.get("env") or {}).items()}, **(i.get("env") or {})}
     env["CKX_CMD_KEY"] = key
