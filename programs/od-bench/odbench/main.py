@@ -434,5 +434,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("od-bench: interrupted", file=sys.stderr)
         return 130
-    print(format_summary(record))
+    if not os.environ.get("CKX_ODBENCH_OUTPUT_DIR"):  # under ckx, `ckx run` prints it
+        print(format_summary(record))
     return 0 if record["batch_errors"] == 0 else 6
