@@ -83,8 +83,16 @@ class Repo:
 
 
 def project_root() -> Path:
-    """The checkout this ckx runs from (holds ``repos.yaml`` and the built-in content)."""
-    return Path(__file__).resolve().parent.parent
+    """Where the built-in repo is: ``$CKX_BUILTIN_REPO``; else ``ckx/_builtin`` in a regular
+    install (setup.py copies the content there); else the checkout of an editable install."""
+    env = os.environ.get("CKX_BUILTIN_REPO")
+    if env:
+        return Path(env).expanduser().resolve()
+    here = Path(__file__).resolve().parent
+    packaged = here / "_builtin"
+    if (packaged / "repos.yaml").is_file():
+        return packaged
+    return here.parent
 
 
 def read_repo_description(path: Path) -> dict:
