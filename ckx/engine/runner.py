@@ -119,7 +119,10 @@ class Runner:
             node.cached = self.provider.cache_lookup(node)
 
     def _from_cache(self, node: Node, rec) -> Result:
-        self.ctx.ui.info(f"  cached: {node.title()} ({rec.path})")
+        shown = self.__dict__.setdefault("_shown_cached", set())
+        if rec.uid not in shown:  # a shared dep (get-python3) is reported once per run
+            shown.add(rec.uid)
+            self.ctx.ui.info(f"  cached: {node.title()} ({rec.path})")
         res = Result(env=dict(rec.env), state=dict(rec.state), version=rec.version, status="cached",
                      cache_uid=rec.uid, node_id=node.id)
         self.results[node.id] = res
