@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -77,3 +78,20 @@ def test_every_object_gets_a_positive_anchor(model_module):
     logits = torch.zeros(2, anchors.shape[0], 6)
     loc_loss, conf_loss = trainer.multibox_loss(loc, logits, loc_t, cls_t)
     assert loc_loss > 0 and conf_loss > 0
+
+
+@pytest.mark.slow
+def test_retrain_variation_through_ckx(tmp_path):
+    """`ckx install package:ml-model-ssd-shapes --tags=_retrain` trains (2 steps here) and the
+    package then points at the new file instead of the shipped one."""
+    import os
+
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, CKX_HOME=str(tmp_path / "home"))
+    p = subprocess.run([sys.executable, "-m", "ckx", "install", "package:ml-model-ssd-shapes", "--tags=_retrain",
+                        "--env.CKX_TRAIN_STEPS=2", "--quiet"], capture_output=True, text=True, env=env, cwd=root,
+                       stdin=subprocess.DEVNULL, timeout=600)
+    assert p.returncode == 0, p.stderr
+    line = next(ln for ln in p.stdout.splitlines() if "CKX_ML_MODEL_FILE_WITH_PATH=" in ln)
+    model = Path(line.split("=", 1)[1])
+    assert model.is_file() and str(tmp_path) in str(model)  # the retrained file, in the cache
