@@ -70,6 +70,10 @@ def postprocess(i):
         from odbench.summary import format_summary
     finally:
         sys.path.remove(env["CKX_ODBENCH_CODE"])
+    # `model` is the --model the user chose (ssd-shapes, ssd-resnet34, ...); loadgen's model
+    # name (the key of its settings) is kept as `loadgen_model`
+    rec["loadgen_model"] = rec.get("model")
+    rec["model"] = env.get("CKX_ODBENCH_MODEL") or rec.get("model")
     rec["summary_text"] = format_summary(rec)
     rec["cmd_key"] = env.get("CKX_CMD_KEY")
     tmp = os.path.join(out, "ckx-characteristics.json.tmp")
