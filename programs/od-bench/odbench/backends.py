@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .errors import NotFoundError, RunError, UsageError, missing_module
+from .errors import CkxError, NotFoundError, RunError, UsageError, missing_module
 
 _FALSY = {"0", "false", "off", "no"}
 
@@ -138,8 +138,14 @@ class PyTorchNativeBackend:
         try:
             model = torch.jit.load(model_path, map_location=self.device)
         except (RuntimeError, ValueError):
+            # a whole pickled module; the reference's need its python/models package,
+            # which refmodels re-implements and registers as `models` during the load
+            from .refmodels import load_pickled
+
             try:
-                model = torch.load(model_path, map_location=self.device, weights_only=False)
+                model = load_pickled(model_path, map_location=self.device)
+            except CkxError:
+                raise
             except Exception as exc:
                 raise RunError(f"torch cannot load '{model_path}': {exc}") from exc
         if isinstance(model, dict):
@@ -164,7 +170,15 @@ class PyTorchNativeBackend:
             out = [out]
         elif isinstance(out, dict):
             out = [out[k] for k in (self.outputs or list(out))]
-        return [o.detach().cpu().numpy() if isinstance(o, torch.Tensor) else o for o in out]
+        return [self._to_numpy(o) for o in out]
+
+    def _to_numpy(self, value: Any) -> Any:
+        # the reference SSDs return lists with one tensor per image (ragged)
+        if isinstance(value, self.torch.Tensor):
+            return value.detach().cpu().numpy()
+        if isinstance(value, (list, tuple)):
+            return [self._to_numpy(v) for v in value]
+        return value
 
 
 BACKENDS = {"onnxruntime": OnnxRuntimeBackend, "pytorch-native": PyTorchNativeBackend}
