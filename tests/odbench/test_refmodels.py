@@ -278,3 +278,17 @@ def test_nms_and_box_decoding() -> None:
     anchors = torch.tensor([[0.1, 0.2, 0.5, 0.6]])
     out = decode_boxes(torch.zeros(1, 1, 4), anchors, torch.tensor([10.0, 10.0, 5.0, 5.0]))
     np.testing.assert_allclose(out[0, 0].numpy(), [0.2, 0.1, 0.6, 0.5], atol=1e-6)
+
+
+def test_r34_iou_keeps_the_reference_quirk() -> None:
+    from odbench.refmodels.ssd_r34 import calc_iou_tensor
+
+    a = torch.tensor([[0.0, 0.0, 0.2, 0.2]])
+    # apart in x only: the overlap width is negative, the product negative
+    assert calc_iou_tensor(a, torch.tensor([[0.5, 0.0, 0.7, 0.2]])).item() < 0
+    # apart in both x and y: both extents negative, so the reference's product is positive
+    # (its clamp fills a copy); NMS must see the same value to drop the same boxes
+    iou = calc_iou_tensor(a, torch.tensor([[0.3, 0.3, 0.5, 0.5]])).item()
+    assert iou == pytest.approx(0.01 / (0.04 + 0.04 - 0.01))
+    same = calc_iou_tensor(a, a).item()
+    assert same == pytest.approx(1.0)
