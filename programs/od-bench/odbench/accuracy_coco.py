@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import CkxError, NotFoundError, UsageError
+from .errors import CkxError, NotFoundError, UsageError, report
 
 
 @dataclass
@@ -237,10 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                             remove_48_empty_images=a.remove_48_empty_images,
                             detections_file=a.detections_file, verbose=a.verbose)
     except CkxError as exc:
-        print(f"accuracy_coco: error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
-        return exc.exit_code
+        return report("accuracy_coco", exc)
     sys.stdout.write(acc.text)
     if a.output_file:
         write_text_atomic(a.output_file, acc.text)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .accuracy_coco import decode_floats, read_accuracy_log, write_text_atomic
-from .errors import CkxError
+from .errors import CkxError, report
 
 
 @dataclass
@@ -121,10 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         res = evaluate_cognata(a.mlperf_accuracy_file, a.dataset_path, verbose=a.verbose)
     except CkxError as exc:
-        print(f"accuracy_cognata: error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
-        return exc.exit_code
+        return report("accuracy_cognata", exc)
     sys.stdout.write(res.text)
     if a.output_file:
         write_text_atomic(os.path.abspath(a.output_file), res.text)

@@ -71,3 +71,14 @@ __all__ = [
     "UsageError",
     "missing_module",
 ]
+
+
+def report(prog: str, exc: CkxError) -> int:
+    """Print ``exc`` as od-bench's command-line tools do (error line, then hint); return its
+    exit code."""
+    import sys
+
+    print(f"{prog}: error: {exc.message}", file=sys.stderr)
+    if exc.hint:
+        print(f"hint: {exc.hint}", file=sys.stderr)
+    return exc.exit_code

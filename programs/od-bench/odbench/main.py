@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import CkxError, NotFoundError, UsageError, missing_module
+from .errors import CkxError, NotFoundError, UsageError, missing_module, report
 from .profiles import BACKEND_ALIASES, SUPPORTED_DATASETS, SUPPORTED_PROFILES, apply_profile
 
 log = logging.getLogger("odbench")
@@ -427,10 +427,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = resolve_args(argv)
         record = run(cfg)
     except CkxError as exc:
-        print(f"od-bench: error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
-        return exc.exit_code
+        return report("od-bench", exc)
     except KeyboardInterrupt:
         print("od-bench: interrupted", file=sys.stderr)
         return 130

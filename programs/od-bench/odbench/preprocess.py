@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import CkxError, NotFoundError, UsageError
+from .errors import CkxError, NotFoundError, UsageError, report
 
 MANIFEST_NAME = "odbench-preprocessed.json"
 
@@ -302,10 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         info = preprocess_command(args)
     except CkxError as exc:
-        print(f"odbench.preprocess: error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
-        return exc.exit_code
+        return report("odbench.preprocess", exc)
     print(f"preprocessed {info['count']} images into {info['out']} "
           f"({info['written']} written, {info['skipped']} already there, {info['seconds']:.1f} s)")
     return 0
