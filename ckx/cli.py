@@ -123,8 +123,8 @@ def _print_error(e, debug: bool) -> None:
     print(f"ckx error: {e.message}", file=sys.stderr)
     if e.hint:
         print(f"  hint: {e.hint}", file=sys.stderr)
-    if not debug:
-        print("  (run with --debug for a traceback)", file=sys.stderr) if e.exit_code == 1 else None
+    if not debug and e.exit_code == 1:  # a generic failure: the traceback may help
+        print("  (run with --debug for a traceback)", file=sys.stderr)
 
 
 def _main(argv: list[str]) -> int:

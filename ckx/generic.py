@@ -209,10 +209,8 @@ def _copy_or_move(ctx, i: dict, move: bool) -> dict:
     e = ctx.load(i["automation"], ctx.require(i.get("entry"), "the entry", "ckx cp script:a local:script:b"), repo=i.get("repo"))
     target = _new_name(i)
     cid = parse_cid(target) if ":" in target else None
-    repo = ctx.registry.get(cid.repo) if cid and cid.repo else (ctx.registry.get(e.repo) if not move or cid else ctx.registry.get(e.repo))
-    new_alias = (cid.entry if cid else target) or e.alias
-    if cid and cid.entry is None:  # "repo:" style target -> keep the alias
-        new_alias = e.alias
+    repo = ctx.registry.get(cid.repo if cid and cid.repo else e.repo)
+    new_alias = (cid.entry if cid else target) or e.alias  # no entry part: keep the alias
     dest = repo.folder_for(e.automation) / new_alias
     if dest.exists():
         raise ConflictError(f"{dest} already exists")

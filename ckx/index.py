@@ -106,6 +106,7 @@ class Index:
         self.warn = warn or (lambda msg: None)
         self._db: sqlite3.Connection | None = None
         self._fresh = False
+        self.schemas: dict[str, dict | None] = {}  # automation -> entry_schema, per command
 
     # -- connection ----------------------------------------------------------------------
     @property
@@ -426,12 +427,11 @@ def _racy_unchanged(racy: list) -> bool:
 
 
 def entry_schema_cached(index: Index, automation: str):
-    cache = index.__dict__.setdefault("_schemas", {})
-    if automation not in cache:
+    if automation not in index.schemas:
         from ckx.schema import entry_schema
 
-        cache[automation] = entry_schema(automation, index.registry)
-    return cache[automation]
+        index.schemas[automation] = entry_schema(automation, index.registry)
+    return index.schemas[automation]
 
 
 #: Below this many changed metas, parsing stays in-process (a pool costs ~50 ms to start).

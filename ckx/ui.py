@@ -28,6 +28,7 @@ class UI:
     ) -> None:
         self.mode = mode
         self.quiet = quiet
+        self.warnings: list[str] = []  # every warning of this call (the API returns them)
         self._out = out
         self._err = err
         self._in = inp
@@ -63,12 +64,6 @@ class UI:
         self.warnings.append(text)
         if self.mode != "none":
             print(f"warning: {text}", file=self.stderr, flush=True)
-
-    @property
-    def warnings(self) -> list[str]:
-        if not hasattr(self, "_warnings"):
-            self._warnings: list[str] = []
-        return self._warnings
 
     def choose(self, title: str, options: Sequence[str], default: int | None = 0, what: str = "") -> int:
         """Pick one of ``options``: a numbered prompt when interactive, else ``default``.

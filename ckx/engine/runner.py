@@ -68,6 +68,7 @@ class Runner:
         self.provider = provider
         self.flags = flags or provider.flags
         self.results: dict[int, Result] = {}
+        self._shown_cached: set[str] = set()
 
     def run(self, plan: Plan, *, env: dict[str, Any] | None = None, state: dict[str, Any] | None = None) -> Result:
         """Run the whole plan; return the root's result."""
@@ -119,9 +120,8 @@ class Runner:
             node.cached = self.provider.cache_lookup(node)
 
     def _from_cache(self, node: Node, rec) -> Result:
-        shown = self.__dict__.setdefault("_shown_cached", set())
-        if rec.uid not in shown:  # a shared dep (get-python3) is reported once per run
-            shown.add(rec.uid)
+        if rec.uid not in self._shown_cached:  # a shared dep (get-python3) is reported once per run
+            self._shown_cached.add(rec.uid)
             self.ctx.ui.info(f"  cached: {node.title()} ({rec.path})")
         res = Result(env=dict(rec.env), state=dict(rec.state), version=rec.version, status="cached",
                      cache_uid=rec.uid, node_id=node.id)
