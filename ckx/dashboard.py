@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ckx.errors import ConflictError, MissingDependencyError, UsageError
+from ckx.errors import ConflictError, UsageError, missing_extra
 
 MARKER = ".ckx-dashboard"
 
@@ -24,8 +24,7 @@ def _pyplot():
     try:
         import matplotlib
     except ImportError:
-        raise MissingDependencyError("plots need matplotlib, which is not installed",
-                                     hint="pip install matplotlib") from None
+        raise missing_extra("matplotlib", "plot", "plots") from None
     matplotlib.use("Agg")  # no display: render to files only
     import matplotlib.pyplot as plt
 

@@ -105,9 +105,10 @@ class Interrupted(CkxError):
     exit_code = 130
 
 
-def missing_extra(module: str, extra: str) -> MissingDependencyError:
+def missing_extra(module: str, extra: str, needed_for: str = "") -> MissingDependencyError:
     """The error for an optional import that failed, with the pip command to fix it."""
+    why = f" (needed for {needed_for})" if needed_for else ""
     return MissingDependencyError(
-        f"the Python module '{module}' is not installed",
+        f"the Python module '{module}' is not installed{why}",
         hint=f"install it with: pip install 'ckx[{extra}]'",
     )

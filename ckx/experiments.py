@@ -267,10 +267,6 @@ def _join_values(values: list[Any]) -> Any:
     return values[0] if len(values) == 1 else "|".join(map(str, values))
 
 
-def experiment_path(ctx, repo_alias: str, name: str) -> Path:
-    return ctx.registry.get(repo_alias).folder_for("experiment") / name
-
-
 def load_points(entry_path: Path) -> list[Point]:
     """Every complete point of the experiment at ``entry_path``, oldest first."""
     base = Path(entry_path) / "points"

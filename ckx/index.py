@@ -78,11 +78,6 @@ def _stat3(p: str) -> tuple[int, int, int]:
         return (-1, -1, -1)
 
 
-def _sig(paths: list[str]) -> str:
-    """Signature of the stats of ``paths``; a missing path makes it unique."""
-    return _sig_of(list(map(_stat3, paths)))
-
-
 def _sig_of(stats: list[tuple[int, int, int]]) -> str:
     # canonical bytes (marshal is not: its output depends on object identity and refcounts)
     import hashlib

@@ -224,12 +224,3 @@ def _describe(text: str, pos: int) -> str:
     if pos >= len(text):
         return "the end"
     return repr(text[pos])
-
-
-def split_terms(value: str | list[str] | None) -> list[str]:
-    """Split a ``--tags=a,b`` value or a YAML list into raw terms (no validation)."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [t.strip() for t in value.split(",") if t.strip()]
-    return [str(t).strip() for t in value if str(t).strip()]

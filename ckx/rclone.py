@@ -22,7 +22,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ckx.download import Artifact, FetchResult, KnownHashes
-from ckx.errors import ChecksumError, DownloadError, MissingDependencyError, UsageError
+from ckx.errors import (
+    ChecksumError,
+    DownloadError,
+    MissingDependencyError,
+    UsageError,
+    missing_extra,
+)
 
 COGNATA_REMOTE = "mlc-cognata"
 # The drive folder MLCommons shares with members (reference §8.3).
@@ -52,10 +58,7 @@ def rclone_module():
     try:
         from rclone_python import rclone
     except ImportError:
-        raise MissingDependencyError(
-            "the Python module 'rclone_python' is not installed (needed for rclone remotes)",
-            hint="install it with: pip install rclone-python",
-        ) from None
+        raise missing_extra("rclone_python", "rclone", "rclone remotes") from None
     return rclone
 
 

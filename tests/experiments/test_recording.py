@@ -7,10 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import bench
-
 import ckx
 from ckx.experiments import load_points, machine_of, platform_info, point_id, record_repetition
+
+from .conftest import bench
 
 
 def _exp_dir(ckx_home: Path, name: str) -> Path:

@@ -9,9 +9,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import bench
 
 import ckx
+
+from .conftest import bench
 
 
 def _tree(root: Path) -> set[str]:

@@ -188,11 +188,6 @@ def build_from_config(name: str | None = None) -> Any:
     return model
 
 
-def is_state_dict(obj: Any) -> bool:
-    """True when ``obj`` is a state dict or a checkpoint dict wrapping one."""
-    return isinstance(obj, Mapping) and _extract_state_dict(obj, "<object>", strict=False) is not None
-
-
 def _extract_state_dict(obj: Mapping[str, Any], path: str, strict: bool = True) -> Any:
     """The tensor mapping inside ``obj`` (itself, or under a wrapper key)."""
     torch = _torch()
