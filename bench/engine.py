@@ -30,7 +30,13 @@ ROOT = Path(__file__).resolve().parent.parent
 def _entry(repo: Path, alias: str, n: int, meta: dict) -> None:
     d = repo / "script" / alias
     d.mkdir(parents=True, exist_ok=True)
-    full = {"alias": alias, "uid": f"{n:016x}", "automation_alias": "script", "tags": [alias, "bench"], **meta}
+    full = {
+        "alias": alias,
+        "uid": f"{n:016x}",
+        "automation_alias": "script",
+        "tags": [alias, "bench"],
+        **meta,
+    }
     (d / "meta.json").write_text(json.dumps(full))
 
 
@@ -40,8 +46,12 @@ def make_repo(base: Path) -> Path:
     (repo / "script").mkdir(parents=True)
     (repo / "repo.yaml").write_text("alias: bench\nuid: 00000000000be7c0\n")
     for k in range(19):
-        _entry(repo, f"leaf{k}", 0x100 + k, {"cache": True, "new_env_keys": [f"LEAF{k}"],
-                                             "env": {f"LEAF{k}": str(k)}})
+        _entry(
+            repo,
+            f"leaf{k}",
+            0x100 + k,
+            {"cache": True, "new_env_keys": [f"LEAF{k}"], "env": {f"LEAF{k}": str(k)}},
+        )
     _entry(repo, "graph20", 0x200, {"deps": [{"tags": f"leaf{k}"} for k in range(19)]})
     # a binary tree of 200 distinct scripts: node k depends on 2k+1 and 2k+2
     for k in range(200):
@@ -59,15 +69,21 @@ def _env(home: Path) -> dict[str, str]:
 
 def register(home: Path, repo: Path) -> None:
     env = _env(home)
-    code = ("from ckx.context import Context; from ckx.repos import Repo; import sys;"
-            "Context(sys.argv[1]).registry.add(Repo(alias='bench', uid='00000000000be7c0', path=sys.argv[2]))")
-    subprocess.run([sys.executable, "-c", code, str(home), str(repo)], check=True, env=env, cwd=ROOT)
+    code = (
+        "from ckx.context import Context; from ckx.repos import Repo; import sys;"
+        "Context(sys.argv[1]).registry.add(Repo(alias='bench', uid='00000000000be7c0', path=sys.argv[2]))"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code, str(home), str(repo)], check=True, env=env, cwd=ROOT
+    )
 
 
 def timed(args: list[str], home: Path, runs: int) -> tuple[float, float]:
     env = _env(home)
     cmd = [sys.executable, "-m", "ckx", *args]
-    subprocess.run(cmd, check=True, env=env, cwd=ROOT, capture_output=True)  # warm: index, cache, pyc
+    subprocess.run(
+        cmd, check=True, env=env, cwd=ROOT, capture_output=True
+    )  # warm: index, cache, pyc
     times = []
     for _ in range(runs):
         t = time.perf_counter()
@@ -89,7 +105,9 @@ def main() -> None:
         else:
             os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
             ENV["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
-        print(f"bytecode cache: {'off (--no-pyc)' if a.no_pyc else 'on'}; runs per command: {a.runs}")
+        print(
+            f"bytecode cache: {'off (--no-pyc)' if a.no_pyc else 'on'}; runs per command: {a.runs}"
+        )
         home = Path(tmp) / "home"
         register(home, make_repo(Path(tmp)))
         rows = [
@@ -105,7 +123,9 @@ def main() -> None:
                 ts = []
                 for _ in range(a.runs):
                     t = time.perf_counter()
-                    subprocess.run([sys.executable, "-c", "pass"], check=True, env={**os.environ, **ENV})
+                    subprocess.run(
+                        [sys.executable, "-c", "pass"], check=True, env={**os.environ, **ENV}
+                    )
                     ts.append((time.perf_counter() - t) * 1000)
                 med, low = statistics.median(ts), min(ts)
             else:

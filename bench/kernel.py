@@ -20,8 +20,27 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-WORDS = ["get", "install", "detect", "python", "model", "dataset", "coco", "onnx", "torch", "cuda",
-         "lib", "tool", "compiler", "ssd", "resnet", "mobilenet", "preprocess", "mlperf", "inference"]
+WORDS = [
+    "get",
+    "install",
+    "detect",
+    "python",
+    "model",
+    "dataset",
+    "coco",
+    "onnx",
+    "torch",
+    "cuda",
+    "lib",
+    "tool",
+    "compiler",
+    "ssd",
+    "resnet",
+    "mobilenet",
+    "preprocess",
+    "mlperf",
+    "inference",
+]
 
 
 def make_repo(root: Path, n: int, seed: int = 0) -> None:
@@ -73,19 +92,41 @@ def bench_size(n: int, repeat: int) -> list[tuple[str, float, str]]:
         home = tmp / "home"
         env = clean_env(CKX_HOME=str(home))
         ckx = [sys.executable, "-m", "ckx"]
-        subprocess.run(ckx + ["add", "repo:bench", f"--path={repo}"], env=env, check=True, capture_output=True)
+        subprocess.run(
+            ckx + ["add", "repo:bench", f"--path={repo}"], env=env, check=True, capture_output=True
+        )
 
         def wipe_index():
             for f in home.glob("index.sqlite*"):
                 f.unlink()
 
-        full = timed(ckx + ["search", "script", "--tags=needle"], env, max(3, repeat // 5), setup=wipe_index)
+        full = timed(
+            ckx + ["search", "script", "--tags=needle"], env, max(3, repeat // 5), setup=wipe_index
+        )
         rows = [(f"first full index + search ({n} entries)", full, "≤ 3000" if n >= 10000 else "")]
         big = n >= 10000
         target = "≤ 120" if big else "≤ 50"
-        rows.append((f"search, 1 hit ({n})", timed(ckx + ["search", "script", "--tags=needle"], env, repeat), target))
-        rows.append((f"search, 0 hits ({n})", timed(ckx + ["search", "script", "--tags=no-such-tag"], env, repeat), target))
-        rows.append((f"search, negative tag ({n})", timed(ckx + ["search", "script", "--tags=needle,-cuda"], env, repeat), target))
+        rows.append(
+            (
+                f"search, 1 hit ({n})",
+                timed(ckx + ["search", "script", "--tags=needle"], env, repeat),
+                target,
+            )
+        )
+        rows.append(
+            (
+                f"search, 0 hits ({n})",
+                timed(ckx + ["search", "script", "--tags=no-such-tag"], env, repeat),
+                target,
+            )
+        )
+        rows.append(
+            (
+                f"search, negative tag ({n})",
+                timed(ckx + ["search", "script", "--tags=needle,-cuda"], env, repeat),
+                target,
+            )
+        )
         victim = repo / "script" / f"script-{n // 3:05d}" / "meta.yaml"
 
         def touch():
@@ -93,8 +134,13 @@ def bench_size(n: int, repeat: int) -> list[tuple[str, float, str]]:
             old = time.time() - 5
             os.utime(victim, (old, old))  # outside the racy window, like an edit a while ago
 
-        rows.append((f"incremental refresh after touching 1 entry ({n})",
-                     timed(ckx + ["search", "script", "--tags=needle"], env, repeat, setup=touch), "≤ 150"))
+        rows.append(
+            (
+                f"incremental refresh after touching 1 entry ({n})",
+                timed(ckx + ["search", "script", "--tags=needle"], env, repeat, setup=touch),
+                "≤ 150",
+            )
+        )
         return rows
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -108,7 +154,11 @@ def main() -> None:
     env = clean_env(CKX_HOME=tempfile.mkdtemp())
     rows = [
         ("python -c pass", timed([sys.executable, "-c", "pass"], env, args.repeat), ""),
-        ("ckx --version", timed([sys.executable, "-m", "ckx", "--version"], env, args.repeat), "≤ 35"),
+        (
+            "ckx --version",
+            timed([sys.executable, "-m", "ckx", "--version"], env, args.repeat),
+            "≤ 35",
+        ),
     ]
     for n in (int(x) for x in args.sizes.split(",")):
         rows += bench_size(n, args.repeat)

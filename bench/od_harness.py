@@ -29,7 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 ODBENCH = ROOT / "programs" / "od-bench"
 sys.path.insert(0, str(ODBENCH))
 
-REAL_MODEL = "models/ssd-mobilenet-v1-quant-coco/ssd_mobilenet_v1_coco_quant_2018_06_29_mlperf_io.onnx"
+REAL_MODEL = (
+    "models/ssd-mobilenet-v1-quant-coco/ssd_mobilenet_v1_coco_quant_2018_06_29_mlperf_io.onnx"
+)
 REAL_COCO = "coco2017-val-mini"
 
 
@@ -47,8 +49,9 @@ def synthetic(root: Path, n: int) -> tuple[str, str]:
         name = f"{i:012d}.jpg"
         cv2.imwrite(str(root / "val2017" / name), rng.integers(0, 256, (480, 640, 3), np.uint8))
         images.append({"id": i + 1, "file_name": name, "height": 480, "width": 640})
-    (root / "annotations" / "instances_val2017.json").write_text(json.dumps(
-        {"images": images, "annotations": [], "categories": [{"id": 1, "name": "x"}]}))
+    (root / "annotations" / "instances_val2017.json").write_text(
+        json.dumps({"images": images, "annotations": [], "categories": [{"id": 1, "name": "x"}]})
+    )
     w1 = numpy_helper.from_array(rng.standard_normal((16, 3, 3, 3)).astype(np.float32), "w1")
     w2 = numpy_helper.from_array(rng.standard_normal((32, 16, 3, 3)).astype(np.float32), "w2")
     nodes = [
@@ -63,17 +66,25 @@ def synthetic(root: Path, n: int) -> tuple[str, str]:
         helper.make_node("ConstantOfShape", ["sshape"], ["detection_scores:0"]),
         helper.make_node("ConstantOfShape", ["sshape"], ["detection_classes:0"]),
     ]
-    init = [w1, w2, numpy_helper.from_array(np.float32(0), "zero"),
-            numpy_helper.from_array(np.array([1, 100, 4], np.int64), "bshape"),
-            numpy_helper.from_array(np.array([1, 100], np.int64), "sshape")]
+    init = [
+        w1,
+        w2,
+        numpy_helper.from_array(np.float32(0), "zero"),
+        numpy_helper.from_array(np.array([1, 100, 4], np.int64), "bshape"),
+        numpy_helper.from_array(np.array([1, 100], np.int64), "sshape"),
+    ]
     graph = helper.make_graph(
-        nodes, "bench", [helper.make_tensor_value_info("image_tensor:0", TensorProto.UINT8,
-                                                       [1, 300, 300, 3])],
-        [helper.make_tensor_value_info("num_detections:0", TensorProto.FLOAT, [1]),
-         helper.make_tensor_value_info("detection_boxes:0", TensorProto.FLOAT, [1, 100, 4]),
-         helper.make_tensor_value_info("detection_scores:0", TensorProto.FLOAT, [1, 100]),
-         helper.make_tensor_value_info("detection_classes:0", TensorProto.FLOAT, [1, 100])],
-        init)
+        nodes,
+        "bench",
+        [helper.make_tensor_value_info("image_tensor:0", TensorProto.UINT8, [1, 300, 300, 3])],
+        [
+            helper.make_tensor_value_info("num_detections:0", TensorProto.FLOAT, [1]),
+            helper.make_tensor_value_info("detection_boxes:0", TensorProto.FLOAT, [1, 100, 4]),
+            helper.make_tensor_value_info("detection_scores:0", TensorProto.FLOAT, [1, 100]),
+            helper.make_tensor_value_info("detection_classes:0", TensorProto.FLOAT, [1, 100]),
+        ],
+        init,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     path = root / "bench.onnx"
@@ -109,18 +120,37 @@ def plain_loop(model: str, images: list[np.ndarray], rounds: int) -> tuple[float
     return len(lat) / took, float(np.percentile(lat, 90))
 
 
-def odbench(model: str, dataset: str, scenario: str, queries: int,
-            out: Path) -> dict:
+def odbench(model: str, dataset: str, scenario: str, queries: int, out: Path) -> dict:
     from odbench.userconf import QuickRun, generate_user_conf, write_user_conf
 
-    conf = write_user_conf(str(out / f"{scenario}.conf"), generate_user_conf(
-        "ssd-mobilenet", scenario, target_qps=1000,
-        quick=QuickRun(query_count=queries, min_duration_ms=0)))
+    conf = write_user_conf(
+        str(out / f"{scenario}.conf"),
+        generate_user_conf(
+            "ssd-mobilenet",
+            scenario,
+            target_qps=1000,
+            quick=QuickRun(query_count=queries, min_duration_ms=0),
+        ),
+    )
     env = dict(os.environ, PYTHONPATH=str(ODBENCH))
     # no --count: it would also set min/max_query_count; the user.conf sets the query count
-    cmd = [sys.executable, "-m", "odbench", "--profile", "ssd-mobilenet-onnxruntime",
-           "--model", model, "--dataset-path", dataset, "--scenario", scenario,
-           "--user_conf", conf, "--output", str(out / scenario)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "odbench",
+        "--profile",
+        "ssd-mobilenet-onnxruntime",
+        "--model",
+        model,
+        "--dataset-path",
+        dataset,
+        "--scenario",
+        scenario,
+        "--user_conf",
+        conf,
+        "--output",
+        str(out / scenario),
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode:
         raise SystemExit(proc.stderr)
@@ -145,14 +175,30 @@ def preprocess_rate(dataset: str, copies: int, workers: int, out: Path) -> float
                 (root / "val2017" / link).symlink_to(os.path.abspath(os.path.join(dataset, name)))
                 h, w = src.image_sizes[i]
                 images.append({"id": len(images) + 1, "file_name": link, "height": h, "width": w})
-        (root / "annotations" / "instances_val2017.json").write_text(json.dumps(
-            {"images": images, "annotations": [], "categories": []}))
+        (root / "annotations" / "instances_val2017.json").write_text(
+            json.dumps({"images": images, "annotations": [], "categories": []})
+        )
     env = dict(os.environ, PYTHONPATH=str(ODBENCH))
     dst = out / f"pre{workers}"
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "odbench.preprocess", "--dataset-path", str(root),
-                    "--out", str(dst), "--profile", "ssd-mobilenet-onnxruntime",
-                    "--workers", str(workers)], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "odbench.preprocess",
+            "--dataset-path",
+            str(root),
+            "--out",
+            str(dst),
+            "--profile",
+            "ssd-mobilenet-onnxruntime",
+            "--workers",
+            str(workers),
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     took = time.perf_counter() - t0
     return len(list((dst / "val2017").iterdir())) / took
 
@@ -196,16 +242,33 @@ def main() -> int:
         pre_all = max(pre_all, preprocess_rate(dataset, copies, cores, tmp / f"p{r}"))
         pre_one = max(pre_one, preprocess_rate(dataset, copies, 1, tmp / f"p{r}"))
     rows = [
-        ("Offline samples/s: od-bench / plain loop", off_sps, plain_sps, off_sps / plain_sps,
-         ">= 0.97"),
-        ("SingleStream p90 ms: od-bench / plain", ss_p90 / 1e6, plain_p90 / 1e6,
-         ss_p90 / plain_p90, "<= 1.05"),
-        (f"preprocess img/s: {cores} workers / 1", pre_all, pre_one, pre_all / pre_one,
-         ">= 1.8 (2 cores)"),
+        (
+            "Offline samples/s: od-bench / plain loop",
+            off_sps,
+            plain_sps,
+            off_sps / plain_sps,
+            ">= 0.97",
+        ),
+        (
+            "SingleStream p90 ms: od-bench / plain",
+            ss_p90 / 1e6,
+            plain_p90 / 1e6,
+            ss_p90 / plain_p90,
+            "<= 1.05",
+        ),
+        (
+            f"preprocess img/s: {cores} workers / 1",
+            pre_all,
+            pre_one,
+            pre_all / pre_one,
+            ">= 1.8 (2 cores)",
+        ),
     ]
-    print(f"od-bench harness benchmark: {kind}, {n} images, {cores} cores, "
-          f"{queries} queries per run, best of {a.repeat}; load average "
-          f"{os.getloadavg()[0]:.2f}")
+    print(
+        f"od-bench harness benchmark: {kind}, {n} images, {cores} cores, "
+        f"{queries} queries per run, best of {a.repeat}; load average "
+        f"{os.getloadavg()[0]:.2f}"
+    )
     print(f"{'measure':44} {'od-bench':>10} {'baseline':>10} {'ratio':>7}  target")
     for name, x, y, r, target in rows:
         print(f"{name:44} {x:10.2f} {y:10.2f} {r:7.3f}  {target}")

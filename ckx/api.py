@@ -19,9 +19,16 @@ KERNEL_ACTIONS = {
     "lint": "ckx.generic:lint",
 }
 #: The automation an action applies to when none is named (MLCFlow's `mlc run get,python3`).
-DEFAULT_AUTOMATION = {"run": "script", "detect": "soft", "install": "package", "benchmark": "program",
-                      "prefetch": "package", "dashboard": "experiment", "replay": "experiment",
-                      "compare": "experiment"}
+DEFAULT_AUTOMATION = {
+    "run": "script",
+    "detect": "soft",
+    "install": "package",
+    "benchmark": "program",
+    "prefetch": "package",
+    "dashboard": "experiment",
+    "replay": "experiment",
+    "compare": "experiment",
+}
 
 
 def access(request: dict) -> dict:

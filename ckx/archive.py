@@ -221,7 +221,9 @@ def _plan_zip(archive: Path, zf, strip: int) -> list[tuple]:
                 continue
             # permission bits with no file-type bits (zipfile.writestr, some Windows tools)
             # describe a regular file; only an explicit special type is refused
-            if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
+            if stat.S_IFMT(mode) and not (
+                stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)
+            ):
                 raise ValueError("device file, FIFO or other special file")
             if stat.S_ISLNK(mode):
                 check_link_target(name, zf.read(info).decode("utf-8", "replace"))

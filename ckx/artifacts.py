@@ -52,8 +52,19 @@ PATH_ENV = "CKX_PACKAGE_PATH"  # what a `_path.#` variation sets
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SUBST = re.compile(r"<<<([A-Za-z_][A-Za-z0-9_]*)>>>")
 _ITEM_FIELDS = {
-    "url", "urls", "filename", "size", "sha256", "md5", "name", "extract", "strip_components",
-    "dest", "expect", "env", "rclone",
+    "url",
+    "urls",
+    "filename",
+    "size",
+    "sha256",
+    "md5",
+    "name",
+    "extract",
+    "strip_components",
+    "dest",
+    "expect",
+    "env",
+    "rclone",
 }
 
 
@@ -84,8 +95,9 @@ class DownloadItem:
 # --- parsing -----------------------------------------------------------------------------
 
 
-def parse_download_block(meta: Mapping[str, Any], env: Mapping[str, Any] | None = None,
-                         where: str = "meta") -> list[DownloadItem]:
+def parse_download_block(
+    meta: Mapping[str, Any], env: Mapping[str, Any] | None = None, where: str = "meta"
+) -> list[DownloadItem]:
     """The meta's ``download`` list as items (``<<<KEY>>>`` in strings replaced from ``env``).
 
     A single mapping is accepted as a one-item list. Raises :class:`MetaError` naming
@@ -98,8 +110,10 @@ def parse_download_block(meta: Mapping[str, Any], env: Mapping[str, Any] | None 
         block = [block]
     if not isinstance(block, list):
         raise MetaError(f"{where}: field 'download' must be a list of mappings")
-    return [_parse_item(_substitute(raw, env or {}), f"{where}: download[{k}]")
-            for k, raw in enumerate(block)]
+    return [
+        _parse_item(_substitute(raw, env or {}), f"{where}: download[{k}]")
+        for k, raw in enumerate(block)
+    ]
 
 
 def plan_artifacts(meta: Mapping[str, Any], env: Mapping[str, Any] | None = None) -> list[Artifact]:
@@ -112,8 +126,10 @@ def _parse_item(raw: Any, where: str) -> DownloadItem:
         raise MetaError(f"{where}: must be a mapping with url/urls/rclone and filename")
     unknown = sorted(set(raw) - _ITEM_FIELDS)
     if unknown:
-        raise MetaError(f"{where}: unknown field '{unknown[0]}'",
-                        hint="known fields: " + ", ".join(sorted(_ITEM_FIELDS)))
+        raise MetaError(
+            f"{where}: unknown field '{unknown[0]}'",
+            hint="known fields: " + ", ".join(sorted(_ITEM_FIELDS)),
+        )
     rclone = raw.get("rclone")
     if rclone is not None and (not isinstance(rclone, str) or ":" not in rclone):
         raise MetaError(f"{where}: field 'rclone' must be 'remote:path', got {rclone!r}")
@@ -155,7 +171,9 @@ def _check_types(artifact: Artifact, raw: dict, where: str) -> None:
 def _relative(path: str, where: str, name: str) -> str:
     norm = os.path.normpath(path.replace("\\", "/"))
     if os.path.isabs(path) or norm == ".." or norm.startswith("../"):
-        raise MetaError(f"{where}: field '{name}' must be a path inside the package folder, got {path!r}")
+        raise MetaError(
+            f"{where}: field '{name}' must be a path inside the package folder, got {path!r}"
+        )
     return norm
 
 
@@ -173,10 +191,14 @@ def _env_map(value: Any, where: str) -> dict[str, str]:
 def _substitute(obj: Any, env: Mapping[str, Any]) -> Any:
     """MLCFlow's ``<<<KEY>>>`` substitution in strings; an unset key is an error."""
     if isinstance(obj, str):
+
         def repl(m: re.Match[str]) -> str:
             if m.group(1) not in env:
-                raise MetaError(f"download block uses <<<{m.group(1)}>>> but {m.group(1)} is not set")
+                raise MetaError(
+                    f"download block uses <<<{m.group(1)}>>> but {m.group(1)} is not set"
+                )
             return str(env[m.group(1)])
+
         return _SUBST.sub(repl, obj)
     if isinstance(obj, list):
         return [_substitute(x, env) for x in obj]
@@ -233,7 +255,9 @@ def _progress(ctx):
     return Progress(quiet=ctx.quiet or ctx.ui.mode == "none")
 
 
-def fetch_item(ctx, item: DownloadItem, store=None, *, mirrors: list[str] | None = None) -> FetchResult:
+def fetch_item(
+    ctx, item: DownloadItem, store=None, *, mirrors: list[str] | None = None
+) -> FetchResult:
     """Make one item present and verified in the store: mirrors, then URLs or the rclone remote."""
     from ckx.download import fetch
 
@@ -251,8 +275,9 @@ def fetch_item(ctx, item: DownloadItem, store=None, *, mirrors: list[str] | None
             ctx.ui.info(f"  {item.artifact.label}: not in a mirror, trying rclone {item.rclone}")
     from ckx.rclone import fetch_rclone
 
-    return fetch_rclone(item.rclone, item.artifact, store, environ=ctx.environ,
-                        known_hashes=known_hashes_file(ctx))
+    return fetch_rclone(
+        item.rclone, item.artifact, store, environ=ctx.environ, known_hashes=known_hashes_file(ctx)
+    )
 
 
 # --- prepare ---------------------------------------------------------------------------------
@@ -284,33 +309,47 @@ def prepare_downloads(ctx, meta: dict, env: dict, workdir: Path, *, inputs: dict
     return _env_for(items, workdir)
 
 
-def _place_all(items: list[DownloadItem], fetched: list[FetchResult], store, workdir: Path,
-               where: str) -> list[dict[str, Any]]:
+def _place_all(
+    items: list[DownloadItem], fetched: list[FetchResult], store, workdir: Path, where: str
+) -> list[dict[str, Any]]:
     workdir.mkdir(parents=True, exist_ok=True)
     staging = workdir / f".ckx-staging-{os.urandom(4).hex()}"
     staging.mkdir()
     try:
-        records = [_place_one(item, res, store, staging, where) for item, res in zip(items, fetched, strict=True)]
+        records = [
+            _place_one(item, res, store, staging, where)
+            for item, res in zip(items, fetched, strict=True)
+        ]
         for item in items:
             for rel in item.expected_paths():
                 if not (staging / rel).exists():
-                    raise ArchiveError(f"{where}: {item.artifact.label} did not provide {rel}",
-                                       hint="fix 'expect'/'dest'/'strip_components' in the package meta")
+                    raise ArchiveError(
+                        f"{where}: {item.artifact.label} did not provide {rel}",
+                        hint="fix 'expect'/'dest'/'strip_components' in the package meta",
+                    )
         _move_children(staging, workdir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return records
 
 
-def _place_one(item: DownloadItem, res: FetchResult, store, staging: Path, where: str) -> dict[str, Any]:
+def _place_one(
+    item: DownloadItem, res: FetchResult, store, staging: Path, where: str
+) -> dict[str, Any]:
     record: dict[str, Any] = {
-        "filename": item.artifact.filename, "sha256": res.sha256, "size": res.size,
-        "source": res.source, "from_mirror": res.from_mirror, "dest": item.dest,
+        "filename": item.artifact.filename,
+        "sha256": res.sha256,
+        "size": res.size,
+        "source": res.source,
+        "from_mirror": res.from_mirror,
+        "dest": item.dest,
     }
     if not item.extract:
         if (staging / item.placed_file).exists():
-            raise ConflictError(f"{where}: two download items provide {item.placed_file}",
-                                hint="give them different 'dest' or 'filename'")
+            raise ConflictError(
+                f"{where}: two download items provide {item.placed_file}",
+                hint="give them different 'dest' or 'filename'",
+            )
         store.link_into(res.sha256, staging / item.dest, item.artifact.filename)
         record["paths"] = [item.placed_file]
         return record
@@ -344,8 +383,10 @@ def _move_children(src: Path, dest: Path, what: str = "") -> None:
             _move_children(child, target, what)
             child.rmdir()
         else:
-            raise ConflictError(f"{what or 'placing artefacts'}: {target} already exists",
-                                hint="two download items provide the same path; give them different 'dest'")
+            raise ConflictError(
+                f"{what or 'placing artefacts'}: {target} already exists",
+                hint="two download items provide the same path; give them different 'dest'",
+            )
 
 
 def _env_for(items: Iterable[DownloadItem], root: Path) -> dict[str, str]:
@@ -359,8 +400,14 @@ def _env_for(items: Iterable[DownloadItem], root: Path) -> dict[str, str]:
 # --- existing copies (--path) --------------------------------------------------------------------
 
 
-def register_existing(ctx, items: list[DownloadItem], path: Path, workdir: Path | None = None, *,
-                      where: str = "package") -> dict[str, str]:
+def register_existing(
+    ctx,
+    items: list[DownloadItem],
+    path: Path,
+    workdir: Path | None = None,
+    *,
+    where: str = "package",
+) -> dict[str, str]:
     """Validate an existing copy at ``path`` (a folder laid out like the package folder, or,
     for a one-file package, the file itself) and return the env pointing into it.
 
@@ -378,28 +425,52 @@ def register_existing(ctx, items: list[DownloadItem], path: Path, workdir: Path 
             if not (path / rel).exists():
                 raise NotFoundError(
                     f"{where}: {path} is not a copy of this package: {rel} is missing",
-                    hint=f"point --path at the folder that holds {rel}" + _layout_hint(items))
+                    hint=f"point --path at the folder that holds {rel}" + _layout_hint(items),
+                )
         if not item.extract:
             verify_file(ctx, item.artifact, path / item.placed_file, where)
     if workdir is not None:
-        _write_manifest(workdir, {"version": 1, "package": where, "registered": str(path),
-                                  "items": [{"filename": i.artifact.filename, "paths": i.expected_paths()}
-                                            for i in items]})
+        _write_manifest(
+            workdir,
+            {
+                "version": 1,
+                "package": where,
+                "registered": str(path),
+                "items": [
+                    {"filename": i.artifact.filename, "paths": i.expected_paths()} for i in items
+                ],
+            },
+        )
     return _env_for(items, path)
 
 
-def _register_file(ctx, items: list[DownloadItem], path: Path, workdir: Path | None, where: str) -> dict[str, str]:
+def _register_file(
+    ctx, items: list[DownloadItem], path: Path, workdir: Path | None, where: str
+) -> dict[str, str]:
     if len(items) != 1 or items[0].extract:
-        raise NotFoundError(f"{where}: --path {path} is a file, but this package is a folder"
-                            + _layout_hint(items), hint="point --path at the folder")
+        raise NotFoundError(
+            f"{where}: --path {path} is a file, but this package is a folder" + _layout_hint(items),
+            hint="point --path at the folder",
+        )
     item = items[0]
     verify_file(ctx, item.artifact, path, where)
     if workdir is not None:
-        _write_manifest(workdir, {"version": 1, "package": where, "registered": str(path),
-                                  "items": [{"filename": item.artifact.filename, "paths": [str(path)]}]})
+        _write_manifest(
+            workdir,
+            {
+                "version": 1,
+                "package": where,
+                "registered": str(path),
+                "items": [{"filename": item.artifact.filename, "paths": [str(path)]}],
+            },
+        )
     out = {}
     for key, rel in item.env.items():  # the env entry naming the file points at the given file
-        out[key] = str(path) if rel == item.placed_file else str(path.parent if rel == "." else path.parent / rel)
+        out[key] = (
+            str(path)
+            if rel == item.placed_file
+            else str(path.parent if rel == "." else path.parent / rel)
+        )
     return out
 
 
@@ -415,8 +486,10 @@ def verify_file(ctx, artifact: Artifact, path: Path, where: str = "package") -> 
 
     size = path.stat().st_size
     if artifact.size is not None and size != artifact.size:
-        raise ChecksumError(f"{where}: {path} has {size} bytes, expected {artifact.size} for {artifact.filename}",
-                            hint="the file is incomplete or a different version; fetch it again")
+        raise ChecksumError(
+            f"{where}: {path} has {size} bytes, expected {artifact.size} for {artifact.filename}",
+            hint="the file is incomplete or a different version; fetch it again",
+        )
     sha256 = artifact.sha256 or KnownHashes(known_hashes_file(ctx)).lookup(artifact)
     algos = [a for a, v in (("sha256", sha256), ("md5", artifact.md5)) if v]
     if not algos:
@@ -425,8 +498,10 @@ def verify_file(ctx, artifact: Artifact, path: Path, where: str = "package") -> 
     for algo in algos:
         want = ((sha256 if algo == "sha256" else artifact.md5) or "").lower()
         if digests[algo] != want:
-            raise ChecksumError(f"{where}: {path}: {algo} {digests[algo]} does not match the expected {want}",
-                                hint=f"this is not the published {artifact.filename}")
+            raise ChecksumError(
+                f"{where}: {path}: {algo} {digests[algo]} does not match the expected {want}",
+                hint=f"this is not the published {artifact.filename}",
+            )
 
 
 # --- manifest and validation ---------------------------------------------------------------------
@@ -481,7 +556,11 @@ def prefetch_plan(ctx, plan, dest: Path | str) -> list[FetchResult]:
     items: list[DownloadItem] = []
     seen: set[tuple[str, tuple[str, ...]]] = set()
     for node in plan.root.walk():
-        env = {**(node.meta.get("default_env") or {}), **(node.meta.get("env") or {}), **node.static_env}
+        env = {
+            **(node.meta.get("default_env") or {}),
+            **(node.meta.get("env") or {}),
+            **node.static_env,
+        }
         for item in parse_download_block(node.meta, env, node.entry.alias):
             key = (item.artifact.filename, tuple(item.artifact.urls))
             if key not in seen:

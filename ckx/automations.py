@@ -31,7 +31,11 @@ class Automation:
 
     @property
     def desc(self) -> str:
-        return str(self.entry.meta.get("desc", "")) if self.entry else "(no automation entry: generic actions only)"
+        return (
+            str(self.entry.meta.get("desc", ""))
+            if self.entry
+            else "(no automation entry: generic actions only)"
+        )
 
     @property
     def module(self) -> ModuleType | None:
@@ -79,9 +83,12 @@ def check_module(mod: ModuleType, path: Path, actions: dict[str, str]) -> None:
 
             if action in GENERIC:
                 continue  # the meta documents a generic action; the kernel provides it
-            raise MetaError(f"{path}: action '{action}' is declared in the meta but has no function")
+            raise MetaError(
+                f"{path}: action '{action}' is declared in the meta but has no function"
+            )
         params = [
-            p for p in inspect.signature(fn).parameters.values()
+            p
+            for p in inspect.signature(fn).parameters.values()
             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
         ]
         if len(params) != 2:
@@ -116,6 +123,9 @@ def all_automations(ctx) -> list[Automation]:
             seen[e.alias] = Automation(
                 alias=e.alias,
                 entry=e,
-                actions={k: (v.get("desc", "") if isinstance(v, dict) else str(v)) for k, v in acts.items()},
+                actions={
+                    k: (v.get("desc", "") if isinstance(v, dict) else str(v))
+                    for k, v in acts.items()
+                },
             )
     return list(seen.values())

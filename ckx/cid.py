@@ -30,7 +30,11 @@ class CID:
         raise AttributeError("CID is immutable")
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, CID) and (self.automation, self.entry, self.repo) == (other.automation, other.entry, other.repo)
+        return isinstance(other, CID) and (self.automation, self.entry, self.repo) == (
+            other.automation,
+            other.entry,
+            other.repo,
+        )
 
     def __hash__(self) -> int:
         return hash((self.automation, self.entry, self.repo))
@@ -50,7 +54,9 @@ class CID:
 def parse_cid(text: str) -> CID:
     """Parse a CID; errors point at the bad part."""
     if not isinstance(text, str) or not text:
-        raise QueryError("empty CID", hint="a CID is [repo:]automation[:entry], e.g. script:get-python3")
+        raise QueryError(
+            "empty CID", hint="a CID is [repo:]automation[:entry], e.g. script:get-python3"
+        )
     parts = text.split(":")
     if len(parts) > 3:
         raise QueryError(

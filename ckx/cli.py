@@ -48,7 +48,11 @@ def parse_argv(argv: list[str]) -> dict:
         rest = positional[1:]
         if rest:
             first = rest[0]
-            if "," in first or first.startswith(("_", "-")) and req["action"] in ("run", "detect", "install"):
+            if (
+                "," in first
+                or first.startswith(("_", "-"))
+                and req["action"] in ("run", "detect", "install")
+            ):
                 req["query"] = first
             else:
                 req["cid"] = first

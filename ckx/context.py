@@ -100,7 +100,9 @@ class Context:
         if len(hits) > 1:
             where = "\n".join(f"  {e.cid}  ({e.path})" for e in hits)
             first = hits[0]
-            self.ui.note(f"'{automation}:{name}' exists in several repos; using {first.cid}:\n{where}")
+            self.ui.note(
+                f"'{automation}:{name}' exists in several repos; using {first.cid}:\n{where}"
+            )
         return hits[0]
 
     def not_found(self, automation: str, name: str, *, repo: str | None = None) -> NotFoundError:
@@ -114,7 +116,8 @@ class Context:
             )
         where = f" in repo '{repo}'" if repo else ""
         return NotFoundError(
-            f"no {automation} entry named '{name}'{where}" + did_you_mean(name, self.index.names(automation)),
+            f"no {automation} entry named '{name}'{where}"
+            + did_you_mean(name, self.index.names(automation)),
             hint=f"list them with: ckx ls {automation}",
         )
 

@@ -38,8 +38,15 @@ def _scale(keys: list[str]) -> tuple[float, str]:
     return 1.0, ""
 
 
-def plot_points(series: list[tuple[str, list]], *, x: str, ys: list[str], out: Path | str, stat: str = "mean",
-                title: str = "") -> dict[str, Any]:
+def plot_points(
+    series: list[tuple[str, list]],
+    *,
+    x: str,
+    ys: list[str],
+    out: Path | str,
+    stat: str = "mean",
+    title: str = "",
+) -> dict[str, Any]:
     """Draw ``ys`` against ``x`` for each (label, points) series into the PNG ``out``.
 
     A numeric ``x`` gives lines with min-max error bars; any other ``x`` gives grouped bars
@@ -97,12 +104,17 @@ def _yerr(p, k: str, stat: str, factor: float) -> tuple[float | None, float, flo
 def _lines(ax, series, xk: str, yks: list[str], stat: str, factor: float) -> None:
     for label, pts in series:
         for yk in yks:
-            rows = sorted((p.values(stat)[xk], *_yerr(p, yk, stat, factor)) for p in pts
-                          if _yerr(p, yk, stat, factor)[0] is not None)
+            rows = sorted(
+                (p.values(stat)[xk], *_yerr(p, yk, stat, factor))
+                for p in pts
+                if _yerr(p, yk, stat, factor)[0] is not None
+            )
             if not rows:
                 continue
             xs, vs, lo, hi = zip(*rows, strict=True)
-            name = " ".join(t for t in (label if len(series) > 1 else "", yk if len(yks) > 1 else label) if t)
+            name = " ".join(
+                t for t in (label if len(series) > 1 else "", yk if len(yks) > 1 else label) if t
+            )
             ax.errorbar(xs, vs, yerr=[lo, hi], marker="o", capsize=3, label=name)
 
 
@@ -123,10 +135,14 @@ def _bars(ax, series, xk: str, yks: list[str], stat: str, factor: float) -> None
                 at = cats.index(str(p.values(stat).get(xk)))
                 vals[at], lo[at], hi[at] = v, a, b
         xs = [c + (g - (len(groups) - 1) / 2) * width for c in range(len(cats))]
-        name = " ".join(t for t in (label if len(series) > 1 else "", yk if len(yks) > 1 else label) if t)
+        name = " ".join(
+            t for t in (label if len(series) > 1 else "", yk if len(yks) > 1 else label) if t
+        )
         ax.bar(xs, vals, width=width, yerr=[lo, hi], capsize=3, label=name)
     ax.set_xticks(range(len(cats)))
-    ax.set_xticklabels(cats, rotation=15 if max(map(len, cats), default=0) > 12 else 0, fontsize="small")
+    ax.set_xticklabels(
+        cats, rotation=15 if max(map(len, cats), default=0) > 12 else 0, fontsize="small"
+    )
 
 
 # --- the HTML report -------------------------------------------------------------------------
@@ -190,15 +206,25 @@ def _headline_plots(points) -> list[tuple[str, list[str]]]:
     out = []
     if "samples_per_second" in have and numeric("samples_per_second"):
         out.append(("Throughput (samples/s)", ["samples_per_second"]))
-    lat = [k for k in ("latency_ns.p50", "latency_ns.p90", "latency_ns.p99") if k in have and numeric(k)]
+    lat = [
+        k
+        for k in ("latency_ns.p50", "latency_ns.p90", "latency_ns.p99")
+        if k in have and numeric(k)
+    ]
     if lat:
         out.append(("Latency percentiles", lat))
     if "mAP" in have and numeric("mAP"):
         out.append(("Accuracy (mAP)", ["mAP"]))
     if len(out) < 2:  # a program with other figures of merit: chart the first of them too
         used = {k for _, ys in out for k in ys} | {"run_time_s"}
-        first = next((k for k in dict.fromkeys(keys) if k not in used and not k.startswith("latency_ns.")
-                      and numeric(k)), None)
+        first = next(
+            (
+                k
+                for k in dict.fromkeys(keys)
+                if k not in used and not k.startswith("latency_ns.") and numeric(k)
+            ),
+            None,
+        )
         if first:
             out.append((first, [first]))
     return out
@@ -207,7 +233,10 @@ def _headline_plots(points) -> list[tuple[str, list[str]]]:
 def _x_key(points) -> str:
     """The key that tells the points apart best: cmd_key, else a changed input, else the id."""
     vals = [p.values() for p in points]
-    keys = ["cmd_key", *(k for k in points[0].input_keys() if not k.startswith(("platform.", "program")))]
+    keys = [
+        "cmd_key",
+        *(k for k in points[0].input_keys() if not k.startswith(("platform.", "program"))),
+    ]
     for k in keys:
         if len({repr(v.get(k)) for v in vals}) == len(points):
             return k
@@ -223,9 +252,11 @@ def _experiment_section(entry, points, root: Path) -> tuple[str, int]:
 
     anchor = _safe(entry.alias)
     nrep = sum(len(p.repetitions) for p in points)
-    parts = [f'<h2 id="{_esc(anchor)}">{_esc(entry.alias)}</h2>',
-             f'<p class="muted">{_esc(entry.cid)} · tags: {_esc(", ".join(entry.tags) or "-")} · '
-             f"{len(points)} point(s), {nrep} repetition(s) · {_esc(entry.meta.get('updated', ''))}</p>"]
+    parts = [
+        f'<h2 id="{_esc(anchor)}">{_esc(entry.alias)}</h2>',
+        f'<p class="muted">{_esc(entry.cid)} · tags: {_esc(", ".join(entry.tags) or "-")} · '
+        f"{len(points)} point(s), {nrep} repetition(s) · {_esc(entry.meta.get('updated', ''))}</p>",
+    ]
     if not points:
         return "\n".join(parts + ["<p>No recorded points.</p>"]), 0
     parts.append(_html_table(points_table(points)))
@@ -233,10 +264,14 @@ def _experiment_section(entry, points, root: Path) -> tuple[str, int]:
     xk = _x_key(points)
     for k, (title, ys) in enumerate(_headline_plots(points)):
         rel = f"plots/{anchor}-{k}.png"
-        plot_points([(entry.alias, points)], x=xk, ys=ys, out=root / rel, title=f"{entry.alias}: {title}")
-        parts.append(f'<figure><img src="{_esc(rel)}" alt="{_esc(title)} of {_esc(entry.alias)}">'
-                     f"<figcaption class=\"muted\">{_esc(title)} by {_esc(xk)}; bars: mean, whiskers: min-max"
-                     "</figcaption></figure>")
+        plot_points(
+            [(entry.alias, points)], x=xk, ys=ys, out=root / rel, title=f"{entry.alias}: {title}"
+        )
+        parts.append(
+            f'<figure><img src="{_esc(rel)}" alt="{_esc(title)} of {_esc(entry.alias)}">'
+            f'<figcaption class="muted">{_esc(title)} by {_esc(xk)}; bars: mean, whiskers: min-max'
+            "</figcaption></figure>"
+        )
         nplots += 1
     parts.append(_files_list(entry, points, root, anchor))
     return "\n".join(parts), nplots
@@ -263,8 +298,10 @@ def build(out: Path | str, experiments: list[tuple[Any, list]]) -> dict[str, Any
     """Write the dashboard of ``experiments`` ((entry, points) pairs) into the folder ``out``."""
     out = Path(out)
     if out.exists() and not (out / MARKER).exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ConflictError(f"{out} exists and is not a ckx dashboard; not overwriting it",
-                            hint="pass --out=ANOTHER_DIR")
+        raise ConflictError(
+            f"{out} exists and is not a ckx dashboard; not overwriting it",
+            hint="pass --out=ANOTHER_DIR",
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.urandom(3).hex()}")
     tmp.mkdir()
@@ -281,7 +318,12 @@ def build(out: Path | str, experiments: list[tuple[Any, list]]) -> dict[str, Any
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return {"path": str(out), "index": str(out / "index.html"), "experiments": len(experiments), "plots": nplots}
+    return {
+        "path": str(out),
+        "index": str(out / "index.html"),
+        "experiments": len(experiments),
+        "plots": nplots,
+    }
 
 
 def _swap(tmp: Path, out: Path) -> None:
@@ -298,22 +340,33 @@ def _page(experiments, sections: list[str]) -> str:
     rows = []
     for entry, points in experiments:
         nrep = sum(len(p.repetitions) for p in points)
-        rows.append(f'<tr><td><a href="#{_esc(_safe(entry.alias))}">{_esc(entry.alias)}</a></td>'
-                    f"<td>{_esc(entry.repo)}</td><td>{_esc(', '.join(entry.tags))}</td>"
-                    f'<td class="num">{len(points)}</td><td class="num">{nrep}</td>'
-                    f"<td>{_esc(entry.meta.get('updated', ''))}</td></tr>")
-    summary = ("<table><thead><tr><th>experiment</th><th>repo</th><th>tags</th><th>points</th>"
-               "<th>repetitions</th><th>updated</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
-               if rows else "<p>No experiments recorded yet: <code>ckx benchmark program:NAME --record</code></p>")
+        rows.append(
+            f'<tr><td><a href="#{_esc(_safe(entry.alias))}">{_esc(entry.alias)}</a></td>'
+            f"<td>{_esc(entry.repo)}</td><td>{_esc(', '.join(entry.tags))}</td>"
+            f'<td class="num">{len(points)}</td><td class="num">{nrep}</td>'
+            f"<td>{_esc(entry.meta.get('updated', ''))}</td></tr>"
+        )
+    summary = (
+        "<table><thead><tr><th>experiment</th><th>repo</th><th>tags</th><th>points</th>"
+        "<th>repetitions</th><th>updated</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
+        if rows
+        else "<p>No experiments recorded yet: <code>ckx benchmark program:NAME --record</code></p>"
+    )
     made = time.strftime("%Y-%m-%d %H:%M:%S %z")
-    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>ckx experiments</title><style>{_CSS}</style></head><body>\n"
-            f"<h1>ckx experiments</h1><p class=\"muted\">{len(experiments)} experiment(s) · made {_esc(made)} "
-            f"by <code>ckx dashboard</code> · <span id=\"ckx-status\">images: not checked</span></p>\n"
-            f"{summary}\n" + "\n".join(sections) + f"\n<script>{_SCRIPT}</script>\n</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>ckx experiments</title><style>{_CSS}</style></head><body>\n"
+        f'<h1>ckx experiments</h1><p class="muted">{len(experiments)} experiment(s) · made {_esc(made)} '
+        f'by <code>ckx dashboard</code> · <span id="ckx-status">images: not checked</span></p>\n'
+        f"{summary}\n" + "\n".join(sections) + f"\n<script>{_SCRIPT}</script>\n</body></html>\n"
+    )
 
 
-def serve(root: Path | str, *, host: str = "127.0.0.1", port: int = 8000, ui=None, ready=None) -> None:
+def serve(
+    root: Path | str, *, host: str = "127.0.0.1", port: int = 8000, ui=None, ready=None
+) -> None:
     """Serve ``root`` over HTTP on ``host:port`` until interrupted (port 0: any free port).
 
     ``ready(url)`` is called once the socket listens (tests use it); the URL is printed too.

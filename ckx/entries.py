@@ -21,10 +21,30 @@ def is_uid(text: str) -> bool:
 class Entry:
     """One entry as the index knows it. ``meta`` is parsed lazily from the index copy."""
 
-    __slots__ = ("repo", "automation", "alias", "uid", "path", "meta_file", "tags", "_meta_json", "_meta")
+    __slots__ = (
+        "repo",
+        "automation",
+        "alias",
+        "uid",
+        "path",
+        "meta_file",
+        "tags",
+        "_meta_json",
+        "_meta",
+    )
 
-    def __init__(self, repo: str, automation: str, alias: str, uid: str, path: Path, meta_file: Path,
-                 tags: tuple[str, ...] = (), _meta_json: str | None = None, _meta: dict | None = None) -> None:
+    def __init__(
+        self,
+        repo: str,
+        automation: str,
+        alias: str,
+        uid: str,
+        path: Path,
+        meta_file: Path,
+        tags: tuple[str, ...] = (),
+        _meta_json: str | None = None,
+        _meta: dict | None = None,
+    ) -> None:
         self.repo = repo
         self.automation = automation
         self.alias = alias
@@ -39,7 +59,11 @@ class Entry:
         return f"Entry({self.cid}, {self.path})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Entry) and (self.repo, self.automation, self.path) == (other.repo, other.automation, other.path)
+        return isinstance(other, Entry) and (self.repo, self.automation, self.path) == (
+            other.repo,
+            other.automation,
+            other.path,
+        )
 
     def __hash__(self) -> int:
         return hash((self.repo, self.automation, str(self.path)))

@@ -41,20 +41,53 @@ FLAT_FILE = "flat.json"
 _NOISE_KEYS = frozenset({"summary_text", "output_dir", "run_dir"})
 _NOISE_SUFFIXES = ("_dir", "_path", "_file", "_text")
 #: Request keys of ``benchmark`` itself: they do not change what is measured.
-BENCH_KEYS = frozenset({
-    "repetitions", "record", "record_repo", "record_uoa", "record_tags", "print_files",
-    "skip_print_timers", "skip_print_stats", "help", "tags", "query", "cid", "args", "unparsed",
-    "quiet", "json", "debug", "out", "want_lock", "action", "automation", "entry", "repo",
-    "cmd_key", "env", "new", "renew", "skip_cache", "plan", "lock", "save_lock", "outdirname",
-    "force",
-})
+BENCH_KEYS = frozenset(
+    {
+        "repetitions",
+        "record",
+        "record_repo",
+        "record_uoa",
+        "record_tags",
+        "print_files",
+        "skip_print_timers",
+        "skip_print_stats",
+        "help",
+        "tags",
+        "query",
+        "cid",
+        "args",
+        "unparsed",
+        "quiet",
+        "json",
+        "debug",
+        "out",
+        "want_lock",
+        "action",
+        "automation",
+        "entry",
+        "repo",
+        "cmd_key",
+        "env",
+        "new",
+        "renew",
+        "skip_cache",
+        "plan",
+        "lock",
+        "save_lock",
+        "outdirname",
+        "force",
+    }
+)
 
 
 def now_iso() -> str:
     """Local time with milliseconds (so records made within one second still sort)."""
     t = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t)) + f".{int(t % 1 * 1000):03d}" + \
-        time.strftime("%z", time.localtime(t))
+    return (
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t))
+        + f".{int(t % 1 * 1000):03d}"
+        + time.strftime("%z", time.localtime(t))
+    )
 
 
 def canonical_digest(data: Any, n: int = 16) -> str:
@@ -91,8 +124,13 @@ def _cpu_model() -> str:
         import subprocess
 
         try:
-            out = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True,
-                                 text=True, timeout=5, stdin=subprocess.DEVNULL)
+            out = subprocess.run(
+                ["sysctl", "-n", "machdep.cpu.brand_string"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+                stdin=subprocess.DEVNULL,
+            )
             if out.returncode == 0 and out.stdout.strip():
                 return out.stdout.strip()
         except (OSError, subprocess.SubprocessError):
@@ -124,8 +162,13 @@ def _accelerators() -> list[str]:
     import subprocess
 
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
-                             text=True, timeout=5, stdin=subprocess.DEVNULL)
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            stdin=subprocess.DEVNULL,
+        )
     except (OSError, subprocess.SubprocessError):
         return []
     return [x.strip() for x in out.stdout.splitlines() if x.strip()] if out.returncode == 0 else []
@@ -192,8 +235,10 @@ def lock_digest(lock: dict[str, Any] | None) -> str | None:
     """A digest of a plan lock that ignores when it was made and what was cached."""
     if not lock:
         return None
-    nodes = [{k: n.get(k) for k in ("path", "uid", "variations", "version", "meta_sha256", "files")}
-             for n in lock.get("nodes") or []]
+    nodes = [
+        {k: n.get(k) for k in ("path", "uid", "variations", "version", "meta_sha256", "files")}
+        for n in lock.get("nodes") or []
+    ]
     return canonical_digest({"request": lock.get("request"), "nodes": nodes})
 
 
@@ -252,9 +297,15 @@ class Point:
 
     def values(self, stat: str = "mean") -> dict[str, Any]:
         """Dotted key -> one value: the point, its inputs and platform, each characteristic's ``stat``."""
-        out: dict[str, Any] = {"point": self.id, "repetitions": len(self.repetitions), **self.input_values()}
+        out: dict[str, Any] = {
+            "point": self.id,
+            "repetitions": len(self.repetitions),
+            **self.input_values(),
+        }
         for k, s in self.statistics.items():
-            if is_noise_key(k) or k in out:  # a result that repeats an input (cmd_key) stays the input
+            if (
+                is_noise_key(k) or k in out
+            ):  # a result that repeats an input (cmd_key) stays the input
                 continue
             out[k] = s.get(stat) if "values" not in s else _join_values(s["values"])
         return out
@@ -286,7 +337,9 @@ def load_points(entry_path: Path) -> list[Point]:
 def find_point(points: list[Point], pid: str | None, where: str) -> Point:
     """The point whose id starts with ``pid``; the latest updated one when ``pid`` is None."""
     if not points:
-        raise NotFoundError(f"{where} has no recorded points", hint="record one with: ckx benchmark ... --record")
+        raise NotFoundError(
+            f"{where} has no recorded points", hint="record one with: ckx benchmark ... --record"
+        )
     if pid is None:
         return max(points, key=lambda p: (p.data.get("updated") or "", p.id))
     hits = [p for p in points if p.id.startswith(str(pid))]
@@ -294,8 +347,10 @@ def find_point(points: list[Point], pid: str | None, where: str) -> Point:
         from ckx.suggest import did_you_mean
 
         what = "no point" if not hits else f"{len(hits)} points"
-        raise NotFoundError(f"{what} '{pid}' in {where}" + did_you_mean(str(pid), [p.id for p in points]),
-                            hint="points: " + ", ".join(p.id for p in points))
+        raise NotFoundError(
+            f"{what} '{pid}' in {where}" + did_you_mean(str(pid), [p.id for p in points]),
+            hint="points: " + ", ".join(p.id for p in points),
+        )
     return hits[0]
 
 
@@ -324,9 +379,18 @@ def _new_meta(name: str, tags: list[str], program: str) -> dict[str, Any]:
     from ckx.entries import new_uid
 
     t = now_iso()
-    return {"alias": name, "uid": new_uid(), "automation_alias": "experiment", "tags": list(tags),
-            "ckx_experiment": LAYOUT_VERSION, "program": program, "created": t, "updated": t,
-            "points": 0, "repetitions": 0}
+    return {
+        "alias": name,
+        "uid": new_uid(),
+        "automation_alias": "experiment",
+        "tags": list(tags),
+        "ckx_experiment": LAYOUT_VERSION,
+        "program": program,
+        "created": t,
+        "updated": t,
+        "points": 0,
+        "repetitions": 0,
+    }
 
 
 def _ensure_entry(dest: Path, name: str, tags: list[str], program: str) -> bool:
@@ -336,8 +400,10 @@ def _ensure_entry(dest: Path, name: str, tags: list[str], program: str) -> bool:
     if dest.is_dir() and find_meta_file(dest):
         return False
     if dest.exists():
-        raise UsageError(f"{dest} exists but is not an experiment entry (no meta file)",
-                         hint="remove it or record under another --record_uoa")
+        raise UsageError(
+            f"{dest} exists but is not an experiment entry (no meta file)",
+            hint="remove it or record under another --record_uoa",
+        )
     tmp = dest.parent / f".tmp-exp-{os.urandom(4).hex()}"
     tmp.mkdir(parents=True)
     try:
@@ -390,16 +456,29 @@ def record_repetition(
     exp_dir = Path(exp_dir)
     machine = machine_of(platform)
     pid = point_id(inputs, machine)
-    with path_lock(exp_dir.parent / f".{exp_dir.name}", timeout=lock_timeout, what=f"record into experiment {name}"):
+    with path_lock(
+        exp_dir.parent / f".{exp_dir.name}",
+        timeout=lock_timeout,
+        what=f"record into experiment {name}",
+    ):
         created = _ensure_entry(exp_dir, name, tags, str(inputs.get("program")))
         pdir = exp_dir / "points" / pid
         pfile = pdir / POINT_FILE
         new_point = not pfile.is_file()
         if new_point:
             t = now_iso()
-            data: dict[str, Any] = {"ckx_experiment_point": LAYOUT_VERSION, "id": pid, "created": t, "updated": t,
-                                    "inputs": inputs, "machine": machine, "platform": platform, "locks": {},
-                                    "repetitions": [], "statistics": {}}
+            data: dict[str, Any] = {
+                "ckx_experiment_point": LAYOUT_VERSION,
+                "id": pid,
+                "created": t,
+                "updated": t,
+                "inputs": inputs,
+                "machine": machine,
+                "platform": platform,
+                "locks": {},
+                "repetitions": [],
+                "statistics": {},
+            }
             pdir.mkdir(parents=True, exist_ok=True)
         else:
             data = json.loads(pfile.read_text(encoding="utf-8"))
@@ -412,13 +491,21 @@ def record_repetition(
         rep["files"] = _copy_files(files, pdir / "files" / f"r{n:04d}") if files else []
         data["repetitions"].append(rep)
         data["updated"] = rep["time"]
-        data["platform"] = platform  # the latest; the machine (identity) is the same by construction
+        data["platform"] = (
+            platform  # the latest; the machine (identity) is the same by construction
+        )
         data["statistics"] = statistics_of(data["repetitions"])
         _write_json(pfile, data)
         _write_json(pdir / FLAT_FILE, flat_keys(data))
         _update_meta(exp_dir, tags)
-    return Recorded(path=exp_dir, point=pid, repetition=n, created_experiment=created,
-                    created_point=new_point, files=rep["files"])
+    return Recorded(
+        path=exp_dir,
+        point=pid,
+        repetition=n,
+        created_experiment=created,
+        created_point=new_point,
+        files=rep["files"],
+    )
 
 
 def statistics_of(repetitions: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -514,7 +601,7 @@ def resolve_key(points: list[Point], key: str, stat: str = "mean") -> str:
     if key.startswith("##"):
         key = key[2:].replace("#", ".")
         if key.startswith("characteristics."):
-            key = key[len("characteristics."):]
+            key = key[len("characteristics.") :]
     keys = all_keys(points, stat)
     if key in keys:
         return key
@@ -522,11 +609,15 @@ def resolve_key(points: list[Point], key: str, stat: str = "mean") -> str:
     if len(hits) == 1:
         return hits[0]
     if len(hits) > 1:
-        raise UsageError(f"key '{key}' is ambiguous: " + ", ".join(hits), hint="write the longer name")
+        raise UsageError(
+            f"key '{key}' is ambiguous: " + ", ".join(hits), hint="write the longer name"
+        )
     from ckx.suggest import did_you_mean
 
-    raise NotFoundError(f"no key '{key}' in the recorded points" + did_you_mean(key, keys),
-                        hint="keys: " + ", ".join(keys))
+    raise NotFoundError(
+        f"no key '{key}' in the recorded points" + did_you_mean(key, keys),
+        hint="keys: " + ", ".join(keys),
+    )
 
 
 def sort_points(points: list[Point], key: str | None, stat: str = "mean") -> list[Point]:
@@ -553,9 +644,13 @@ class Table:
     rows: list[list[str]]
 
     def text(self) -> str:
-        widths = [max(len(r[c]) for r in [self.header, *self.rows]) for c in range(len(self.header))]
-        lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
-                 for r in [self.header, *self.rows]]
+        widths = [
+            max(len(r[c]) for r in [self.header, *self.rows]) for c in range(len(self.header))
+        ]
+        lines = [
+            "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
+            for r in [self.header, *self.rows]
+        ]
         lines.insert(1, "  ".join("-" * w for w in widths))
         return "\n".join(lines)
 
@@ -563,8 +658,13 @@ class Table:
         def row(r: list[str]) -> str:
             return "| " + " | ".join(v.replace("|", "\\|") for v in r) + " |"
 
-        return "\n".join([row(self.header), "|" + "|".join("---" for _ in self.header) + "|",
-                          *(row(r) for r in self.rows)])
+        return "\n".join(
+            [
+                row(self.header),
+                "|" + "|".join("---" for _ in self.header) + "|",
+                *(row(r) for r in self.rows),
+            ]
+        )
 
     def csv(self) -> str:
         import csv
@@ -578,25 +678,42 @@ class Table:
 
     def transposed(self) -> Table:
         cols = [self.header, *self.rows]
-        return Table(header=[c[0] for c in cols], rows=[[c[k] for c in cols] for k in range(1, len(self.header))])
+        return Table(
+            header=[c[0] for c in cols],
+            rows=[[c[k] for c in cols] for k in range(1, len(self.header))],
+        )
 
 
-def points_table(points: list[Point], *, stat: str = "mean", only_changed: bool = False,
-                 columns: list[str] | None = None) -> Table:
+def points_table(
+    points: list[Point],
+    *,
+    stat: str = "mean",
+    only_changed: bool = False,
+    columns: list[str] | None = None,
+) -> Table:
     """Keys as rows, points as columns (``Table.transposed()`` gives one row per point)."""
     if stat not in STATS:
         raise UsageError(f"unknown statistic '{stat}'", hint="one of: " + ", ".join(STATS))
     keys = [resolve_key(points, c, stat) for c in columns] if columns else all_keys(points, stat)
     if only_changed:
-        keys = [k for k in keys if k == "point" or len({repr(p.values(stat).get(k)) for p in points}) > 1]
+        keys = [
+            k
+            for k in keys
+            if k == "point" or len({repr(p.values(stat).get(k)) for p in points}) > 1
+        ]
     keys = [k for k in keys if k != "point"]
     header = ["key", *(p.id[:8] for p in points)]
     rows = [[k, *(cell(p, k, stat) for p in points)] for k in keys]
     return Table(header=header, rows=rows)
 
 
-def raw_table(points: list[Point], *, stat: str = "mean", only_changed: bool = False,
-              columns: list[str] | None = None) -> Table:
+def raw_table(
+    points: list[Point],
+    *,
+    stat: str = "mean",
+    only_changed: bool = False,
+    columns: list[str] | None = None,
+) -> Table:
     """One row per point with raw values (for CSV): ``point`` then the keys."""
     t = points_table(points, stat=stat, only_changed=only_changed, columns=columns)
     keys = [r[0] for r in t.rows]
@@ -608,8 +725,9 @@ def _raw(v: Any) -> str:
     return "" if v is None else str(v)
 
 
-def compare_table(columns: list[tuple[str, Point]], stat: str = "mean",
-                  only_changed: bool = False) -> tuple[Table, Table]:
+def compare_table(
+    columns: list[tuple[str, Point]], stat: str = "mean", only_changed: bool = False
+) -> tuple[Table, Table]:
     """(inputs that differ, metrics side by side with ratios to the first column)."""
     from ckx.stats import is_number
 
@@ -634,6 +752,8 @@ def compare_table(columns: list[tuple[str, Point]], stat: str = "mean",
         ratios = []
         for p in points[1:]:
             v = p.values(stat).get(k)
-            ratios.append(f"{float(v) / float(b):.3f}x" if is_number(v) and is_number(b) and b != 0 else "")  # type: ignore[arg-type]
+            ratios.append(
+                f"{float(v) / float(b):.3f}x" if is_number(v) and is_number(b) and b != 0 else ""
+            )  # type: ignore[arg-type]
         rows.append([k, *(cell(p, k, stat) for p in points), *ratios])
     return diffs, Table(header=header, rows=rows)

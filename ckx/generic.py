@@ -38,7 +38,9 @@ def _matches(ctx, i: dict, *, need: bool = True) -> list[Entry]:
         if name and not any(c in name for c in "*?["):
             raise ctx.not_found(automation, name, repo=i.get("repo"))
         what = f" matching '{i['query']}'" if i.get("query") and not i["query"].is_empty() else ""
-        raise NotFoundError(f"no {automation} entries{what}", hint=f"list them with: ckx ls {automation}")
+        raise NotFoundError(
+            f"no {automation} entries{what}", hint=f"list them with: ckx ls {automation}"
+        )
     return hits
 
 
@@ -92,13 +94,17 @@ def _target_repo(ctx, i: dict):
 
 def add(ctx, i: dict) -> dict:
     automation = i["automation"]
-    alias = ctx.require(i.get("entry"), "the new entry's name", f"ckx add {automation}:my-entry --tags=a,b")
+    alias = ctx.require(
+        i.get("entry"), "the new entry's name", f"ckx add {automation}:my-entry --tags=a,b"
+    )
     if any(c in alias for c in "*?["):
         raise UsageError(f"'{alias}' is a pattern, not a name for a new entry")
     repo = _target_repo(ctx, i)
     existing = [e for e in ctx.search(automation, None, name=alias) if e.repo == repo.alias]
     if existing:
-        raise ConflictError(f"{automation}:{alias} already exists in repo '{repo.alias}' at {existing[0].path}")
+        raise ConflictError(
+            f"{automation}:{alias} already exists in repo '{repo.alias}' at {existing[0].path}"
+        )
     dest = repo.folder_for(automation) / alias
     if dest.exists():
         raise ConflictError(f"{dest} already exists", hint="pick another name")
@@ -152,7 +158,10 @@ def rm(ctx, i: dict) -> dict:
     hits = _matches(ctx, i)
     for e in hits:
         if e.repo == "builtin" and not i.get("force_builtin"):
-            raise UsageError(f"{e.cid} is part of ckx itself and is not removed", hint="remove it from git instead")
+            raise UsageError(
+                f"{e.cid} is part of ckx itself and is not removed",
+                hint="remove it from git instead",
+            )
     ask = not (i.get("force") or i.get("f") or ctx.quiet)
     if ask:
         listing = "\n".join(f"  {e.cid}  ({e.path})" for e in hits)
@@ -189,7 +198,11 @@ def _new_name(i: dict) -> str:
 
 
 def ren(ctx, i: dict) -> dict:
-    e = ctx.load(i["automation"], ctx.require(i.get("entry"), "the entry to rename", "ckx ren script:old new"), repo=i.get("repo"))
+    e = ctx.load(
+        i["automation"],
+        ctx.require(i.get("entry"), "the entry to rename", "ckx ren script:old new"),
+        repo=i.get("repo"),
+    )
     new = _new_name(i)
     dest = e.path.parent / new
     if dest.exists():
@@ -206,7 +219,11 @@ def ren(ctx, i: dict) -> dict:
 def _copy_or_move(ctx, i: dict, move: bool) -> dict:
     from ckx.cid import parse_cid
 
-    e = ctx.load(i["automation"], ctx.require(i.get("entry"), "the entry", "ckx cp script:a local:script:b"), repo=i.get("repo"))
+    e = ctx.load(
+        i["automation"],
+        ctx.require(i.get("entry"), "the entry", "ckx cp script:a local:script:b"),
+        repo=i.get("repo"),
+    )
     target = _new_name(i)
     cid = parse_cid(target) if ":" in target else None
     repo = ctx.registry.get(cid.repo if cid and cid.repo else e.repo)
@@ -245,7 +262,9 @@ def update(ctx, i: dict) -> dict:
     if i.get("query") and i["query"].tags:
         changes.setdefault("tags", list(i["query"].tags))
     if not changes:
-        raise UsageError("nothing to update", hint="e.g. ckx update script:x --meta.name='A name' or --tags=a,b")
+        raise UsageError(
+            "nothing to update", hint="e.g. ckx update script:x --meta.name='A name' or --tags=a,b"
+        )
     for key in ("uid", "alias"):
         if key in changes:
             raise UsageError(f"'{key}' cannot be changed with update", hint="use ckx ren / ckx cp")
@@ -283,17 +302,26 @@ def lint(ctx, i: dict) -> dict:
     automation = i.get("automation")
     auto_filter = automation if automation not in (None, "*") else None
     problems: list[str] = [p.message for p in ctx.index.problems(i.get("repo"), auto_filter)]
-    entries = ctx.search(automation if automation not in (None, "*") else None, None, repo=i.get("repo"), name=i.get("entry"))
+    entries = ctx.search(
+        automation if automation not in (None, "*") else None,
+        None,
+        repo=i.get("repo"),
+        name=i.get("entry"),
+    )
     for e in entries:
         f = fm(e.path)
         if f is None:
             continue
         problems += problems_of(e.meta, f, e.automation, ctx.registry)
-    problems += _duplicates(ctx.search(None, None) if not automation or automation == "*" else entries)
+    problems += _duplicates(
+        ctx.search(None, None) if not automation or automation == "*" else entries
+    )
     for p in problems:
         ctx.ui.print(p)
     if ctx.ui.mode == "con":
-        ctx.ui.print(f"{len(problems)} problem(s) in {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}")
+        ctx.ui.print(
+            f"{len(problems)} problem(s) in {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}"
+        )
     return {"problems": problems, "checked": len(entries), "return": 4 if problems else 0}
 
 
@@ -311,7 +339,9 @@ def _duplicates(entries: list[Entry]) -> list[str]:
         key = (e.automation, e.alias)
         other = by_alias.get(key)
         if other is not None:
-            out.append(f"duplicate alias {e.automation}:{e.alias}: {other.meta_file} and {e.meta_file}")
+            out.append(
+                f"duplicate alias {e.automation}:{e.alias}: {other.meta_file} and {e.meta_file}"
+            )
         else:
             by_alias[key] = e
     return out

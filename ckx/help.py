@@ -74,7 +74,10 @@ def _action_help(ctx, action: str, cid: str | None) -> int:
     if action not in acts:
         from ckx.suggest import did_you_mean
 
-        raise NotFoundError(f"unknown action '{action}'" + did_you_mean(action, acts), hint="list actions with: ckx help")
+        raise NotFoundError(
+            f"unknown action '{action}'" + did_you_mean(action, acts),
+            hint="list actions with: ckx help",
+        )
     if cid:
         auto = ctx.automation(cid.split(":")[-2] if cid.count(":") == 2 else cid.split(":")[0])
         desc = auto.all_actions().get(action)

@@ -61,7 +61,13 @@ class Problem:
     __slots__ = ("repo", "automation", "path", "message", "st")
 
     def __init__(self, repo: str, automation: str, path: str, message: str, st: str = "") -> None:
-        self.repo, self.automation, self.path, self.message, self.st = repo, automation, path, message, st
+        self.repo, self.automation, self.path, self.message, self.st = (
+            repo,
+            automation,
+            path,
+            message,
+            st,
+        )
 
     def __repr__(self) -> str:
         return f"Problem({self.path!r}: {self.message!r})"
@@ -84,7 +90,9 @@ def _sig_of(stats: list[tuple[int, int, int]]) -> str:
     from array import array
     from itertools import chain
 
-    return hashlib.blake2b(array("q", chain.from_iterable(stats)).tobytes(), digest_size=16).hexdigest()
+    return hashlib.blake2b(
+        array("q", chain.from_iterable(stats)).tobytes(), digest_size=16
+    ).hexdigest()
 
 
 def _st(s: os.stat_result) -> str:
@@ -155,7 +163,13 @@ class Index:
             cur = list(map(_stat3, watch))
             if _sig_of(cur) != row[3]:
                 old = marshal.loads(row[6])
-                stale.append((pos, repo, [k for k, (a, b) in enumerate(zip(cur, old, strict=True)) if a != b]))
+                stale.append(
+                    (
+                        pos,
+                        repo,
+                        [k for k, (a, b) in enumerate(zip(cur, old, strict=True)) if a != b],
+                    )
+                )
             elif not _racy_unchanged(marshal.loads(row[4])):
                 stale.append((pos, repo, None))
         return stale
@@ -168,7 +182,11 @@ class Index:
         """Bring the index up to date; return the number of meta files (re)parsed."""
         if self._fresh and not force:
             return 0
-        stale = [(k, r, None) for k, r in enumerate(self.registry.repos)] if force else self._stale_repos()
+        stale = (
+            [(k, r, None) for k, r in enumerate(self.registry.repos)]
+            if force
+            else self._stale_repos()
+        )
         gone = self._gone_repos()
         parsed = 0
         if stale or gone:
@@ -188,7 +206,9 @@ class Index:
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.execute("DELETE FROM tags WHERE entry_id IN (SELECT id FROM entries WHERE repo=?)", (alias,))
+            db.execute(
+                "DELETE FROM tags WHERE entry_id IN (SELECT id FROM entries WHERE repo=?)", (alias,)
+            )
             db.execute("DELETE FROM entries WHERE repo=?", (alias,))
             db.execute("DELETE FROM snaps WHERE repo=?", (alias,))
             db.execute("DELETE FROM problems WHERE repo=?", (alias,))
@@ -201,11 +221,17 @@ class Index:
         """Re-parse just the changed meta files when nothing else changed (no folder gained
         or lost an entry); None when the repo must be walked again."""
         db = self.db
-        row = db.execute("SELECT watch, stats, racy FROM snaps WHERE repo=?", (repo.alias,)).fetchone()
+        row = db.execute(
+            "SELECT watch, stats, racy FROM snaps WHERE repo=?", (repo.alias,)
+        ).fetchone()
         watch, stats = marshal.loads(row[0]), marshal.loads(row[1])
         # (a changed meta of a broken entry is not here: the walk below handles that case)
-        known = {r[0]: (r[1], r[2]) for r in db.execute(
-            "SELECT meta_file, path, automation FROM entries WHERE repo=?", (repo.alias,))}
+        known = {
+            r[0]: (r[1], r[2])
+            for r in db.execute(
+                "SELECT meta_file, path, automation FROM entries WHERE repo=?", (repo.alias,)
+            )
+        }
         start_ns = time.time_ns()
         jobs = []
         for k in changed:
@@ -222,12 +248,18 @@ class Index:
         schemas = {a: entry_schema_cached(self, a) for a in {j[1] for j in jobs}}
         rows = _parse_all(jobs, schemas)
         racy = [(p, d) for p, d in marshal.loads(row[2]) if p not in {j[3] for j in jobs}]
-        racy += [(j[3], _digest(j[3])) for j in jobs if stats[watch.index(j[3])][0] >= start_ns - RACY_NS]
+        racy += [
+            (j[3], _digest(j[3])) for j in jobs if stats[watch.index(j[3])][0] >= start_ns - RACY_NS
+        ]
         db.execute("BEGIN IMMEDIATE")
         try:
-            self._store_rows(repo, rows, {j[2]: eid for j in jobs for eid in [_entry_id(db, repo.alias, j[2])]})
-            db.execute("UPDATE snaps SET stats=?, sig=?, racy=? WHERE repo=?",
-                       (marshal.dumps(stats), _sig_of(stats), marshal.dumps(racy), repo.alias))
+            self._store_rows(
+                repo, rows, {j[2]: eid for j in jobs for eid in [_entry_id(db, repo.alias, j[2])]}
+            )
+            db.execute(
+                "UPDATE snaps SET stats=?, sig=?, racy=? WHERE repo=?",
+                (marshal.dumps(stats), _sig_of(stats), marshal.dumps(racy), repo.alias),
+            )
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -245,8 +277,10 @@ class Index:
                 db.execute("DELETE FROM entries WHERE id=?", (eid,))
             db.execute("DELETE FROM problems WHERE repo=? AND path=?", (repo.alias, path))
             if problem:
-                db.execute("INSERT INTO problems VALUES (?,?,?,?,?)",
-                           (repo.alias, problem.automation, path, problem.message, problem.st))
+                db.execute(
+                    "INSERT INTO problems VALUES (?,?,?,?,?)",
+                    (repo.alias, problem.automation, path, problem.message, problem.st),
+                )
                 self.warn(f"skipped entry: {problem.message}")
                 continue
             cur = db.execute(
@@ -289,11 +323,16 @@ class Index:
         """Walk one repo, re-parse changed metas, and store the new watch list."""
         start_ns = time.time_ns()
         db = self.db
-        old = {r[0]: (r[1], r[2]) for r in db.execute("SELECT path, st, id FROM entries WHERE repo=?", (repo.alias,))}
+        old = {
+            r[0]: (r[1], r[2])
+            for r in db.execute("SELECT path, st, id FROM entries WHERE repo=?", (repo.alias,))
+        }
         snap = db.execute("SELECT racy FROM snaps WHERE repo=?", (repo.alias,)).fetchone()
         was_racy = dict(marshal.loads(snap[0])) if snap else {}
         found, watch, stats, racy = self._walk(repo, start_ns)
-        problem_st = dict(db.execute("SELECT path, st FROM problems WHERE repo=?", (repo.alias,)).fetchall())
+        problem_st = dict(
+            db.execute("SELECT path, st FROM problems WHERE repo=?", (repo.alias,)).fetchall()
+        )
         problem_paths = set(problem_st)
         jobs = []
         for automation, d, meta, s in found:
@@ -316,8 +355,15 @@ class Index:
             racy_digests = [(p, _digest(p)) for p in racy]
             db.execute(
                 "INSERT OR REPLACE INTO snaps VALUES (?,?,?,?,?,?,?)",
-                (repo.alias, str(repo.path), marshal.dumps(watch), _sig_of(stats), marshal.dumps(racy_digests), pos,
-                 marshal.dumps(stats)),
+                (
+                    repo.alias,
+                    str(repo.path),
+                    marshal.dumps(watch),
+                    _sig_of(stats),
+                    marshal.dumps(racy_digests),
+                    pos,
+                    marshal.dumps(stats),
+                ),
             )
             db.execute("COMMIT")
         except BaseException:
@@ -371,8 +417,14 @@ class Index:
                 continue
             out.append(
                 Entry(
-                    repo=r[0], automation=r[1], alias=r[2], uid=r[3], path=Path(r[4]),
-                    meta_file=Path(r[5]), tags=tuple(r[6].split(",")) if r[6] else (), _meta_json=r[8],
+                    repo=r[0],
+                    automation=r[1],
+                    alias=r[2],
+                    uid=r[3],
+                    path=Path(r[4]),
+                    meta_file=Path(r[5]),
+                    tags=tuple(r[6].split(",")) if r[6] else (),
+                    _meta_json=r[8],
                 )
             )
         out.sort(key=lambda e: (order.get(e.repo, 1 << 30), e.automation, e.alias))
@@ -380,20 +432,33 @@ class Index:
 
     def problems(self, repo: str | None = None, automation: str | None = None) -> list[Problem]:
         self.refresh()
-        rows = self.db.execute("SELECT repo, automation, path, message, st FROM problems ORDER BY path").fetchall()
-        return [Problem(*r) for r in rows if (not repo or r[0] == repo) and (not automation or r[1] == automation)]
+        rows = self.db.execute(
+            "SELECT repo, automation, path, message, st FROM problems ORDER BY path"
+        ).fetchall()
+        return [
+            Problem(*r)
+            for r in rows
+            if (not repo or r[0] == repo) and (not automation or r[1] == automation)
+        ]
 
     def names(self, automation: str | None = None) -> list[str]:
         """All aliases (of one automation), for 'did you mean'."""
         self.refresh()
         if automation:
-            return [r[0] for r in self.db.execute("SELECT alias FROM entries WHERE automation=?", (automation,))]
+            return [
+                r[0]
+                for r in self.db.execute(
+                    "SELECT alias FROM entries WHERE automation=?", (automation,)
+                )
+            ]
         return [r[0] for r in self.db.execute("SELECT alias FROM entries")]
 
     def automations(self) -> list[str]:
         """Every automation name that has entries (valid or not) in some repo."""
         self.refresh()
-        sql = "SELECT DISTINCT automation FROM entries UNION SELECT DISTINCT automation FROM problems"
+        sql = (
+            "SELECT DISTINCT automation FROM entries UNION SELECT DISTINCT automation FROM problems"
+        )
         return sorted(r[0] for r in self.db.execute(sql))
 
     def count(self) -> int:
@@ -474,8 +539,18 @@ def _parse_job(job: tuple, schemas: dict):
     tags = [str(t) for t in (meta.get("tags") or [])]
     variations = [str(v) for v in (meta.get("variations") or {})]
     alias = str(meta.get("alias") or os.path.basename(path))
-    row = (repo, automation, alias, str(meta.get("uid") or ""), path, meta_file, st, tags, variations,
-           json.dumps(meta, default=str))
+    row = (
+        repo,
+        automation,
+        alias,
+        str(meta.get("uid") or ""),
+        path,
+        meta_file,
+        st,
+        tags,
+        variations,
+        json.dumps(meta, default=str),
+    )
     return row, None
 
 

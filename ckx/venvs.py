@@ -40,10 +40,25 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 #: What ``--template`` installs into a new venv (torch is left out: pick it with its pin).
 TEMPLATES: dict[str, list[str]] = {
     "empty": [],
-    "mlperf-inference": ["numpy", "onnx", "onnxruntime", "mlcommons-loadgen", "pycocotools",
-                         "opencv-python-headless", "matplotlib"],
-    "mlperf-inference-torch": ["numpy", "onnx", "onnxruntime", "mlcommons-loadgen", "pycocotools",
-                               "opencv-python-headless", "matplotlib", "torch"],
+    "mlperf-inference": [
+        "numpy",
+        "onnx",
+        "onnxruntime",
+        "mlcommons-loadgen",
+        "pycocotools",
+        "opencv-python-headless",
+        "matplotlib",
+    ],
+    "mlperf-inference-torch": [
+        "numpy",
+        "onnx",
+        "onnxruntime",
+        "mlcommons-loadgen",
+        "pycocotools",
+        "opencv-python-headless",
+        "matplotlib",
+        "torch",
+    ],
 }
 PIP_TIMEOUT_S = 3600.0
 
@@ -61,9 +76,15 @@ class VenvInfo:
     created: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "path": str(self.path), "python": str(self.python),
-                "python_version": self.python_version, "template": self.template,
-                "requirements": self.requirements, "created": self.created}
+        return {
+            "name": self.name,
+            "path": str(self.path),
+            "python": str(self.python),
+            "python_version": self.python_version,
+            "template": self.template,
+            "requirements": self.requirements,
+            "created": self.created,
+        }
 
 
 # --- locations ---------------------------------------------------------------------------
@@ -121,8 +142,10 @@ def create_venv(
     root.mkdir(parents=True, exist_ok=True)
     with path_lock(root / ".locks" / name, timeout=PIP_TIMEOUT_S, what=f"create venv {name}"):
         if final.exists() and not force:
-            raise ConflictError(f"venv '{name}' already exists at {final}",
-                                hint=f"use it, remove it with `ckx rm venv:{name}`, or add --force")
+            raise ConflictError(
+                f"venv '{name}' already exists at {final}",
+                hint=f"use it, remove it with `ckx rm venv:{name}`, or add --force",
+            )
         tmp = root / f".{name}.tmp-{os.urandom(4).hex()}"
         try:
             _make(tmp, name, python or sys.executable, system_site_packages)
@@ -141,17 +164,31 @@ def _template(template: str | None) -> list[str]:
     if template is None:
         return []
     if template not in TEMPLATES:
-        raise UsageError(f"unknown venv template {template!r}", hint="choose one of: " + ", ".join(TEMPLATES))
+        raise UsageError(
+            f"unknown venv template {template!r}", hint="choose one of: " + ", ".join(TEMPLATES)
+        )
     return list(TEMPLATES[template])
 
 
 def _make(tmp: Path, name: str, python: str, system_site_packages: bool) -> None:
     site = ["--system-site-packages"] if system_site_packages else []
-    cmd = [python, "-m", "venv", "--prompt", name, *site, str(tmp)]  # the prompt is not the temp name
-    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)
+    cmd = [
+        python,
+        "-m",
+        "venv",
+        "--prompt",
+        name,
+        *site,
+        str(tmp),
+    ]  # the prompt is not the temp name
+    proc = subprocess.run(
+        cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600
+    )
     if proc.returncode != 0:
-        raise RunError(f"`{' '.join(cmd)}` failed (exit {proc.returncode}): {_tail(proc.stdout + proc.stderr)}",
-                       hint="on Debian/Ubuntu: apt-get install python3-venv")
+        raise RunError(
+            f"`{' '.join(cmd)}` failed (exit {proc.returncode}): {_tail(proc.stdout + proc.stderr)}",
+            hint="on Debian/Ubuntu: apt-get install python3-venv",
+        )
 
 
 def _rewrite_prefix(tmp: Path, final: Path) -> None:
@@ -168,9 +205,15 @@ def _rewrite_prefix(tmp: Path, final: Path) -> None:
             os.chmod(path, mode)
 
 
-def _write_marker(tmp: Path, final: Path, name: str, template: str | None, reqs: list[str]) -> VenvInfo:
-    version = subprocess.run([str(venv_python(tmp)), "-c", "import platform; print(platform.python_version())"],
-                             capture_output=True, text=True, timeout=60).stdout.strip()
+def _write_marker(
+    tmp: Path, final: Path, name: str, template: str | None, reqs: list[str]
+) -> VenvInfo:
+    version = subprocess.run(
+        [str(venv_python(tmp)), "-c", "import platform; print(platform.python_version())"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.strip()
     info = VenvInfo(name, final, venv_python(final), version, template, reqs, time.time())
     (tmp / MARKER).write_text(json.dumps(info.to_dict(), indent=1), encoding="utf-8")
     return info
@@ -206,10 +249,19 @@ def load_venv(home: Path | str, name: str) -> VenvInfo:
         from ckx.suggest import did_you_mean
 
         names = [v.name for v in list_venvs(home)] if venvs_root(home).is_dir() else []
-        raise NotFoundError(f"no ckx venv named '{name}'" + did_you_mean(name, names),
-                            hint=f"create it with: ckx create venv:{name}") from None
-    return VenvInfo(name, path, venv_python(path), data.get("python_version", ""), data.get("template"),
-                    list(data.get("requirements") or []), float(data.get("created") or 0))
+        raise NotFoundError(
+            f"no ckx venv named '{name}'" + did_you_mean(name, names),
+            hint=f"create it with: ckx create venv:{name}",
+        ) from None
+    return VenvInfo(
+        name,
+        path,
+        venv_python(path),
+        data.get("python_version", ""),
+        data.get("template"),
+        list(data.get("requirements") or []),
+        float(data.get("created") or 0),
+    )
 
 
 def remove_venvs(home: Path | str, pattern: str) -> list[str]:
@@ -246,7 +298,9 @@ def activate_command(path: Path, shell: str | None = None) -> str:
         return str(path / "Scripts" / "activate.bat")
     if kind in ("powershell", "pwsh"):
         return f"& {path / 'Scripts' / 'Activate.ps1'}"
-    script = {"fish": "activate.fish", "csh": "activate.csh", "tcsh": "activate.csh"}.get(kind, "activate")
+    script = {"fish": "activate.fish", "csh": "activate.csh", "tcsh": "activate.csh"}.get(
+        kind, "activate"
+    )
     return f"source {shlex.quote(str(path / 'bin' / script))}"
 
 
@@ -277,27 +331,49 @@ def pip_args_from(environ: Mapping[str, str]) -> list[str]:
     return shlex.split(environ.get("CKX_PIP_EXTRA_ARGS", ""))
 
 
-def pip_install(python: Path | str, requirements: Sequence[str], *, pins: Sequence[str] = (),
-                extra_args: Sequence[str] = (), environ: Mapping[str, str] | None = None) -> str:
+def pip_install(
+    python: Path | str,
+    requirements: Sequence[str],
+    *,
+    pins: Sequence[str] = (),
+    extra_args: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
+) -> str:
     """``python -m pip install`` the requirements with the pins as constraints; return pip's
     output. RunError naming the requirements, with pip's last lines, on failure."""
     import tempfile
 
-    cmd = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "--no-input", *extra_args]
+    cmd = [
+        str(python),
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+        *extra_args,
+    ]
     with tempfile.TemporaryDirectory(prefix="ckx-pip-") as tmp:
         if pins:
             constraints = Path(tmp) / "constraints.txt"
             constraints.write_text("\n".join(pins) + "\n", encoding="utf-8")
             cmd += ["-c", str(constraints)]
         cmd += list(requirements)
-        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              env=dict(environ) if environ is not None else None, timeout=PIP_TIMEOUT_S)
+        proc = subprocess.run(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            env=dict(environ) if environ is not None else None,
+            timeout=PIP_TIMEOUT_S,
+        )
     out = proc.stdout + proc.stderr
     if proc.returncode != 0:
         pinned = f" (pins: {', '.join(pins)})" if pins else ""
-        raise RunError(f"pip could not install {' '.join(requirements)}{pinned} into {python}:\n{_tail(out)}",
-                       hint="check the version constraints and pins (CKX_PIP_PINS); offline, point pip at "
-                            "local wheels with CKX_PIP_EXTRA_ARGS='--no-index --find-links DIR'")
+        raise RunError(
+            f"pip could not install {' '.join(requirements)}{pinned} into {python}:\n{_tail(out)}",
+            hint="check the version constraints and pins (CKX_PIP_PINS); offline, point pip at "
+            "local wheels with CKX_PIP_EXTRA_ARGS='--no-index --find-links DIR'",
+        )
     return out
 
 
@@ -343,10 +419,15 @@ class PythonPackage:
         from ckx.errors import MetaError
 
         if not isinstance(block, dict) or not block.get("name"):
-            raise MetaError(f"{where}: field 'python_package' must be a mapping with at least 'name'")
+            raise MetaError(
+                f"{where}: field 'python_package' must be a mapping with at least 'name'"
+            )
         name = str(block["name"])
-        return cls(name, [str(d) for d in block.get("dists") or [name]],
-                   str(block.get("import_name") or name.replace("-", "_")))
+        return cls(
+            name,
+            [str(d) for d in block.get("dists") or [name]],
+            str(block.get("import_name") or name.replace("-", "_")),
+        )
 
 
 def ensure_python_package(
@@ -373,13 +454,18 @@ def ensure_python_package(
                 f"{where}: {pkg.name} {_describe(constraints)}is not installed in {python}, which is not a "
                 "virtual environment, so ckx will not pip-install into it",
                 hint="create one and select it: ckx create venv:mlperf --template=mlperf-inference, then "
-                     "--env.CKX_VENV=mlperf (or install it yourself: pip install " + pkg.name + ")")
-        pip_install(python, [requirement_for(pkg.name, constraints)], pins=pins, extra_args=pip_args)
+                "--env.CKX_VENV=mlperf (or install it yourself: pip install " + pkg.name + ")",
+            )
+        pip_install(
+            python, [requirement_for(pkg.name, constraints)], pins=pins, extra_args=pip_args
+        )
         installed = True
         found = _detect_fit(pkg, python, constraints, env_prefix, warn, where)
         if found is None:
-            raise RunError(f"{where}: pip installed {pkg.name} into {python} but it cannot be imported as "
-                           f"'{pkg.import_name}' or its version does not fit {_describe(constraints)}".rstrip())
+            raise RunError(
+                f"{where}: pip installed {pkg.name} into {python} but it cannot be imported as "
+                f"'{pkg.import_name}' or its version does not fit {_describe(constraints)}".rstrip()
+            )
     env = dict(found.env)
     if env_prefix and found.path is not None:
         env[f"{env_prefix}_PATH"] = str(found.path)
@@ -387,14 +473,23 @@ def ensure_python_package(
     return {"version": found.version, "path": found.path, "installed": installed, "env": env}
 
 
-def _detect_fit(pkg: PythonPackage, python: Path, constraints: Mapping[str, str | None],
-                env_prefix: str | None, warn: Callable[[str], None] | None, where: str):
+def _detect_fit(
+    pkg: PythonPackage,
+    python: Path,
+    constraints: Mapping[str, str | None],
+    env_prefix: str | None,
+    warn: Callable[[str], None] | None,
+    where: str,
+):
     from ckx.detect import DetectSpec, detect, print_to_stderr
     from ckx.versions import satisfies
 
-    spec = DetectSpec.from_meta({"python_package": pkg.dists, "import_name": pkg.import_name}, where,
-                                env_prefix=env_prefix)
-    joint = {k: v for k, v in constraints.items() if k in ("version", "version_min", "version_max") and v}
+    spec = DetectSpec.from_meta(
+        {"python_package": pkg.dists, "import_name": pkg.import_name}, where, env_prefix=env_prefix
+    )
+    joint = {
+        k: v for k, v in constraints.items() if k in ("version", "version_min", "version_max") and v
+    }
     for d in detect(spec, python=str(python), warn=warn or print_to_stderr):
         if d.version is None or satisfies(d.version, **joint):
             return d
@@ -414,11 +509,18 @@ def python_package_preprocess(i) -> dict[str, Any]:
     where = str(meta.get("alias") or "lib-python")
     pkg = PythonPackage.from_meta(meta.get("python_package"), where)
     environ = dict(i.base_environ or os.environ)
-    home = Path(i.objects_root).parent if getattr(i, "objects_root", None) else default_home(environ)
+    home = (
+        Path(i.objects_root).parent if getattr(i, "objects_root", None) else default_home(environ)
+    )
     python = select_python(i.env, environ, home)
     out = ensure_python_package(
-        pkg, python=python, constraints=dict(i.constraints or {}), pins=pins_from(environ, home),
-        pip_args=pip_args_from(environ), env_prefix=meta.get("env_prefix"), where=where,
+        pkg,
+        python=python,
+        constraints=dict(i.constraints or {}),
+        pins=pins_from(environ, home),
+        pip_args=pip_args_from(environ),
+        env_prefix=meta.get("env_prefix"),
+        where=where,
     )
     i.env.update(out["env"])
     return {"return": 0, "version": out["version"]}
@@ -426,4 +528,3 @@ def python_package_preprocess(i) -> dict[str, Any]:
 
 def _tail(text: str, lines: int = 15) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
-

@@ -53,20 +53,35 @@ class CliResult:
 def cli(ckx_home):
     """Run ``ckx`` as a real subprocess (stdin closed, not a TTY)."""
 
-    def run(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 120) -> CliResult:
+    def run(
+        *args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 120
+    ) -> CliResult:
         e = dict(os.environ)
         e["CKX_HOME"] = str(ckx_home)
         e.update(env or {})
         p = subprocess.run(
             [sys.executable, "-m", "ckx", *args],
-            capture_output=True, text=True, stdin=subprocess.DEVNULL, env=e, cwd=cwd or ROOT, timeout=timeout,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            env=e,
+            cwd=cwd or ROOT,
+            timeout=timeout,
         )
         return CliResult(p.returncode, p.stdout, p.stderr)
 
     return run
 
 
-def write_entry(folder: Path, alias: str, uid: str, tags, automation: str = "script", name: str = "meta.yaml", **extra) -> Path:
+def write_entry(
+    folder: Path,
+    alias: str,
+    uid: str,
+    tags,
+    automation: str = "script",
+    name: str = "meta.yaml",
+    **extra,
+) -> Path:
     """Create an entry folder with a meta file (YAML or JSON by name)."""
     d = folder / alias
     d.mkdir(parents=True, exist_ok=True)

@@ -33,14 +33,28 @@ def show(ctx, i: dict[str, Any]) -> dict[str, Any]:
     for r in recs:
         problems = r.problems()
         m = r.meta
-        rows.append({
-            "uid": r.uid, "alias": m.get("alias"), "script": m.get("script_alias"), "path": str(r.path),
-            "variations": m.get("variations") or [], "version": r.version, "valid": not problems,
-            "problems": problems, "created": m.get("created"), "expires": m.get("expires"),
-            "tags": m.get("tags") or [], "env": r.env,
-        })
+        rows.append(
+            {
+                "uid": r.uid,
+                "alias": m.get("alias"),
+                "script": m.get("script_alias"),
+                "path": str(r.path),
+                "variations": m.get("variations") or [],
+                "version": r.version,
+                "valid": not problems,
+                "problems": problems,
+                "created": m.get("created"),
+                "expires": m.get("expires"),
+                "tags": m.get("tags") or [],
+                "env": r.env,
+            }
+        )
         made = time.strftime("%Y-%m-%d %H:%M", time.localtime(m.get("created") or 0))
-        var = " " + ",".join(f"_{v}" for v in rows[-1]["variations"]) if rows[-1]["variations"] else ""
+        var = (
+            " " + ",".join(f"_{v}" for v in rows[-1]["variations"])
+            if rows[-1]["variations"]
+            else ""
+        )
         ver = f" v{r.version}" if r.version else ""
         state = "valid" if not problems else "INVALID: " + "; ".join(problems)
         ctx.ui.print(f"{r.uid}  {m.get('script_alias')}{var}{ver}  made {made}  [{state}]")
@@ -58,7 +72,10 @@ def find(ctx, i: dict[str, Any]) -> dict[str, Any]:
     _, recs = _records(ctx, i)
     for r in recs:
         ctx.ui.print(str(r.path))
-    return {"return": 0, "list": [{"uid": r.uid, "path": str(r.path), "version": r.version} for r in recs]}
+    return {
+        "return": 0,
+        "list": [{"uid": r.uid, "path": str(r.path), "version": r.version} for r in recs],
+    }
 
 
 def rm(ctx, i: dict[str, Any]) -> dict[str, Any]:
@@ -66,8 +83,10 @@ def rm(ctx, i: dict[str, Any]) -> dict[str, Any]:
     missing paths) or ``--all``. Asks first unless ``--force`` or ``--quiet``."""
     has_query = i.get("query") is not None and not i["query"].is_empty()
     if not (i.get("entry") or has_query or i.get("invalid") or i.get("all")):
-        raise UsageError("say which cache entries to remove",
-                         hint="e.g. ckx rm cache --tags=python, ckx rm cache:UID, ckx rm cache --invalid --force")
+        raise UsageError(
+            "say which cache entries to remove",
+            hint="e.g. ckx rm cache --tags=python, ckx rm cache:UID, ckx rm cache --invalid --force",
+        )
     store, recs = _records(ctx, i)
     if i.get("invalid"):
         recs = [r for r in recs if r.problems()]
@@ -78,8 +97,10 @@ def rm(ctx, i: dict[str, Any]) -> dict[str, Any]:
     if not (i.get("force") or i.get("f") or ctx.quiet):
         listing = "\n".join(f"  {r.uid}  {r.meta.get('script_alias')} ({r.path})" for r in recs)
         if not ctx.ui.interactive:
-            raise UsageError(f"refusing to remove {len(recs)} cache entries without confirmation:\n{listing}",
-                             hint="add --force (or --quiet) to remove without asking")
+            raise UsageError(
+                f"refusing to remove {len(recs)} cache entries without confirmation:\n{listing}",
+                hint="add --force (or --quiet) to remove without asking",
+            )
         ctx.ui.print(listing)
         if not ctx.ui.confirm(f"Remove {len(recs)} cache entries?"):
             return {"return": 0, "removed": []}

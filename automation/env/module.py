@@ -13,10 +13,22 @@ def show(ctx, i: dict[str, Any]) -> dict[str, Any]:
     for e in hits:
         m = e.meta
         ok = not m.get("path") or os.path.exists(m["path"])
-        rows.append({"uid": e.uid, "alias": e.alias, "soft": m.get("soft_alias"), "version": m.get("version"),
-                     "path": m.get("path"), "env": m.get("env") or {}, "tags": list(e.tags), "valid": ok})
+        rows.append(
+            {
+                "uid": e.uid,
+                "alias": e.alias,
+                "soft": m.get("soft_alias"),
+                "version": m.get("version"),
+                "path": m.get("path"),
+                "env": m.get("env") or {},
+                "tags": list(e.tags),
+                "valid": ok,
+            }
+        )
         flag = "" if ok else "  [path gone]"
-        ctx.ui.print(f"{e.uid}  {m.get('soft_alias')}  {m.get('version') or '?'}  {m.get('path') or ''}{flag}")
+        ctx.ui.print(
+            f"{e.uid}  {m.get('soft_alias')}  {m.get('version') or '?'}  {m.get('path') or ''}{flag}"
+        )
         for k, v in sorted((m.get("env") or {}).items()):
             ctx.ui.print(f"    {k}={v}")
     if not rows:

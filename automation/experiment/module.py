@@ -16,8 +16,18 @@ from typing import Any
 from ckx.errors import NotFoundError, ResolutionError, UsageError
 
 #: Options of ``benchmark`` that are not inputs of the program run.
-_BENCH_ONLY = ("repetitions", "record", "record_repo", "record_uoa", "record_tags", "print_files",
-               "skip_print_timers", "skip_print_stats", "tags", "help")
+_BENCH_ONLY = (
+    "repetitions",
+    "record",
+    "record_repo",
+    "record_uoa",
+    "record_tags",
+    "print_files",
+    "skip_print_timers",
+    "skip_print_stats",
+    "tags",
+    "help",
+)
 
 
 def _program_module(ctx):
@@ -63,7 +73,9 @@ def _kept_files(ctx, run_dir: str | None, names: list[str]) -> dict[str, Path]:
         try:
             rel = safe_member_path(name)
         except ValueError as e:
-            raise UsageError(f"--print_files: '{name}' is not a relative path inside the run folder ({e})") from None
+            raise UsageError(
+                f"--print_files: '{name}' is not a relative path inside the run folder ({e})"
+            ) from None
         f = Path(run_dir) / rel if run_dir and rel else None
         if f is None or not f.is_file():
             ctx.ui.warn(f"--print_files: {name} was not written by this run (looked in {run_dir})")
@@ -88,8 +100,18 @@ def _stats_table(stats: dict[str, dict[str, Any]]):
             rows.append([k, str(s["n"]), "", "", "|".join(map(str, s["values"])), "", "", ""])
         else:
             rp = s.get("range_percent")
-            rows.append([k, str(s["n"]), fmt(s["min"]), fmt(s["max"]), fmt(s["mean"]), fmt(s["median"]),
-                         fmt(s["stdev"]), "-" if rp is None else f"{rp:.2f}"])
+            rows.append(
+                [
+                    k,
+                    str(s["n"]),
+                    fmt(s["min"]),
+                    fmt(s["max"]),
+                    fmt(s["mean"]),
+                    fmt(s["median"]),
+                    fmt(s["stdev"]),
+                    "-" if rp is None else f"{rp:.2f}",
+                ]
+            )
     return Table(header=["key", "n", "min", "max", "mean", "median", "stdev", "range%"], rows=rows)
 
 
@@ -113,7 +135,9 @@ def benchmark_program(ctx, i: dict[str, Any], entry) -> dict[str, Any]:
         repo = ctx.registry.get(str(i.get("record_repo") or "local"))
         name = str(i.get("record_uoa") or ex.default_name(entry.alias, key))
         if any(c in name for c in "*?[/\\:") or name.startswith("."):
-            raise UsageError(f"bad experiment name '{name}'", hint="use letters, digits, '-', '_', '.'")
+            raise UsageError(
+                f"bad experiment name '{name}'", hint="use letters, digits, '-', '_', '.'"
+            )
         exp_dir = repo.folder_for("experiment") / name
         platform = ex.platform_info()
         if not i.get("record_uoa"):
@@ -127,29 +151,51 @@ def benchmark_program(ctx, i: dict[str, Any], entry) -> dict[str, Any]:
         chars = out.get("characteristics") or {}
         results.append(chars)
         if not i.get("skip_print_timers"):
-            ctx.ui.print(f"repetition {k}/{reps}: {chars.get('run_time_s', '?')} s  ({out.get('run_dir')})")
+            ctx.ui.print(
+                f"repetition {k}/{reps}: {chars.get('run_time_s', '?')} s  ({out.get('run_dir')})"
+            )
         kept = _kept_files(ctx, out.get("run_dir"), files)
         for rel, path in kept.items():
             _print_file(ctx, rel, path, k)
         if record:
             recorded = ex.record_repetition(
-                exp_dir, name=name, tags=tags, inputs=inputs, platform=platform,
-                repetition={"characteristics": chars, "run_dir": out.get("run_dir"), "status": out.get("status")},
-                lock=out.get("lock"), files=kept,
+                exp_dir,
+                name=name,
+                tags=tags,
+                inputs=inputs,
+                platform=platform,
+                repetition={
+                    "characteristics": chars,
+                    "run_dir": out.get("run_dir"),
+                    "status": out.get("status"),
+                },
+                lock=out.get("lock"),
+                files=kept,
             )
             ctx.index.invalidate()
     stats = {k: v for k, v in summarize_records(results).items() if not ex.is_noise_key(k)}
     if not i.get("skip_print_stats"):
         ctx.ui.print(_stats_table(stats).text())
-    result: dict[str, Any] = {"cmd_key": key, "program": entry.cid, "inputs": inputs, "statistics": stats,
-                              "repetitions": results}
+    result: dict[str, Any] = {
+        "cmd_key": key,
+        "program": entry.cid,
+        "inputs": inputs,
+        "statistics": stats,
+        "repetitions": results,
+    }
     if recorded is not None:
         repo_alias = ctx.registry.get(str(i.get("record_repo") or "local")).alias
         cid = f"{repo_alias}:experiment:{name}"
-        ctx.ui.print(f"recorded {reps} repetition(s) into {cid}, point {recorded.point} "
-                     f"(now {recorded.repetition} repetition(s)) at {recorded.path}")
-        result.update(experiment=cid, path=str(recorded.path), point=recorded.point,
-                      point_repetitions=recorded.repetition)
+        ctx.ui.print(
+            f"recorded {reps} repetition(s) into {cid}, point {recorded.point} "
+            f"(now {recorded.repetition} repetition(s)) at {recorded.path}"
+        )
+        result.update(
+            experiment=cid,
+            path=str(recorded.path),
+            point=recorded.point,
+            point_repetitions=recorded.repetition,
+        )
     return result
 
 
@@ -204,22 +250,36 @@ def show(ctx, i: dict[str, Any]) -> dict[str, Any]:
     for e in _experiments(ctx, i):
         points = ex.sort_points(_points(e), i.get("sort_by"), stat)
         nrep = sum(len(p.repetitions) for p in points)
-        head = (f"experiment {e.cid}  tags: {','.join(e.tags) or '-'}  "
-                f"{len(points)} point(s), {nrep} repetition(s)")
+        head = (
+            f"experiment {e.cid}  tags: {','.join(e.tags) or '-'}  "
+            f"{len(points)} point(s), {nrep} repetition(s)"
+        )
         if points:
-            table = ex.points_table(points, stat=stat, only_changed=bool(i.get("only_changed")), columns=columns)
+            table = ex.points_table(
+                points, stat=stat, only_changed=bool(i.get("only_changed")), columns=columns
+            )
             if i.get("csv"):
-                ctx.ui.print(ex.raw_table(points, stat=stat, only_changed=bool(i.get("only_changed")),
-                                          columns=columns).csv().rstrip())
+                ctx.ui.print(
+                    ex.raw_table(
+                        points, stat=stat, only_changed=bool(i.get("only_changed")), columns=columns
+                    )
+                    .csv()
+                    .rstrip()
+                )
             else:
                 ctx.ui.print(f"## {head}\n" if i.get("md") else head)
                 ctx.ui.print(table.markdown() if i.get("md") else table.text())
                 ctx.ui.print()
         else:
             ctx.ui.print(head)
-        out.append({"experiment": e.to_dict(), "path": str(e.path),
-                    "points": [{"id": p.id, **p.data} for p in points],
-                    "table": {"header": table.header, "rows": table.rows} if points else None})
+        out.append(
+            {
+                "experiment": e.to_dict(),
+                "path": str(e.path),
+                "points": [{"id": p.id, **p.data} for p in points],
+                "table": {"header": table.header, "rows": table.rows} if points else None,
+            }
+        )
     return {"experiments": out}
 
 
@@ -228,10 +288,19 @@ def points(ctx, i: dict[str, Any]) -> dict[str, Any]:
     rows = []
     for e in _experiments(ctx, i):
         for p in _points(e):
-            rows.append({"experiment": e.cid, "point": p.id, "repetitions": len(p.repetitions),
-                         "cmd_key": p.inputs.get("cmd_key"), "updated": p.data.get("updated")})
-            ctx.ui.print(f"{e.cid}  {p.id}  {len(p.repetitions):>3} rep  {p.inputs.get('cmd_key')}  "
-                         f"{p.data.get('updated')}")
+            rows.append(
+                {
+                    "experiment": e.cid,
+                    "point": p.id,
+                    "repetitions": len(p.repetitions),
+                    "cmd_key": p.inputs.get("cmd_key"),
+                    "updated": p.data.get("updated"),
+                }
+            )
+            ctx.ui.print(
+                f"{e.cid}  {p.id}  {len(p.repetitions):>3} rep  {p.inputs.get('cmd_key')}  "
+                f"{p.data.get('updated')}"
+            )
     return {"points": rows}
 
 
@@ -247,8 +316,10 @@ def compare(ctx, i: dict[str, Any]) -> dict[str, Any]:
         for p in pts:
             cols.append((e.alias if len(pts) == 1 else f"{e.alias}@{p.id[:6]}", p))
     if len(cols) < 2:
-        raise UsageError("compare needs at least two recorded points",
-                         hint="e.g. ckx compare experiment:A experiment:B (or one experiment with several points)")
+        raise UsageError(
+            "compare needs at least two recorded points",
+            hint="e.g. ckx compare experiment:A experiment:B (or one experiment with several points)",
+        )
     diffs, metrics = ex.compare_table(cols, _stat(i), only_changed=bool(i.get("only_changed")))
     if i.get("md"):
         ctx.ui.print(metrics.markdown())
@@ -262,16 +333,25 @@ def compare(ctx, i: dict[str, Any]) -> dict[str, Any]:
         ctx.ui.print(diffs.markdown() if i.get("md") else diffs.text())
     else:
         ctx.ui.print("inputs that differ: none (same configuration)")
-    return {"columns": [label for label, _ in cols], "metrics": {"header": metrics.header, "rows": metrics.rows},
-            "inputs_differ": {"header": diffs.header, "rows": diffs.rows}}
+    return {
+        "columns": [label for label, _ in cols],
+        "metrics": {"header": metrics.header, "rows": metrics.rows},
+        "inputs_differ": {"header": diffs.header, "rows": diffs.rows},
+    }
 
 
 def plot(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """A PNG chart of ``--y`` (one or more keys) against ``--x`` over the matching experiments' points."""
     from ckx.dashboard import plot_points
 
-    x = ctx.require(i.get("x"), "--x=KEY", "ckx plot experiment:NAME --x=cmd_key --y=samples_per_second")
-    ys = _names(ctx.require(i.get("y"), "--y=KEY", "ckx plot experiment:NAME --x=cmd_key --y=latency_ns.p50"))
+    x = ctx.require(
+        i.get("x"), "--x=KEY", "ckx plot experiment:NAME --x=cmd_key --y=samples_per_second"
+    )
+    ys = _names(
+        ctx.require(
+            i.get("y"), "--y=KEY", "ckx plot experiment:NAME --x=cmd_key --y=latency_ns.p50"
+        )
+    )
     exps = _experiments(ctx, i)
     series = [(e.alias, _points(e)) for e in exps]
     if not any(p for _, p in series):
@@ -279,7 +359,9 @@ def plot(ctx, i: dict[str, Any]) -> dict[str, Any]:
     out = Path(str(_out(i) or f"plot-{exps[0].alias}.png")).expanduser()
     if out.suffix.lower() != ".png":
         raise UsageError(f"--out must name a .png file, got {out}")
-    info = plot_points(series, x=str(x), ys=ys, out=out, stat=_stat(i), title=str(i.get("title") or ""))
+    info = plot_points(
+        series, x=str(x), ys=ys, out=out, stat=_stat(i), title=str(i.get("title") or "")
+    )
     ctx.ui.print(f"wrote {out.resolve()}")
     return {"path": str(out.resolve()), **info}
 
@@ -291,9 +373,13 @@ def dashboard(ctx, i: dict[str, Any]) -> dict[str, Any]:
     out = Path(str(_out(i) or ctx.home / "dashboard")).expanduser().resolve()
     exps = ctx.search("experiment", i.get("query"), repo=i.get("repo"), name=i.get("entry"))
     info = build(out, [(e, _points(e)) for e in exps])
-    ctx.ui.print(f"dashboard: file://{info['index']}  ({len(exps)} experiment(s), {info['plots']} plot(s))")
+    ctx.ui.print(
+        f"dashboard: file://{info['index']}  ({len(exps)} experiment(s), {info['plots']} plot(s))"
+    )
     if i.get("serve"):
-        serve(out, host=str(i.get("host") or "127.0.0.1"), port=int(i.get("port") or 8000), ui=ctx.ui)
+        serve(
+            out, host=str(i.get("host") or "127.0.0.1"), port=int(i.get("port") or 8000), ui=ctx.ui
+        )
     return info
 
 
@@ -304,7 +390,9 @@ def zip(ctx, i: dict[str, Any]) -> dict[str, Any]:  # noqa: A001  (the CK verb)
     exps = _experiments(ctx, i)
     out = Path(str(_out(i) or i.get("zip") or "ckr.zip")).expanduser()
     info = zip_entries(exps, out, source=None)
-    ctx.ui.print(f"wrote {out.resolve()}: {len(exps)} entr{'y' if len(exps) == 1 else 'ies'}, {info['files']} files")
+    ctx.ui.print(
+        f"wrote {out.resolve()}: {len(exps)} entr{'y' if len(exps) == 1 else 'ies'}, {info['files']} files"
+    )
     return info
 
 
@@ -319,19 +407,27 @@ def _check_artifacts(ctx, lock: dict[str, Any], where: str) -> None:
     for n in lock.get("nodes") or []:
         hits = [e for e in ctx.search(None, None, name=n.get("uid")) if e.uid == n.get("uid")]
         if not hits:
-            raise ResolutionError(f"cannot replay {where}: {n.get('cid')} (uid {n.get('uid')}) no longer exists",
-                                  hint="restore that entry (e.g. ckx pull repo ...) or record a new point")
+            raise ResolutionError(
+                f"cannot replay {where}: {n.get('cid')} (uid {n.get('uid')}) no longer exists",
+                hint="restore that entry (e.g. ckx pull repo ...) or record a new point",
+            )
         e = hits[0]
         if n.get("meta_sha256") and n["meta_sha256"] != meta_digest(e.meta):
-            raise ResolutionError(f"cannot replay {where}: {e.cid} changed since it was recorded "
-                                  f"(meta sha256 {meta_digest(e.meta)[:12]}, recorded {n['meta_sha256'][:12]})",
-                                  hint=f"restore {e.meta_file}, or record a new point with ckx benchmark")
+            raise ResolutionError(
+                f"cannot replay {where}: {e.cid} changed since it was recorded "
+                f"(meta sha256 {meta_digest(e.meta)[:12]}, recorded {n['meta_sha256'][:12]})",
+                hint=f"restore {e.meta_file}, or record a new point with ckx benchmark",
+            )
         if n.get("files") is not None and n["files"] != _file_digests(e.path):
             now = _file_digests(e.path)
-            changed = sorted(f for f in set(now) | set(n["files"]) if now.get(f) != n["files"].get(f))
-            raise ResolutionError(f"cannot replay {where}: {e.cid} changed since it was recorded "
-                                  f"({', '.join(changed)} differ)",
-                                  hint="restore those files, or record a new point with ckx benchmark")
+            changed = sorted(
+                f for f in set(now) | set(n["files"]) if now.get(f) != n["files"].get(f)
+            )
+            raise ResolutionError(
+                f"cannot replay {where}: {e.cid} changed since it was recorded "
+                f"({', '.join(changed)} differ)",
+                hint="restore those files, or record a new point with ckx benchmark",
+            )
 
 
 def _plan_differences(old: dict[str, Any], new: dict[str, Any] | None) -> list[str]:
@@ -370,9 +466,13 @@ def replay(ctx, i: dict[str, Any]) -> dict[str, Any]:
     program = ctx.load("program", inp.get("program_uid") or inp["program"])
     from ckx.query import parse
 
-    req = {**(inp.get("inputs") or {}), "env": dict(inp.get("env") or {}),
-           "query": parse(",".join(inp.get("variations") or [])) if inp.get("variations") else None,
-           "want_lock": True, "quiet": i.get("quiet")}
+    req = {
+        **(inp.get("inputs") or {}),
+        "env": dict(inp.get("env") or {}),
+        "query": parse(",".join(inp.get("variations") or [])) if inp.get("variations") else None,
+        "want_lock": True,
+        "quiet": i.get("quiet"),
+    }
     prog = _program_module(ctx)
     with tempfile.TemporaryDirectory(prefix="ckx-replay-") as tmp:
         lf = Path(tmp) / "ckx.lock"
@@ -386,16 +486,33 @@ def replay(ctx, i: dict[str, Any]) -> dict[str, Any]:
     rows = _replay_rows(point, chars, _stat(i))
     ctx.ui.print(f"replayed {where}")
     ctx.ui.print(rows.text())
-    result: dict[str, Any] = {"experiment": e.cid, "point": point.id, "characteristics": chars,
-                              "plan_differences": diffs,
-                              "table": {"header": rows.header, "rows": rows.rows}}
+    result: dict[str, Any] = {
+        "experiment": e.cid,
+        "point": point.id,
+        "characteristics": chars,
+        "plan_differences": diffs,
+        "table": {"header": rows.header, "rows": rows.rows},
+    }
     if i.get("record"):
-        rec = ex.record_repetition(e.path, name=e.alias, tags=[], inputs=inp, platform=ex.platform_info(),
-                                   repetition={"characteristics": chars, "run_dir": out.get("run_dir"),
-                                               "status": out.get("status"), "replay": True},
-                                   lock=out.get("lock"), files={})
+        rec = ex.record_repetition(
+            e.path,
+            name=e.alias,
+            tags=[],
+            inputs=inp,
+            platform=ex.platform_info(),
+            repetition={
+                "characteristics": chars,
+                "run_dir": out.get("run_dir"),
+                "status": out.get("status"),
+                "replay": True,
+            },
+            lock=out.get("lock"),
+            files={},
+        )
         ctx.index.invalidate()
-        where_now = "the same point" if rec.point == point.id else f"point {rec.point} (another machine)"
+        where_now = (
+            "the same point" if rec.point == point.id else f"point {rec.point} (another machine)"
+        )
         ctx.ui.print(f"recorded as repetition {rec.repetition} of {where_now}")
         result["recorded_point"] = rec.point
     return result

@@ -34,18 +34,32 @@ def prefetch(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """Fetch the files of every matching package (variations applied) into ``--to=DIR``."""
     from ckx.artifacts import parse_download_block, prefetch_items
 
-    to = ctx.require(i.get("to") if isinstance(i.get("to"), str) else None, "--to=DIR (the mirror folder)",
-                     "ckx prefetch package --tags=dataset,coco,val --to=/mnt/mirror")
+    to = ctx.require(
+        i.get("to") if isinstance(i.get("to"), str) else None,
+        "--to=DIR (the mirror folder)",
+        "ckx prefetch package --tags=dataset,coco,val --to=/mnt/mirror",
+    )
     items = []
     resolved = resolve(ctx, i)
     for entry, meta in resolved:
-        items += parse_download_block(meta, {**(meta.get("default_env") or {}), **(meta.get("env") or {})},
-                                      str(entry.meta_file))
+        items += parse_download_block(
+            meta,
+            {**(meta.get("default_env") or {}), **(meta.get("env") or {})},
+            str(entry.meta_file),
+        )
     results = prefetch_items(ctx, items, Path(to).expanduser())
-    ctx.ui.print(f"{len(results)} file(s) of {len(resolved)} package(s) in {to}; "
-                 f"on the offline machine: export CKX_MIRROR={Path(to).expanduser().resolve()}")
-    return {"return": 0, "files": [{"path": str(r.path), "sha256": r.sha256, "size": r.size, "source": r.source}
-                                   for r in results], "packages": [e.alias for e, _ in resolved]}
+    ctx.ui.print(
+        f"{len(results)} file(s) of {len(resolved)} package(s) in {to}; "
+        f"on the offline machine: export CKX_MIRROR={Path(to).expanduser().resolve()}"
+    )
+    return {
+        "return": 0,
+        "files": [
+            {"path": str(r.path), "sha256": r.sha256, "size": r.size, "source": r.source}
+            for r in results
+        ],
+        "packages": [e.alias for e, _ in resolved],
+    }
 
 
 def artifacts(ctx, i: dict[str, Any]) -> dict[str, Any]:
@@ -56,10 +70,26 @@ def artifacts(ctx, i: dict[str, Any]) -> dict[str, Any]:
     for entry, meta in resolve(ctx, i):
         for item in parse_download_block(meta, meta.get("env") or {}, str(entry.meta_file)):
             a = item.artifact
-            rows.append({"package": entry.alias, "filename": a.filename, "urls": a.urls, "rclone": item.rclone,
-                         "size": a.size, "sha256": a.sha256, "md5": a.md5, "extract": item.extract})
-            check = f"sha256 {a.sha256}" if a.sha256 else (f"md5 {a.md5}" if a.md5 else "no published checksum")
-            ctx.ui.print(f"{entry.alias}: {a.filename}  {a.size if a.size is not None else '?'} bytes  {check}")
+            rows.append(
+                {
+                    "package": entry.alias,
+                    "filename": a.filename,
+                    "urls": a.urls,
+                    "rclone": item.rclone,
+                    "size": a.size,
+                    "sha256": a.sha256,
+                    "md5": a.md5,
+                    "extract": item.extract,
+                }
+            )
+            check = (
+                f"sha256 {a.sha256}"
+                if a.sha256
+                else (f"md5 {a.md5}" if a.md5 else "no published checksum")
+            )
+            ctx.ui.print(
+                f"{entry.alias}: {a.filename}  {a.size if a.size is not None else '?'} bytes  {check}"
+            )
             for src in [*a.urls, *([f"rclone {item.rclone}"] if item.rclone else [])]:
                 ctx.ui.print(f"    {src}")
     return {"return": 0, "list": rows}
@@ -74,12 +104,16 @@ def resolve(ctx, i: dict[str, Any]) -> list[tuple[Any, dict[str, Any]]]:
     plain = Query(tags=query.tags, not_tags=query.not_tags)
     entries = ctx.search("package", plain, repo=i.get("repo"), name=i.get("entry"))
     if not entries:
-        raise NotFoundError(f"no package matches '{query.text or i.get('entry') or ''}'",
-                            hint="list packages with: ckx ls package")
+        raise NotFoundError(
+            f"no package matches '{query.text or i.get('entry') or ''}'",
+            hint="list packages with: ckx ls package",
+        )
     if len(entries) > 1 and not i.get("all"):
         names = ", ".join(e.alias for e in entries)
-        raise UsageError(f"{len(entries)} packages match: {names}",
-                         hint="add tags to pick one, or --all to take every match")
+        raise UsageError(
+            f"{len(entries)} packages match: {names}",
+            hint="add tags to pick one, or --all to take every match",
+        )
     out = []
     for entry in entries:
         selection = select(entry.meta, query, str(entry.meta_file))
@@ -102,5 +136,7 @@ def _with_download_overlay(meta: dict[str, Any], selection) -> dict[str, Any]:
 def _check_request(i: dict[str, Any]) -> None:
     q = i.get("query")
     if (q is None or q.is_empty()) and not i.get("entry") and not i.get("lock"):
-        raise UsageError("which package? give tags or a name",
-                         hint="for example: ckx install package --tags=dataset,coco,val")
+        raise UsageError(
+            "which package? give tags or a name",
+            hint="for example: ckx install package --tags=dataset,coco,val",
+        )

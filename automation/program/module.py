@@ -24,8 +24,10 @@ def _program(ctx, i: dict[str, Any]):
     hits = ctx.search("program", q) if q is not None and not q.is_empty() else []
     if not hits:
         names = [e.alias for e in ctx.search("program", None)]
-        raise UsageError("which program? e.g. ckx run program:od-bench --cmd_key=...",
-                         hint="programs: " + (", ".join(names) or "(none)"))
+        raise UsageError(
+            "which program? e.g. ckx run program:od-bench --cmd_key=...",
+            hint="programs: " + (", ".join(names) or "(none)"),
+        )
     k = ctx.ui.choose(f"{len(hits)} programs match", [e.cid for e in hits], default=0)
     return hits[k]
 
@@ -44,8 +46,12 @@ def choose_cmd_key(ctx, entry, key: str | None) -> str:
             )
         return key
     labels = [f"{k}" + (f"  - {cmds[k]['desc']}" if cmds[k].get("desc") else "") for k in keys]
-    k = ctx.ui.choose(f"{entry.alias}: select a command (--cmd_key)", labels, default=None,
-                      what=f"pass one with --cmd_key, e.g. ckx run program:{entry.alias} --cmd_key={keys[0]}")
+    k = ctx.ui.choose(
+        f"{entry.alias}: select a command (--cmd_key)",
+        labels,
+        default=None,
+        what=f"pass one with --cmd_key, e.g. ckx run program:{entry.alias} --cmd_key={keys[0]}",
+    )
     return keys[k]
 
 
@@ -61,7 +67,14 @@ def build_request(ctx, i: dict[str, Any], entry, key: str) -> dict[str, Any]:
         query = query.merged(parse(f"_{value}"))
     env = {**{k: str(v) for k, v in (cmd.get("env") or {}).items()}, **(i.get("env") or {})}
     env["CKX_CMD_KEY"] = key
-    return {**i, "automation": "program", "entry": entry.uid, "query": query, "env": env, "cmd_key": key}
+    return {
+        **i,
+        "automation": "program",
+        "entry": entry.uid,
+        "query": query,
+        "env": env,
+        "cmd_key": key,
+    }
 
 
 def group_inputs(entry, i: dict[str, Any]) -> dict[str, str]:
@@ -81,7 +94,8 @@ def group_inputs(entry, i: dict[str, Any]) -> dict[str, str]:
             from ckx.suggest import did_you_mean
 
             raise NotFoundError(
-                f"program '{entry.alias}' has no {group} '{value}'" + did_you_mean(str(value), names),
+                f"program '{entry.alias}' has no {group} '{value}'"
+                + did_you_mean(str(value), names),
                 hint=f"--{group}= one of: " + ", ".join(names),
             )
         out[group] = str(value)
@@ -133,14 +147,18 @@ def prefetch(ctx, i: dict[str, Any]) -> dict[str, Any]:
 
     to = i.get("to")
     if not isinstance(to, str) or not to:
-        raise UsageError("missing --to=DIR (the mirror folder)",
-                         hint="e.g. ckx prefetch program:od-bench --cmd_key=accuracy-offline --model=ssd-resnet34 --to=/mnt/mirror")
+        raise UsageError(
+            "missing --to=DIR (the mirror folder)",
+            hint="e.g. ckx prefetch program:od-bench --cmd_key=accuracy-offline --model=ssd-resnet34 --to=/mnt/mirror",
+        )
     entry = _program(ctx, i)
     key = choose_cmd_key(ctx, entry, i.get("cmd_key"))
     plan = make_plan(ctx, build_request(ctx, i, entry, key))
     results = prefetch_plan(ctx, plan, Path(to).expanduser())
     dest = Path(to).expanduser().resolve()
-    ctx.ui.print(f"{len(results)} file(s) for {entry.alias} {key} in {dest}; offline: export CKX_MIRROR={dest}")
+    ctx.ui.print(
+        f"{len(results)} file(s) for {entry.alias} {key} in {dest}; offline: export CKX_MIRROR={dest}"
+    )
     return {"files": [{"path": str(r.path), "sha256": r.sha256, "size": r.size} for r in results]}
 
 

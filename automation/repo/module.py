@@ -34,7 +34,9 @@ def add(ctx, i: dict) -> dict:
         desc = {"alias": alias, "uid": new_uid()}
         save_meta(path / "repo.yaml", {"alias": alias, "uid": desc["uid"]})
         created = True
-    repo = ctx.registry.add(Repo(alias=alias, uid=desc.get("uid") or new_uid(), path=path, folders=desc.get("folders")))
+    repo = ctx.registry.add(
+        Repo(alias=alias, uid=desc.get("uid") or new_uid(), path=path, folders=desc.get("folders"))
+    )
     ctx.ui.print(f"{'created' if created else 'registered'} repo '{alias}' at {path}")
     return {"repo": repo.to_dict(), "created": created}
 
@@ -49,7 +51,9 @@ def pull(ctx, i: dict) -> dict:
             _git(["git", "-C", str(repo.path), "pull", "--ff-only"], repo.url)
             ctx.ui.print(f"updated repo '{repo.alias}' from {repo.url}")
             return {"repo": repo.to_dict(), "updated": True}
-        raise UsageError("missing --url", hint="e.g. ckx pull repo --url=https://github.com/org/repo.git")
+        raise UsageError(
+            "missing --url", hint="e.g. ckx pull repo --url=https://github.com/org/repo.git"
+        )
     name = url.rstrip("/").split("/")[-1]
     name = name[:-4] if name.endswith(".git") else name
     alias = _alias_from(i, name)
@@ -59,7 +63,9 @@ def pull(ctx, i: dict) -> dict:
             _git(["git", "-C", str(existing.path), "pull", "--ff-only"], url)
             ctx.ui.print(f"updated repo '{alias}'")
             return {"repo": existing.to_dict(), "updated": True}
-        raise ConflictError(f"a repo named '{alias}' is already registered", hint="pass --alias=OTHER")
+        raise ConflictError(
+            f"a repo named '{alias}' is already registered", hint="pass --alias=OTHER"
+        )
     dest = ctx.home / "repos" / alias
     if dest.exists():
         raise ConflictError(f"{dest} already exists", hint="remove it or pass --alias=OTHER")
@@ -74,7 +80,15 @@ def pull(ctx, i: dict) -> dict:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     desc = read_repo_description(dest)
-    repo = ctx.registry.add(Repo(alias=alias, uid=desc.get("uid") or new_uid(), path=dest, url=url, folders=desc.get("folders")))
+    repo = ctx.registry.add(
+        Repo(
+            alias=alias,
+            uid=desc.get("uid") or new_uid(),
+            path=dest,
+            url=url,
+            folders=desc.get("folders"),
+        )
+    )
     n = len(ctx.search(None, None, repo=alias))
     ctx.ui.print(f"cloned {url} as repo '{alias}' at {dest} ({n} entries)")
     return {"repo": repo.to_dict(), "entries": n}
@@ -82,7 +96,9 @@ def pull(ctx, i: dict) -> dict:
 
 def _git(cmd: list[str], url: str) -> None:
     if shutil.which("git") is None:
-        raise MissingDependencyError("git is not installed", hint="install git (e.g. apt-get install git)")
+        raise MissingDependencyError(
+            "git is not installed", hint="install git (e.g. apt-get install git)"
+        )
     p = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600)
     if p.returncode != 0:
         raise RunError(f"git failed for {url} (exit {p.returncode}): {p.stderr.strip()[-500:]}")
@@ -127,13 +143,18 @@ def rm(ctx, i: dict) -> dict:
     if not (i.get("force") or ctx.quiet):
         what = f"unregister repo '{alias}'" + (f" and delete {repo.path}" if delete else "")
         if not ctx.ui.interactive:
-            raise UsageError(f"refusing to {what} without confirmation", hint="add --force (or --quiet)")
+            raise UsageError(
+                f"refusing to {what} without confirmation", hint="add --force (or --quiet)"
+            )
         if not ctx.ui.confirm(f"{what[0].upper()}{what[1:]}?"):
             return {"removed": False}
     ctx.registry.remove(alias)
     if delete:
         shutil.rmtree(repo.path, ignore_errors=True)
-    ctx.ui.print(f"removed repo '{alias}'" + (f" and deleted {repo.path}" if delete else f" (files kept at {repo.path})"))
+    ctx.ui.print(
+        f"removed repo '{alias}'"
+        + (f" and deleted {repo.path}" if delete else f" (files kept at {repo.path})")
+    )
     return {"removed": True, "deleted": delete}
 
 
@@ -143,10 +164,14 @@ def zip(ctx, i: dict) -> dict:  # noqa: A001  (CK's verb)
 
     repo = ctx.registry.get(_alias_from(i))
     entries = ctx.search(None, None, repo=repo.alias)
-    target = i.get("output") or i.get("out") or i.get("zip")  # `out` is the output mode in ckx.access
+    target = (
+        i.get("output") or i.get("out") or i.get("zip")
+    )  # `out` is the output mode in ckx.access
     out = Path(str(target if target not in (None, True) else "ckr.zip")).expanduser()
     info = zip_entries(entries, out, source={"alias": repo.alias, "uid": repo.uid})
-    ctx.ui.print(f"wrote {out.resolve()}: {len(entries)} entries of repo '{repo.alias}', {info['files']} files")
+    ctx.ui.print(
+        f"wrote {out.resolve()}: {len(entries)} entries of repo '{repo.alias}', {info['files']} files"
+    )
     return info
 
 
@@ -170,7 +195,12 @@ def unzip(ctx, i: dict) -> dict:
     out = {"repo": repo.alias, **report.to_dict()}
     if report.conflicts:
         n = len(report.conflicts)
-        out.update({"return": 12, "error": f"{n} entr{'y' if n == 1 else 'ies'} of {archive} not merged (conflicts)",
-                    "hint": "rename or remove the existing entries, or unzip into another repo: ckx unzip repo:OTHER"})
+        out.update(
+            {
+                "return": 12,
+                "error": f"{n} entr{'y' if n == 1 else 'ies'} of {archive} not merged (conflicts)",
+                "hint": "rename or remove the existing entries, or unzip into another repo: ckx unzip repo:OTHER",
+            }
+        )
         ctx.ui.note(f"ckx error: {out['error']}\n  hint: {out['hint']}")
     return out

@@ -12,10 +12,16 @@ from ckx.errors import UsageError
 
 def _check_request(i: dict[str, Any]) -> None:
     q = i.get("query")
-    if (q is None or (hasattr(q, "is_empty") and q.is_empty())) and not i.get("entry") \
-            and not i.get("tags") and not i.get("lock"):
-        raise UsageError("which script? give tags or a name",
-                         hint="for example: ckx run script --tags=get,python3  or  ckx run get,python3")
+    if (
+        (q is None or (hasattr(q, "is_empty") and q.is_empty()))
+        and not i.get("entry")
+        and not i.get("tags")
+        and not i.get("lock")
+    ):
+        raise UsageError(
+            "which script? give tags or a name",
+            hint="for example: ckx run script --tags=get,python3  or  ckx run get,python3",
+        )
 
 
 def run(ctx, i: dict[str, Any]) -> dict[str, Any]:
@@ -58,14 +64,26 @@ def test(ctx, i: dict[str, Any]) -> dict[str, Any]:
                     run_request(ctx, req)
                     report.append({"entry": e.cid, "case": k, "variations": v, "ok": True})
                 except CkxError as err:
-                    report.append({"entry": e.cid, "case": k, "variations": v, "ok": False, "error": err.message})
-                ctx.ui.print(f"{'ok  ' if report[-1]['ok'] else 'FAIL'} {e.cid} #{k} {v or ''}".rstrip())
+                    report.append(
+                        {
+                            "entry": e.cid,
+                            "case": k,
+                            "variations": v,
+                            "ok": False,
+                            "error": err.message,
+                        }
+                    )
+                ctx.ui.print(
+                    f"{'ok  ' if report[-1]['ok'] else 'FAIL'} {e.cid} #{k} {v or ''}".rstrip()
+                )
     failed = [r for r in report if not r["ok"]]
     if failed:
         from ckx.errors import RunError
 
-        raise RunError(f"{len(failed)} of {len(report)} script tests failed: "
-                       + "; ".join(f"{r['entry']}: {r['error'].splitlines()[0]}" for r in failed))
+        raise RunError(
+            f"{len(failed)} of {len(report)} script tests failed: "
+            + "; ".join(f"{r['entry']}: {r['error'].splitlines()[0]}" for r in failed)
+        )
     return {"return": 0, "tests": report}
 
 

@@ -67,9 +67,15 @@ def register(ctx, soft, d) -> dict[str, Any]:
         except Exception:  # a version text without digits gives no tags
             pass
     meta = {
-        "alias": f"{soft.alias}-{uid[:8]}", "uid": uid, "automation_alias": "env",
-        "tags": list(dict.fromkeys(tags)), "soft_uid": soft.uid, "soft_alias": soft.alias,
-        "version": d.version, "path": path, "env": d.env,
+        "alias": f"{soft.alias}-{uid[:8]}",
+        "uid": uid,
+        "automation_alias": "env",
+        "tags": list(dict.fromkeys(tags)),
+        "soft_uid": soft.uid,
+        "soft_alias": soft.alias,
+        "version": d.version,
+        "path": path,
+        "env": d.env,
         "details": {k: v for k, v in d.details.items() if isinstance(v, (str, int, float, bool))},
         "detected": time.time(),
     }

@@ -17,12 +17,41 @@ from __future__ import annotations
 from typing import Any
 
 #: Request keys that are options of the engine, not inputs of the script.
-RESERVED = frozenset({
-    "action", "automation", "entry", "query", "tags", "env", "adr", "add_deps_recursive", "quiet",
-    "new", "renew", "skip_cache", "plan", "lock", "save_lock", "json", "out", "debug", "version",
-    "version_min", "version_max", "version_max_usable", "cid", "repo", "force", "state",
-    "cmd_key", "outdirname", "args", "unparsed", "want_lock",
-})
+RESERVED = frozenset(
+    {
+        "action",
+        "automation",
+        "entry",
+        "query",
+        "tags",
+        "env",
+        "adr",
+        "add_deps_recursive",
+        "quiet",
+        "new",
+        "renew",
+        "skip_cache",
+        "plan",
+        "lock",
+        "save_lock",
+        "json",
+        "out",
+        "debug",
+        "version",
+        "version_min",
+        "version_max",
+        "version_max_usable",
+        "cid",
+        "repo",
+        "force",
+        "state",
+        "cmd_key",
+        "outdirname",
+        "args",
+        "unparsed",
+        "want_lock",
+    }
+)
 
 
 def _query(request: dict[str, Any]):
@@ -39,8 +68,11 @@ def _query(request: dict[str, Any]):
 def _flags(request: dict[str, Any]):
     from ckx.engine.provider import CacheFlags
 
-    return CacheFlags(new=bool(request.get("new")), renew=bool(request.get("renew")),
-                      skip_cache=bool(request.get("skip_cache")))
+    return CacheFlags(
+        new=bool(request.get("new")),
+        renew=bool(request.get("renew")),
+        skip_cache=bool(request.get("skip_cache")),
+    )
 
 
 def make_planner(ctx, request: dict[str, Any]):
@@ -70,15 +102,26 @@ def make_plan(ctx, request: dict[str, Any], planner=None):
 
         lock = read_lock(request["lock"])
         req = lock.get("request") or {}
-        request = {**request, "query": req.get("query"), "entry": req.get("name"),
-                   "env": {**(req.get("env") or {}), **(request.get("env") or {})},
-                   "adr": req.get("adr") or request.get("adr")}
+        request = {
+            **request,
+            "query": req.get("query"),
+            "entry": req.get("name"),
+            "env": {**(req.get("env") or {}), **(request.get("env") or {})},
+            "adr": req.get("adr") or request.get("adr"),
+        }
     inputs = {k: v for k, v in request.items() if k not in RESERVED}
-    constraint = {k: str(request[k]) for k in ("version", "version_min", "version_max", "version_max_usable")
-                  if request.get(k) not in (None, "", True)}
+    constraint = {
+        k: str(request[k])
+        for k in ("version", "version_min", "version_max", "version_max_usable")
+        if request.get(k) not in (None, "", True)
+    }
     plan = planner.plan(
-        _query(request), name=request.get("entry"), env={k: v for k, v in (request.get("env") or {}).items()},
-        adr=request.get("adr") or {}, inputs=inputs, constraint=constraint,
+        _query(request),
+        name=request.get("entry"),
+        env={k: v for k, v in (request.get("env") or {}).items()},
+        adr=request.get("adr") or {},
+        inputs=inputs,
+        constraint=constraint,
     )
     if lock is not None:
         from ckx.engine.lockfile import check_replay
@@ -117,10 +160,22 @@ def run_request(ctx, request: dict[str, Any]) -> dict[str, Any]:
         env, state, version, status, uid = rec.env, rec.state, rec.version, "cached", rec.uid
     else:
         result = run_plan(ctx, plan, request, planner, provider)
-        env, state, version, status, uid = (result.env, result.state, result.version, result.status,
-                                            result.cache_uid)
-    out.update(env=env, new_env=env, state=state, new_state=state, version=version, status=status,
-               cache_uid=uid)
+        env, state, version, status, uid = (
+            result.env,
+            result.state,
+            result.version,
+            result.status,
+            result.cache_uid,
+        )
+    out.update(
+        env=env,
+        new_env=env,
+        state=state,
+        new_state=state,
+        version=version,
+        status=status,
+        cache_uid=uid,
+    )
     if request.get("want_lock"):
         out["lock"] = plan.to_lock()  # what experiments record (entries, variations, versions)
     return out

@@ -135,7 +135,9 @@ def cache_key(node, env: dict | None = None) -> str:
     return _sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def cache_tags(script_tags: list[str], variations: list[str], version: str | None, script_uid: str) -> list[str]:
+def cache_tags(
+    script_tags: list[str], variations: list[str], version: str | None, script_uid: str
+) -> list[str]:
     """Tags of a cache entry: the script's, its variations, ``version-X``, ``script-<uid>``."""
     tags = list(script_tags)
     for v in variations:

@@ -28,7 +28,13 @@ from typing import Any
 from ckx.errors import RunError
 
 #: Keys never passed from a node to its deps: they describe the node itself.
-LOCAL_KEYS = ("CKX_VERSION", "CKX_VERSION_MIN", "CKX_VERSION_MAX", "CKX_VERSION_MAX_USABLE", "CKX_TMP_*")
+LOCAL_KEYS = (
+    "CKX_VERSION",
+    "CKX_VERSION_MIN",
+    "CKX_VERSION_MAX",
+    "CKX_VERSION_MAX_USABLE",
+    "CKX_TMP_*",
+)
 
 _TRUE = {"yes", "true", "on", "1"}
 _FALSE = {"no", "false", "off", "0", ""}
@@ -144,7 +150,9 @@ def value_matches(actual: Any, wanted: Any) -> bool:
     return any(_norm(o) == a for o in options)
 
 
-def condition_holds(cond: Mapping[str, Any] | None, env: Mapping[str, Any], *, any_of: bool = False) -> bool:
+def condition_holds(
+    cond: Mapping[str, Any] | None, env: Mapping[str, Any], *, any_of: bool = False
+) -> bool:
     """All (or, with ``any_of``, any) ``KEY: [values]`` pairs of ``cond`` hold in ``env``."""
     if not cond:
         return not any_of  # an empty "any" condition holds nothing
@@ -160,7 +168,9 @@ def dep_enabled(dep: Mapping[str, Any], env: Mapping[str, Any]) -> bool:
     skip_if_env (all) or skip_if_any_env (any) skips the dep."""
     if dep.get("enable_if_env") and not condition_holds(dep["enable_if_env"], env):
         return False
-    if dep.get("enable_if_any_env") and not condition_holds(dep["enable_if_any_env"], env, any_of=True):
+    if dep.get("enable_if_any_env") and not condition_holds(
+        dep["enable_if_any_env"], env, any_of=True
+    ):
         return False
     if dep.get("skip_if_env") and condition_holds(dep["skip_if_env"], env):
         return False
@@ -221,7 +231,12 @@ def read_output_env(path: Path) -> dict[str, Any]:
         key, sep, value = s.partition("=")
         key = key.strip()
         name = key[1:] if key.startswith("+") else key
-        if not sep or not name or not (name[0].isalpha() or name[0] == "_") or not name.replace("_", "a").isalnum():
+        if (
+            not sep
+            or not name
+            or not (name[0].isalpha() or name[0] == "_")
+            or not name.replace("_", "a").isalnum()
+        ):
             raise RunError(
                 f"{path}, line {n}: expected KEY=VALUE, found {line!r}",
                 hint="write one 'KEY=VALUE' per line to $CKX_OUTPUT_ENV_FILE",
@@ -238,7 +253,12 @@ def recorded_paths(env: Mapping[str, Any]) -> list[str]:
     out: list[str] = []
     for v in env.values():
         for item in v if isinstance(v, list) else [v]:
-            if isinstance(item, str) and os.path.isabs(item) and "\n" not in item and os.path.exists(item):
+            if (
+                isinstance(item, str)
+                and os.path.isabs(item)
+                and "\n" not in item
+                and os.path.exists(item)
+            ):
                 out.append(item)
     return sorted(set(out))
 

@@ -80,10 +80,15 @@ def _check_signature(fn: Any, name: str, path: Path) -> None:
     except (TypeError, ValueError):
         return
     positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    required = [p for p in params if p.default is inspect.Parameter.empty
-                and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
-    takes_one = (params and params[0].kind in positional and len(required) <= 1) or \
-        any(p.kind == inspect.Parameter.VAR_POSITIONAL for p in params)
+    required = [
+        p
+        for p in params
+        if p.default is inspect.Parameter.empty
+        and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    ]
+    takes_one = (params and params[0].kind in positional and len(required) <= 1) or any(
+        p.kind == inspect.Parameter.VAR_POSITIONAL for p in params
+    )
     if not takes_one or len(required) > 1:
         got = ", ".join(str(p) for p in params) or "no arguments"
         raise MetaError(
@@ -145,14 +150,23 @@ class HookInput:
         obj = store.add_file(src, move=True)
         return store.link_into(obj.parent.name + obj.name, src.parent, src.name)
 
-    def run(self, cmd: str | Sequence[str], *, check: bool = True, timeout: float | None = None) -> str:
+    def run(
+        self, cmd: str | Sequence[str], *, check: bool = True, timeout: float | None = None
+    ) -> str:
         """Run ``cmd`` (a shell string or an argv list) in ``run_path`` with the node's env;
         return stdout+stderr. A failure raises RunError with the output's last lines."""
         from ckx.engine.envs import to_process_env
 
         proc = subprocess.run(
-            cmd, shell=isinstance(cmd, str), cwd=self.run_path, env=to_process_env(self.base_environ, self.env),
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout,
+            cmd,
+            shell=isinstance(cmd, str),
+            cwd=self.run_path,
+            env=to_process_env(self.base_environ, self.env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
         )
         if check and proc.returncode != 0:
             tail = "\n".join(proc.stdout.splitlines()[-15:])
@@ -162,10 +176,16 @@ class HookInput:
     # -- MLCFlow-style mapping access ------------------------------------------------------
     def _as_dict(self) -> dict[str, Any]:
         return {
-            "env": self.env, "state": self.state, "meta": self.meta, "input": self.input,
-            "os_info": self.os_info, "script_tags": self.tags, "variation_tags": self.variations,
+            "env": self.env,
+            "state": self.state,
+            "meta": self.meta,
+            "input": self.input,
+            "os_info": self.os_info,
+            "script_tags": self.tags,
+            "variation_tags": self.variations,
             "run_script_input": {"path": str(self.script_path), "run_path": str(self.run_path)},
-            "artifact": SimpleNamespace(path=str(self.script_path)), "version": self.version,
+            "artifact": SimpleNamespace(path=str(self.script_path)),
+            "version": self.version,
             "automation": None,
         }
 
@@ -195,8 +215,12 @@ def call_hook(cust: Customize, name: str, i: HookInput, where: str) -> dict[str,
     if out is None:
         return {}
     if not isinstance(out, dict):
-        raise RunError(f"{cust.path}: {name}() of {where} returned {type(out).__name__}, expected a dict or None")
+        raise RunError(
+            f"{cust.path}: {name}() of {where} returned {type(out).__name__}, expected a dict or None"
+        )
     code = out.get("return", 0)
     if code not in (0, None, False):
-        raise RunError(f"{cust.path}: {name}() of {where} failed: {out.get('error') or f'return code {code}'}")
+        raise RunError(
+            f"{cust.path}: {name}() of {where} failed: {out.get('error') or f'return code {code}'}"
+        )
     return out

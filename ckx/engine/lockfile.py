@@ -43,19 +43,21 @@ def plan_to_lock(plan) -> dict[str, Any]:
 
     nodes = []
     for n in plan.nodes:
-        nodes.append({
-            "path": n.path,
-            "alias": n.entry.alias,
-            "uid": n.entry.uid,
-            "repo": n.entry.repo,
-            "cid": n.entry.cid,
-            "variations": list(n.variations),
-            "version": n.version if n.cached is None else (n.cached.version or n.version),
-            "status": n.status,
-            "meta_sha256": meta_digest(n.entry.meta),
-            "files": _file_digests(n.entry.path),
-            "cache_uid": n.cached.uid if n.cached is not None else None,
-        })
+        nodes.append(
+            {
+                "path": n.path,
+                "alias": n.entry.alias,
+                "uid": n.entry.uid,
+                "repo": n.entry.repo,
+                "cid": n.entry.cid,
+                "variations": list(n.variations),
+                "version": n.version if n.cached is None else (n.cached.version or n.version),
+                "status": n.status,
+                "meta_sha256": meta_digest(n.entry.meta),
+                "files": _file_digests(n.entry.path),
+                "cache_uid": n.cached.uid if n.cached is not None else None,
+            }
+        )
     return {
         "ckx_lock": LOCK_VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -100,7 +102,10 @@ def pins(lock: dict[str, Any]) -> dict[str, dict]:
 
 def _under_cached(path: str, want: dict[str, dict]) -> bool:
     parts = path.split("/")
-    return any((want.get("/".join(parts[:k])) or {}).get("status") == "cached" for k in range(1, len(parts)))
+    return any(
+        (want.get("/".join(parts[:k])) or {}).get("status") == "cached"
+        for k in range(1, len(parts))
+    )
 
 
 def check_replay(plan, lock: dict[str, Any]) -> None:
@@ -113,11 +118,17 @@ def check_replay(plan, lock: dict[str, Any]) -> None:
         if pin is None and _under_cached(n.path, want):
             continue  # the lock was written while an ancestor was cached: its deps were not planned
         if pin is None:
-            raise ResolutionError(f"the lock file has no node at {n.path} ({n.entry.cid}): the graph changed",
-                                  hint="plan again without --lock and write a new lock")
+            raise ResolutionError(
+                f"the lock file has no node at {n.path} ({n.entry.cid}): the graph changed",
+                hint="plan again without --lock and write a new lock",
+            )
         if pin.get("meta_sha256") and pin["meta_sha256"] != meta_digest(n.entry.meta):
-            raise ResolutionError(f"{n.entry.cid} changed since the lock was written (its meta differs)",
-                                  hint="restore the entry, or write a new lock")
+            raise ResolutionError(
+                f"{n.entry.cid} changed since the lock was written (its meta differs)",
+                hint="restore the entry, or write a new lock",
+            )
         if pin.get("files") is not None and pin["files"] != _file_digests(n.entry.path):
-            raise ResolutionError(f"{n.entry.cid} changed since the lock was written (its scripts differ)",
-                                  hint="restore the entry, or write a new lock")
+            raise ResolutionError(
+                f"{n.entry.cid} changed since the lock was written (its scripts differ)",
+                hint="restore the entry, or write a new lock",
+            )

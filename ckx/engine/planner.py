@@ -59,9 +59,14 @@ class Constraint:
 
     __slots__ = ("version", "version_min", "version_max", "version_max_usable", "chain")
 
-    def __init__(self, version: str | None = None, version_min: str | None = None,
-                 version_max: str | None = None, version_max_usable: str | None = None,
-                 chain: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        version: str | None = None,
+        version_min: str | None = None,
+        version_max: str | None = None,
+        version_max_usable: str | None = None,
+        chain: tuple[str, ...] = (),
+    ) -> None:
         self.version = version
         self.version_min = version_min
         self.version_max = version_max
@@ -69,7 +74,13 @@ class Constraint:
         self.chain = tuple(chain)
 
     def _key(self) -> tuple:
-        return (self.version, self.version_min, self.version_max, self.version_max_usable, self.chain)
+        return (
+            self.version,
+            self.version_min,
+            self.version_max,
+            self.version_max_usable,
+            self.chain,
+        )
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Constraint) and self._key() == other._key()
@@ -86,7 +97,9 @@ class Constraint:
     def describe(self) -> str:
         from ckx.versions import describe_constraint
 
-        return describe_constraint(version=self.version, version_min=self.version_min, version_max=self.version_max)
+        return describe_constraint(
+            version=self.version, version_min=self.version_min, version_max=self.version_max
+        )
 
     def fields(self) -> dict[str, str | None]:
         return {k: getattr(self, k) for k in _VERSION_FIELDS}
@@ -124,13 +137,40 @@ class Node:
     env as known at plan time; ``status`` run | cached | detect.
     """
 
-    __slots__ = ("id", "path", "entry", "query", "chain", "selection", "meta", "request_env", "inputs",
-                 "constraints", "version", "static_env", "adr", "edges", "cache_key", "cached", "status")
+    __slots__ = (
+        "id",
+        "path",
+        "entry",
+        "query",
+        "chain",
+        "selection",
+        "meta",
+        "request_env",
+        "inputs",
+        "constraints",
+        "version",
+        "static_env",
+        "adr",
+        "edges",
+        "cache_key",
+        "cached",
+        "status",
+    )
 
-    def __init__(self, id: int, path: str, entry: Entry, query: Query, chain: tuple[str, ...],
-                 selection: Selection, meta: dict[str, Any], request_env: dict[str, Any],
-                 inputs: dict[str, Any], constraints: tuple[Constraint, ...] = (),
-                 version: str | None = None) -> None:
+    def __init__(
+        self,
+        id: int,
+        path: str,
+        entry: Entry,
+        query: Query,
+        chain: tuple[str, ...],
+        selection: Selection,
+        meta: dict[str, Any],
+        request_env: dict[str, Any],
+        inputs: dict[str, Any],
+        constraints: tuple[Constraint, ...] = (),
+        version: str | None = None,
+    ) -> None:
         self.id = id
         self.path = path
         self.entry = entry
@@ -240,10 +280,15 @@ def _node_dict(n: Node) -> dict[str, Any]:
         "status": n.status,
         "cache_key": n.cache_key,
         "deps": [
-            {"kind": e.kind, "index": e.index, "tags": str(e.query) if e.query else None,
-             "deferred": e.deferred, "skipped": e.skipped,
-             "error": e.error.message if e.error else None,
-             "node": _node_dict(e.node) if e.node else None}
+            {
+                "kind": e.kind,
+                "index": e.index,
+                "tags": str(e.query) if e.query else None,
+                "deferred": e.deferred,
+                "skipped": e.skipped,
+                "error": e.error.message if e.error else None,
+                "node": _node_dict(e.node) if e.node else None,
+            }
             for e in n.edges
         ],
     }
@@ -271,7 +316,12 @@ def _render(n: Node, head: str, indent: str, lines: list[str]) -> None:
 def combine(constraints: tuple[Constraint, ...] | list[Constraint]) -> dict[str, str | None]:
     """Intersect constraints; raise ResolutionError naming who asked for what on a conflict."""
     if not constraints:
-        return {"version": None, "version_min": None, "version_max": None, "version_max_usable": None}
+        return {
+            "version": None,
+            "version_min": None,
+            "version_max": None,
+            "version_max_usable": None,
+        }
     from ckx.versions import compare, parse_version
 
     exact: Constraint | None = None
@@ -309,7 +359,9 @@ def _parse_or_fail(parse_version, text: str, c: Constraint) -> None:
     try:
         parse_version(str(text))
     except CkxError as e:
-        raise ResolutionError(f"bad version '{text}' asked by {' → '.join(c.chain)}: {e.message}") from None
+        raise ResolutionError(
+            f"bad version '{text}' asked by {' → '.join(c.chain)}: {e.message}"
+        ) from None
 
 
 def _conflict(a: Constraint, b: Constraint) -> ResolutionError:
@@ -388,14 +440,27 @@ class Planner:
     ) -> Plan:
         """Resolve the whole graph for ``query`` (and/or entry ``name``)."""
         q = _as_query(query)
-        request = {"query": str(q), "name": name, "env": dict(env or {}), "adr": dict(adr or {}),
-                   "inputs": dict(inputs or {}), "constraint": dict(constraint or {})}
+        request = {
+            "query": str(q),
+            "name": name,
+            "env": dict(env or {}),
+            "adr": dict(adr or {}),
+            "inputs": dict(inputs or {}),
+            "constraint": dict(constraint or {}),
+        }
         for _ in range(10):
             self._produced = []
             self._next_id = 0
             root = self._node(
-                q, name=name, path="root", chain=(), inherited={}, request_env=dict(env or {}),
-                adr=dict(adr or {}), inputs=dict(inputs or {}), own=self._constraint(constraint or {}, ()),
+                q,
+                name=name,
+                path="root",
+                chain=(),
+                inherited={},
+                request_env=dict(env or {}),
+                adr=dict(adr or {}),
+                inputs=dict(inputs or {}),
+                own=self._constraint(constraint or {}, ()),
                 ancestors=(),
             )
             if not self._reseed(root):
@@ -410,11 +475,28 @@ class Planner:
         return self._child(parent, edge, q, env, ancestors=())
 
     # -- nodes -----------------------------------------------------------------------------
-    def _node(self, query: Query, *, name, path, chain, inherited, request_env, adr, inputs, own, ancestors) -> Node:
+    def _node(
+        self,
+        query: Query,
+        *,
+        name,
+        path,
+        chain,
+        inherited,
+        request_env,
+        adr,
+        inputs,
+        own,
+        ancestors,
+    ) -> Node:
         pin = self.pins.get(path)
         if pin:
-            query = Query(tags=query.tags, not_tags=query.not_tags,
-                          variations=tuple(_pinned_variations(pin)), not_variations=())
+            query = Query(
+                tags=query.tags,
+                not_tags=query.not_tags,
+                variations=tuple(_pinned_variations(pin)),
+                not_variations=(),
+            )
         entry = self._pick(query, name, chain, pin)
         where = f"{entry.cid} ({' → '.join((*chain, entry.alias))})"
         selection = select(entry.meta, query, where)
@@ -426,7 +508,9 @@ class Planner:
                 hint="one of these scripts must stop depending on the other (check deps and variations)",
             )
         if len(chain) > MAX_DEPTH:
-            raise ResolutionError(f"dependency chain deeper than {MAX_DEPTH}: " + " → ".join(chain[:5]) + " → …")
+            raise ResolutionError(
+                f"dependency chain deeper than {MAX_DEPTH}: " + " → ".join(chain[:5]) + " → …"
+            )
         cons = [c for c in own if not c.is_empty()]
         cons = [Constraint(**c.fields(), chain=chain) for c in cons]
         if pin and pin.get("version"):
@@ -438,8 +522,17 @@ class Planner:
         if version and str(version) in (meta.get("versions") or {}):
             meta = merge_meta(meta, meta["versions"][str(version)] or {})
         node = Node(
-            id=self._new_id(), path=path, entry=entry, query=query, chain=chain, selection=selection,
-            meta=meta, request_env=request_env, inputs=inputs, constraints=tuple(cons), version=version,
+            id=self._new_id(),
+            path=path,
+            entry=entry,
+            query=query,
+            chain=chain,
+            selection=selection,
+            meta=meta,
+            request_env=request_env,
+            inputs=inputs,
+            constraints=tuple(cons),
+            version=version,
         )
         node.static_env = compose_env(inherited, node)
         node.adr = merge_adr(meta.get("add_deps_recursive") or {}, adr)
@@ -466,12 +559,16 @@ class Planner:
                 edge = Edge(kind=kind, index=k, dep=dep)
                 node.edges.append(edge)
                 reads = envs.condition_keys(dep)
-                edge.deferred = bool(reads) and (kind != "deps" or any(envs.matches(r, self._produced) for r in reads))
+                edge.deferred = bool(reads) and (
+                    kind != "deps" or any(envs.matches(r, self._produced) for r in reads)
+                )
                 if not edge.deferred and not envs.dep_enabled(dep, env):
                     edge.skipped = True
                     edge.query = _as_query(dep.get("tags"))
                     continue
-                edge.query = _as_query(dep.get("tags")).merged(_as_query(envs.tags_from_env(dep, env)))
+                edge.query = _as_query(dep.get("tags")).merged(
+                    _as_query(envs.tags_from_env(dep, env))
+                )
                 try:
                     edge.node = self._child(node, edge, edge.query, env, ancestors)
                 except CkxError as e:
@@ -494,9 +591,16 @@ class Planner:
     def _child(self, parent: Node, edge: Edge, query: Query, env: dict, ancestors: tuple) -> Node:
         dep = edge.dep
         return self._node(
-            query, name=None, path=f"{parent.path}/{edge.kind}.{edge.index}", chain=parent.chain,
-            inherited=env, request_env=dict(dep.get("env") or {}), adr=dict(parent.adr), inputs={},
-            own=self._constraint(dep, ()), ancestors=ancestors or self._ancestors_of(parent),
+            query,
+            name=None,
+            path=f"{parent.path}/{edge.kind}.{edge.index}",
+            chain=parent.chain,
+            inherited=env,
+            request_env=dict(dep.get("env") or {}),
+            adr=dict(parent.adr),
+            inputs={},
+            own=self._constraint(dep, ()),
+            ancestors=ancestors or self._ancestors_of(parent),
         )
 
     def _ancestors_of(self, node: Node) -> tuple:
@@ -506,11 +610,16 @@ class Planner:
 
     @staticmethod
     def _constraint(fields: dict, chain: tuple[str, ...]) -> tuple[Constraint, ...]:
-        vals = {k: (str(fields[k]) if fields.get(k) not in (None, "") else None) for k in _VERSION_FIELDS}
+        vals = {
+            k: (str(fields[k]) if fields.get(k) not in (None, "") else None)
+            for k in _VERSION_FIELDS
+        }
         c = Constraint(**vals, chain=chain)
         return () if c.is_empty() else (c,)
 
-    def _pick(self, query: Query, name: str | None, chain: tuple[str, ...], pin: dict | None) -> Entry:
+    def _pick(
+        self, query: Query, name: str | None, chain: tuple[str, ...], pin: dict | None
+    ) -> Entry:
         # a provider may search the root differently (ckx install package: packages only)
         root_finder = getattr(self.provider, "find_root_matches", None) if not chain else None
         hits = root_finder(query, name) if root_finder else self.provider.find_matches(query, name)
@@ -524,7 +633,9 @@ class Planner:
                 )
         if not hits and query.variations:
             # tell "unknown variation" apart from "unknown script"
-            plain = self.provider.find_matches(Query(tags=query.tags, not_tags=query.not_tags), name)
+            plain = self.provider.find_matches(
+                Query(tags=query.tags, not_tags=query.not_tags), name
+            )
             for e in plain:
                 select(e.meta, query, f"{e.cid} ({' → '.join((*chain, e.alias))})")
         if not hits and name and not query.variations and hasattr(self.provider, "not_found"):
@@ -536,7 +647,7 @@ class Planner:
             raise ResolutionError(
                 f"no {kinds} entry matches {target}{who}",
                 hint=f"list candidates with: ckx find script --tags={','.join(query.tags)}"
-                     f" (and ckx find package --tags=...)",
+                f" (and ckx find package --tags=...)",
             )
         if len(hits) == 1:
             return hits[0]
@@ -552,7 +663,9 @@ class Planner:
         self._remembered[memo] = hits[k].uid
         return hits[k]
 
-    def _choose_version(self, entry: Entry, meta: dict, joint: dict, chain: tuple[str, ...]) -> str | None:
+    def _choose_version(
+        self, entry: Entry, meta: dict, joint: dict, chain: tuple[str, ...]
+    ) -> str | None:
         declared = [str(v) for v in (meta.get("versions") or {})]
         default = str(meta["default_version"]) if meta.get("default_version") else None
         if not declared and not default and not joint.get("version"):

@@ -42,8 +42,13 @@ def entries_changed(ctx) -> None:
 class RepoProvider(Provider):
     """A :class:`ckx.engine.planner.Provider` over a :class:`ckx.context.Context`."""
 
-    def __init__(self, ctx, *, automation: str | tuple[str, ...] = ("script", "package"),
-                 flags: CacheFlags | None = None) -> None:
+    def __init__(
+        self,
+        ctx,
+        *,
+        automation: str | tuple[str, ...] = ("script", "package"),
+        flags: CacheFlags | None = None,
+    ) -> None:
         self.ctx = ctx
         #: the kinds of entries that are nodes: scripts and packages (programs at the root)
         self.automations = (automation,) if isinstance(automation, str) else tuple(automation)
@@ -75,7 +80,10 @@ class RepoProvider(Provider):
         """The error for an unknown name: did-you-mean, or why the entry is invalid."""
         kind = self.automations[0] if not chain else self.automations[-1]
         for automation in self.automations:
-            if any(p.path.rstrip("/").endswith("/" + name) for p in self.ctx.index.problems(None, automation)):
+            if any(
+                p.path.rstrip("/").endswith("/" + name)
+                for p in self.ctx.index.problems(None, automation)
+            ):
                 kind = automation
         return self.ctx.not_found(kind, name)
 
@@ -93,7 +101,8 @@ class RepoProvider(Provider):
         found.sort(key=_newest_first)
         k = self.choose(
             f"{len(found)} cached results of {node.title()}",
-            [r.describe() for r in found], 0,
+            [r.describe() for r in found],
+            0,
         )
         return found[k]
 

@@ -55,14 +55,21 @@ class Result:
     children: list[Result] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"env": self.env, "state": self.state, "version": self.version, "status": self.status,
-                "cache_uid": self.cache_uid}
+        return {
+            "env": self.env,
+            "state": self.state,
+            "version": self.version,
+            "status": self.status,
+            "cache_uid": self.cache_uid,
+        }
 
 
 class Runner:
     """Runs plans made by ``planner`` against the context ``ctx``."""
 
-    def __init__(self, ctx, planner: Planner, provider: RepoProvider, *, flags: CacheFlags | None = None) -> None:
+    def __init__(
+        self, ctx, planner: Planner, provider: RepoProvider, *, flags: CacheFlags | None = None
+    ) -> None:
         self.ctx = ctx
         self.planner = planner
         self.provider = provider
@@ -70,7 +77,9 @@ class Runner:
         self.results: dict[int, Result] = {}
         self._shown_cached: set[str] = set()
 
-    def run(self, plan: Plan, *, env: dict[str, Any] | None = None, state: dict[str, Any] | None = None) -> Result:
+    def run(
+        self, plan: Plan, *, env: dict[str, Any] | None = None, state: dict[str, Any] | None = None
+    ) -> Result:
         """Run the whole plan; return the root's result."""
         self.root_env = dict(plan.root.request_env)  # --env of the request reaches every node
         return self._node(plan.root, dict(env or {}), dict(state or {}))
@@ -86,7 +95,9 @@ class Runner:
             return self._build(node, inherited, state, work=None)
         store = self.provider.store
         assert node.cache_key is not None  # set by the planner for every cacheable node
-        with store.locked(node.cache_key, what=f"run {node.entry.alias} {node.selection.text}".strip()):
+        with store.locked(
+            node.cache_key, what=f"run {node.entry.alias} {node.selection.text}".strip()
+        ):
             if self.flags.reuse(node):
                 again = store.valid(node.cache_key)
                 if again:  # another process made it while we waited
@@ -123,8 +134,14 @@ class Runner:
         if rec.uid not in self._shown_cached:  # a shared dep (get-python3) is reported once per run
             self._shown_cached.add(rec.uid)
             self.ctx.ui.info(f"  cached: {node.title()} ({rec.path})")
-        res = Result(env=dict(rec.env), state=dict(rec.state), version=rec.version, status="cached",
-                     cache_uid=rec.uid, node_id=node.id)
+        res = Result(
+            env=dict(rec.env),
+            state=dict(rec.state),
+            version=rec.version,
+            status="cached",
+            cache_uid=rec.uid,
+            node_id=node.id,
+        )
         self.results[node.id] = res
         return res
 
@@ -135,7 +152,9 @@ class Runner:
         ttl = parse_expiration(node.meta.get("cache_expiration"))
         return {
             "alias": f"{node.entry.alias}-{path.name}",
-            "tags": cache_tags(list(node.entry.tags), list(node.variations), result.version, node.entry.uid),
+            "tags": cache_tags(
+                list(node.entry.tags), list(node.variations), result.version, node.entry.uid
+            ),
             "script_uid": node.entry.uid,
             "script_alias": node.entry.alias,
             "script_repo": node.entry.repo,
@@ -150,17 +169,21 @@ class Runner:
             "has_downloads": bool(node.meta.get("download")),
         }
 
-    def _build(self, node: Node, inherited: dict[str, Any], state_in: dict[str, Any], work: Path | None) -> Result:
+    def _build(
+        self, node: Node, inherited: dict[str, Any], state_in: dict[str, Any], work: Path | None
+    ) -> Result:
         where = " → ".join(node.chain)
         self.ctx.ui.info(f"  run: {where}")
         env = compose_env(inherited, node)
         state = dict(state_in)
         work = work or self._work_dir(node)
-        env.update({
-            "CKX_TMP_CURRENT_SCRIPT_PATH": str(node.entry.path),
-            "CKX_TMP_CURRENT_PATH": os.getcwd(),
-            "CKX_RUN_DIR": str(work),
-        })
+        env.update(
+            {
+                "CKX_TMP_CURRENT_SCRIPT_PATH": str(node.entry.path),
+                "CKX_TMP_CURRENT_PATH": os.getcwd(),
+                "CKX_RUN_DIR": str(work),
+            }
+        )
         version = node.version
         self._edges(node, "deps", env, state)
         if node.meta.get("detect"):
@@ -173,9 +196,18 @@ class Runner:
 
         cust = load_customize(node.entry.path / "customize.py")
         i = HookInput(
-            env=env, state=state, meta=node.meta, input=node.inputs, script_path=node.entry.path, run_path=work,
-            variations=list(node.variations), variation_values=dict(node.selection.values), version=version,
-            constraints=node.joint(), tags=list(node.entry.tags), base_environ=self.ctx.environ,
+            env=env,
+            state=state,
+            meta=node.meta,
+            input=node.inputs,
+            script_path=node.entry.path,
+            run_path=work,
+            variations=list(node.variations),
+            variation_values=dict(node.selection.values),
+            version=version,
+            constraints=node.joint(),
+            tags=list(node.entry.tags),
+            base_environ=self.ctx.environ,
             objects_root=self.ctx.home / "objects",
         )
         skip = False
@@ -189,7 +221,9 @@ class Runner:
             self._edges(node, "posthook_deps", env, state)
             if cust and cust.has("postprocess"):
                 i.version = version
-                version = call_hook(cust, "postprocess", i, node.entry.cid).get("version") or version
+                version = (
+                    call_hook(cust, "postprocess", i, node.entry.cid).get("version") or version
+                )
         if cust and cust.has("detect_version"):
             i.version = version
             version = call_hook(cust, "detect_version", i, node.entry.cid).get("version") or version
@@ -197,8 +231,13 @@ class Runner:
         version = str(version) if version else None
         self._check_version(node, version)
         exported = envs.export(envs.without_local(env), node.meta.get("new_env_keys") or [])
-        res = Result(env=exported, state=envs.export_state(state, node.meta.get("new_state_keys") or []),
-                     version=version, status="ran", node_id=node.id)
+        res = Result(
+            env=exported,
+            state=envs.export_state(state, node.meta.get("new_state_keys") or []),
+            version=version,
+            status="ran",
+            node_id=node.id,
+        )
         self.results[node.id] = res
         return res
 
@@ -242,7 +281,9 @@ class Runner:
         return edge.node
 
     # -- the script ------------------------------------------------------------------------
-    def _script(self, node: Node, env: dict[str, Any], state: dict[str, Any], work: Path) -> str | None:
+    def _script(
+        self, node: Node, env: dict[str, Any], state: dict[str, Any], work: Path
+    ) -> str | None:
         script = _find_script(node.entry.path)
         if script is None:
             return None
@@ -258,7 +299,8 @@ class Runner:
         if rc != 0:
             raise RunError(
                 f"{script.name} of {node.entry.cid} failed with exit code {rc} "
-                f"(in {' → '.join(node.chain)})\n--- last lines of its output ({log}) ---\n" + "\n".join(tail),
+                f"(in {' → '.join(node.chain)})\n--- last lines of its output ({log}) ---\n"
+                + "\n".join(tail),
                 hint=f"rerun just this step: {rerun_command(node, getattr(self, 'root_env', {}))}",
             )
         produced = envs.read_output_env(out_env)
@@ -273,7 +315,9 @@ class Runner:
             env.pop(k, None)
         return version
 
-    def _execute(self, cmd: list[str], cwd: Path, proc_env: dict[str, str]) -> tuple[int, list[str], Path]:
+    def _execute(
+        self, cmd: list[str], cwd: Path, proc_env: dict[str, str]
+    ) -> tuple[int, list[str], Path]:
         """Run ``cmd``, echoing its output (unless quiet) into a log; return rc, tail, log."""
         import subprocess
         from collections import deque
@@ -282,9 +326,17 @@ class Runner:
         tail: deque[str] = deque(maxlen=TAIL_LINES)
         echo = self.ctx.ui.mode == "con" and not self.ctx.ui.quiet
         with open(log, "w", encoding="utf-8", errors="replace") as logf:
-            proc = subprocess.Popen(cmd, cwd=cwd, env=proc_env, stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                    errors="replace", bufsize=1)
+            proc = subprocess.Popen(
+                cmd,
+                cwd=cwd,
+                env=proc_env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                errors="replace",
+                bufsize=1,
+            )
             try:
                 assert proc.stdout is not None
                 for line in proc.stdout:
@@ -305,9 +357,12 @@ class Runner:
         from ckx.versions import satisfies
 
         cust = node.entry.path / "customize.py"
-        spec = DetectSpec.from_meta(node.meta["detect"], str(node.entry.meta_file),
-                                    env_prefix=node.meta.get("env_prefix"),
-                                    customize_path=cust if cust.is_file() else None)
+        spec = DetectSpec.from_meta(
+            node.meta["detect"],
+            str(node.entry.meta_file),
+            env_prefix=node.meta.get("env_prefix"),
+            customize_path=cust if cust.is_file() else None,
+        )
         proc_env = envs.to_process_env(self.ctx.environ, env)
         kwargs: dict[str, Any] = {"warn": self.ctx.ui.warn}
         if spec.is_python_package:
@@ -327,13 +382,15 @@ class Runner:
             raise RunError(
                 f"{node.entry.cid}: detection found no match for {node.constraints[0].describe() if node.constraints else 'it'}"
                 f" (found: {seen}; in {' → '.join(node.chain)})",
-                hint=node.meta.get("detect_hint") or "install it or point ckx at it with --search_dirs=DIR",
+                hint=node.meta.get("detect_hint")
+                or "install it or point ckx at it with --search_dirs=DIR",
             )
         k = 0
         if len(fits) > 1:
             k = self.provider.choose(
                 f"{len(fits)} installations found for {node.title()}",
-                [f"{d.path} {d.version or ''}".strip() for d in fits], 0,
+                [f"{d.path} {d.version or ''}".strip() for d in fits],
+                0,
             )
         envs.set_all(env, fits[k].env)
         if fits[k].path is not None:
@@ -351,9 +408,13 @@ class Runner:
         except CkxError:
             return  # a version text that is not a version cannot be checked
         if not ok:
-            who = "; ".join(f"{' → '.join(c.chain)} requires {c.describe()}" for c in node.constraints)
-            raise RunError(f"{node.entry.cid} provides version {version}, but {who}",
-                           hint="install a matching version or relax the constraint")
+            who = "; ".join(
+                f"{' → '.join(c.chain)} requires {c.describe()}" for c in node.constraints
+            )
+            raise RunError(
+                f"{node.entry.cid} provides version {version}, but {who}",
+                hint="install a matching version or relax the constraint",
+            )
 
 
 def _find_script(path: Path) -> Path | None:

@@ -32,10 +32,22 @@ from ckx.query import Query
 _DICT_FIELDS = ("env", "default_env", "state", "const", "input_mapping")
 _DEP_FIELDS = ("deps", "prehook_deps", "posthook_deps", "post_deps")
 _LIST_FIELDS = ("new_env_keys", "new_state_keys", "local_env_keys", *_DEP_FIELDS)
-_ADR_FIELDS = {"add_deps_recursive": "add_deps_recursive", "adr": "add_deps_recursive",
-               "add_deps": "add_deps", "ad": "add_deps"}
-_REPLACE_FIELDS = ("cache", "cache_expiration", "default_version", "versions", "detect", "env_prefix",
-                   "download", "python_package")
+_ADR_FIELDS = {
+    "add_deps_recursive": "add_deps_recursive",
+    "adr": "add_deps_recursive",
+    "add_deps": "add_deps",
+    "ad": "add_deps",
+}
+_REPLACE_FIELDS = (
+    "cache",
+    "cache_expiration",
+    "default_version",
+    "versions",
+    "detect",
+    "env_prefix",
+    "download",
+    "python_package",
+)
 
 
 class Selection:
@@ -44,8 +56,13 @@ class Selection:
 
     __slots__ = ("names", "values", "meta", "warnings")
 
-    def __init__(self, names: tuple[str, ...], values: dict[str, str] | None = None,
-                 meta: dict[str, Any] | None = None, warnings: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        names: tuple[str, ...],
+        values: dict[str, str] | None = None,
+        meta: dict[str, Any] | None = None,
+        warnings: list[str] | None = None,
+    ) -> None:
         self.names = names
         self.values = values or {}
         self.meta = meta or {}
@@ -103,7 +120,9 @@ def select(meta: dict[str, Any], query: Query, where: str) -> Selection:
     forbidden = set(query.not_variations)
     bad = forbidden & {k.removesuffix(".#") for k in chosen}
     if bad:
-        raise ResolutionError(f"{where}: variation '_{sorted(bad)[0]}' is both selected and forbidden")
+        raise ResolutionError(
+            f"{where}: variation '_{sorted(bad)[0]}' is both selected and forbidden"
+        )
     _expand(meta, singles, chosen, forbidden, where)
     _check_combinations(meta, chosen, where)
     overlays = _overlays(declared, singles, chosen)
@@ -122,7 +141,9 @@ def _norm_name(key: str, value: str | None) -> str:
     return f"{key.removesuffix('.#')}.{value}" if value is not None else key
 
 
-def _declared_key(singles: dict[str, dict], name: str, value: str | None, where: str) -> tuple[str, str | None]:
+def _declared_key(
+    singles: dict[str, dict], name: str, value: str | None, where: str
+) -> tuple[str, str | None]:
     if value is not None:
         if f"{name}.#" in singles:
             return f"{name}.#", value
@@ -138,7 +159,8 @@ def _declared_key(singles: dict[str, dict], name: str, value: str | None, where:
         from ckx.suggest import did_you_mean
 
         raise ResolutionError(
-            f"{where}: no variation '_{name}'" + did_you_mean(name, list(singles)), hint=_known(singles)
+            f"{where}: no variation '_{name}'" + did_you_mean(name, list(singles)),
+            hint=_known(singles),
         )
     target = singles[name].get("alias")
     if target:
@@ -150,13 +172,21 @@ def _known(singles: dict[str, dict]) -> str:
     return "declared variations: " + (", ".join(f"_{k}" for k in singles) or "(none)")
 
 
-def _expand(meta: dict, singles: dict[str, dict], chosen: dict[str, str | None], forbidden: set[str], where: str) -> None:
+def _expand(
+    meta: dict,
+    singles: dict[str, dict],
+    chosen: dict[str, str | None],
+    forbidden: set[str],
+    where: str,
+) -> None:
     """Bases, group checks and group defaults, repeated until stable."""
     for _ in range(len(singles) + 2):
         before = dict(chosen)
         for key in list(chosen):
             for b in _as_list(singles.get(key, {}).get("base")):
-                bkey, bval = _declared_key(singles, str(b).lstrip("_"), None, f"{where} (base of '_{key}')")
+                bkey, bval = _declared_key(
+                    singles, str(b).lstrip("_"), None, f"{where} (base of '_{key}')"
+                )
                 chosen.setdefault(bkey, bval)
         groups = _groups(singles, chosen, where)
         defaults = dict(meta.get("default_variations") or {})
@@ -167,14 +197,18 @@ def _expand(meta: dict, singles: dict[str, dict], chosen: dict[str, str | None],
                 continue
             pick = defaults.get(group)
             if pick is None:
-                pick = next((m for m in members if singles[m].get("default") in (True, "yes", "true")), None)
+                pick = next(
+                    (m for m in members if singles[m].get("default") in (True, "yes", "true")), None
+                )
             if pick is None:
                 continue
             pick = str(pick).lstrip("_")
             if pick in forbidden:
                 continue
             if pick not in singles:
-                raise ResolutionError(f"{where}: default variation '_{pick}' of group '{group}' is not declared")
+                raise ResolutionError(
+                    f"{where}: default variation '_{pick}' of group '{group}' is not declared"
+                )
             chosen[pick] = None
         if chosen == before:
             _groups(singles, chosen, where)
@@ -216,7 +250,9 @@ def _check_combinations(meta: dict, chosen: dict[str, str | None], where: str) -
             raise ResolutionError(f"{where}: the variations {shown} cannot be combined")
 
 
-def _overlays(declared: dict[str, dict], singles: dict[str, dict], chosen: dict[str, str | None]) -> list[dict]:
+def _overlays(
+    declared: dict[str, dict], singles: dict[str, dict], chosen: dict[str, str | None]
+) -> list[dict]:
     blocks: list[dict] = []
     for key in singles:
         if key in chosen:

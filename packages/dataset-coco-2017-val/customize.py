@@ -20,11 +20,18 @@ def preprocess(i):
     if not count:
         images = Path(env["CKX_DATASET_PATH"]) / "val2017"
         if images.is_dir():  # a --path copy may hold fewer than the official 5000
-            env["CKX_DATASET_COUNT"] = str(sum(1 for p in images.iterdir() if p.suffix.lower() == ".jpg"))
+            env["CKX_DATASET_COUNT"] = str(
+                sum(1 for p in images.iterdir() if p.suffix.lower() == ".jpg")
+            )
         return {"return": 0}
     if not count.isdigit() or int(count) < 1:
-        return {"return": 1, "error": f"_subset.{count}: the subset size must be a positive integer"}
-    root = make_subset(Path(env["CKX_DATASET_PATH"]), Path(i.run_path) / f"subset-{count}", int(count))
+        return {
+            "return": 1,
+            "error": f"_subset.{count}: the subset size must be a positive integer",
+        }
+    root = make_subset(
+        Path(env["CKX_DATASET_PATH"]), Path(i.run_path) / f"subset-{count}", int(count)
+    )
     env["CKX_DATASET_PATH"] = str(root)
     env["CKX_DATASET_IMAGES_PATH"] = str(root / "val2017")
     env["CKX_DATASET_ANNOTATIONS"] = str(root / "annotations" / "instances_val2017.json")
@@ -38,13 +45,19 @@ def make_subset(full: Path, dest: Path, count: int) -> Path:
     ann = json.loads((full / "annotations" / "instances_val2017.json").read_text(encoding="utf-8"))
     images = ann["images"][:count]
     keep = {img["id"] for img in images}
-    subset = {**ann, "images": images, "annotations": [a for a in ann["annotations"] if a["image_id"] in keep]}
+    subset = {
+        **ann,
+        "images": images,
+        "annotations": [a for a in ann["annotations"] if a["image_id"] in keep],
+    }
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     (tmp / "val2017").mkdir(parents=True)
     (tmp / "annotations").mkdir()
     for img in images:
         _link(full / "val2017" / img["file_name"], tmp / "val2017" / img["file_name"])
-    (tmp / "annotations" / "instances_val2017.json").write_text(json.dumps(subset), encoding="utf-8")
+    (tmp / "annotations" / "instances_val2017.json").write_text(
+        json.dumps(subset), encoding="utf-8"
+    )
     os.replace(tmp, dest)
     return dest
 

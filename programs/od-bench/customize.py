@@ -34,13 +34,17 @@ def preprocess(i):
     profile = PROFILES.get((model, backend))
     if profile is None:
         ok = ", ".join(f"{m}+{b}" for m, b in PROFILES)
-        _fail(f"od-bench has no reference profile for model '{model}' with backend '{backend}'",
-              f"supported: {ok}")
+        _fail(
+            f"od-bench has no reference profile for model '{model}' with backend '{backend}'",
+            f"supported: {ok}",
+        )
     env["CKX_ODBENCH_PROFILE"] = profile
     env["CKX_ODBENCH_CODE"] = str(i.script_path)
     model_file = env.get("CKX_ODBENCH_MODEL_PATH") or env.get("CKX_ML_MODEL_FILE_WITH_PATH")
     if not model_file:
-        _fail("no model: the model dep gave no CKX_ML_MODEL_FILE_WITH_PATH", "pass --model_path=FILE")
+        _fail(
+            "no model: the model dep gave no CKX_ML_MODEL_FILE_WITH_PATH", "pass --model_path=FILE"
+        )
     if not os.path.exists(model_file):
         _fail(f"model file not found: {model_file}", "check --model_path")
     env["CKX_ODBENCH_MODEL_FILE"] = os.path.abspath(model_file)
@@ -50,8 +54,10 @@ def preprocess(i):
     if env.get("CKX_ODBENCH_DATASET_KIND") == "coco":
         ann = os.path.join(data, "annotations", "instances_val2017.json")
         if not os.path.isfile(ann) or not os.path.isdir(os.path.join(data, "val2017")):
-            _fail(f"{data} is not a COCO root: it needs val2017/ and annotations/instances_val2017.json",
-                  "point --dataset_path at the folder that holds val2017/ and annotations/")
+            _fail(
+                f"{data} is not a COCO root: it needs val2017/ and annotations/instances_val2017.json",
+                "point --dataset_path at the folder that holds val2017/ and annotations/",
+            )
     env["CKX_ODBENCH_DATASET_ROOT"] = os.path.abspath(data)
     env["CKX_ODBENCH_OUTPUT_DIR"] = str(i.run_path)
     return {"return": 0}

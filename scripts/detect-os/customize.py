@@ -21,7 +21,9 @@ def _os_release() -> dict:
 def preprocess(i):
     env = i["env"]
     system = platform.system()
-    env["CKX_HOST_OS_TYPE"] = {"Linux": "linux", "Darwin": "darwin", "Windows": "windows"}.get(system, system.lower())
+    env["CKX_HOST_OS_TYPE"] = {"Linux": "linux", "Darwin": "darwin", "Windows": "windows"}.get(
+        system, system.lower()
+    )
     env["CKX_HOST_SYSTEM_NAME"] = system
     env["CKX_HOST_OS_KERNEL_VERSION"] = platform.release()
     env["CKX_HOST_PLATFORM_FLAVOR"] = platform.machine()

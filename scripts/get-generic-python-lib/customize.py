@@ -9,7 +9,10 @@ def _key(name: str) -> str:
 
 def preprocess(i):
     if not i["env"].get("CKX_GENERIC_PYTHON_PACKAGE_NAME"):
-        return {"return": 1, "error": "which package? select one: _numpy, _torch, _onnxruntime, ... or _package.NAME"}
+        return {
+            "return": 1,
+            "error": "which package? select one: _numpy, _torch, _onnxruntime, ... or _package.NAME",
+        }
     return {"return": 0}
 
 

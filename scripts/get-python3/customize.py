@@ -15,7 +15,11 @@ def postprocess(i):
     if version:
         env["CKX_PYTHON_VERSION"] = version
         parts = (version.split(".") + ["", "", ""])[:3]
-        env["CKX_PYTHON_MAJOR_VERSION"], env["CKX_PYTHON_MINOR_VERSION"], env["CKX_PYTHON_PATCH_VERSION"] = parts
+        (
+            env["CKX_PYTHON_MAJOR_VERSION"],
+            env["CKX_PYTHON_MINOR_VERSION"],
+            env["CKX_PYTHON_PATCH_VERSION"],
+        ) = parts
     plus = env.get("+PATH") or []
     if folder and folder not in plus:
         env["+PATH"] = [*plus, folder]

@@ -194,7 +194,9 @@ def test_zip_members_with_permission_bits_only_are_regular_files(tmp_path):
     z = tmp_path / "w.zip"
     with zipfile.ZipFile(z, "w") as zf:
         info = zipfile.ZipInfo("a/readme.txt")
-        info.external_attr = 0o644 << 16  # no S_IFREG: what zipfile.writestr and Windows tools write
+        info.external_attr = (
+            0o644 << 16
+        )  # no S_IFREG: what zipfile.writestr and Windows tools write
         zf.writestr(info, "hello")
     extract(z, tmp_path / "out")
     assert (tmp_path / "out" / "a" / "readme.txt").read_text() == "hello"

@@ -88,9 +88,24 @@ def test_retrain_variation_through_ckx(tmp_path):
 
     root = Path(__file__).resolve().parents[2]
     env = dict(os.environ, CKX_HOME=str(tmp_path / "home"))
-    p = subprocess.run([sys.executable, "-m", "ckx", "install", "package:ml-model-ssd-shapes", "--tags=_retrain",
-                        "--env.CKX_TRAIN_STEPS=2", "--quiet"], capture_output=True, text=True, env=env, cwd=root,
-                       stdin=subprocess.DEVNULL, timeout=600)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ckx",
+            "install",
+            "package:ml-model-ssd-shapes",
+            "--tags=_retrain",
+            "--env.CKX_TRAIN_STEPS=2",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=root,
+        stdin=subprocess.DEVNULL,
+        timeout=600,
+    )
     assert p.returncode == 0, p.stderr
     line = next(ln for ln in p.stdout.splitlines() if "CKX_ML_MODEL_FILE_WITH_PATH=" in ln)
     model = Path(line.split("=", 1)[1])

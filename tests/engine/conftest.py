@@ -23,7 +23,13 @@ def write_script(repo: Path, alias: str, meta: dict, files: dict[str, str] | Non
     """Create ``<repo>/script/<alias>/meta.json`` (uid derived from the alias) and files."""
     d = repo / "script" / alias
     d.mkdir(parents=True, exist_ok=True)
-    full = {"alias": alias, "uid": uid_of(alias), "automation_alias": "script", "tags": [alias], **meta}
+    full = {
+        "alias": alias,
+        "uid": uid_of(alias),
+        "automation_alias": "script",
+        "tags": [alias],
+        **meta,
+    }
     (d / "meta.json").write_text(json.dumps(full, indent=1))
     for name, text in (files or {}).items():
         (d / name).write_text(text)

@@ -36,7 +36,9 @@ def test_case(case_file: Path, ckx_home: Path, script_repo: Path, tmp_path: Path
     log = tmp_path / "run.log"
     for k, step in enumerate(case["steps"]):
         err = io.StringIO()
-        ctx = Context(ckx_home, ui=UI(mode="con", quiet=True, interactive=False, out=io.StringIO(), err=err))
+        ctx = Context(
+            ckx_home, ui=UI(mode="con", quiet=True, interactive=False, out=io.StringIO(), err=err)
+        )
         if k == 0:
             ctx.registry.add(Repo(alias="t", uid=REPO_UID, path=script_repo))
         _run_step(ctx, step, log, err, f"{case_file.name} step {k}")
@@ -61,7 +63,9 @@ def _run_step(ctx, step: dict, log: Path, err: io.StringIO, where: str) -> None:
         return
     if "plan" in expect:
         out = run_request(ctx, {**request, "plan": True})
-        assert out["plan_text"].strip() == expect["plan"].strip(), f"{where}: plan\n{out['plan_text']}"
+        assert out["plan_text"].strip() == expect["plan"].strip(), (
+            f"{where}: plan\n{out['plan_text']}"
+        )
         if set(expect) == {"plan"}:
             return
     out = run_request(ctx, request)
@@ -81,7 +85,9 @@ def _run_step(ctx, step: dict, log: Path, err: io.StringIO, where: str) -> None:
 def _check_log(expect: dict, log: Path, where: str) -> None:
     if "log" in expect:
         ran = log.read_text().split() if log.exists() else []
-        assert ran == list(expect["log"] or []), f"{where}: scripts ran {ran}, expected {expect['log']}"
+        assert ran == list(expect["log"] or []), (
+            f"{where}: scripts ran {ran}, expected {expect['log']}"
+        )
 
 
 def _as_list(v) -> list:

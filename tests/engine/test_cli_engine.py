@@ -9,9 +9,17 @@ from .conftest import REPO_UID, write_script
 
 
 def test_cli_plan_adr_and_failure(cli, ckx_home, script_repo):
-    write_script(script_repo, "app", {"deps": [{"tags": "lib", "names": ["lib"]}], "new_env_keys": ["LIB_*"]})
-    write_script(script_repo, "lib", {"versions": {"1.0": {}, "2.0": {}}, "new_env_keys": ["LIB_*"]},
-                 {"run.sh": 'echo "LIB_V=$CKX_VERSION" >> "$CKX_OUTPUT_ENV_FILE"\n[ "$FAIL" = yes ] && exit 3\ntrue\n'})
+    write_script(
+        script_repo, "app", {"deps": [{"tags": "lib", "names": ["lib"]}], "new_env_keys": ["LIB_*"]}
+    )
+    write_script(
+        script_repo,
+        "lib",
+        {"versions": {"1.0": {}, "2.0": {}}, "new_env_keys": ["LIB_*"]},
+        {
+            "run.sh": 'echo "LIB_V=$CKX_VERSION" >> "$CKX_OUTPUT_ENV_FILE"\n[ "$FAIL" = yes ] && exit 3\ntrue\n'
+        },
+    )
     Context(ckx_home).registry.add(Repo(alias="t", uid=REPO_UID, path=script_repo))
     r = cli("run", "script", "--tags=app", "--adr.lib.version_max=1.5", "--plan")
     assert r.code == 0, r.err

@@ -26,7 +26,9 @@ from .conftest import REPO_UID, write_script
 ROOT = Path(__file__).resolve().parents[2]
 
 # Waits while $GATE exists, after saying it got there: the test kills or releases it.
-WAIT = 'touch "$MARK"; while [ -e "$GATE" ]; do read -t 0.05 < /dev/zero 2>/dev/null || true; done\n'
+WAIT = (
+    'touch "$MARK"; while [ -e "$GATE" ]; do read -t 0.05 < /dev/zero 2>/dev/null || true; done\n'
+)
 
 
 def _register(home: Path, repo: Path) -> None:
@@ -36,8 +38,16 @@ def _register(home: Path, repo: Path) -> None:
 
 def _ckx(home: Path, *args: str) -> subprocess.Popen:
     env = {**os.environ, "CKX_HOME": str(home)}
-    return subprocess.Popen([sys.executable, "-m", "ckx", *args], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "ckx", *args],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def _wait_for(path: Path, proc: subprocess.Popen, limit: float = 60) -> None:
@@ -54,17 +64,43 @@ def _scripts(repo: Path, tmp: Path, point: str) -> None:
     mark, gate, log = tmp / "mark", tmp / "gate", tmp / "log"
     env = {"MARK": str(mark), "GATE": str(gate), "RUNLOG": str(log)}
     at = lambda p: WAIT if point == p else ""  # noqa: E731
-    write_script(repo, "dep", {"cache": True, "env": env, "new_env_keys": ["DEP_*"]}, {
-        "run.sh": at("dep") + 'echo dep >> "$RUNLOG"\necho "DEP_DIR=$PWD" >> "$CKX_OUTPUT_ENV_FILE"\n'})
+    write_script(
+        repo,
+        "dep",
+        {"cache": True, "env": env, "new_env_keys": ["DEP_*"]},
+        {
+            "run.sh": at("dep")
+            + 'echo dep >> "$RUNLOG"\necho "DEP_DIR=$PWD" >> "$CKX_OUTPUT_ENV_FILE"\n'
+        },
+    )
     write_script(repo, "after", {"env": env}, {"run.sh": at("posthook")})
-    hook = ("import os, time\n\ndef postprocess(i):\n"
+    hook = (
+        (
+            "import os, time\n\ndef postprocess(i):\n"
             "    open(os.environ.get('MARK') or i.env['MARK'], 'w').close()\n"
-            "    while os.path.exists(i.env['GATE']):\n        time.sleep(0.05)\n") if point == "postprocess" else ""
-    files = {"run.sh": at("run.sh") + 'echo top >> "$RUNLOG"\necho "TOP_OUT=$DEP_DIR/x" >> "$CKX_OUTPUT_ENV_FILE"\n'}
+            "    while os.path.exists(i.env['GATE']):\n        time.sleep(0.05)\n"
+        )
+        if point == "postprocess"
+        else ""
+    )
+    files = {
+        "run.sh": at("run.sh")
+        + 'echo top >> "$RUNLOG"\necho "TOP_OUT=$DEP_DIR/x" >> "$CKX_OUTPUT_ENV_FILE"\n'
+    }
     if hook:
         files["customize.py"] = hook
-    write_script(repo, "top", {"cache": True, "env": env, "deps": [{"tags": "dep"}],
-                               "posthook_deps": [{"tags": "after"}], "new_env_keys": ["TOP_*", "DEP_*"]}, files)
+    write_script(
+        repo,
+        "top",
+        {
+            "cache": True,
+            "env": env,
+            "deps": [{"tags": "dep"}],
+            "posthook_deps": [{"tags": "after"}],
+            "new_env_keys": ["TOP_*", "DEP_*"],
+        },
+        files,
+    )
 
 
 @pytest.mark.parametrize("point", ["dep", "run.sh", "posthook", "postprocess"])
@@ -79,7 +115,11 @@ def test_sigkill_leaves_no_half_made_entry(point, ckx_home, script_repo, tmp_pat
     store = CacheStore(ckx_home / "repos" / "local" / "cache")
     done = {r.meta["script_alias"] for r in store.records()}
     assert "top" not in done, "the killed node must not have a cache entry"
-    leftovers = [p for p in store.root.iterdir() if not p.name.startswith(".") and not (p / "meta.json").exists()]
+    leftovers = [
+        p
+        for p in store.root.iterdir()
+        if not p.name.startswith(".") and not (p / "meta.json").exists()
+    ]
     assert leftovers, "the killed build's folder should be there (without meta.json) until swept"
     for rec in store.records():
         assert rec.key and rec.meta.get("created"), f"incomplete entry {rec.path}"
@@ -89,8 +129,9 @@ def test_sigkill_leaves_no_half_made_entry(point, ckx_home, script_repo, tmp_pat
     assert again.returncode == 0, err
     res = json.loads(out)
     assert res["status"] == "ran" and res["env"]["TOP_OUT"].endswith("/x")
-    assert all((p / "meta.json").exists() for p in store.root.iterdir() if not p.name.startswith(".")), \
-        "the rerun must sweep what the killed run left"
+    assert all(
+        (p / "meta.json").exists() for p in store.root.iterdir() if not p.name.startswith(".")
+    ), "the rerun must sweep what the killed run left"
     assert {r.meta["script_alias"] for r in store.records()} == {"dep", "top"}
 
 

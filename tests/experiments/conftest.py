@@ -74,8 +74,17 @@ def bench(name: str, *, cmd_key: str = "fast", reps: int = 2, **extra) -> dict:
     """Record ``reps`` repetitions of ``synth`` into experiment ``name`` through the Python API."""
     import ckx
 
-    req = {"action": "benchmark", "automation": "program", "entry": "synth", "cmd_key": cmd_key,
-           "repetitions": reps, "record": True, "record_uoa": name, "quiet": True, **extra}
+    req = {
+        "action": "benchmark",
+        "automation": "program",
+        "entry": "synth",
+        "cmd_key": cmd_key,
+        "repetitions": reps,
+        "record": True,
+        "record_uoa": name,
+        "quiet": True,
+        **extra,
+    }
     out = ckx.access(req)
     assert out["return"] == 0, out
     return out

@@ -17,20 +17,39 @@ from .conftest import bench
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)"
+)
 
 
 def _chromium(url: str, profile: Path, *extra: str) -> subprocess.CompletedProcess:
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-           "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-           "--enable-logging=stderr", "--v=0", *extra, url]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+        "--enable-logging=stderr",
+        "--v=0",
+        *extra,
+        url,
+    ]
+    return subprocess.run(
+        cmd, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
+    )
 
 
 def _console_errors(stderr: str) -> list[str]:
     """Console messages and failed loads Chromium logged for the page (not its own dbus noise)."""
-    return [line for line in stderr.splitlines()
-            if "CONSOLE" in line or "Failed to load resource" in line or "net::ERR_" in line]
+    return [
+        line
+        for line in stderr.splitlines()
+        if "CONSOLE" in line or "Failed to load resource" in line or "net::ERR_" in line
+    ]
 
 
 def _loaded(dom: str) -> tuple[int, int]:
@@ -93,8 +112,13 @@ def test_dashboard_in_headless_chromium(dashboard, tmp_path):
     assert _console_errors(r.stderr) == []
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "dashboard.png"
-    s = _chromium(url, tmp_path / "profile2", f"--screenshot={shot}", "--window-size=1280,2400",
-                  "--hide-scrollbars")
+    s = _chromium(
+        url,
+        tmp_path / "profile2",
+        f"--screenshot={shot}",
+        "--window-size=1280,2400",
+        "--hide-scrollbars",
+    )
     assert s.returncode == 0 and shot.is_file(), s.stderr[-2000:]
     assert _non_blank(shot) > 50
 
@@ -103,12 +127,14 @@ def test_dashboard_in_headless_chromium(dashboard, tmp_path):
 def test_the_checks_catch_a_broken_page(tmp_path):
     """The same checks fail on a page with a missing image and a script error."""
     page = tmp_path / "broken.html"
-    page.write_text('<html><body><p id="ckx-status"></p><img src="missing.png">'
-                    "<script>window.addEventListener('load', function () {"
-                    "var i = document.images[0]; var s = document.getElementById('ckx-status');"
-                    "s.setAttribute('data-images-ok', (i.complete && i.naturalWidth > 0) ? 1 : 0);"
-                    "s.setAttribute('data-images', 1); });"
-                    "undefinedFunction();</script></body></html>")
+    page.write_text(
+        '<html><body><p id="ckx-status"></p><img src="missing.png">'
+        "<script>window.addEventListener('load', function () {"
+        "var i = document.images[0]; var s = document.getElementById('ckx-status');"
+        "s.setAttribute('data-images-ok', (i.complete && i.naturalWidth > 0) ? 1 : 0);"
+        "s.setAttribute('data-images', 1); });"
+        "undefinedFunction();</script></body></html>"
+    )
     r = _chromium(page.as_uri(), tmp_path / "profile", "--dump-dom")
     assert _loaded(r.stdout) == (0, 1)
     assert any("undefinedFunction" in line for line in _console_errors(r.stderr))
@@ -116,9 +142,24 @@ def test_the_checks_catch_a_broken_page(tmp_path):
 
 def test_serve_binds_localhost(dashboard, ckx_home):
     env = {**os.environ, "CKX_HOME": str(ckx_home)}
-    p = subprocess.Popen([sys.executable, "-m", "ckx", "dashboard", "experiment", f"--out={dashboard}", "--serve",
-                          "--port=0"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, env=env, cwd=ROOT)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ckx",
+            "dashboard",
+            "experiment",
+            f"--out={dashboard}",
+            "--serve",
+            "--port=0",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
     try:
         url = None
         for line in p.stderr:

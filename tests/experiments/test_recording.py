@@ -43,13 +43,27 @@ def test_another_configuration_is_another_point(synth, ckx_home):
 
 def test_point_id_is_stable_and_ignores_key_order():
     m = {"os": "Linux", "cpu_model": "x", "cpu_cores": 2, "arch": "x86_64", "accelerators": []}
-    a = {"program_uid": "u", "cmd_key": "k", "env": {"A": "1", "B": "2"}, "inputs": {}, "variations": []}
-    b = {"variations": [], "inputs": {}, "env": {"B": "2", "A": "1"}, "cmd_key": "k", "program_uid": "u"}
+    a = {
+        "program_uid": "u",
+        "cmd_key": "k",
+        "env": {"A": "1", "B": "2"},
+        "inputs": {},
+        "variations": [],
+    }
+    b = {
+        "variations": [],
+        "inputs": {},
+        "env": {"B": "2", "A": "1"},
+        "cmd_key": "k",
+        "program_uid": "u",
+    }
     assert point_id(a, m) == point_id(b, m)
     assert len(point_id(a, m)) == 16 and int(point_id(a, m), 16) >= 0
     assert point_id(a, m) != point_id({**a, "cmd_key": "j"}, m)
     assert point_id(a, m) != point_id(a, {**m, "cpu_cores": 4})  # another machine, another point
-    assert point_id({**a, "program": "renamed"}, m) == point_id(a, m)  # the uid counts, not the alias
+    assert point_id({**a, "program": "renamed"}, m) == point_id(
+        a, m
+    )  # the uid counts, not the alias
 
 
 def test_platform_info_is_cheap_and_complete():
@@ -58,10 +72,14 @@ def test_platform_info_is_cheap_and_complete():
         assert key in p
     assert p["cpu_cores"] >= 1 and p["python"].count(".") == 2
     assert set(machine_of(p)) == {"os", "arch", "cpu_model", "cpu_cores", "accelerators"}
-    code = ("import sys; from ckx.experiments import platform_info; platform_info(); "
-            "heavy = {'numpy', 'torch', 'onnxruntime', 'cv2', 'matplotlib', 'yaml'} & set(sys.modules); "
-            "print(sorted(heavy))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    code = (
+        "import sys; from ckx.experiments import platform_info; platform_info(); "
+        "heavy = {'numpy', 'torch', 'onnxruntime', 'cv2', 'matplotlib', 'yaml'} & set(sys.modules); "
+        "print(sorted(heavy))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"
 
 
@@ -77,21 +95,41 @@ def test_print_files_are_copied_per_repetition(synth, ckx_home):
 
 
 def test_print_files_refuses_paths_outside_the_run_folder(synth):
-    out = ckx.access({"action": "benchmark", "automation": "program", "entry": "synth", "cmd_key": "fast",
-                      "record": True, "record_uoa": "x", "print_files": "../etc/passwd", "quiet": True})
+    out = ckx.access(
+        {
+            "action": "benchmark",
+            "automation": "program",
+            "entry": "synth",
+            "cmd_key": "fast",
+            "record": True,
+            "record_uoa": "x",
+            "print_files": "../etc/passwd",
+            "quiet": True,
+        }
+    )
     assert out["return"] == 2 and "print_files" in out["error"]
 
 
 def test_without_record_nothing_is_written(synth, ckx_home):
-    out = ckx.access({"action": "benchmark", "automation": "program", "entry": "synth", "cmd_key": "fast",
-                      "repetitions": 3, "quiet": True})
+    out = ckx.access(
+        {
+            "action": "benchmark",
+            "automation": "program",
+            "entry": "synth",
+            "cmd_key": "fast",
+            "repetitions": 3,
+            "quiet": True,
+        }
+    )
     assert out["return"] == 0 and out["statistics"]["score"]["n"] == 3
     assert "experiment" not in out
     assert not (ckx_home / "repos" / "local" / "experiment").exists()
 
 
 def test_generated_name_is_readable_and_printed(synth, cli):
-    r = cli("benchmark", "program:synth", "--cmd_key=fast", "--record", "--quiet", "--skip_print_stats")
+    r = cli(
+        "benchmark", "program:synth", "--cmd_key=fast", "--record", "--quiet", "--skip_print_stats"
+    )
     assert r.code == 0, r
     name = r.out.split("experiment name: ")[1].split()[0]
     assert name.startswith("synth-fast-20")
@@ -100,12 +138,19 @@ def test_generated_name_is_readable_and_printed(synth, cli):
 
 def test_tags_label_the_experiment_and_variations_go_to_the_program(synth, ckx_home):
     bench("tagged", tags="mlperf-v1.0,inference,cpu")
-    hits = ckx.access({"action": "search", "automation": "experiment", "tags": "inference,cpu"})["list"]
+    hits = ckx.access({"action": "search", "automation": "experiment", "tags": "inference,cpu"})[
+        "list"
+    ]
     assert [h["alias"] for h in hits] == ["tagged"]
 
 
 def test_record_into_another_repo(synth, ckx_home, tmp_path):
-    assert ckx.access({"action": "add", "automation": "repo", "entry": "mine", "quiet": True})["return"] == 0
+    assert (
+        ckx.access({"action": "add", "automation": "repo", "entry": "mine", "quiet": True})[
+            "return"
+        ]
+        == 0
+    )
     out = bench("elsewhere", record_repo="mine")
     assert out["experiment"] == "mine:experiment:elsewhere"
     assert (ckx_home / "repos" / "mine" / "experiment" / "elsewhere" / "meta.yaml").is_file()
@@ -117,7 +162,9 @@ def test_show_table_csv_md_json(synth, cli):
     t = cli("show", "experiment:s")
     assert t.code == 0 and "2 point(s), 4 repetition(s)" in t.out
     assert "inputs.value" in t.out and "score" in t.out and "latency_ns.p50" in t.out
-    csv = cli("show", "experiment:s", "--csv", "--sort-by=-score", "--columns=inputs.value,score").out.splitlines()
+    csv = cli(
+        "show", "experiment:s", "--csv", "--sort-by=-score", "--columns=inputs.value,score"
+    ).out.splitlines()
     assert csv[0] == "point,inputs.value,score"
     assert [row.split(",")[1] for row in csv[1:]] == ["40", "20"]
     md = cli("show", "experiment:s", "--md", "--only-changed").out
@@ -136,9 +183,13 @@ def test_sort_by_unknown_key_suggests(synth, cli):
 
 def test_unknown_experiment_names_get_did_you_mean(synth, cli):
     bench("resnet-offline")
-    for args in (("show", "experiment:resnet-ofline"), ("replay", "experiment:resnet-ofline"),
-                 ("compare", "experiment:resnet-ofline", "experiment:resnet-offline"),
-                 ("find", "experiment:resnet-ofline"), ("rm", "experiment:resnet-ofline", "--force")):
+    for args in (
+        ("show", "experiment:resnet-ofline"),
+        ("replay", "experiment:resnet-ofline"),
+        ("compare", "experiment:resnet-ofline", "experiment:resnet-offline"),
+        ("find", "experiment:resnet-ofline"),
+        ("rm", "experiment:resnet-ofline", "--force"),
+    ):
         r = cli(*args)
         assert r.code == 3, (args, r)
         assert "did you mean 'resnet-offline'" in r.err, (args, r)
@@ -148,7 +199,10 @@ def test_ls_find_rm(synth, cli, ckx_home):
     bench("a-1")
     bench("a-2")
     bench("b-1")
-    assert cli("ls", "experiment:a-*").out.split() == ["local:experiment:a-1", "local:experiment:a-2"]
+    assert cli("ls", "experiment:a-*").out.split() == [
+        "local:experiment:a-1",
+        "local:experiment:a-2",
+    ]
     assert cli("find", "experiment:b-1").out.strip() == str(_exp_dir(ckx_home, "b-1"))
     refused = cli("rm", "experiment:a-*")
     assert refused.code == 2 and "without confirmation" in refused.err
@@ -178,7 +232,10 @@ def test_plot_writes_a_png(synth, cli, tmp_path):
     assert r.code == 0, r
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5000
     bars = tmp_path / "bars.png"
-    assert cli("plot", "experiment:p", "--x=point", "--y=score,latency_ns.p50", f"--out={bars}").code == 0
+    assert (
+        cli("plot", "experiment:p", "--x=point", "--y=score,latency_ns.p50", f"--out={bars}").code
+        == 0
+    )
     assert bars.stat().st_size > 5000
     bad = cli("plot", "experiment:p", "--x=inputs.value", "--y=scroe", f"--out={out}")
     assert bad.code == 3 and "did you mean 'score'" in bad.err
@@ -198,10 +255,22 @@ def test_replay_reruns_and_refuses_when_a_script_changed(synth, cli):
 
 def test_replay_record_adds_a_repetition(synth, ckx_home):
     bench("rr", value="20", reps=1)
-    out = ckx.access({"action": "replay", "automation": "experiment", "entry": "rr", "record": True, "quiet": True})
+    out = ckx.access(
+        {
+            "action": "replay",
+            "automation": "experiment",
+            "entry": "rr",
+            "record": True,
+            "quiet": True,
+        }
+    )
     assert out["return"] == 0, out
     p = load_points(_exp_dir(ckx_home, "rr"))[0]
-    assert out["recorded_point"] == p.id and len(p.repetitions) == 2 and p.repetitions[1]["replay"] is True
+    assert (
+        out["recorded_point"] == p.id
+        and len(p.repetitions) == 2
+        and p.repetitions[1]["replay"] is True
+    )
 
 
 _WORKER = """
@@ -219,7 +288,10 @@ for k in range(int(sys.argv[3])):
 
 def test_concurrent_recorders_lose_nothing(tmp_path):
     exp = tmp_path / "experiment" / "race"
-    procs = [subprocess.Popen([sys.executable, "-c", _WORKER, str(exp), tag, "15"]) for tag in ("a", "b", "c")]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _WORKER, str(exp), tag, "15"])
+        for tag in ("a", "b", "c")
+    ]
     assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
     points = load_points(exp)
     assert len(points) == 1
@@ -230,10 +302,26 @@ def test_concurrent_recorders_lose_nothing(tmp_path):
 
 
 def test_concurrent_benchmarks_from_two_processes(synth, ckx_home):
-    cmd = [sys.executable, "-m", "ckx", "benchmark", "program:synth", "--cmd_key=fast", "--repetitions=4",
-           "--record", "--record_uoa=shared", "--quiet", "--skip_print_stats", "--env.SYNTH_SLEEP=0.05"]
-    procs = [subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-             for _ in range(2)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "ckx",
+        "benchmark",
+        "program:synth",
+        "--cmd_key=fast",
+        "--repetitions=4",
+        "--record",
+        "--record_uoa=shared",
+        "--quiet",
+        "--skip_print_stats",
+        "--env.SYNTH_SLEEP=0.05",
+    ]
+    procs = [
+        subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     points = load_points(_exp_dir(ckx_home, "shared"))
@@ -245,18 +333,49 @@ def test_concurrent_benchmarks_from_two_processes(synth, ckx_home):
 def test_record_repetition_writes_readable_json(tmp_path):
     exp = tmp_path / "experiment" / "plain"
     plat = platform_info()
-    inputs = {"program": "p", "program_uid": "u", "cmd_key": "k", "variations": [], "env": {}, "inputs": {}}
-    lock = {"ckx_lock": 1, "created": "t1", "request": {}, "nodes": [{"path": "root", "uid": "u", "status": "run"}]}
-    r = record_repetition(exp, name="plain", tags=["t"], inputs=inputs, platform=plat,
-                          repetition={"characteristics": {"qps": 5, "lat": {"p50": 2}}}, lock=lock, files={})
+    inputs = {
+        "program": "p",
+        "program_uid": "u",
+        "cmd_key": "k",
+        "variations": [],
+        "env": {},
+        "inputs": {},
+    }
+    lock = {
+        "ckx_lock": 1,
+        "created": "t1",
+        "request": {},
+        "nodes": [{"path": "root", "uid": "u", "status": "run"}],
+    }
+    r = record_repetition(
+        exp,
+        name="plain",
+        tags=["t"],
+        inputs=inputs,
+        platform=plat,
+        repetition={"characteristics": {"qps": 5, "lat": {"p50": 2}}},
+        lock=lock,
+        files={},
+    )
     lock2 = {**lock, "created": "t2", "nodes": [{"path": "root", "uid": "u", "status": "cached"}]}
-    record_repetition(exp, name="plain", tags=["t"], inputs=inputs, platform=plat,
-                      repetition={"characteristics": {"qps": 7, "lat": {"p50": 4}}}, lock=lock2, files={})
+    record_repetition(
+        exp,
+        name="plain",
+        tags=["t"],
+        inputs=inputs,
+        platform=plat,
+        repetition={"characteristics": {"qps": 7, "lat": {"p50": 4}}},
+        lock=lock2,
+        files={},
+    )
     data = json.loads((exp / "points" / r.point / "point.json").read_text())
     assert data["ckx_experiment_point"] == 1 and data["id"] == r.point
     assert len(data["locks"]) == 1  # same plan: when it was made and what was cached do not count
     assert data["statistics"]["qps"]["mean"] == 6 and data["statistics"]["lat.p50"]["max"] == 4
     flat = json.loads((exp / "points" / r.point / "flat.json").read_text())
-    assert flat["##characteristics#qps#mean"] == 6 and flat["##characteristics#lat#p50#all"] == [2, 4]
+    assert flat["##characteristics#qps#mean"] == 6 and flat["##characteristics#lat#p50#all"] == [
+        2,
+        4,
+    ]
     assert flat["##repeats"] == 2 and flat["##inputs#cmd_key"] == "k"
     assert not list(exp.rglob("*.tmp")) and not list(exp.rglob(".tmp-*"))

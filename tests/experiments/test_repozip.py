@@ -60,16 +60,24 @@ def test_unzip_conflicts_are_refused_per_entry(synth, tmp_path, ckx_home):
     bench("same-name")
     bench("other")
     frag = tmp_path / "frag.zip"
-    assert _access(action="zip", automation="experiment", entry="*", output=str(frag))["return"] == 0
+    assert (
+        _access(action="zip", automation="experiment", entry="*", output=str(frag))["return"] == 0
+    )
     assert _access(action="add", automation="repo", entry="dst")["return"] == 0
     # in the target: an unrelated experiment that happens to have the same name
     dst = ckx_home / "repos" / "dst" / "experiment" / "same-name"
     dst.mkdir(parents=True)
-    (dst / "meta.yaml").write_text("alias: same-name\nuid: 0123456789abcdef\nautomation_alias: experiment\ntags: []\n")
+    (dst / "meta.yaml").write_text(
+        "alias: same-name\nuid: 0123456789abcdef\nautomation_alias: experiment\ntags: []\n"
+    )
     out = _access(action="unzip", automation="repo", entry="dst", zip=str(frag))
     assert out["return"] == 12 and "conflicts" in out["error"]
     assert out["added"] == ["dst:experiment:other"]
-    assert len(out["conflicts"]) == 1 and "same-name" in out["conflicts"][0] and "different entry" in out["conflicts"][0]
+    assert (
+        len(out["conflicts"]) == 1
+        and "same-name" in out["conflicts"][0]
+        and "different entry" in out["conflicts"][0]
+    )
     assert (dst / "meta.yaml").read_text().count("0123456789abcdef") == 1  # untouched
     assert not list((ckx_home / "repos" / "dst").glob(".tmp-*"))
 
@@ -93,7 +101,10 @@ def test_unzip_same_uid_different_files_needs_overwrite(synth, tmp_path, ckx_hom
 
 def _zip_with(path: Path, members: list[tuple[str, bytes, int | None]]) -> Path:
     with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr("experiment/ok/meta.yaml", "alias: ok\nuid: 00000000000000aa\nautomation_alias: experiment\n")
+        zf.writestr(
+            "experiment/ok/meta.yaml",
+            "alias: ok\nuid: 00000000000000aa\nautomation_alias: experiment\n",
+        )
         for name, data, mode in members:
             info = zipfile.ZipInfo(name)
             if mode is not None:
@@ -128,8 +139,14 @@ def test_malicious_archives_are_refused_and_nothing_is_written(kind, tmp_path, c
 
 def test_files_outside_entries_are_ignored_with_a_warning(tmp_path, ckx_home):
     assert _access(action="add", automation="repo", entry="dst")["return"] == 0
-    z = _zip_with(tmp_path / "odd.zip", [("README.txt", b"hi", None), ("experiment/loose.txt", b"x", None),
-                                         ("experiment/nometa/data.json", b"{}", None)])
+    z = _zip_with(
+        tmp_path / "odd.zip",
+        [
+            ("README.txt", b"hi", None),
+            ("experiment/loose.txt", b"x", None),
+            ("experiment/nometa/data.json", b"{}", None),
+        ],
+    )
     out = _access(action="unzip", automation="repo", entry="dst", zip=str(z))
     assert out["return"] == 0 and out["added"] == ["dst:experiment:ok"]
     assert len(out["ignored"]) == 3
@@ -139,8 +156,13 @@ def test_files_outside_entries_are_ignored_with_a_warning(tmp_path, ckx_home):
 
 def test_internal_links_inside_an_entry_are_kept(tmp_path, ckx_home):
     assert _access(action="add", automation="repo", entry="dst")["return"] == 0
-    z = _zip_with(tmp_path / "links.zip", [("experiment/ok/data.txt", b"data", None),
-                                           ("experiment/ok/alias.txt", b"data.txt", stat.S_IFLNK | 0o777)])
+    z = _zip_with(
+        tmp_path / "links.zip",
+        [
+            ("experiment/ok/data.txt", b"data", None),
+            ("experiment/ok/alias.txt", b"data.txt", stat.S_IFLNK | 0o777),
+        ],
+    )
     out = _access(action="unzip", automation="repo", entry="dst", zip=str(z))
     assert out["return"] == 0, out
     link = ckx_home / "repos" / "dst" / "experiment" / "ok" / "alias.txt"

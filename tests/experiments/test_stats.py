@@ -59,7 +59,11 @@ def test_a_key_missing_in_some_repetitions_counts_only_where_present():
 
 
 def test_flatten_keeps_lists_and_empty_dicts_as_values():
-    assert flatten({"a": {"b": {"c": 1}}, "l": [1, 2], "e": {}}) == {"a.b.c": 1, "l": [1, 2], "e": {}}
+    assert flatten({"a": {"b": {"c": 1}}, "l": [1, 2], "e": {}}) == {
+        "a.b.c": 1,
+        "l": [1, 2],
+        "e": {},
+    }
 
 
 @given(st.lists(st.floats(min_value=-1e9, max_value=1e9, allow_nan=False), min_size=1, max_size=50))

@@ -11,12 +11,30 @@ from tests.conftest import ROOT
 
 
 def test_argv_to_request():
-    req = parse_argv(["run", "program:od-bench", "--cmd_key=accuracy-offline", "--env.EXTRA_OPS=--time 60",
-                      "--env.A.B=1", "--quiet", "--skip-cache", "x", "--", "raw", "--args"])
+    req = parse_argv(
+        [
+            "run",
+            "program:od-bench",
+            "--cmd_key=accuracy-offline",
+            "--env.EXTRA_OPS=--time 60",
+            "--env.A.B=1",
+            "--quiet",
+            "--skip-cache",
+            "x",
+            "--",
+            "raw",
+            "--args",
+        ]
+    )
     assert req == {
-        "action": "run", "cid": "program:od-bench", "cmd_key": "accuracy-offline",
-        "env": {"EXTRA_OPS": "--time 60", "A": {"B": "1"}}, "quiet": True, "skip_cache": True,
-        "args": ["x"], "unparsed": ["raw", "--args"],
+        "action": "run",
+        "cid": "program:od-bench",
+        "cmd_key": "accuracy-offline",
+        "env": {"EXTRA_OPS": "--time 60", "A": {"B": "1"}},
+        "quiet": True,
+        "skip_cache": True,
+        "args": ["x"],
+        "unparsed": ["raw", "--args"],
     }
 
 
@@ -65,18 +83,36 @@ def test_python_api_is_dict_in_dict_out(ckx_home):
     assert ck["return"] == 0 and ck["meta"]["alias"] == "repo"
 
 
-HEAVY = ["numpy", "onnxruntime", "torch", "cv2", "matplotlib", "ray", "yaml", "jsonschema", "requests", "filelock"]
+HEAVY = [
+    "numpy",
+    "onnxruntime",
+    "torch",
+    "cv2",
+    "matplotlib",
+    "ray",
+    "yaml",
+    "jsonschema",
+    "requests",
+    "filelock",
+]
 
 
-@pytest.mark.parametrize("code", [
-    "import ckx",
-    "import ckx.cli, sys; sys.argv=['ckx','--help']; ckx.cli.main(['--help'])",
-    "import ckx.cli; ckx.cli.main(['search','automation','--tags=repo'])",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import ckx",
+        "import ckx.cli, sys; sys.argv=['ckx','--help']; ckx.cli.main(['--help'])",
+        "import ckx.cli; ckx.cli.main(['search','automation','--tags=repo'])",
+    ],
+)
 def test_no_heavy_imports_at_start(code, ckx_home, tmp_path):
-    probe = code + f"\nimport sys\nprint('HEAVY:' + ','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    probe = (
+        code + f"\nimport sys\nprint('HEAVY:' + ','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
     # warm the index first so the measured command takes the fast path
-    subprocess.run([sys.executable, "-m", "ckx", "search", "automation"], cwd=ROOT, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "ckx", "search", "automation"], cwd=ROOT, capture_output=True
+    )
     p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip().splitlines()[-1] == "HEAVY:", f"heavy modules imported: {p.stdout}"

@@ -94,7 +94,9 @@ def test_concurrent_readers_and_a_writer(ctx, repo, ckx_home):
     ctx.search("script", "common")
     mpctx = mp.get_context("spawn")
     q = mpctx.Queue()
-    procs = [mpctx.Process(target=_hammer, args=(str(ckx_home), str(repo), 15, q)) for _ in range(4)]
+    procs = [
+        mpctx.Process(target=_hammer, args=(str(ckx_home), str(repo), 15, q)) for _ in range(4)
+    ]
     for p in procs:
         p.start()
     for k in range(30, 45):  # a writer adds entries meanwhile
@@ -145,8 +147,17 @@ def test_many_processes_starting_on_a_new_home_all_succeed(tmp_path):
 
     for trial in range(3):
         env = dict(os.environ, CKX_HOME=str(tmp_path / f"home{trial}"))
-        procs = [subprocess.Popen([sys.executable, "-m", "ckx", "search", "automation"], env=env, cwd=ROOT,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(6)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "ckx", "search", "automation"],
+                env=env,
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(6)
+        ]
         for p in procs:
             out, err = p.communicate(timeout=120)
             assert p.returncode == 0, err

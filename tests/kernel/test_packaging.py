@@ -13,17 +13,51 @@ def test_the_wheel_contains_the_builtin_repo(tmp_path):
     import shutil
 
     pytest.importorskip("setuptools")
-    src = tmp_path / "src"  # build from a copy: a build writes build/ and *.egg-info beside the sources
-    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__",
-                                                             ".pytest_cache", "test-artifacts", "tests"))
-    p = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                        "-w", str(tmp_path), str(src)], capture_output=True, text=True, timeout=300)
+    src = (
+        tmp_path / "src"
+    )  # build from a copy: a build writes build/ and *.egg-info beside the sources
+    shutil.copytree(
+        ROOT,
+        src,
+        ignore=shutil.ignore_patterns(
+            ".git",
+            ".venv",
+            "build",
+            "*.egg-info",
+            "__pycache__",
+            ".pytest_cache",
+            "test-artifacts",
+            "tests",
+        ),
+    )
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            str(src),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == 0, p.stderr
     (wheel,) = tmp_path.glob("ckx-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for must in ("ckx/_builtin/repos.yaml", "ckx/_builtin/automation/script/meta.yaml",
-                 "ckx/_builtin/programs/od-bench/meta.yaml", "ckx/_builtin/packages/ml-model-ssd-shapes/ssd_shapes.onnx",
-                 "ckx/_builtin/soft/compiler.python/meta.yaml", "ckx/cli.py"):
+    for must in (
+        "ckx/_builtin/repos.yaml",
+        "ckx/_builtin/automation/script/meta.yaml",
+        "ckx/_builtin/programs/od-bench/meta.yaml",
+        "ckx/_builtin/packages/ml-model-ssd-shapes/ssd_shapes.onnx",
+        "ckx/_builtin/soft/compiler.python/meta.yaml",
+        "ckx/cli.py",
+    ):
         assert must in names, must
     assert not any("__pycache__" in n for n in names)
 

@@ -18,8 +18,18 @@ def mlc_repo(tmp_path):
 
 def _git_repo(src, dest):
     shutil.copytree(src, dest)
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t", "HOME": str(dest)}
-    for cmd in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"], ["git", "commit", "-qm", "init"]):
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+        "HOME": str(dest),
+    }
+    for cmd in (
+        ["git", "init", "-q", "-b", "main"],
+        ["git", "add", "-A"],
+        ["git", "commit", "-qm", "init"],
+    ):
         subprocess.run(cmd, cwd=dest, check=True, env=env)
     return dest
 
@@ -32,7 +42,9 @@ def test_mlcflow_repo_registers_as_it_is_and_search_finds_get_python3(cli, mlc_r
     assert r.out.split() == ["mlc:script:get-python3"]
     assert "mlc:script:get-python3" in cli("search", "script", "--tags=get,python3").out.split()
     # meta.json entries of the same repo are indexed too
-    assert cli("search", "script", "--tags=detect,os", "--repo=mlc").out.split() == ["mlc:script:detect-os"]
+    assert cli("search", "script", "--tags=detect,os", "--repo=mlc").out.split() == [
+        "mlc:script:detect-os"
+    ]
     # a folder without metas (docs/) is not an entry and produces no warning
     assert "warning" not in r.err
 
@@ -42,7 +54,9 @@ def test_cm_repo_with_cmr_yaml_and__cm_yaml_entries(cli, tmp_path):
     shutil.copytree(FIXTURES / "cm-repo", dest)
     assert cli("add", "repo:cm", f"--path={dest}").code == 0
     r = cli("ls", "repo", "--json")
-    assert {"alias": "cm", "uid": "1b2c3d4e5f607182"}.items() <= next(x for x in r.json()["list"] if x["alias"] == "cm").items()
+    assert {"alias": "cm", "uid": "1b2c3d4e5f607182"}.items() <= next(
+        x for x in r.json()["list"] if x["alias"] == "cm"
+    ).items()
     assert cli("find", "script", "--tags=cuda").out.strip() == str(dest / "script" / "get-cuda")
 
 
@@ -75,13 +89,27 @@ def test_pull_clones_git_repos_offline(cli, tmp_path, ckx_home, scheme):
     r = cli("pull", "repo", f"--url={url}")
     assert r.code == 0, r
     assert (ckx_home / "repos" / "upstream" / "script" / "get-python3" / "meta.yaml").is_file()
-    assert cli("search", "script", "--tags=get,python3", "--repo=upstream").out.split() == ["upstream:script:get-python3"]
+    assert cli("search", "script", "--tags=get,python3", "--repo=upstream").out.split() == [
+        "upstream:script:get-python3"
+    ]
     # pulling again updates in place (fast-forward)
     (src / "script" / "get-python3" / "meta.yaml").write_text(
-        (src / "script" / "get-python3" / "meta.yaml").read_text().replace("- get-python3", "- get-python3\n- newtag")
+        (src / "script" / "get-python3" / "meta.yaml")
+        .read_text()
+        .replace("- get-python3", "- get-python3\n- newtag")
     )
-    subprocess.run(["git", "commit", "-qam", "tag"], cwd=src, check=True,
-                   env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t", "HOME": str(src)})
+    subprocess.run(
+        ["git", "commit", "-qam", "tag"],
+        cwd=src,
+        check=True,
+        env={
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@t",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@t",
+            "HOME": str(src),
+        },
+    )
     assert cli("pull", "repo", f"--url={url}").code == 0
     assert cli("search", "script", "--tags=newtag").out.split() == ["upstream:script:get-python3"]
 

@@ -22,7 +22,9 @@ def test_malformed_yaml_is_skipped_with_a_located_warning(ctx, repo):
     found = ctx.search("script", "x")
     assert [e.alias for e in found] == ["good"]
     warnings = [w for w in ctx.ui.warnings if "broken" in w]
-    assert warnings and "invalid YAML at line" in warnings[0] and str(bad / "meta.yaml") in warnings[0]
+    assert (
+        warnings and "invalid YAML at line" in warnings[0] and str(bad / "meta.yaml") in warnings[0]
+    )
 
 
 def test_schema_violation_names_file_field_and_problem(ctx, repo):
@@ -58,14 +60,19 @@ def test_lint_reports_every_problem_and_duplicates_with_both_paths(cli, tmp_path
     root = tmp_path / "r2"
     write_entry(root / "script", "one", "00000000000000d1", ["x"])
     write_entry(root / "script", "two", "00000000000000d1", ["x"])  # same uid
-    write_entry(root / "script", "three", "00000000000000d3", ["x"], automation="package")  # wrong folder
+    write_entry(
+        root / "script", "three", "00000000000000d3", ["x"], automation="package"
+    )  # wrong folder
     (root / "script" / "four").mkdir()
     (root / "script" / "four" / "meta.json").write_text("{not json")
     assert cli("add", "repo:r2", f"--path={root}").code == 0
     r = cli("lint")
     assert r.code == 4, r
     assert "duplicate uid 00000000000000d1" in r.out
-    assert str(root / "script" / "one" / "meta.yaml") in r.out and str(root / "script" / "two" / "meta.yaml") in r.out
+    assert (
+        str(root / "script" / "one" / "meta.yaml") in r.out
+        and str(root / "script" / "two" / "meta.yaml") in r.out
+    )
     assert "field 'automation_alias': is 'package' but the entry is in the 'script' folder" in r.out
     assert "invalid JSON at line 1" in r.out
     clean = cli("lint", "automation")
@@ -83,13 +90,22 @@ def test_unknown_names_get_suggestions(cli):
     assert r.code == 3 and "has no action 'pul'; did you mean 'pull'" in r.err
 
 
-@pytest.mark.parametrize("meta", [
-    {"alias": "a b", "uid": "XYZ", "tags": ["ok", "has space", 3]},
-    {"tags": "a"},
-    {"alias": 1, "uid": "0123456789abcdef", "tags": []},
-    {"alias": "ok", "uid": "0123456789abcdeF", "tags": ["-x", "y z"]},
-    {"alias": "ok", "uid": "0123456789abcdef", "tags": ["x"], "name": 3, "automation_alias": []},
-])
+@pytest.mark.parametrize(
+    "meta",
+    [
+        {"alias": "a b", "uid": "XYZ", "tags": ["ok", "has space", 3]},
+        {"tags": "a"},
+        {"alias": 1, "uid": "0123456789abcdef", "tags": []},
+        {"alias": "ok", "uid": "0123456789abcdeF", "tags": ["-x", "y z"]},
+        {
+            "alias": "ok",
+            "uid": "0123456789abcdef",
+            "tags": ["x"],
+            "name": 3,
+            "automation_alias": [],
+        },
+    ],
+)
 def test_fast_base_checks_say_exactly_what_jsonschema_says(meta):
     from ckx.schema import BASE_SCHEMA, base_problems, iter_problems
 
@@ -112,8 +128,13 @@ def test_fast_and_full_validators_agree_on_script_metas(ctx):
     schema = entry_schema("script", ctx.registry)
     good = ctx.load("script", "get-python3").meta
     bads = []
-    for field, value in [("deps", [{"tags": 3}]), ("cache", "maybe-not-a-bool-or-str"), ("variations", []),
-                         ("new_env_keys", "CKX_X"), ("input_mapping", {"a": ["x"]})]:
+    for field, value in [
+        ("deps", [{"tags": 3}]),
+        ("cache", "maybe-not-a-bool-or-str"),
+        ("variations", []),
+        ("new_env_keys", "CKX_X"),
+        ("input_mapping", {"a": ["x"]}),
+    ]:
         m = copy.deepcopy(good)
         m[field] = value
         bads.append(m)

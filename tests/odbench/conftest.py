@@ -27,16 +27,24 @@ def odbench_env() -> dict[str, str]:
     """Environment for ``python -m odbench`` subprocesses."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
-        [str(ODBENCH)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+        [str(ODBENCH)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+    )
     env.setdefault("OMP_NUM_THREADS", "1")
     return env
 
 
-def run_odbench(args: list[str], cwd: Path, module: str = "odbench",
-                timeout: float = 300) -> subprocess.CompletedProcess:
+def run_odbench(
+    args: list[str], cwd: Path, module: str = "odbench", timeout: float = 300
+) -> subprocess.CompletedProcess:
     """Run ``python -m <module> args`` in ``cwd``; fails the test with its output on error."""
-    proc = subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=odbench_env(),
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=cwd,
+        env=odbench_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     return proc
 
 

@@ -35,8 +35,9 @@ class SynthCoco:
     cats: list[list[int]] = field(default_factory=list)  # per image: COCO category ids
 
 
-def make_coco(root: str, n_images: int = 5, seed: int = 0, empty: tuple[int, ...] = (),
-              max_boxes: int = 3) -> SynthCoco:
+def make_coco(
+    root: str, n_images: int = 5, seed: int = 0, empty: tuple[int, ...] = (), max_boxes: int = 3
+) -> SynthCoco:
     """A COCO-layout dataset: ``val2017/*.jpg`` + ``annotations/instances_val2017.json``.
 
     Images listed in ``empty`` get no annotation.
@@ -65,8 +66,16 @@ def make_coco(root: str, n_images: int = 5, seed: int = 0, empty: tuple[int, ...
                 cat = int(rng.choice(COCO_IDS))
                 boxes.append([x, y, bw, bh])
                 cats.append(cat)
-                anns.append({"id": ann_id, "image_id": image_id, "category_id": cat,
-                             "bbox": [x, y, bw, bh], "area": bw * bh, "iscrowd": 0})
+                anns.append(
+                    {
+                        "id": ann_id,
+                        "image_id": image_id,
+                        "category_id": cat,
+                        "bbox": [x, y, bw, bh],
+                        "area": bw * bh,
+                        "iscrowd": 0,
+                    }
+                )
                 ann_id += 1
         out.boxes.append(boxes)
         out.cats.append(cats)
@@ -103,8 +112,10 @@ def _key_nodes(x_float: str, a: float, b: float) -> list[Any]:
         helper.make_node("Round", ["g1"], ["g2"]),
         helper.make_node("Cast", ["g2"], ["key"], to=7),  # INT64
     ], [
-        _const("ka", np.float32(a)), _const("kb", np.float32(b)),
-        _const("base", np.float32(GREY_BASE)), _const("step", np.float32(GREY_STEP)),
+        _const("ka", np.float32(a)),
+        _const("kb", np.float32(b)),
+        _const("base", np.float32(GREY_BASE)),
+        _const("step", np.float32(GREY_STEP)),
     ]
 
 
@@ -144,22 +155,34 @@ def make_mobilenet_model(path: str, s: SynthCoco, shift: float = 0.0, batch: Any
 
     t = mobilenet_tables(s, shift)
     knodes, kinit = _key_nodes("xf", 1.0, 0.0)
-    nodes = [helper.make_node("Cast", ["image_tensor:0"], ["xf"], to=1)] + knodes + [
-        helper.make_node("Gather", ["t_num", "key"], ["num_detections:0"], axis=0),
-        helper.make_node("Gather", ["t_boxes", "key"], ["detection_boxes:0"], axis=0),
-        helper.make_node("Gather", ["t_scores", "key"], ["detection_scores:0"], axis=0),
-        helper.make_node("Gather", ["t_classes", "key"], ["detection_classes:0"], axis=0),
+    nodes = (
+        [helper.make_node("Cast", ["image_tensor:0"], ["xf"], to=1)]
+        + knodes
+        + [
+            helper.make_node("Gather", ["t_num", "key"], ["num_detections:0"], axis=0),
+            helper.make_node("Gather", ["t_boxes", "key"], ["detection_boxes:0"], axis=0),
+            helper.make_node("Gather", ["t_scores", "key"], ["detection_scores:0"], axis=0),
+            helper.make_node("Gather", ["t_classes", "key"], ["detection_classes:0"], axis=0),
+        ]
+    )
+    init = kinit + [
+        _const("t_num", t["num"]),
+        _const("t_boxes", t["boxes"]),
+        _const("t_scores", t["scores"]),
+        _const("t_classes", t["classes"]),
     ]
-    init = kinit + [_const("t_num", t["num"]), _const("t_boxes", t["boxes"]),
-                    _const("t_scores", t["scores"]), _const("t_classes", t["classes"])]
     graph = helper.make_graph(
-        nodes, "perfect_ssd_mobilenet",
+        nodes,
+        "perfect_ssd_mobilenet",
         [helper.make_tensor_value_info("image_tensor:0", TensorProto.UINT8, [batch, 300, 300, 3])],
-        [helper.make_tensor_value_info("num_detections:0", TensorProto.FLOAT, [batch]),
-         helper.make_tensor_value_info("detection_boxes:0", TensorProto.FLOAT, [batch, 100, 4]),
-         helper.make_tensor_value_info("detection_scores:0", TensorProto.FLOAT, [batch, 100]),
-         helper.make_tensor_value_info("detection_classes:0", TensorProto.FLOAT, [batch, 100])],
-        init)
+        [
+            helper.make_tensor_value_info("num_detections:0", TensorProto.FLOAT, [batch]),
+            helper.make_tensor_value_info("detection_boxes:0", TensorProto.FLOAT, [batch, 100, 4]),
+            helper.make_tensor_value_info("detection_scores:0", TensorProto.FLOAT, [batch, 100]),
+            helper.make_tensor_value_info("detection_classes:0", TensorProto.FLOAT, [batch, 100]),
+        ],
+        init,
+    )
     return _save(graph, path)
 
 
@@ -194,15 +217,22 @@ def make_resnet34_model(path: str, s: SynthCoco, k: int = 16, batch: Any = 1) ->
         helper.make_node("Gather", ["t_labels", "key"], ["labels"], axis=0),
         helper.make_node("Gather", ["t_scores", "key"], ["scores"], axis=0),
     ]
-    init = kinit + [_const("t_boxes", boxes), _const("t_labels", labels),
-                    _const("t_scores", scores)]
+    init = kinit + [
+        _const("t_boxes", boxes),
+        _const("t_labels", labels),
+        _const("t_scores", scores),
+    ]
     graph = helper.make_graph(
-        nodes, "perfect_ssd_resnet34",
+        nodes,
+        "perfect_ssd_resnet34",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, [batch, 3, 1200, 1200])],
-        [helper.make_tensor_value_info("bboxes", TensorProto.FLOAT, [batch, k, 4]),
-         helper.make_tensor_value_info("labels", TensorProto.INT64, [batch, k]),
-         helper.make_tensor_value_info("scores", TensorProto.FLOAT, [batch, k])],
-        init)
+        [
+            helper.make_tensor_value_info("bboxes", TensorProto.FLOAT, [batch, k, 4]),
+            helper.make_tensor_value_info("labels", TensorProto.INT64, [batch, k]),
+            helper.make_tensor_value_info("scores", TensorProto.FLOAT, [batch, k]),
+        ],
+        init,
+    )
     return _save(graph, path)
 
 
@@ -251,8 +281,9 @@ SMALL_COGNATA_CONFIG = {
 }
 
 
-def make_cognata(folder: str, n_items: int = 4, seed: int = 0,
-                 config: dict[str, Any] | None = None) -> list[Any]:
+def make_cognata(
+    folder: str, n_items: int = 4, seed: int = 0, config: dict[str, Any] | None = None
+) -> list[Any]:
     """``val_<i>.pkl`` items made from flat grey PNGs by od-bench's own pre-processing, with
     1..3 non-overlapping GT boxes each; returns the GT arrays (n, 7)."""
     from odbench.dataset_cognata import preprocess_image, write_item
@@ -280,8 +311,9 @@ def make_cognata(folder: str, n_items: int = 4, seed: int = 0,
     return gts
 
 
-def make_cognata_model(path: str, gts: list[Any], config: dict[str, Any] | None = None,
-                       shift: float = 0.0) -> str:
+def make_cognata_model(
+    path: str, gts: list[Any], config: dict[str, Any] | None = None, shift: float = 0.0
+) -> str:
     """``image`` [1,3,H,W] -> ``ploc`` [1,4,B], ``plabel`` [1,15,B]: for each GT box one default
     box is encoded so that the reference decoding gives back exactly that box and label;
     every other default box says background."""
@@ -302,8 +334,12 @@ def make_cognata_model(path: str, gts: list[Any], config: dict[str, Any] | None 
             x1, x2 = x1 + shift * (x2 - x1), x2 + shift * (x2 - x1)
             cx, cy = (x1 + x2) / 2 / w, (y1 + y2) / 2 / h
             bw, bh = (x2 - x1) / w, (y2 - y1) / h
-            ploc[p, :, j] = [(cx - dx) / (d.scale_xy * dw), (cy - dy) / (d.scale_xy * dh),
-                             np.log(bw / dw) / d.scale_wh, np.log(bh / dh) / d.scale_wh]
+            ploc[p, :, j] = [
+                (cx - dx) / (d.scale_xy * dw),
+                (cy - dy) / (d.scale_xy * dh),
+                np.log(bw / dw) / d.scale_wh,
+                np.log(bh / dh) / d.scale_wh,
+            ]
             plabel[p, 0, j] = 0.0
             plabel[p, int(label), j] = 10.0
     mean = np.array([0.485, 0.456, 0.406])
@@ -315,11 +351,15 @@ def make_cognata_model(path: str, gts: list[Any], config: dict[str, Any] | None 
         helper.make_node("Gather", ["t_label", "key"], ["plabel"], axis=0),
     ]
     graph = helper.make_graph(
-        nodes, "perfect_ssd_resnet50",
+        nodes,
+        "perfect_ssd_resnet50",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, h, w])],
-        [helper.make_tensor_value_info("ploc", TensorProto.FLOAT, [1, 4, nb]),
-         helper.make_tensor_value_info("plabel", TensorProto.FLOAT, [1, nc, nb])],
-        kinit + [_const("t_loc", ploc), _const("t_label", plabel)])
+        [
+            helper.make_tensor_value_info("ploc", TensorProto.FLOAT, [1, 4, nb]),
+            helper.make_tensor_value_info("plabel", TensorProto.FLOAT, [1, nc, nb]),
+        ],
+        kinit + [_const("t_loc", ploc), _const("t_label", plabel)],
+    )
     return _save(graph, path)
 
 

@@ -84,12 +84,23 @@ def test_remove_48_empty_images_uses_json_order(coco, tmp_path):
 
 
 def test_cli_writes_output_file_and_detections(coco, tmp_path):
-    log = synth.write_accuracy_log(str(tmp_path / "log.json"),
-                                   [(i, synth.coco_rows(coco, i)) for i in range(5)])
-    proc = run_odbench(["--mlperf-accuracy-file", log, "--coco-dir", coco.root,
-                        "--output-file", str(tmp_path / "accuracy.txt"),
-                        "--detections-file", str(tmp_path / "dets.json")], tmp_path,
-                       module="odbench.accuracy_coco")
+    log = synth.write_accuracy_log(
+        str(tmp_path / "log.json"), [(i, synth.coco_rows(coco, i)) for i in range(5)]
+    )
+    proc = run_odbench(
+        [
+            "--mlperf-accuracy-file",
+            log,
+            "--coco-dir",
+            coco.root,
+            "--output-file",
+            str(tmp_path / "accuracy.txt"),
+            "--detections-file",
+            str(tmp_path / "dets.json"),
+        ],
+        tmp_path,
+        module="odbench.accuracy_coco",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "mAP=100.000%" in proc.stdout
     assert "mAP=100.000%" in (tmp_path / "accuracy.txt").read_text()
@@ -98,8 +109,11 @@ def test_cli_writes_output_file_and_detections(coco, tmp_path):
 
 
 def test_cli_reports_a_missing_log_clearly(coco, tmp_path):
-    proc = run_odbench(["--mlperf-accuracy-file", str(tmp_path / "none.json"), "--coco-dir",
-                        coco.root], tmp_path, module="odbench.accuracy_coco")
+    proc = run_odbench(
+        ["--mlperf-accuracy-file", str(tmp_path / "none.json"), "--coco-dir", coco.root],
+        tmp_path,
+        module="odbench.accuracy_coco",
+    )
     assert proc.returncode == 3 and "not found" in proc.stderr
 
 
@@ -119,9 +133,11 @@ def _cognata_log(tmp_path, gts, drop=(), shift=0.0):
 
 
 def test_cognata_accuracy_perfect_shifted_and_dropped_images(tmp_path):
-    gts = [np.array([[10, 10, 40, 30, 3, 0, 0], [50, 5, 90, 45, 4, 0, 0]], np.float32),
-           np.array([[5, 5, 25, 25, 3, 0, 0]], np.float32),
-           np.array([[30, 30, 60, 60, 7, 0, 0]], np.float32)]
+    gts = [
+        np.array([[10, 10, 40, 30, 3, 0, 0], [50, 5, 90, 45, 4, 0, 0]], np.float32),
+        np.array([[5, 5, 25, 25, 3, 0, 0]], np.float32),
+        np.array([[30, 30, 60, 60, 7, 0, 0]], np.float32),
+    ]
     loader = gts.__getitem__
     perfect = evaluate_cognata(_cognata_log(tmp_path, gts), "", gt_loader=loader)
     assert perfect.mAP == pytest.approx(1.0) and "mAP: 1.0" in perfect.text

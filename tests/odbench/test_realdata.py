@@ -24,9 +24,23 @@ def real():
 
 def test_real_ssd_mobilenet_accuracy_offline_matches_reference(real, tmp_path):
     out = tmp_path / "out"
-    proc = run_odbench(["--profile", "ssd-mobilenet-onnxruntime", "--model", str(real / MODEL),
-                        "--dataset-path", str(real / COCO), "--output", str(out),
-                        "--scenario", "Offline", "--accuracy"], tmp_path, timeout=900)
+    proc = run_odbench(
+        [
+            "--profile",
+            "ssd-mobilenet-onnxruntime",
+            "--model",
+            str(real / MODEL),
+            "--dataset-path",
+            str(real / COCO),
+            "--output",
+            str(out),
+            "--scenario",
+            "Offline",
+            "--accuracy",
+        ],
+        tmp_path,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr
     rec = json.loads((out / "odbench_summary.json").read_text())
     assert rec["count"] == 206

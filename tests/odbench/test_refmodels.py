@@ -82,9 +82,13 @@ def _save_and_expect(model: torch.nn.Module, x: np.ndarray, tmp_path: Path) -> d
 
 
 def _run_child(paths: dict[str, str], threshold: float) -> dict:
-    proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps({**paths,
-                                                                    "threshold": threshold})],
-                          env=_child_env(), capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, json.dumps({**paths, "threshold": threshold})],
+        env=_child_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -130,10 +134,15 @@ def test_ssd_mobilenet_pickle_loads_and_runs(tmp_path: Path) -> None:
     paths = _save_and_expect(model, x, tmp_path)
 
     names = _pickled_names(paths["model"])
-    assert {"models.ssd_mobilenet_v1.SSD", "models.ssd_mobilenet_v1.MobileNetV1Base",
-            "models.ssd_mobilenet_v1.PredictionHead", "models.ssd_mobilenet_v1.Block",
-            "models.utils.Conv2d_tf", "models.utils.BatchNorm2d",
-            "models.utils.BiasAdd"} <= names
+    assert {
+        "models.ssd_mobilenet_v1.SSD",
+        "models.ssd_mobilenet_v1.MobileNetV1Base",
+        "models.ssd_mobilenet_v1.PredictionHead",
+        "models.ssd_mobilenet_v1.Block",
+        "models.utils.Conv2d_tf",
+        "models.utils.BatchNorm2d",
+        "models.utils.BiasAdd",
+    } <= names
     assert not any(n.startswith("odbench") for n in names)
 
     got = _run_child(paths, threshold=0.3)
@@ -162,14 +171,16 @@ def test_legacy_format_pickle_loads(tmp_path: Path) -> None:
         np.testing.assert_allclose(g[0], w[0].numpy(), rtol=1e-4, atol=1e-5)
 
 
-def _dboxes_for(refmodels_ssd_r34: types.ModuleType, size: int,
-                feat: list[int]) -> refmodels.ssd_r34.DefaultBoxes:
+def _dboxes_for(
+    refmodels_ssd_r34: types.ModuleType, size: int, feat: list[int]
+) -> refmodels.ssd_r34.DefaultBoxes:
     # dboxes_R34_coco's recipe for another input size (it hard-codes the 1200 grids)
     feat_size = [[f, f] for f in feat]
     steps = [(int(size / f), int(size / f)) for f in feat]
     scales = [(int(s * size / 300),) * 2 for s in [21, 45, 99, 153, 207, 261, 315]]
-    return refmodels_ssd_r34.DefaultBoxes([size, size], feat_size, steps, scales,
-                                          [[2], [2, 3], [2, 3], [2, 3], [2], [2]])
+    return refmodels_ssd_r34.DefaultBoxes(
+        [size, size], feat_size, steps, scales, [[2], [2, 3], [2, 3], [2, 3], [2], [2]]
+    )
 
 
 def test_ssd_resnet34_pickle_loads_and_runs(tmp_path: Path) -> None:
@@ -190,8 +201,11 @@ def test_ssd_resnet34_pickle_loads_and_runs(tmp_path: Path) -> None:
     paths = _save_and_expect(model, x, tmp_path)
 
     names = _pickled_names(paths["model"])
-    assert {"models.ssd_r34.SSD_R34", "models.ssd_r34.Encoder",
-            "models.base_model_r34.ResNet34"} <= names
+    assert {
+        "models.ssd_r34.SSD_R34",
+        "models.ssd_r34.Encoder",
+        "models.base_model_r34.ResNet34",
+    } <= names
     try:
         import torchvision  # noqa: F401
     except ImportError:
@@ -220,12 +234,16 @@ def _save_with_fake_module(mod_name: str, cls_name: str, path: Path) -> None:
                 sys.modules[name] = old
 
 
-@pytest.mark.parametrize(("mod_name", "cls_name", "says"), [
-    ("models.retinanet", "RetinaNet", "module 'models.retinanet'"),
-    ("models.utils", "Swish", "class 'Swish' in module 'models.utils'"),
-])
-def test_unknown_reference_class_is_a_clear_error(tmp_path: Path, mod_name: str,
-                                                  cls_name: str, says: str) -> None:
+@pytest.mark.parametrize(
+    ("mod_name", "cls_name", "says"),
+    [
+        ("models.retinanet", "RetinaNet", "module 'models.retinanet'"),
+        ("models.utils", "Swish", "class 'Swish' in module 'models.utils'"),
+    ],
+)
+def test_unknown_reference_class_is_a_clear_error(
+    tmp_path: Path, mod_name: str, cls_name: str, says: str
+) -> None:
     path = tmp_path / "other.pytorch"
     _save_with_fake_module(mod_name, cls_name, path)
     before = {k: v for k, v in sys.modules.items() if k == "models" or k.startswith("models.")}
@@ -260,12 +278,14 @@ def test_anchors_match_the_tf_ssd_layout() -> None:
     assert sum(a.shape[0] for a in anchors) == 1917  # SSD-MobileNet-v1 at 300x300
     # first anchor: scale 0.1, ratio 1, centred on cell (0, 0) of the 19x19 grid
     c = 0.5 / 19
-    np.testing.assert_allclose(anchors[0][0].numpy(), [c - 0.05, c - 0.05, c + 0.05, c + 0.05],
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        anchors[0][0].numpy(), [c - 0.05, c - 0.05, c + 0.05, c + 0.05], atol=1e-6
+    )
     # last layer's interpolated anchor: sqrt(0.95 * 1.0), square, centred at 0.5
     s = np.sqrt(0.95)
-    np.testing.assert_allclose(anchors[5][-1].numpy(), [0.5 - s / 2, 0.5 - s / 2,
-                                                        0.5 + s / 2, 0.5 + s / 2], atol=1e-6)
+    np.testing.assert_allclose(
+        anchors[5][-1].numpy(), [0.5 - s / 2, 0.5 - s / 2, 0.5 + s / 2, 0.5 + s / 2], atol=1e-6
+    )
 
 
 def test_nms_and_box_decoding() -> None:

@@ -77,7 +77,9 @@ def test_state_dict_layout_matches_reference(model):
     # ResNet-50 up to layer3: 43 convs + 43 BNs (5 entries each); 6 extra blocks of 2 conv + 2
     # BN; 7 loc + 7 conf heads with bias
     assert len(sd) == (43 + 43 * 5) + 6 * (2 + 2 * 5) + 14 * 2
-    assert not any(k.startswith(("feature_extractor.feature_extractor.7", "pre_blocks")) for k in sd)
+    assert not any(
+        k.startswith(("feature_extractor.feature_extractor.7", "pre_blocks")) for k in sd
+    )
     # layer3 block 0 runs at stride 1 (output stride 8)
     blk = model.feature_extractor.feature_extractor[6][0]
     assert blk.conv2.stride == (1, 1) and blk.downsample[0].stride == (1, 1)
@@ -113,8 +115,12 @@ def test_backend_loads_state_dict_and_runs(model, checkpoint):
     assert torch.allclose(torch.as_tensor(out[0]), ref_loc, atol=1e-4)
     assert torch.allclose(torch.as_tensor(out[1]), ref_lab, atol=1e-4)
     # the Cognata decoder accepts the output when its config describes this input size
-    cfg = dict(BASELINE_8MP, image_size=list(SMALL_HW), feat_size=feats,
-               steps=[8, 16, 32, 64, 128, 256, 512])
+    cfg = dict(
+        BASELINE_8MP,
+        image_size=list(SMALL_HW),
+        feat_size=feats,
+        steps=[8, 16, 32, 64, 128, 256, 512],
+    )
     rows = SSDDecoder(cfg).decode_pixels(out[0][0], out[1][0])
     assert rows.ndim == 2 and rows.shape[1] == 6
     assert set(rows[:, 4].astype(int)) <= set(range(1, 15))

@@ -21,8 +21,20 @@ from odbench.summary import build_odbench_summary, parse_detail, parse_summary_t
 
 
 def test_profile_fills_only_what_the_cli_left_unset():
-    cfg = resolve_args(["--profile", "ssd-resnet34-onnxruntime", "--model", "m",
-                        "--dataset-path", "d", "--max-batchsize", "4", "--threads", "3"])
+    cfg = resolve_args(
+        [
+            "--profile",
+            "ssd-resnet34-onnxruntime",
+            "--model",
+            "m",
+            "--dataset-path",
+            "d",
+            "--max-batchsize",
+            "4",
+            "--threads",
+            "3",
+        ]
+    )
     a = cfg.args
     assert (a.dataset, a.data_format, a.model_name) == ("coco-1200-onnx", "NCHW", "ssd-resnet34")
     assert a.max_batchsize == 4 and a.threads == 3  # the CLI wins
@@ -47,8 +59,12 @@ def test_fixed_batch_limits_max_batchsize():
 
 
 def test_user_conf_has_reference_lines_and_per_model_values():
-    text = userconf.generate_user_conf("ssd-resnet34", "Server", target_qps=12,
-                                       quick=userconf.QuickRun(query_count=50, min_duration_ms=0))
+    text = userconf.generate_user_conf(
+        "ssd-resnet34",
+        "Server",
+        target_qps=12,
+        quick=userconf.QuickRun(query_count=50, min_duration_ms=0),
+    )
     lines = text.splitlines()
     for line in userconf.REFERENCE_USER_CONF:
         assert line in lines
@@ -75,17 +91,26 @@ print(s.performance_sample_count_override, s.server_target_latency_ns,
 """
 
 
-@pytest.mark.parametrize("model,scenario,expected", [
-    ("ssd-resnet34", "Server", ["64", "100000000"]),
-    ("ssd", "SingleStream", ["128", None, "0.999", "6636"]),
-    ("ssd-mobilenet", "Offline", ["256"]),
-])
+@pytest.mark.parametrize(
+    "model,scenario,expected",
+    [
+        ("ssd-resnet34", "Server", ["64", "100000000"]),
+        ("ssd", "SingleStream", ["128", None, "0.999", "6636"]),
+        ("ssd-mobilenet", "Offline", ["256"]),
+    ],
+)
 def test_loadgen_honours_the_generated_user_conf(tmp_path, model, scenario, expected):
     # one FromConfig per process: LoadGen loads its embedded mlperf.conf only on the first
-    path = userconf.write_user_conf(str(tmp_path / "user.conf"),
-                                    userconf.generate_user_conf(model, scenario))
-    out = subprocess.run([sys.executable, "-c", _READ_SETTINGS, path, model, scenario],
-                         capture_output=True, text=True, env=odbench_env(), check=True)
+    path = userconf.write_user_conf(
+        str(tmp_path / "user.conf"), userconf.generate_user_conf(model, scenario)
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", _READ_SETTINGS, path, model, scenario],
+        capture_output=True,
+        text=True,
+        env=odbench_env(),
+        check=True,
+    )
     got = out.stdout.split()
     for i, want in enumerate(expected):
         if want is not None:
@@ -145,15 +170,32 @@ def test_parse_summary_fields_percentiles_and_verdict():
     assert s["fields"]["QPS w/ loadgen overhead"] == pytest.approx(2934.22)
     assert s["fields"]["min_duration (ms)"] == 1000
     assert s["percentiles_ns"]["99.90"] == 704046
-    assert s["constraints"] == {"Min duration satisfied": False, "Min queries satisfied": True,
-                                "Early stopping satisfied": False}
+    assert s["constraints"] == {
+        "Min duration satisfied": False,
+        "Min queries satisfied": True,
+        "Early stopping satisfied": False,
+    }
     assert s["recommendations"][0].startswith("Decrease the expected latency")
     assert s["warnings"] is False and s["errors"] is True
-    rec = build_odbench_summary(model="ssd-mobilenet", profile=None, backend="onnxruntime",
-                                scenario="SingleStream", mode="PerformanceOnly",
-                                output_dir="o", count=6, mAP=None, summary=s)
-    assert rec["latency_ns"] == {"p50": 310000, "p90": 704046, "p95": 704046, "p97": 704046,
-                                 "p99": 704046, "p99.9": 704046}
+    rec = build_odbench_summary(
+        model="ssd-mobilenet",
+        profile=None,
+        backend="onnxruntime",
+        scenario="SingleStream",
+        mode="PerformanceOnly",
+        output_dir="o",
+        count=6,
+        mAP=None,
+        summary=s,
+    )
+    assert rec["latency_ns"] == {
+        "p50": 310000,
+        "p90": 704046,
+        "p95": 704046,
+        "p97": 704046,
+        "p99": 704046,
+        "p99.9": 704046,
+    }
     assert rec["samples_per_second"] == pytest.approx(2934.22)
     assert rec["metric_latency_ns"] == 704046 and rec["mean_latency_ns"] == 300000
     assert rec["result_valid"] is False and rec["loadgen_errors"] is True
@@ -164,7 +206,8 @@ def test_parse_detail_collects_errors(tmp_path):
     p.write_text(
         ':::MLLOG {"key": "effective_scenario", "value": "Offline", "metadata": {}}\n'
         ':::MLLOG {"key": "error_runtime", "value": "boom", "metadata": {"is_error": true}}\n'
-        "garbage line\n")
+        "garbage line\n"
+    )
     d = parse_detail(str(p))
     assert d["effective_scenario"] == "Offline"
     assert d["_errors"] == [{"key": "error_runtime", "value": "boom"}]
@@ -178,15 +221,26 @@ def test_add_results_has_the_reference_format(capsys):
     rd = {"good": 3, "total": 4, "mAP": 0.25}
     add_results(final, "TestScenario.Offline", rd, [0.1, 0.2, 0.3, 0.4], 2.0, True)
     r = final["TestScenario.Offline"]
-    assert set(r) == {"took", "mean", "percentiles", "qps", "count", "good_items",
-                      "total_items", "accuracy", "mAP"}
+    assert set(r) == {
+        "took",
+        "mean",
+        "percentiles",
+        "qps",
+        "count",
+        "good_items",
+        "total_items",
+        "accuracy",
+        "mAP",
+    }
     assert r["qps"] == 2.0 and r["count"] == 4 and r["mean"] == pytest.approx(0.25)
     assert r["accuracy"] == 75.0 and r["mAP"] == 25.0
     assert list(r["percentiles"]) == ["50.0", "80.0", "90.0", "95.0", "99.0", "99.9"]
     json.dumps(final)  # serialisable
     out = capsys.readouterr().out
-    assert out.startswith("TestScenario.Offline qps=2.00, mean=0.2500, time=2.000, "
-                          "acc=75.000%, mAP=25.000%, queries=4, tiles=50.0:0.2500")
+    assert out.startswith(
+        "TestScenario.Offline qps=2.00, mean=0.2500, time=2.000, "
+        "acc=75.000%, mAP=25.000%, queries=4, tiles=50.0:0.2500"
+    )
 
 
 # ---- post-processing ----------------------------------------------------------------------
@@ -195,8 +249,12 @@ def test_add_results_has_the_reference_format(capsys):
 def test_coco_postprocessor_takes_num_detections_rows():
     pp = postprocess.PostProcessCoco()
     boxes = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4) / 100
-    res = [np.array([2.0, 0.0]), boxes, np.full((2, 3), 0.7, np.float32),
-           np.array([[5, 7, 9], [1, 1, 1]], np.float32)]
+    res = [
+        np.array([2.0, 0.0]),
+        boxes,
+        np.full((2, 3), 0.7, np.float32),
+        np.array([[5, 7, 9], [1, 1, 1]], np.float32),
+    ]
     out = pp(res, [11, 12], [([5], []), ([1], [])])
     assert out[0].shape == (2, 7) and out[1].shape == (0, 7)
     np.testing.assert_allclose(out[0][1], [11, *boxes[0, 1], 0.7, 7], rtol=1e-6)
@@ -251,12 +309,29 @@ def test_runner_batches_and_completes_once_per_batch(cls):
 
     def complete(responses):
         # the buffers must still be alive and hold the rows while LoadGen copies them
-        calls.append([(qid, np.ctypeslib.as_array(
-            (np.ctypeslib.ctypes.c_float * (size // 4)).from_address(ptr)).copy()
-            if size else np.zeros(0)) for qid, ptr, size in responses])
+        calls.append(
+            [
+                (
+                    qid,
+                    np.ctypeslib.as_array(
+                        (np.ctypeslib.ctypes.c_float * (size // 4)).from_address(ptr)
+                    ).copy()
+                    if size
+                    else np.zeros(0),
+                )
+                for qid, ptr, size in responses
+            ]
+        )
 
-    r = cls(_Model(), _DS(), 2, post_proc=_PP(), max_batchsize=4, complete=complete,
-            make_response=lambda q, p, s: (q, p, s))
+    r = cls(
+        _Model(),
+        _DS(),
+        2,
+        post_proc=_PP(),
+        max_batchsize=4,
+        complete=complete,
+        make_response=lambda q, p, s: (q, p, s),
+    )
     r.start_run({}, False)
     r.enqueue([_Q(i) for i in range(10)])
     r.finish()
@@ -269,8 +344,15 @@ def test_runner_batches_and_completes_once_per_batch(cls):
 
 def test_failed_batch_answers_empty_responses():
     calls = []
-    r = sut.RunnerBase(_Model(), _DS(), 1, post_proc=_PP(), max_batchsize=2,
-                       complete=calls.append, make_response=lambda q, p, s: (q, s))
+    r = sut.RunnerBase(
+        _Model(),
+        _DS(),
+        1,
+        post_proc=_PP(),
+        max_batchsize=2,
+        complete=calls.append,
+        make_response=lambda q, p, s: (q, s),
+    )
     r.start_run({}, False)
     r.enqueue([_Q(12), _Q(13)])
     assert calls == [[(1012, 0), (1013, 0)]] and r.errors == 1
@@ -285,15 +367,19 @@ def test_mobilenet_preprocessing_truncates_and_resnet34_normalises():
 
     rng = np.random.default_rng(0)
     bgr = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
-    ref = cv2.resize(cv2.cvtColor(bgr.astype(np.float32), cv2.COLOR_BGR2RGB), (300, 300),
-                     interpolation=cv2.INTER_LINEAR)
+    ref = cv2.resize(
+        cv2.cvtColor(bgr.astype(np.float32), cv2.COLOR_BGR2RGB),
+        (300, 300),
+        interpolation=cv2.INTER_LINEAR,
+    )
     mb = preprocess.pre_process_coco_mobilenet(bgr, (300, 300, 3), need_transpose=False)
     assert mb.dtype == np.uint8 and mb.shape == (300, 300, 3)
     np.testing.assert_array_equal(mb, np.trunc(ref).astype(np.uint8))
     r34 = preprocess.pre_process_coco_resnet34(bgr, (300, 300, 3), need_transpose=True)
     assert r34.dtype == np.float32 and r34.shape == (3, 300, 300)
     want = (ref / 255.0 - np.array([0.485, 0.456, 0.406], np.float32)) / np.array(
-        [0.229, 0.224, 0.225], np.float32)
+        [0.229, 0.224, 0.225], np.float32
+    )
     np.testing.assert_allclose(r34, want.transpose(2, 0, 1), rtol=1e-6, atol=1e-6)
     pt = preprocess.pre_process_coco_pt_mobilenet(bgr, (300, 300, 3), need_transpose=True)
     np.testing.assert_allclose(pt, ((ref - 127.5) / 127.5).transpose(2, 0, 1), atol=1e-6)
@@ -321,7 +407,8 @@ def test_onnxruntime_backend_reads_fixed_batch_and_uses_available_providers(tmp_
 
     s = synth.make_coco(str(tmp_path / "c"), n_images=2, seed=6)
     fixed = get_backend("onnxruntime").load(
-        synth.make_mobilenet_model(str(tmp_path / "f.onnx"), s, batch=1))
+        synth.make_mobilenet_model(str(tmp_path / "f.onnx"), s, batch=1)
+    )
     dyn = get_backend("onnx").load(synth.make_mobilenet_model(str(tmp_path / "d.onnx"), s))
     assert fixed.fixed_batch == 1 and dyn.fixed_batch is None
     assert set(fixed.providers) <= set(ort.get_available_providers())
@@ -382,9 +469,16 @@ def test_decoder_threshold_nms_and_pixel_scaling():
     assert sorted(rows[:, 4].tolist()) == [3, 4]
     box = dec.dboxes.dboxes[5]
     r3 = rows[rows[:, 4] == 3][0]
-    np.testing.assert_allclose(r3[:4], [(box[0] - box[2] / 2) * 96, (box[1] - box[3] / 2) * 64,
-                                        (box[0] + box[2] / 2) * 96, (box[1] + box[3] / 2) * 64],
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        r3[:4],
+        [
+            (box[0] - box[2] / 2) * 96,
+            (box[1] - box[3] / 2) * 64,
+            (box[0] + box[2] / 2) * 96,
+            (box[1] + box[3] / 2) * 64,
+        ],
+        rtol=1e-5,
+    )
     r3_scores = rows[rows[:, 4] == 3][:, 5]
     assert len(r3_scores) == 1 and r3_scores[0] > 0.99  # the higher-scored of the pair
     background = np.zeros((15, nb), np.float32)
@@ -396,11 +490,11 @@ def test_cognata_ground_truth_filters():
     from odbench.dataset_cognata import filter_annotations
 
     rows = [
-        {"bounding_box_2D": [0, 0, 20, 20], "object_class": 8, "center_distance": 10},   # Car
-        {"bounding_box_2D": [0, 0, 5, 40], "object_class": 8, "center_distance": 10},    # narrow
-        {"bounding_box_2D": [0, 0, 20, 20], "object_class": 2, "center_distance": 10},   # ignored
+        {"bounding_box_2D": [0, 0, 20, 20], "object_class": 8, "center_distance": 10},  # Car
+        {"bounding_box_2D": [0, 0, 5, 40], "object_class": 8, "center_distance": 10},  # narrow
+        {"bounding_box_2D": [0, 0, 20, 20], "object_class": 2, "center_distance": 10},  # ignored
         {"bounding_box_2D": [0, 0, 20, 20], "object_class": 36, "center_distance": 301},  # far
-        {"bounding_box_2D": [5, 5, 30, 30], "object_class": 14, "center_distance": 0},   # Ped.
+        {"bounding_box_2D": [5, 5, 30, 30], "object_class": 14, "center_distance": 0},  # Ped.
     ]
     gt = filter_annotations(rows)
     assert gt.tolist() == [[0, 0, 20, 20, 4, 0, 0], [5, 5, 30, 30, 9, 0, 0]]
@@ -438,6 +532,11 @@ print("ok")
 def test_parallel_preprocessing_matches_serial(tmp_path, method):
     # In a fresh process: forking from pytest's (threaded) process is exactly what
     # odbench.preprocess avoids, and would deadlock here for that reason.
-    p = subprocess.run([sys.executable, "-c", _PARALLEL_CHECK, method, str(tmp_path)], capture_output=True,
-                       text=True, env=odbench_env(), timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-c", _PARALLEL_CHECK, method, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=odbench_env(),
+        timeout=120,
+    )
     assert p.returncode == 0 and p.stdout.strip().endswith("ok"), p.stderr

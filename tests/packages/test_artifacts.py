@@ -33,27 +33,55 @@ from tests.helpers.httpserver import closed_port_url
 from .conftest import md5, sha256, store_objects, store_temp_files, zip_bytes
 
 MODEL = b"onnx-model-bytes " * 4000
-IMAGES_ZIP = zip_bytes({"val2017/000000000001.jpg": b"jpeg-1", "val2017/000000000002.jpg": b"jpeg-2"})
+IMAGES_ZIP = zip_bytes(
+    {"val2017/000000000001.jpg": b"jpeg-1", "val2017/000000000002.jpg": b"jpeg-2"}
+)
 ANN_ZIP = zip_bytes({"annotations/instances_val2017.json": b'{"images": []}'})
 
 
 def model_meta(url: str, **extra) -> dict:
-    item = {"url": url, "filename": "model.onnx", "size": len(MODEL), "sha256": sha256(MODEL),
-            "env": {"CKX_ML_MODEL_FILE_WITH_PATH": "model.onnx"}, **extra}
+    item = {
+        "url": url,
+        "filename": "model.onnx",
+        "size": len(MODEL),
+        "sha256": sha256(MODEL),
+        "env": {"CKX_ML_MODEL_FILE_WITH_PATH": "model.onnx"},
+        **extra,
+    }
     return {"alias": "test-model", "download": [item]}
 
 
 def dataset_meta(images_url: str, ann_url: str) -> dict:
-    return {"alias": "test-coco", "download": [
-        {"url": images_url, "filename": "val2017.zip", "md5": md5(IMAGES_ZIP), "extract": True,
-         "expect": ["val2017/000000000001.jpg"], "env": {"CKX_DATASET_IMAGES_PATH": "val2017"}},
-        {"urls": [ann_url], "filename": "annotations.zip", "size": len(ANN_ZIP), "sha256": sha256(ANN_ZIP),
-         "extract": True, "expect": ["annotations/instances_val2017.json"],
-         "env": {"CKX_DATASET_PATH": ".", "CKX_DATASET_ANNOTATIONS": "annotations/instances_val2017.json"}},
-    ]}
+    return {
+        "alias": "test-coco",
+        "download": [
+            {
+                "url": images_url,
+                "filename": "val2017.zip",
+                "md5": md5(IMAGES_ZIP),
+                "extract": True,
+                "expect": ["val2017/000000000001.jpg"],
+                "env": {"CKX_DATASET_IMAGES_PATH": "val2017"},
+            },
+            {
+                "urls": [ann_url],
+                "filename": "annotations.zip",
+                "size": len(ANN_ZIP),
+                "sha256": sha256(ANN_ZIP),
+                "extract": True,
+                "expect": ["annotations/instances_val2017.json"],
+                "env": {
+                    "CKX_DATASET_PATH": ".",
+                    "CKX_DATASET_ANNOTATIONS": "annotations/instances_val2017.json",
+                },
+            },
+        ],
+    }
 
 
-def test_file_is_fetched_linked_into_workdir_and_env_returned(make_ctx, http_server, tmp_path, ckx_home):
+def test_file_is_fetched_linked_into_workdir_and_env_returned(
+    make_ctx, http_server, tmp_path, ckx_home
+):
     url = http_server.add("/m/model.onnx", MODEL)
     work = tmp_path / "work"
     env = prepare_downloads(make_ctx(), model_meta(url), {}, work, inputs={})
@@ -61,7 +89,10 @@ def test_file_is_fetched_linked_into_workdir_and_env_returned(make_ctx, http_ser
     assert env == {"CKX_ML_MODEL_FILE_WITH_PATH": str(placed)}
     assert placed.read_bytes() == MODEL
     assert store_objects(ckx_home) == [sha256(MODEL)]
-    assert placed.stat().st_ino == (ckx_home / "objects" / "sha256" / sha256(MODEL)[:2] / sha256(MODEL)[2:]).stat().st_ino
+    assert (
+        placed.stat().st_ino
+        == (ckx_home / "objects" / "sha256" / sha256(MODEL)[:2] / sha256(MODEL)[2:]).stat().st_ino
+    )
     assert sorted(p.name for p in work.iterdir()) == [MANIFEST, "model.onnx"]
     assert check_prepared(work) == []
     # a second package folder needing the same file reuses the stored object: no new request
@@ -70,37 +101,55 @@ def test_file_is_fetched_linked_into_workdir_and_env_returned(make_ctx, http_ser
 
 
 def test_archives_are_extracted_into_one_layout(make_ctx, http_server, tmp_path):
-    meta = dataset_meta(http_server.add("/zips/val2017.zip", IMAGES_ZIP),
-                        http_server.add("/ann/annotations.zip", ANN_ZIP))
+    meta = dataset_meta(
+        http_server.add("/zips/val2017.zip", IMAGES_ZIP),
+        http_server.add("/ann/annotations.zip", ANN_ZIP),
+    )
     work = tmp_path / "work"
     env = prepare_downloads(make_ctx(), meta, {}, work, inputs={})
-    assert env == {"CKX_DATASET_IMAGES_PATH": str(work / "val2017"), "CKX_DATASET_PATH": str(work),
-                   "CKX_DATASET_ANNOTATIONS": str(work / "annotations" / "instances_val2017.json")}
+    assert env == {
+        "CKX_DATASET_IMAGES_PATH": str(work / "val2017"),
+        "CKX_DATASET_PATH": str(work),
+        "CKX_DATASET_ANNOTATIONS": str(work / "annotations" / "instances_val2017.json"),
+    }
     assert (work / "val2017" / "000000000002.jpg").read_bytes() == b"jpeg-2"
     assert sorted(p.name for p in work.iterdir()) == ["annotations", MANIFEST, "val2017"]
     assert not (work / "val2017.zip").exists()  # the archive stays in the store only
     (work / "val2017" / "000000000002.jpg").unlink()
-    assert check_prepared(work) == [f"{work / 'val2017' / '000000000002.jpg'} (val2017.zip) is gone"]
+    assert check_prepared(work) == [
+        f"{work / 'val2017' / '000000000002.jpg'} (val2017.zip) is gone"
+    ]
 
 
 def test_tar_with_strip_components_into_dest(make_ctx, http_server, tmp_path):
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        for name, data in {"ssd_mobilenet_v1_coco_2018_01_28/frozen_inference_graph.pb": b"pb",
-                           "ssd_mobilenet_v1_coco_2018_01_28/pipeline.config": b"cfg"}.items():
+        for name, data in {
+            "ssd_mobilenet_v1_coco_2018_01_28/frozen_inference_graph.pb": b"pb",
+            "ssd_mobilenet_v1_coco_2018_01_28/pipeline.config": b"cfg",
+        }.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tf.addfile(info, io.BytesIO(data))
     data = buf.getvalue()
-    meta = {"download": {"url": http_server.add("/tf/model.tar.gz", data), "sha256": sha256(data), "extract": True,
-                         "strip_components": 1, "dest": "tf",
-                         "env": {"CKX_ML_MODEL_FILE_WITH_PATH": "tf/frozen_inference_graph.pb"}}}
+    meta = {
+        "download": {
+            "url": http_server.add("/tf/model.tar.gz", data),
+            "sha256": sha256(data),
+            "extract": True,
+            "strip_components": 1,
+            "dest": "tf",
+            "env": {"CKX_ML_MODEL_FILE_WITH_PATH": "tf/frozen_inference_graph.pb"},
+        }
+    }
     env = prepare_downloads(make_ctx(), meta, {}, tmp_path / "w", inputs={})
     assert Path(env["CKX_ML_MODEL_FILE_WITH_PATH"]).read_bytes() == b"pb"
     assert (tmp_path / "w" / "tf" / "pipeline.config").is_file()
 
 
-def test_checksum_mismatch_caches_nothing_and_leaves_workdir_empty(make_ctx, http_server, tmp_path, ckx_home):
+def test_checksum_mismatch_caches_nothing_and_leaves_workdir_empty(
+    make_ctx, http_server, tmp_path, ckx_home
+):
     url = http_server.add("/m/model.onnx", MODEL, wrong_bytes=True)
     work = tmp_path / "work"
     work.mkdir()
@@ -112,7 +161,9 @@ def test_checksum_mismatch_caches_nothing_and_leaves_workdir_empty(make_ctx, htt
 
 
 def test_one_failing_item_places_nothing(make_ctx, http_server, tmp_path, ckx_home):
-    meta = dataset_meta(http_server.add("/zips/val2017.zip", IMAGES_ZIP), http_server.url("/ann/missing.zip"))
+    meta = dataset_meta(
+        http_server.add("/zips/val2017.zip", IMAGES_ZIP), http_server.url("/ann/missing.zip")
+    )
     work = tmp_path / "work"
     with pytest.raises(DownloadError) as err:
         prepare_downloads(make_ctx(), meta, {}, work, inputs={})
@@ -123,10 +174,14 @@ def test_one_failing_item_places_nothing(make_ctx, http_server, tmp_path, ckx_ho
 
 
 def test_missing_expected_path_fails_and_leaves_workdir_empty(make_ctx, http_server, tmp_path):
-    meta = dataset_meta(http_server.add("/zips/val2017.zip", IMAGES_ZIP), http_server.add("/a.zip", ANN_ZIP))
+    meta = dataset_meta(
+        http_server.add("/zips/val2017.zip", IMAGES_ZIP), http_server.add("/a.zip", ANN_ZIP)
+    )
     meta["download"][0]["expect"] = ["val2017/000000000139.jpg"]
     work = tmp_path / "work"
-    with pytest.raises(ArchiveError, match=r"val2017\.zip did not provide val2017/000000000139\.jpg"):
+    with pytest.raises(
+        ArchiveError, match=r"val2017\.zip did not provide val2017/000000000139\.jpg"
+    ):
         prepare_downloads(make_ctx(), meta, {}, work, inputs={})
     assert list(work.iterdir()) == []
 
@@ -141,7 +196,9 @@ def test_two_items_providing_the_same_file_conflict(make_ctx, http_server, tmp_p
 
 
 @pytest.mark.parametrize("mirror_kind", ["folder", "http"])
-def test_prefetch_then_prepare_with_origin_unreachable(make_ctx, http_server, tmp_path, mirror_kind, ckx_home):
+def test_prefetch_then_prepare_with_origin_unreachable(
+    make_ctx, http_server, tmp_path, mirror_kind, ckx_home
+):
     images = http_server.add("/zips/val2017.zip", IMAGES_ZIP)
     ann = http_server.add("/ann/annotations.zip", ANN_ZIP)
     model = http_server.add("/m/model.onnx", MODEL)
@@ -150,15 +207,28 @@ def test_prefetch_then_prepare_with_origin_unreachable(make_ctx, http_server, tm
     items = [item for meta in package_set for item in parse_download_block(meta)]
     results = prefetch_items(make_ctx(), items, mirror)
     assert len(results) == 3
-    assert sorted(p.name for p in mirror.iterdir()) == ["annotations.zip", "model.onnx", "sha256", "val2017.zip"]
+    assert sorted(p.name for p in mirror.iterdir()) == [
+        "annotations.zip",
+        "model.onnx",
+        "sha256",
+        "val2017.zip",
+    ]
     assert all(not p.is_symlink() for p in mirror.rglob("*"))
 
     # the air-gapped machine: a fresh home, the origin's port closed, only the mirror
     import shutil
 
     shutil.rmtree(ckx_home / "objects")
-    offline = [dict(meta, download=[dict(i, url=closed_port_url("/" + i["filename"]), urls=None)
-                                    for i in meta["download"]]) for meta in package_set]
+    offline = [
+        dict(
+            meta,
+            download=[
+                dict(i, url=closed_port_url("/" + i["filename"]), urls=None)
+                for i in meta["download"]
+            ],
+        )
+        for meta in package_set
+    ]
     if mirror_kind == "folder":
         where = str(mirror)
     else:
@@ -180,7 +250,9 @@ def test_config_file_mirrors_are_used(make_ctx, http_server, tmp_path, ckx_home)
     mirror.mkdir()
     (mirror / "model.onnx").write_bytes(MODEL)
     (ckx_home / "config.yaml").write_text(f"mirrors: [{mirror}]\n")
-    env = prepare_downloads(make_ctx(), model_meta(closed_port_url("/model.onnx")), {}, tmp_path / "w", inputs={})
+    env = prepare_downloads(
+        make_ctx(), model_meta(closed_port_url("/model.onnx")), {}, tmp_path / "w", inputs={}
+    )
     assert Path(env["CKX_ML_MODEL_FILE_WITH_PATH"]).read_bytes() == MODEL
 
 
@@ -202,7 +274,9 @@ def test_path_registers_an_existing_folder_without_copying(make_ctx, tmp_path, c
     mine.mkdir()
     (mine / "model.onnx").write_bytes(MODEL)
     work = tmp_path / "work"
-    env = prepare_downloads(make_ctx(), model_meta(closed_port_url()), {}, work, inputs={"path": str(mine)})
+    env = prepare_downloads(
+        make_ctx(), model_meta(closed_port_url()), {}, work, inputs={"path": str(mine)}
+    )
     assert env == {"CKX_ML_MODEL_FILE_WITH_PATH": str(mine / "model.onnx")}
     assert store_objects(ckx_home) == []
     assert [p.name for p in work.iterdir()] == [MANIFEST]
@@ -214,8 +288,13 @@ def test_path_registers_an_existing_folder_without_copying(make_ctx, tmp_path, c
 def test_path_may_name_the_file_itself(make_ctx, tmp_path):
     f = tmp_path / "renamed.onnx"
     f.write_bytes(MODEL)
-    env = prepare_downloads(make_ctx(), model_meta(closed_port_url()), {"CKX_PACKAGE_PATH": str(f)}, tmp_path / "w",
-                            inputs={})
+    env = prepare_downloads(
+        make_ctx(),
+        model_meta(closed_port_url()),
+        {"CKX_PACKAGE_PATH": str(f)},
+        tmp_path / "w",
+        inputs={},
+    )
     assert env == {"CKX_ML_MODEL_FILE_WITH_PATH": str(f)}
 
 
@@ -235,29 +314,49 @@ def test_path_checksum_is_checked_where_known(make_ctx, tmp_path):
     mine.mkdir()
     (mine / "model.onnx").write_bytes(MODEL[:-1] + b"X")
     with pytest.raises(ChecksumError, match="sha256 .* does not match"):
-        prepare_downloads(make_ctx(), model_meta(closed_port_url()), {}, tmp_path / "w", inputs={"path": str(mine)})
+        prepare_downloads(
+            make_ctx(),
+            model_meta(closed_port_url()),
+            {},
+            tmp_path / "w",
+            inputs={"path": str(mine)},
+        )
     (mine / "model.onnx").write_bytes(MODEL[:100])
     with pytest.raises(ChecksumError, match="has 100 bytes"):
-        prepare_downloads(make_ctx(), model_meta(closed_port_url()), {}, tmp_path / "w", inputs={"path": str(mine)})
+        prepare_downloads(
+            make_ctx(),
+            model_meta(closed_port_url()),
+            {},
+            tmp_path / "w",
+            inputs={"path": str(mine)},
+        )
 
 
 def test_path_that_does_not_exist(make_ctx, tmp_path):
     with pytest.raises(NotFoundError, match="does not exist"):
-        prepare_downloads(make_ctx(), model_meta(closed_port_url()), {}, tmp_path / "w",
-                          inputs={"path": str(tmp_path / "nope")})
+        prepare_downloads(
+            make_ctx(),
+            model_meta(closed_port_url()),
+            {},
+            tmp_path / "w",
+            inputs={"path": str(tmp_path / "nope")},
+        )
 
 
 # --- the block itself ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("item", "problem"), [
-    ({"filename": "x"}, "needs 'url', 'urls' or 'rclone'"),
-    ({"url": "http://h/x", "sha256": "abc"}, "'sha256' must be 64 hex digits"),
-    ({"url": "http://h/x", "dest": "../up"}, "'dest' must be a path inside"),
-    ({"url": "http://h/x", "env": {"1BAD": "."}}, "not an env var name"),
-    ({"url": "http://h/x", "colour": "red"}, "unknown field 'colour'"),
-    ({"rclone": "no-colon"}, "must be 'remote:path'"),
-])
+@pytest.mark.parametrize(
+    ("item", "problem"),
+    [
+        ({"filename": "x"}, "needs 'url', 'urls' or 'rclone'"),
+        ({"url": "http://h/x", "sha256": "abc"}, "'sha256' must be 64 hex digits"),
+        ({"url": "http://h/x", "dest": "../up"}, "'dest' must be a path inside"),
+        ({"url": "http://h/x", "env": {"1BAD": "."}}, "not an env var name"),
+        ({"url": "http://h/x", "colour": "red"}, "unknown field 'colour'"),
+        ({"rclone": "no-colon"}, "must be 'remote:path'"),
+    ],
+)
 def test_malformed_items_are_named(item, problem):
     with pytest.raises(MetaError, match=problem) as err:
         parse_download_block({"download": [item]}, where="pkg/meta.yaml")
@@ -273,7 +372,9 @@ def test_plan_artifacts_substitutes_env():
 
 
 def test_rclone_item_filename_defaults_to_the_remote_file():
-    [item] = parse_download_block({"download": [{"rclone": "mlc-cognata:a/b/val_2d.tar.gz", "extract": True}]})
+    [item] = parse_download_block(
+        {"download": [{"rclone": "mlc-cognata:a/b/val_2d.tar.gz", "extract": True}]}
+    )
     assert item.artifact.filename == "val_2d.tar.gz" and item.artifact.urls == [] and item.extract
 
 

@@ -13,7 +13,9 @@ import pytest
 from tests.conftest import ROOT
 from tests.packages.conftest import sha256, zip_bytes
 
-PAYLOAD = zip_bytes({"toy/annotations/instances_val2017.json": b'{"images": []}', "toy/val2017/a.jpg": b"x" * 5000})
+PAYLOAD = zip_bytes(
+    {"toy/annotations/instances_val2017.json": b'{"images": []}', "toy/val2017/a.jpg": b"x" * 5000}
+)
 
 
 def make_repo(tmp_path: Path, url: str, digest: str) -> Path:
@@ -34,8 +36,15 @@ def make_repo(tmp_path: Path, url: str, digest: str) -> Path:
 
 def ckx(home: Path, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, CKX_HOME=str(home))
-    return subprocess.run([sys.executable, "-m", "ckx", *args], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, env=env, cwd=ROOT, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "ckx", *args],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
 
 
 def installed_path(out: str) -> Path:
@@ -45,7 +54,12 @@ def installed_path(out: str) -> Path:
 
 def test_install_downloads_once_caches_and_revalidates(http_server, tmp_path, ckx_home):
     url = http_server.add("/toy.zip", PAYLOAD)
-    assert ckx(ckx_home, "add", "repo:pkgrepo", f"--path={make_repo(tmp_path, url, sha256(PAYLOAD))}").returncode == 0
+    assert (
+        ckx(
+            ckx_home, "add", "repo:pkgrepo", f"--path={make_repo(tmp_path, url, sha256(PAYLOAD))}"
+        ).returncode
+        == 0
+    )
     first = ckx(ckx_home, "install", "package", "--tags=dataset,toy", "--quiet")
     assert first.returncode == 0, first.stderr
     root = installed_path(first.stdout)
@@ -77,9 +91,18 @@ def test_eight_concurrent_installs_download_once(http_server, tmp_path, ckx_home
     url = http_server.add("/toy.zip", PAYLOAD, delay=0.5)
     ckx(ckx_home, "add", "repo:pkgrepo", f"--path={make_repo(tmp_path, url, sha256(PAYLOAD))}")
     env = dict(os.environ, CKX_HOME=str(ckx_home))
-    procs = [subprocess.Popen([sys.executable, "-m", "ckx", "install", "package:toy-data", "--quiet"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
-                              stdin=subprocess.DEVNULL) for _ in range(8)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "ckx", "install", "package:toy-data", "--quiet"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+        )
+        for _ in range(8)
+    ]
     outs = [p.communicate(timeout=180) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
     paths = {installed_path(o[0]) for o in outs}
@@ -111,7 +134,14 @@ def test_prefetch_then_install_offline_from_the_mirror(http_server, tmp_path, ck
         where = http_server.base_url + "/mirror"
         http_server.add("/mirror/toy.zip", PAYLOAD)
     env = dict(os.environ, CKX_HOME=str(offline), CKX_MIRROR=where)
-    ok = subprocess.run([sys.executable, "-m", "ckx", "install", "package:toy-data", "--quiet"], capture_output=True,
-                        text=True, stdin=subprocess.DEVNULL, env=env, cwd=ROOT, timeout=120)
+    ok = subprocess.run(
+        [sys.executable, "-m", "ckx", "install", "package:toy-data", "--quiet"],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert ok.returncode == 0, ok.stderr
     assert (installed_path(ok.stdout) / "val2017" / "a.jpg").is_file()

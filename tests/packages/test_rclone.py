@@ -61,7 +61,9 @@ def fake_rclone(tmp_path, monkeypatch):
     exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
     root = tmp_path / "remotes"
     (root / "mlc-cognata" / "mlc_cognata_dataset" / "preprocessed_2d").mkdir(parents=True)
-    (root / "mlc-cognata" / "mlc_cognata_dataset" / "preprocessed_2d" / "val_2d.bin").write_bytes(DATA)
+    (root / "mlc-cognata" / "mlc_cognata_dataset" / "preprocessed_2d" / "val_2d.bin").write_bytes(
+        DATA
+    )
     log = tmp_path / "rclone.log"
     log.touch()
     # rclone-python runs rclone in a shell that inherits this process's environment
@@ -90,13 +92,23 @@ def test_missing_binary_says_what_to_install(tmp_path):
 def test_missing_remote_names_it_and_the_config_steps(fake_rclone, tmp_path):
     with pytest.raises(DownloadError) as err:
         check_remote("mlc-other", fake_rclone["environ"])
-    assert "'mlc-other' is not configured" in err.value.message and "mlc-cognata" in err.value.message
+    assert (
+        "'mlc-other' is not configured" in err.value.message and "mlc-cognata" in err.value.message
+    )
     (fake_rclone["root"] / "mlc-cognata").rename(fake_rclone["root"] / "elsewhere")
     with pytest.raises(DownloadError) as err:
-        fetch_rclone(LOCATION, Artifact("val_2d.bin"), ObjectStore(tmp_path / "s"), environ=fake_rclone["environ"])
+        fetch_rclone(
+            LOCATION,
+            Artifact("val_2d.bin"),
+            ObjectStore(tmp_path / "s"),
+            environ=fake_rclone["environ"],
+        )
     assert "'mlc-cognata' is not configured" in err.value.message
     hint = err.value.hint
-    assert "rclone config create mlc-cognata drive" in hint and "root_folder_id=1u5FDoeXHVtDrd4zClE47Gmyr7iLFidz1" in hint
+    assert (
+        "rclone config create mlc-cognata drive" in hint
+        and "root_folder_id=1u5FDoeXHVtDrd4zClE47Gmyr7iLFidz1" in hint
+    )
     assert "rclone config reconnect mlc-cognata:" in hint and "EULA" in hint
 
 
@@ -105,42 +117,74 @@ def test_copy_is_verified_and_stored(fake_rclone, tmp_path):
     art = Artifact("val_2d.bin", size=len(DATA), sha256=sha256(DATA))
     res = fetch_rclone(LOCATION, art, store, environ=fake_rclone["environ"])
     assert res.path.read_bytes() == DATA and res.sha256 == sha256(DATA) and res.source == LOCATION
-    assert ["copyto", LOCATION] == [a for a in calls(fake_rclone["log"])[-1] if not a.startswith("-")][:2]
+    assert ["copyto", LOCATION] == [
+        a for a in calls(fake_rclone["log"])[-1] if not a.startswith("-")
+    ][:2]
     n = len(calls(fake_rclone["log"]))
     again = fetch_rclone(LOCATION, art, store, environ=fake_rclone["environ"])
-    assert again.cached and len(calls(fake_rclone["log"])) == n  # known sha256 in the store: no rclone call
+    assert (
+        again.cached and len(calls(fake_rclone["log"])) == n
+    )  # known sha256 in the store: no rclone call
 
 
 def test_wrong_bytes_store_nothing(fake_rclone, tmp_path):
     store = ObjectStore(tmp_path / "s")
     with pytest.raises(ChecksumError, match="does not match"):
-        fetch_rclone(LOCATION, Artifact("val_2d.bin", sha256="0" * 64), store, environ=fake_rclone["environ"])
+        fetch_rclone(
+            LOCATION, Artifact("val_2d.bin", sha256="0" * 64), store, environ=fake_rclone["environ"]
+        )
     assert list(store.iter_objects()) == [] and list((store.root / "tmp").iterdir()) == []
 
 
 def test_access_denied_explains_the_eula(fake_rclone, tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_RCLONE_DENY", "1")
     with pytest.raises(DownloadError) as err:
-        fetch_rclone(LOCATION, Artifact("val_2d.bin"), ObjectStore(tmp_path / "s"), environ=fake_rclone["environ"])
-    assert f"access to {LOCATION} was denied" in err.value.message and "insufficient" in err.value.message
+        fetch_rclone(
+            LOCATION,
+            Artifact("val_2d.bin"),
+            ObjectStore(tmp_path / "s"),
+            environ=fake_rclone["environ"],
+        )
+    assert (
+        f"access to {LOCATION} was denied" in err.value.message
+        and "insufficient" in err.value.message
+    )
     assert "EULA" in err.value.hint
 
 
 def test_missing_remote_file(fake_rclone, tmp_path):
     with pytest.raises(DownloadError, match="does not exist on the remote"):
-        fetch_rclone("mlc-cognata:nope.bin", Artifact("nope.bin"), ObjectStore(tmp_path / "s"),
-                     environ=fake_rclone["environ"])
+        fetch_rclone(
+            "mlc-cognata:nope.bin",
+            Artifact("nope.bin"),
+            ObjectStore(tmp_path / "s"),
+            environ=fake_rclone["environ"],
+        )
 
 
 def test_first_download_hash_is_recorded_and_enforced(fake_rclone, tmp_path):
     known = tmp_path / "known.json"
     store = ObjectStore(tmp_path / "s")
-    first = fetch_rclone(LOCATION, Artifact("val_2d.bin"), store, environ=fake_rclone["environ"], known_hashes=known)
+    first = fetch_rclone(
+        LOCATION, Artifact("val_2d.bin"), store, environ=fake_rclone["environ"], known_hashes=known
+    )
     assert first.sha256 in known.read_text()
     store.remove(first.sha256)
-    (fake_rclone["root"] / "mlc-cognata" / "mlc_cognata_dataset" / "preprocessed_2d" / "val_2d.bin").write_bytes(b"x")
+    (
+        fake_rclone["root"]
+        / "mlc-cognata"
+        / "mlc_cognata_dataset"
+        / "preprocessed_2d"
+        / "val_2d.bin"
+    ).write_bytes(b"x")
     with pytest.raises(ChecksumError):
-        fetch_rclone(LOCATION, Artifact("val_2d.bin"), store, environ=fake_rclone["environ"], known_hashes=known)
+        fetch_rclone(
+            LOCATION,
+            Artifact("val_2d.bin"),
+            store,
+            environ=fake_rclone["environ"],
+            known_hashes=known,
+        )
 
 
 def test_split_remote():
@@ -149,9 +193,15 @@ def test_split_remote():
         split_remote("/local/path")
 
 
-def test_package_item_with_rclone_source_and_mirror_for_air_gap(make_ctx, fake_rclone, tmp_path, ckx_home):
-    meta = {"alias": "cognata", "download": [{"rclone": LOCATION, "size": len(DATA),
-                                             "env": {"CKX_DATASET_PATH": "val_2d.bin"}}]}
+def test_package_item_with_rclone_source_and_mirror_for_air_gap(
+    make_ctx, fake_rclone, tmp_path, ckx_home
+):
+    meta = {
+        "alias": "cognata",
+        "download": [
+            {"rclone": LOCATION, "size": len(DATA), "env": {"CKX_DATASET_PATH": "val_2d.bin"}}
+        ],
+    }
     ctx = make_ctx(PATH=fake_rclone["environ"]["PATH"])
     env = prepare_downloads(ctx, meta, {}, tmp_path / "w", inputs={})
     assert Path(env["CKX_DATASET_PATH"]).read_bytes() == DATA

@@ -35,7 +35,7 @@ def build_wheel(folder: Path, name: str, version: str) -> Path:
         f"{name}/__init__.py": f"__version__ = '{version}'\n".encode(),
         f"{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
         f"{name}-{version}.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: ckx-test\nRoot-Is-Purelib: true\n"
-                                             b"Tag: py3-none-any\n",
+        b"Tag: py3-none-any\n",
     }
     record = f"{name}-{version}.dist-info/RECORD"
     lines = []
@@ -73,7 +73,15 @@ def made(home, wheels):
     from ckx.api import run
 
     ctx = context(home, CKX_PIP_EXTRA_ARGS=f"--no-index --find-links {wheels}")
-    return run(ctx, {"action": "create", "automation": "venv", "entry": "t1", "requirements": "ckxtinypkg==1.0.0"})
+    return run(
+        ctx,
+        {
+            "action": "create",
+            "automation": "venv",
+            "entry": "t1",
+            "requirements": "ckxtinypkg==1.0.0",
+        },
+    )
 
 
 def python_of(home: Path, name: str) -> Path:
@@ -81,8 +89,12 @@ def python_of(home: Path, name: str) -> Path:
 
 
 def version_in(python: Path, module: str) -> str:
-    return subprocess.run([str(python), "-c", f"import {module}; print({module}.__version__)"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run(
+        [str(python), "-c", f"import {module}; print({module}.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
 
 
 def test_create_makes_a_complete_venv_with_the_requirements(made, home):
@@ -91,7 +103,9 @@ def test_create_makes_a_complete_venv_with_the_requirements(made, home):
     assert version_in(python_of(home, "t1"), "ckxtinypkg") == "1.0.0"
     # built in a temp folder, then renamed: no trace of the temp path, no leftovers
     assert [p.name for p in (home / "venvs").iterdir() if not p.name.startswith(".locks")] == ["t1"]
-    tmp_names = [p for p in (path / "bin").iterdir() if p.is_file() and b".t1.tmp-" in p.read_bytes()]
+    tmp_names = [
+        p for p in (path / "bin").iterdir() if p.is_file() and b".t1.tmp-" in p.read_bytes()
+    ]
     assert tmp_names == []
     pip = subprocess.run([str(path / "bin" / "pip"), "--version"], capture_output=True, text=True)
     assert pip.returncode == 0 and str(path) in pip.stdout  # console scripts work after the rename
@@ -100,11 +114,18 @@ def test_create_makes_a_complete_venv_with_the_requirements(made, home):
 def test_activate_prints_the_line_to_source(made, home):
     from ckx.api import run
 
-    out = run(context(home, SHELL="/bin/bash"), {"action": "activate", "automation": "venv", "entry": "t1"})
+    out = run(
+        context(home, SHELL="/bin/bash"),
+        {"action": "activate", "automation": "venv", "entry": "t1"},
+    )
     assert out["command"] == f"source {home / 'venvs' / 't1' / 'bin' / 'activate'}"
     assert activate_command(Path(made["path"]), "fish").endswith("activate.fish")
-    shown = subprocess.run(["bash", "-c", f"{out['command']} && echo $VIRTUAL_ENV && command -v python"],
-                           capture_output=True, text=True, check=True).stdout.split()
+    shown = subprocess.run(
+        ["bash", "-c", f"{out['command']} && echo $VIRTUAL_ENV && command -v python"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert shown == [made["path"], str(python_of(home, "t1"))]
 
 
@@ -112,9 +133,12 @@ def test_activate_shell_runs_inside_the_venv(made, home, tmp_path):
     from ckx.api import run
 
     probe = tmp_path / "probe.sh"
-    probe.write_text(f"#!/bin/sh\necho \"$VIRTUAL_ENV $(command -v python)\" > {tmp_path / 'seen'}\n")
+    probe.write_text(f'#!/bin/sh\necho "$VIRTUAL_ENV $(command -v python)" > {tmp_path / "seen"}\n')
     probe.chmod(0o755)
-    out = run(context(home), {"action": "activate", "automation": "venv", "entry": "t1", "shell": str(probe)})
+    out = run(
+        context(home),
+        {"action": "activate", "automation": "venv", "entry": "t1", "shell": str(probe)},
+    )
     assert out["shell_exit_code"] == 0
     assert (tmp_path / "seen").read_text().split() == [made["path"], str(python_of(home, "t1"))]
 
@@ -145,7 +169,12 @@ def test_failed_install_leaves_no_venv(home, wheels):
     from ckx.venvs import create_venv
 
     with pytest.raises(RunError) as err:
-        create_venv(home, "broken", requirements=["ckxtinypkg==9.9"], pip_args=["--no-index", "--find-links", str(wheels)])
+        create_venv(
+            home,
+            "broken",
+            requirements=["ckxtinypkg==9.9"],
+            pip_args=["--no-index", "--find-links", str(wheels)],
+        )
     assert "ckxtinypkg==9.9" in err.value.message
     assert not (home / "venvs" / "broken").exists()
     assert [p.name for p in (home / "venvs").iterdir() if ".tmp-" in p.name] == []
@@ -156,16 +185,34 @@ def test_library_is_detected_or_installed_with_constraints_and_pins(made, home, 
     assert python == python_of(home, "t1")
     pkg = PythonPackage.from_meta({"name": "ckxtinypkg"}, "lib-python-ckxtinypkg")
     args = ["--no-index", "--find-links", str(wheels)]
-    found = ensure_python_package(pkg, python=python, constraints={}, pip_args=args, env_prefix="CKX_TINY")
+    found = ensure_python_package(
+        pkg, python=python, constraints={}, pip_args=args, env_prefix="CKX_TINY"
+    )
     assert (found["version"], found["installed"]) == ("1.0.0", False)  # already there: detected
-    assert found["env"]["CKX_TINY_VERSION"] == "1.0.0" and found["env"]["CKX_VENV_PYTHON"] == str(python)
-    up = ensure_python_package(pkg, python=python, constraints={"version_min": "1.1"}, pip_args=args)
+    assert found["env"]["CKX_TINY_VERSION"] == "1.0.0" and found["env"]["CKX_VENV_PYTHON"] == str(
+        python
+    )
+    up = ensure_python_package(
+        pkg, python=python, constraints={"version_min": "1.1"}, pip_args=args
+    )
     assert (up["version"], up["installed"]) == ("1.2.0", True)
-    with pytest.raises(RunError, match="pins: ckxtinypkg==1.0.0"):  # the pin contradicts the constraint
-        ensure_python_package(pkg, python=python, constraints={"version": "1.3"}, pins=["ckxtinypkg==1.0.0"],
-                              pip_args=args)
-    down = ensure_python_package(pkg, python=python, constraints={"version_max": "1.1"},
-                                 pins=["ckxtinypkg==1.0.0"], pip_args=args)
+    with pytest.raises(
+        RunError, match="pins: ckxtinypkg==1.0.0"
+    ):  # the pin contradicts the constraint
+        ensure_python_package(
+            pkg,
+            python=python,
+            constraints={"version": "1.3"},
+            pins=["ckxtinypkg==1.0.0"],
+            pip_args=args,
+        )
+    down = ensure_python_package(
+        pkg,
+        python=python,
+        constraints={"version_max": "1.1"},
+        pins=["ckxtinypkg==1.0.0"],
+        pip_args=args,
+    )
     assert (down["version"], down["installed"]) == ("1.0.0", True)
 
 
@@ -186,10 +233,21 @@ def test_hook_of_the_shipped_library_packages(made, home, wheels):
     meta = yaml.safe_load((entry / "meta.yaml").read_text())
     meta["python_package"] = {"name": "ckxtinypkg"}  # what the test can install offline
     env = {"CKX_VENV": "t1"}
-    i = HookInput(env=env, state={}, meta=meta, input={}, script_path=entry, run_path=home, variations=[],
-                  variation_values={}, version=None, constraints={"version": "1.2.0"}, tags=meta["tags"],
-                  base_environ={**os.environ, "CKX_PIP_EXTRA_ARGS": f"--no-index --find-links {wheels}"},
-                  objects_root=home / "objects")
+    i = HookInput(
+        env=env,
+        state={},
+        meta=meta,
+        input={},
+        script_path=entry,
+        run_path=home,
+        variations=[],
+        variation_values={},
+        version=None,
+        constraints={"version": "1.2.0"},
+        tags=meta["tags"],
+        base_environ={**os.environ, "CKX_PIP_EXTRA_ARGS": f"--no-index --find-links {wheels}"},
+        objects_root=home / "objects",
+    )
     out = call_hook(load_customize(entry / "customize.py"), "preprocess", i, "lib-python-numpy")
     assert out["version"] == "1.2.0" and env["CKX_PYTHONLIB_NUMPY_VERSION"] == "1.2.0"
     assert env["CKX_PYTHONLIB_NUMPY_PATH"].startswith(str(home / "venvs" / "t1"))
@@ -197,7 +255,10 @@ def test_hook_of_the_shipped_library_packages(made, home, wheels):
 
 def test_requirement_and_pins():
     assert requirement_for("torch", {"version": "2.13.0"}) == "torch==2.13.0"
-    assert requirement_for("numpy", {"version_min": "1.24", "version_max": "2.2"}) == "numpy>=1.24,<=2.2"
+    assert (
+        requirement_for("numpy", {"version_min": "1.24", "version_max": "2.2"})
+        == "numpy>=1.24,<=2.2"
+    )
     assert requirement_for("numpy", {}) == "numpy"
     assert pins_from({"CKX_PIP_PINS": "torch==2.13.0, numpy<3"}) == ["torch==2.13.0", "numpy<3"]
 

@@ -13,8 +13,14 @@ import pytest
 from tests.conftest import ROOT, shared_data_root
 
 CMD_KEYS = [
-    "accuracy-offline", "accuracy-singlestream", "accuracy-server", "accuracy-multistream",
-    "performance-offline", "performance-singlestream", "performance-server", "performance-multistream",
+    "accuracy-offline",
+    "accuracy-singlestream",
+    "accuracy-server",
+    "accuracy-multistream",
+    "performance-offline",
+    "performance-singlestream",
+    "performance-server",
+    "performance-multistream",
 ]
 
 
@@ -26,8 +32,15 @@ def home(tmp_path_factory):
 
 def ckx(home, *args, timeout=300):
     env = dict(os.environ, CKX_HOME=str(home))
-    p = subprocess.run([sys.executable, "-m", "ckx", *args], capture_output=True, text=True,
-                       stdin=subprocess.DEVNULL, env=env, cwd=ROOT, timeout=timeout)
+    p = subprocess.run(
+        [sys.executable, "-m", "ckx", *args],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        cwd=ROOT,
+        timeout=timeout,
+    )
     return p
 
 
@@ -68,8 +81,13 @@ def test_unknown_cmd_key_and_model_get_suggestions(home):
 def test_plan_shows_deps_resolved_through_ckx(home):
     p = ckx(home, "run", "program:od-bench", "--cmd_key=accuracy-offline", "--plan")
     assert p.returncode == 0, p.stderr
-    for alias in ("get-python3", "get-generic-python-lib", "ml-model-ssd-shapes", "get-dataset-shapes-coco",
-                  "preprocess-dataset-coco"):
+    for alias in (
+        "get-python3",
+        "get-generic-python-lib",
+        "ml-model-ssd-shapes",
+        "get-dataset-shapes-coco",
+        "preprocess-dataset-coco",
+    ):
         assert alias in p.stdout
 
 
@@ -92,11 +110,22 @@ def test_embedded_default_accuracy_run_is_meaningful(home):
 
 @pytest.mark.parametrize("key", CMD_KEYS)
 def test_every_cmd_key_runs_and_writes_loadgen_logs(home, key):
-    p = ckx(home, "run", "program:od-bench", f"--cmd_key={key}", "--quiet",
-            "--env.EXTRA_OPS=--count 24 --time 1 --qps 50")
+    p = ckx(
+        home,
+        "run",
+        "program:od-bench",
+        f"--cmd_key={key}",
+        "--quiet",
+        "--env.EXTRA_OPS=--count 24 --time 1 --qps 50",
+    )
     assert p.returncode == 0, p.stderr
     d = run_dir_of(p.stdout)
-    for f in ("mlperf_log_summary.txt", "mlperf_log_detail.txt", "mlperf_log_accuracy.json", "results.json"):
+    for f in (
+        "mlperf_log_summary.txt",
+        "mlperf_log_detail.txt",
+        "mlperf_log_accuracy.json",
+        "results.json",
+    ):
         assert (d / f).is_file(), f
     summary = (d / "mlperf_log_summary.txt").read_text()
     chars = json.loads((d / "ckx-characteristics.json").read_text())
@@ -116,17 +145,39 @@ def test_every_cmd_key_runs_and_writes_loadgen_logs(home, key):
 @pytest.mark.realdata
 def test_local_model_and_dataset_copies_give_the_reference_map(home):
     data = shared_data_root()
-    model = data / "models" / "ssd-mobilenet-v1-quant-coco" / "ssd_mobilenet_v1_coco_quant_2018_06_29_mlperf_io.onnx"
+    model = (
+        data
+        / "models"
+        / "ssd-mobilenet-v1-quant-coco"
+        / "ssd_mobilenet_v1_coco_quant_2018_06_29_mlperf_io.onnx"
+    )
     coco = data / "coco2017-val-mini"
     if not model.is_file() or not coco.is_dir():
         pytest.skip(f"real data not found under {data} (set CKX_TEST_DATA)")
-    p = ckx(home, "run", "program:od-bench", "--cmd_key=accuracy-offline", "--quiet", "--model=ssd-mobilenet",
-            f"--model_path={model}", f"--dataset_path={coco}")
+    p = ckx(
+        home,
+        "run",
+        "program:od-bench",
+        "--cmd_key=accuracy-offline",
+        "--quiet",
+        "--model=ssd-mobilenet",
+        f"--model_path={model}",
+        f"--dataset_path={coco}",
+    )
     assert p.returncode == 0, p.stderr
-    assert "mAP=20.183%" in p.stdout  # reference figure: 0.2018 (shared/data/coco2017-val-mini/README.md)
+    assert (
+        "mAP=20.183%" in p.stdout
+    )  # reference figure: 0.2018 (shared/data/coco2017-val-mini/README.md)
 
 
 def test_a_dataset_path_that_is_not_a_coco_root_is_refused_clearly(home, tmp_path):
-    p = ckx(home, "run", "program:od-bench", "--cmd_key=accuracy-offline", "--quiet", f"--dataset_path={tmp_path}")
+    p = ckx(
+        home,
+        "run",
+        "program:od-bench",
+        "--cmd_key=accuracy-offline",
+        "--quiet",
+        f"--dataset_path={tmp_path}",
+    )
     assert p.returncode == 2
     assert f"{tmp_path} is not a COCO root" in p.stderr and "val2017" in p.stderr

@@ -48,8 +48,9 @@ class CocoAccuracy:
 def read_accuracy_log(path: str) -> list[dict[str, Any]]:
     """The list of ``{"seq_id", "qsl_idx", "data"}`` records LoadGen wrote."""
     if not os.path.isfile(path):
-        raise NotFoundError(f"accuracy log '{path}' not found",
-                            hint="run the benchmark with --accuracy first")
+        raise NotFoundError(
+            f"accuracy log '{path}' not found", hint="run the benchmark with --accuracy first"
+        )
     with open(path, encoding="utf-8") as f:
         try:
             return json.load(f)
@@ -64,8 +65,9 @@ def decode_floats(hex_data: str) -> Any:
     return np.frombuffer(bytes.fromhex(hex_data), np.float32)
 
 
-def _image_map(coco_gt: Any, remove_48_empty_images: bool,
-               image_order: Sequence[int] | None = None) -> list[dict[str, Any]]:
+def _image_map(
+    coco_gt: Any, remove_48_empty_images: bool, image_order: Sequence[int] | None = None
+) -> list[dict[str, Any]]:
     if image_order is not None:
         return [coco_gt.imgs[i] for i in image_order]
     images = coco_gt.dataset["images"]
@@ -78,10 +80,15 @@ def _image_map(coco_gt: Any, remove_48_empty_images: bool,
     return [img for img in images if img["id"] in with_ann]
 
 
-def collect_detections(results: list[dict[str, Any]], coco_gt: Any, image_dir: str,
-                       use_inv_map: bool, remove_48_empty_images: bool,
-                       log: Any = None, image_order: Sequence[int] | None = None,
-                       ) -> tuple[list[dict[str, Any]], set[int], dict[str, int]]:
+def collect_detections(
+    results: list[dict[str, Any]],
+    coco_gt: Any,
+    image_dir: str,
+    use_inv_map: bool,
+    remove_48_empty_images: bool,
+    log: Any = None,
+    image_order: Sequence[int] | None = None,
+) -> tuple[list[dict[str, Any]], set[int], dict[str, int]]:
     """Turn the accuracy-log records into pycocotools detections (reference loop).
 
     ``qsl_idx`` -> image through the annotation file's "images" (JSON order), or through
@@ -102,7 +109,7 @@ def collect_detections(results: list[dict[str, Any]], coco_gt: Any, image_dir: s
             raise UsageError(
                 f"qsl_idx {idx} is beyond the {len(image_map)} images of the annotation file",
                 hint="use the annotation file of the run (and --remove-48-empty-images only "
-                     "for datasets that skipped empty images)",
+                "for datasets that skipped empty images)",
             )
         image = image_map[idx]
         data = decode_floats(j["data"])
@@ -112,28 +119,32 @@ def collect_detections(results: list[dict[str, Any]], coco_gt: Any, image_dir: s
             continue
         h, w = image["height"], image["width"]
         for i in range(0, len(data) - 6, 7):
-            image_idx, ymin, xmin, ymax, xmax, score, label = (float(v) for v in data[i:i + 7])
+            image_idx, ymin, xmin, ymax, xmax, score, label = (float(v) for v in data[i : i + 7])
             if int(image_idx) != idx and log is not None:
-                print(f"ERROR: loadgen({idx}) and payload({int(image_idx)}) disagree on image_idx",
-                      file=log)
+                print(
+                    f"ERROR: loadgen({idx}) and payload({int(image_idx)}) disagree on image_idx",
+                    file=log,
+                )
             ymin, xmin, ymax, xmax = ymin * h, xmin * w, ymax * h, xmax * w
             label_id = int(label)
             if inv_map is not None:
                 if not 0 <= label_id < len(inv_map):
                     raise UsageError(
                         f"label {label_id} of qsl_idx {idx} is outside 0..{len(inv_map) - 1} "
-                        "(--use-inv-map expects contiguous labels 1..80)")
+                        "(--use-inv-map expects contiguous labels 1..80)"
+                    )
                 label_id = inv_map[label_id]
-            detections.append({
-                "image_id": image["id"],
-                "image_loc": os.path.join(image_dir, image["file_name"]),
-                "category_id": label_id,
-                "bbox": [xmin, ymin, xmax - xmin, ymax - ymin],
-                "score": score,
-            })
+            detections.append(
+                {
+                    "image_id": image["id"],
+                    "image_loc": os.path.join(image_dir, image["file_name"]),
+                    "category_id": label_id,
+                    "bbox": [xmin, ymin, xmax - xmin, ymax - ymin],
+                    "score": score,
+                }
+            )
             image_ids.add(image["id"])
-    counts = {"results": len(results), "dupes": len(results) - len(seen),
-              "no_results": no_results}
+    counts = {"results": len(results), "dupes": len(results) - len(seen), "no_results": no_results}
     return detections, image_ids, counts
 
 
@@ -151,10 +162,16 @@ def cocoeval_stats(coco_gt: Any, coco_dt: Any, image_ids: list[int] | None = Non
     return [float(v) for v in ev.stats]
 
 
-def evaluate_coco(accuracy_file: str, annotation_file: str, image_dir: str = "",
-                  use_inv_map: bool = False, remove_48_empty_images: bool = False,
-                  detections_file: str | None = None, verbose: bool = False,
-                  image_order: Sequence[int] | None = None) -> CocoAccuracy:
+def evaluate_coco(
+    accuracy_file: str,
+    annotation_file: str,
+    image_dir: str = "",
+    use_inv_map: bool = False,
+    remove_48_empty_images: bool = False,
+    detections_file: str | None = None,
+    verbose: bool = False,
+    image_order: Sequence[int] | None = None,
+) -> CocoAccuracy:
     """Compute the COCO mAP of an accuracy log, exactly as ``accuracy-coco.py`` does.
 
     ``image_order`` (COCO ids in QSL order) replaces the JSON-order lookup; od-bench passes
@@ -168,15 +185,23 @@ def evaluate_coco(accuracy_file: str, annotation_file: str, image_dir: str = "",
 
         raise missing_module("pycocotools", exc) from exc
     if not os.path.isfile(annotation_file):
-        raise NotFoundError(f"annotation file '{annotation_file}' not found",
-                            hint="--coco-dir must contain annotations/instances_val2017.json")
+        raise NotFoundError(
+            f"annotation file '{annotation_file}' not found",
+            hint="--coco-dir must contain annotations/instances_val2017.json",
+        )
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         coco_gt = COCO(annotation_file)
     results = read_accuracy_log(accuracy_file)
     detections, image_ids, counts = collect_detections(
-        results, coco_gt, image_dir, use_inv_map, remove_48_empty_images, log=out,
-        image_order=image_order)
+        results,
+        coco_gt,
+        image_dir,
+        use_inv_map,
+        remove_48_empty_images,
+        log=out,
+        image_order=image_order,
+    )
     if detections_file:
         tmp = f"{detections_file}.tmp{os.getpid()}"
         with open(tmp, "w", encoding="utf-8") as f:
@@ -190,9 +215,15 @@ def evaluate_coco(accuracy_file: str, annotation_file: str, image_dir: str = "",
             mAP = stats[0]
         else:
             print("no detections in the accuracy log: mAP is 0")
-    acc = CocoAccuracy(mAP=mAP, stats=stats, n_results=counts["results"],
-                       n_images=len(image_ids), n_no_results=counts["no_results"],
-                       n_dupes=counts["dupes"], n_detections=len(detections))
+    acc = CocoAccuracy(
+        mAP=mAP,
+        stats=stats,
+        n_results=counts["results"],
+        n_images=len(image_ids),
+        n_no_results=counts["no_results"],
+        n_dupes=counts["dupes"],
+        n_detections=len(detections),
+    )
     print(acc.map_line, file=out)
     if verbose:
         print(f"found {acc.n_results} results", file=out)
@@ -213,17 +244,23 @@ def write_text_atomic(path: str, text: str) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m odbench.accuracy_coco`` argument parser."""
-    p = argparse.ArgumentParser(prog="python -m odbench.accuracy_coco",
-                                description="COCO mAP of an MLPerf accuracy log.")
+    p = argparse.ArgumentParser(
+        prog="python -m odbench.accuracy_coco", description="COCO mAP of an MLPerf accuracy log."
+    )
     p.add_argument("--mlperf-accuracy-file", required=True, help="path to mlperf_log_accuracy.json")
     p.add_argument("--coco-dir", required=True, help="COCO root (annotations/, val2017/)")
-    p.add_argument("--annotation-file", help="default <coco-dir>/annotations/instances_val2017.json")
+    p.add_argument(
+        "--annotation-file", help="default <coco-dir>/annotations/instances_val2017.json"
+    )
     p.add_argument("--verbose", action="store_true", help="verbose messages")
     p.add_argument("--output-file", help="also write the printed text (e.g. accuracy.txt)")
     p.add_argument("--detections-file", help="write the pycocotools detections JSON here")
     p.add_argument("--use-inv-map", action="store_true", help="map labels 1..80 to COCO ids")
-    p.add_argument("--remove-48-empty-images", action="store_true",
-                   help="the QSL skipped images without annotations (coco-1200-pt)")
+    p.add_argument(
+        "--remove-48-empty-images",
+        action="store_true",
+        help="the QSL skipped images without annotations (coco-1200-pt)",
+    )
     return p
 
 
@@ -232,10 +269,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     ann = a.annotation_file or os.path.join(a.coco_dir, "annotations", "instances_val2017.json")
     try:
-        acc = evaluate_coco(a.mlperf_accuracy_file, ann, os.path.join(a.coco_dir, "val2017"),
-                            use_inv_map=a.use_inv_map,
-                            remove_48_empty_images=a.remove_48_empty_images,
-                            detections_file=a.detections_file, verbose=a.verbose)
+        acc = evaluate_coco(
+            a.mlperf_accuracy_file,
+            ann,
+            os.path.join(a.coco_dir, "val2017"),
+            use_inv_map=a.use_inv_map,
+            remove_48_empty_images=a.remove_48_empty_images,
+            detections_file=a.detections_file,
+            verbose=a.verbose,
+        )
     except CkxError as exc:
         return report("accuracy_coco", exc)
     sys.stdout.write(acc.text)

@@ -38,29 +38,40 @@ def _coco_from(images: list[int], anns: list[dict[str, Any]], cats: list[int]) -
     from pycocotools.coco import COCO
 
     coco = COCO()
-    coco.dataset = {"images": [{"id": i} for i in images], "annotations": anns,
-                    "categories": [{"id": c} for c in cats]}
+    coco.dataset = {
+        "images": [{"id": i} for i in images],
+        "annotations": anns,
+        "categories": [{"id": c} for c in cats],
+    }
     with contextlib.redirect_stdout(io.StringIO()):
         coco.createIndex()
     return coco
 
 
-def _anns(boxes: Any, labels: Any, image_id: int, start_id: int,
-          scores: Any = None) -> list[dict[str, Any]]:
+def _anns(
+    boxes: Any, labels: Any, image_id: int, start_id: int, scores: Any = None
+) -> list[dict[str, Any]]:
     out = []
     for k in range(len(labels)):
         x1, y1, x2, y2 = (float(v) for v in boxes[k])
         w, h = x2 - x1, y2 - y1
-        ann = {"id": start_id + k, "image_id": image_id, "bbox": [x1, y1, w, h],
-               "area": w * h, "category_id": int(labels[k]), "iscrowd": 0}
+        ann = {
+            "id": start_id + k,
+            "image_id": image_id,
+            "bbox": [x1, y1, w, h],
+            "area": w * h,
+            "category_id": int(labels[k]),
+            "iscrowd": 0,
+        }
         if scores is not None:
             ann["score"] = float(scores[k])
         out.append(ann)
     return out
 
 
-def evaluate_cognata(accuracy_file: str, dataset_path: str, verbose: bool = False,
-                     gt_loader: Any = None) -> CognataAccuracy:
+def evaluate_cognata(
+    accuracy_file: str, dataset_path: str, verbose: bool = False, gt_loader: Any = None
+) -> CognataAccuracy:
     """mAP of a Cognata accuracy log; GT from ``<dataset_path>/val_<qsl_idx>.pkl``."""
     from .accuracy_coco import cocoeval_stats
     from .dataset_cognata import load_item
@@ -96,21 +107,28 @@ def evaluate_cognata(accuracy_file: str, dataset_path: str, verbose: bool = Fals
     with contextlib.redirect_stdout(out):
         if dt_anns:
             cat_list = sorted(cats)
-            stats = cocoeval_stats(_coco_from(images, gt_anns, cat_list), _coco_from(images, dt_anns, cat_list))
+            stats = cocoeval_stats(
+                _coco_from(images, gt_anns, cat_list), _coco_from(images, dt_anns, cat_list)
+            )
             mAP = stats[0]
         else:
             print("no detections in the accuracy log: mAP is 0")
     print(f"mAP: {mAP}", file=out)
     if verbose:
-        print(f"found {len(results)} results, {len(seen)} unique, {len(images)} images with "
-              "detections", file=out)
+        print(
+            f"found {len(results)} results, {len(seen)} unique, {len(images)} images with "
+            "detections",
+            file=out,
+        )
     return CognataAccuracy(mAP=mAP, stats=stats, n_images=len(images), text=out.getvalue())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m odbench.accuracy_cognata``."""
-    p = argparse.ArgumentParser(prog="python -m odbench.accuracy_cognata",
-                                description="Cognata mAP of an MLPerf accuracy log.")
+    p = argparse.ArgumentParser(
+        prog="python -m odbench.accuracy_cognata",
+        description="Cognata mAP of an MLPerf accuracy log.",
+    )
     p.add_argument("--mlperf-accuracy-file", required=True)
     p.add_argument("--dataset-path", required=True, help="folder of val_<i>.pkl")
     p.add_argument("--output-file", help="also write the printed text (e.g. accuracy.txt)")

@@ -59,8 +59,9 @@ class OnnxRuntimeBackend:
             return ["CUDAExecutionProvider", "CPUExecutionProvider"]
         return ["CPUExecutionProvider"]
 
-    def load(self, model_path: str, inputs: list[str] | None = None,
-             outputs: list[str] | None = None) -> OnnxRuntimeBackend:
+    def load(
+        self, model_path: str, inputs: list[str] | None = None, outputs: list[str] | None = None
+    ) -> OnnxRuntimeBackend:
         """Open the session and read input/output names and a fixed batch size."""
         if not os.path.isfile(model_path):
             raise NotFoundError(f"model file '{model_path}' not found", hint="check --model")
@@ -128,8 +129,9 @@ class PyTorchNativeBackend:
         """PyTorch models take NCHW."""
         return "NCHW"
 
-    def load(self, model_path: str, inputs: list[str] | None = None,
-             outputs: list[str] | None = None) -> PyTorchNativeBackend:
+    def load(
+        self, model_path: str, inputs: list[str] | None = None, outputs: list[str] | None = None
+    ) -> PyTorchNativeBackend:
         """Load TorchScript if the file is one, else ``torch.load(weights_only=False)``; a state
         dict is loaded strictly into ``ssd_resnet50`` built from ``self.model_config``."""
         torch = self.torch
@@ -190,6 +192,7 @@ def get_backend(name: str) -> Any:
 
     key = BACKEND_ALIASES.get(name)
     if key is None:
-        raise UsageError(f"unknown backend '{name}'",
-                         hint="choose one of: " + ", ".join(BACKEND_ALIASES))
+        raise UsageError(
+            f"unknown backend '{name}'", hint="choose one of: " + ", ".join(BACKEND_ALIASES)
+        )
     return BACKENDS[key]()

@@ -43,15 +43,19 @@ def default_annotation_file(data_path: str) -> str:
     return os.path.join(data_path, "annotations", "instances_val2017.json")
 
 
-def read_coco_index(data_path: str, image_list: str | None = None, count: int | None = None,
-                    use_label_map: bool = False) -> CocoIndex:
+def read_coco_index(
+    data_path: str,
+    image_list: str | None = None,
+    count: int | None = None,
+    use_label_map: bool = False,
+) -> CocoIndex:
     """Select the images exactly like ``Coco.__init__`` (without touching the pixels)."""
     annotation_file = image_list or default_annotation_file(data_path)
     if not os.path.isfile(annotation_file):
         raise NotFoundError(
             f"annotation file '{annotation_file}' not found",
             hint="--dataset-path must be a COCO root with annotations/instances_val2017.json "
-                 "and val2017/ (or give --dataset-list)",
+            "and val2017/ (or give --dataset-list)",
         )
     with open(annotation_file, encoding="utf-8") as f:
         coco = json.load(f)
@@ -61,8 +65,13 @@ def read_coco_index(data_path: str, image_list: str | None = None, count: int | 
             label_map[cat["id"]] = cnt + 1
     images: dict[int, dict[str, Any]] = {}
     for img in coco["images"]:
-        images[img["id"]] = {"file_name": img["file_name"], "height": img["height"],
-                             "width": img["width"], "bbox": [], "category": []}
+        images[img["id"]] = {
+            "file_name": img["file_name"],
+            "height": img["height"],
+            "width": img["width"],
+            "bbox": [],
+            "category": [],
+        }
     for a in coco.get("annotations", []):
         img = images.get(a["image_id"])
         if img is None:
@@ -96,10 +105,18 @@ def read_coco_index(data_path: str, image_list: str | None = None, count: int | 
 class CocoDataset:
     """QSL side of the benchmark: holds the loaded samples and hands batches to the SUT."""
 
-    def __init__(self, data_path: str, spec: PreprocessSpec, image_list: str | None = None,
-                 name: str = "coco", count: int | None = None, use_label_map: bool = False,
-                 preprocessed_dir: str | None = None, require_cache: bool = False,
-                 workers: int | None = None) -> None:
+    def __init__(
+        self,
+        data_path: str,
+        spec: PreprocessSpec,
+        image_list: str | None = None,
+        name: str = "coco",
+        count: int | None = None,
+        use_label_map: bool = False,
+        preprocessed_dir: str | None = None,
+        require_cache: bool = False,
+        workers: int | None = None,
+    ) -> None:
         t0 = time.time()
         self.data_path = data_path
         self.spec = spec
@@ -117,23 +134,34 @@ class CocoDataset:
         self._workers = workers or os.cpu_count() or 1
         if preprocessed_dir:
             self._prepare_cache(preprocessed_dir, require_cache)
-        log.info("loaded %d images, cache=%s, took=%.1fs", len(self.image_ids),
-                 preprocessed_dir or "in-memory", time.time() - t0)
+        log.info(
+            "loaded %d images, cache=%s, took=%.1fs",
+            len(self.image_ids),
+            preprocessed_dir or "in-memory",
+            time.time() - t0,
+        )
 
     def _prepare_cache(self, folder: str, require_cache: bool) -> None:
         if require_cache:
-            missing = [n for n in self.index.image_names
-                       if not os.path.exists(cache_path(folder, n))]
+            missing = [
+                n for n in self.index.image_names if not os.path.exists(cache_path(folder, n))
+            ]
             if missing:
                 raise NotFoundError(
                     f"{len(missing)} pre-processed images are missing from '{folder}' "
                     f"(first: {cache_path(folder, missing[0])})",
                     hint="run python -m odbench.preprocess with the same --profile/--count first, "
-                         "or drop --use_preprocessed_dataset to pre-process now",
+                    "or drop --use_preprocessed_dataset to pre-process now",
                 )
             return
-        preprocess_to_dir(self.index.image_names, self.data_path, folder, self.spec,
-                          workers=self._workers, label="preprocess")
+        preprocess_to_dir(
+            self.index.image_names,
+            self.data_path,
+            folder,
+            self.spec,
+            workers=self._workers,
+            label="preprocess",
+        )
 
     # -- QSL interface ------------------------------------------------------------------
 

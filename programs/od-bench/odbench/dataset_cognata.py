@@ -23,11 +23,40 @@ from typing import Any
 from .errors import NotFoundError, UsageError
 
 # cognata_labels.label_map: Cognata object class -> contiguous label (0 = background)
-LABEL_MAP = {0: 0, 28: 1, 29: 2, 33: 3, 8: 4, 36: 5, 13: 6, 11: 7, 35: 8, 14: 9, 9: 10,
-             48: 11, 10: 12, 46: 13, 44: 14}
-LABEL_NAMES = ["background", "Traffic_light", "Props", "TrafficSign", "Car", "Van", "Rider",
-               "Motorcycle", "Bicycle", "Pedestrian", "Truck", "PersonalMobility", "Bus",
-               "Trailer", "Animal"]
+LABEL_MAP = {
+    0: 0,
+    28: 1,
+    29: 2,
+    33: 3,
+    8: 4,
+    36: 5,
+    13: 6,
+    11: 7,
+    35: 8,
+    14: 9,
+    9: 10,
+    48: 11,
+    10: 12,
+    46: 13,
+    44: 14,
+}
+LABEL_NAMES = [
+    "background",
+    "Traffic_light",
+    "Props",
+    "TrafficSign",
+    "Car",
+    "Van",
+    "Rider",
+    "Motorcycle",
+    "Bicycle",
+    "Pedestrian",
+    "Truck",
+    "PersonalMobility",
+    "Bus",
+    "Trailer",
+    "Animal",
+]
 IGNORE_CLASSES = (2, 25, 31)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -40,8 +69,15 @@ BASELINE_8MP = {
     "feat_size": [[270, 480], [135, 240], [68, 120], [34, 60], [17, 30], [9, 15], [5, 8]],
     "steps": [8, 16, 32, 64, 128, 256, 480],
     "scales": [31, 67, 148, 229, 310, 392, 473, 760],
-    "aspect_ratios": [[2, 0.5], [2, 0.5, 3, 1 / 3], [2, 0.5, 3, 1 / 3], [2, 0.5, 3, 1 / 3],
-                      [2, 0.5], [2, 0.5], [2, 0.5]],
+    "aspect_ratios": [
+        [2, 0.5],
+        [2, 0.5, 3, 1 / 3],
+        [2, 0.5, 3, 1 / 3],
+        [2, 0.5, 3, 1 / 3],
+        [2, 0.5],
+        [2, 0.5],
+        [2, 0.5],
+    ],
     "num_classes": 15,
     "scale_xy": 0.1,
     "scale_wh": 0.2,
@@ -60,13 +96,18 @@ def load_config(name_or_path: str | None) -> dict[str, Any]:
     if os.path.isfile(name_or_path):
         with open(name_or_path, encoding="utf-8") as f:
             cfg = dict(BASELINE_8MP, **json.load(f))
-        missing = [k for k in ("image_size", "feat_size", "steps", "scales", "aspect_ratios")
-                   if k not in cfg]
+        missing = [
+            k
+            for k in ("image_size", "feat_size", "steps", "scales", "aspect_ratios")
+            if k not in cfg
+        ]
         if missing:  # pragma: no cover - BASELINE_8MP provides every key
             raise UsageError(f"config '{name_or_path}' lacks {missing}")
         return cfg
-    raise NotFoundError(f"unknown Cognata config '{name_or_path}'",
-                        hint="use " + ", ".join(BUILTIN_CONFIGS) + " or a .json file")
+    raise NotFoundError(
+        f"unknown Cognata config '{name_or_path}'",
+        hint="use " + ", ".join(BUILTIN_CONFIGS) + " or a .json file",
+    )
 
 
 # ---- ground truth and pre-processing ------------------------------------------------------
@@ -134,8 +175,10 @@ def load_item(folder: str, index: int) -> dict[str, Any]:
         with open(path, "rb") as f:
             return pickle.load(f)
     except FileNotFoundError as exc:
-        raise NotFoundError(f"Cognata item '{path}' not found",
-                            hint="--dataset-path must hold the val_<i>.pkl files") from exc
+        raise NotFoundError(
+            f"Cognata item '{path}' not found",
+            hint="--dataset-path must hold the val_<i>.pkl files",
+        ) from exc
 
 
 def count_items(folder: str) -> int:
@@ -151,12 +194,15 @@ class CognataDataset:
 
     def __init__(self, data_root: str, count: int | None = None) -> None:
         if not os.path.isdir(data_root):
-            raise NotFoundError(f"Cognata dataset folder '{data_root}' not found",
-                                hint="check --dataset-path")
+            raise NotFoundError(
+                f"Cognata dataset folder '{data_root}' not found", hint="check --dataset-path"
+            )
         n = count_items(data_root)
         if n == 0:
-            raise NotFoundError(f"no val_0.pkl in '{data_root}'",
-                                hint="--dataset-path must hold the pre-processed val_<i>.pkl")
+            raise NotFoundError(
+                f"no val_0.pkl in '{data_root}'",
+                hint="--dataset-path must hold the pre-processed val_<i>.pkl",
+            )
         self.data_root = data_root
         self.length = min(n, count) if count else n
         self.preloaded: dict[int, Any] = {}
@@ -259,7 +305,9 @@ class SSDDecoder:
         if ploc.shape[-1] != len(d):
             raise UsageError(
                 f"the model gives {ploc.shape[-1]} boxes, the config "
-                f"'{self.cfg.get('name')}' has {len(d)} default boxes", hint="check --config")
+                f"'{self.cfg.get('name')}' has {len(d)} default boxes",
+                hint="check --config",
+            )
         loc = np.asarray(ploc, np.float32).T
         xy = d.scale_xy * loc[:, :2] * d.dboxes[:, 2:] + d.dboxes[:, :2]
         wh = np.exp(d.scale_wh * loc[:, 2:]) * d.dboxes[:, 2:]
@@ -281,7 +329,7 @@ class SSDDecoder:
             if not mask.any():
                 continue
             cand_b, cand_s = boxes[mask], sc[mask]
-            order = np.argsort(cand_s, kind="stable")[-self.max_num:]
+            order = np.argsort(cand_s, kind="stable")[-self.max_num :]
             keep = []
             while order.size > 0:
                 top = order[-1]
@@ -292,11 +340,14 @@ class SSDDecoder:
             out_s.append(cand_s[keep])
             out_l.extend([c] * len(keep))
         if not out_b:
-            return (np.zeros((0, 4), np.float32), np.zeros((0,), np.int64),
-                    np.zeros((0,), np.float32))
+            return (
+                np.zeros((0, 4), np.float32),
+                np.zeros((0,), np.int64),
+                np.zeros((0,), np.float32),
+            )
         b, s = np.concatenate(out_b), np.concatenate(out_s)
         lab = np.asarray(out_l, np.int64)
-        top = np.argsort(s, kind="stable")[-self.max_output:]
+        top = np.argsort(s, kind="stable")[-self.max_output :]
         return b[top], lab[top], s[top]
 
     def decode_pixels(self, ploc: Any, plabel: Any) -> Any:

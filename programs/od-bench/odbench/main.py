@@ -34,17 +34,29 @@ WARMUP_RUNS = 5
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m odbench`` argument parser (reference flags; defaults None where a
     profile may fill them)."""
-    p = argparse.ArgumentParser(prog="python -m odbench",
-                                description="MLPerf object-detection benchmark (od-bench).")
+    p = argparse.ArgumentParser(
+        prog="python -m odbench", description="MLPerf object-detection benchmark (od-bench)."
+    )
     p.add_argument("--dataset", choices=sorted(SUPPORTED_DATASETS), help="dataset")
-    p.add_argument("--dataset-path", required=True,
-                   help="COCO root (annotations/, val2017/) or folder of Cognata val_<i>.pkl")
-    p.add_argument("--dataset-list", help="annotation file (default annotations/instances_val2017.json)")
+    p.add_argument(
+        "--dataset-path",
+        required=True,
+        help="COCO root (annotations/, val2017/) or folder of Cognata val_<i>.pkl",
+    )
+    p.add_argument(
+        "--dataset-list", help="annotation file (default annotations/instances_val2017.json)"
+    )
     p.add_argument("--data-format", choices=["NCHW", "NHWC"], help="data format")
-    p.add_argument("--profile", choices=[k for k in SUPPORTED_PROFILES if k != "defaults"],
-                   help="standard profile")
-    p.add_argument("--scenario", default="SingleStream",
-                   help="mlperf benchmark scenario, one of " + str(list(SCENARIOS)))
+    p.add_argument(
+        "--profile",
+        choices=[k for k in SUPPORTED_PROFILES if k != "defaults"],
+        help="standard profile",
+    )
+    p.add_argument(
+        "--scenario",
+        default="SingleStream",
+        help="mlperf benchmark scenario, one of " + str(list(SCENARIOS)),
+    )
     p.add_argument("--max-batchsize", type=int, help="max batch size in a single inference")
     p.add_argument("--model", "--checkpoint", dest="model", required=True, help="model file")
     p.add_argument("--output", default="output", help="test results")
@@ -56,28 +68,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--qps", type=float, help="target qps (server_target_qps, offline_expected_qps)")
     p.add_argument("--cache", type=int, help="use cache (logged only, as in the reference)")
     p.add_argument("--accuracy", action="store_true", help="enable accuracy pass")
-    p.add_argument("--find-peak-performance", action="store_true",
-                   help="enable finding peak performance pass")
+    p.add_argument(
+        "--find-peak-performance", action="store_true", help="enable finding peak performance pass"
+    )
     p.add_argument("--debug", action="store_true", help="LoadGen trace logging")
-    p.add_argument("--user_conf", help="user config for LoadGen (default: generated per model "
-                   "into <output>/user.conf)")
+    p.add_argument(
+        "--user_conf",
+        help="user config for LoadGen (default: generated per model into <output>/user.conf)",
+    )
     p.add_argument("--audit_conf", help="audit config for LoadGen compliance tests (default: none)")
     p.add_argument("--time", type=int, help="time to scan in seconds")
     p.add_argument("--count", type=int, help="dataset items to use")
     p.add_argument("--performance-sample-count", type=int, help="performance sample count")
     p.add_argument("--max-latency", type=float, help="mlperf max latency in seconds")
-    p.add_argument("--samples-per-query", default=8, type=int,
-                   help="mlperf multi-stream samples per query")
+    p.add_argument(
+        "--samples-per-query", default=8, type=int, help="mlperf multi-stream samples per query"
+    )
     p.add_argument("--device", help="cpu forces CPU execution; cuda/gpu allows CUDA")
-    p.add_argument("--cache_dir", help="root of the pre-processed cache "
-                   "(<cache_dir>/preprocessed/<dataset>/<format>)")
+    p.add_argument(
+        "--cache_dir",
+        help="root of the pre-processed cache (<cache_dir>/preprocessed/<dataset>/<format>)",
+    )
     p.add_argument("--preprocessed_dir", help="folder written by python -m odbench.preprocess")
-    p.add_argument("--use_preprocessed_dataset", action="store_true",
-                   help="the pre-processed cache must already be complete")
+    p.add_argument(
+        "--use_preprocessed_dataset",
+        action="store_true",
+        help="the pre-processed cache must already be complete",
+    )
     p.add_argument("--config", help="Cognata model config: a built-in name or a .json file")
     p.add_argument("--cognata-root-path", help="accepted for compatibility; unused")
-    p.add_argument("--dtype", default="fp32", choices=["fp32", "fp16", "bf16"],
-                   help="accepted for compatibility; unused (as in the reference)")
+    p.add_argument(
+        "--dtype",
+        default="fp32",
+        choices=["fp32", "fp16", "bf16"],
+        help="accepted for compatibility; unused (as in the reference)",
+    )
     p.add_argument("--warmup", type=int, default=WARMUP_RUNS, help="warm-up predictions")
     p.add_argument("--workers", type=int, help="pre-processing workers (default: all cores)")
     return p
@@ -113,8 +138,14 @@ def resolve_args(argv: Sequence[str] | None = None) -> RunConfig:
     dataset = SUPPORTED_DATASETS[args.dataset]
     inputs = args.inputs.split(",") if args.inputs else None
     outputs = args.outputs.split(",") if args.outputs else None
-    return RunConfig(args=args, dataset=dataset, backend_name=BACKEND_ALIASES[args.backend],
-                     output_dir=os.path.abspath(args.output), inputs=inputs, outputs=outputs)
+    return RunConfig(
+        args=args,
+        dataset=dataset,
+        backend_name=BACKEND_ALIASES[args.backend],
+        output_dir=os.path.abspath(args.output),
+        inputs=inputs,
+        outputs=outputs,
+    )
 
 
 # ---- building blocks ----------------------------------------------------------------------
@@ -157,10 +188,17 @@ def build_dataset(cfg: RunConfig, image_format: str) -> Any:
     folder = _cache_folder(cfg, image_format)
     if folder:
         _check_manifest(folder, a.dataset, image_format)
-    return CocoDataset(a.dataset_path, spec, image_list=a.dataset_list, name=a.dataset,
-                       count=a.count, use_label_map=cfg.dataset.use_label_map,
-                       preprocessed_dir=folder, require_cache=a.use_preprocessed_dataset,
-                       workers=a.workers)
+    return CocoDataset(
+        a.dataset_path,
+        spec,
+        image_list=a.dataset_list,
+        name=a.dataset,
+        count=a.count,
+        use_label_map=cfg.dataset.use_label_map,
+        preprocessed_dir=folder,
+        require_cache=a.use_preprocessed_dataset,
+        workers=a.workers,
+    )
 
 
 def build_postprocessor(cfg: RunConfig) -> Any:
@@ -172,16 +210,23 @@ def build_postprocessor(cfg: RunConfig) -> Any:
         from .dataset_cognata import SSDDecoder, load_config
 
         decoder = SSDDecoder(load_config(cfg.args.config))
-    return make_postprocessor(cfg.dataset.postprocessor, decoder=decoder,
-                              score_threshold=cfg.dataset.score_threshold,
-                              use_inv_map=cfg.dataset.use_label_map)
+    return make_postprocessor(
+        cfg.dataset.postprocessor,
+        decoder=decoder,
+        score_threshold=cfg.dataset.score_threshold,
+        use_inv_map=cfg.dataset.use_label_map,
+    )
 
 
 def effective_batchsize(requested: int, fixed_batch: int | None) -> int:
     """``max_batchsize`` limited by a model whose batch dimension is fixed."""
     if fixed_batch is not None and fixed_batch < requested:
-        log.info("the model's batch dimension is fixed at %d: max_batchsize %d -> %d",
-                 fixed_batch, requested, fixed_batch)
+        log.info(
+            "the model's batch dimension is fixed at %d: max_batchsize %d -> %d",
+            fixed_batch,
+            requested,
+            fixed_batch,
+        )
         return fixed_batch
     return requested
 
@@ -196,8 +241,9 @@ def prepare_user_conf(cfg: RunConfig) -> str:
         return path
     from .userconf import generate_user_conf, write_user_conf
 
-    return write_user_conf(os.path.join(cfg.output_dir, "user.conf"),
-                           generate_user_conf(a.model_name, a.scenario))
+    return write_user_conf(
+        os.path.join(cfg.output_dir, "user.conf"), generate_user_conf(a.model_name, a.scenario)
+    )
 
 
 def warmup(model: Any, ds: Any, runs: int) -> None:
@@ -250,8 +296,14 @@ def audit_config_path(cfg: RunConfig, scratch: str) -> str:
     return os.path.join(scratch, "no-audit.config")
 
 
-def add_results(final_results: dict[str, Any], name: str, result_dict: dict[str, Any],
-                result_list: list[float], took: float, show_accuracy: bool = False) -> None:
+def add_results(
+    final_results: dict[str, Any],
+    name: str,
+    result_dict: dict[str, Any],
+    result_list: list[float],
+    took: float,
+    show_accuracy: bool = False,
+) -> None:
     """The reference ``add_results``: timing statistics (and accuracy) under ``name``."""
     import numpy as np
 
@@ -281,8 +333,10 @@ def add_results(final_results: dict[str, Any], name: str, result_dict: dict[str,
             result["mAP"] = 100.0 * result_dict["mAP"]
             acc_str += f", mAP={result['mAP']:.3f}%"
     final_results[name] = result
-    print(f"{name} qps={result['qps']:.2f}, mean={result['mean']:.4f}, time={took:.3f}{acc_str}, "
-          f"queries={len(result_list)}, tiles={buckets_str}")
+    print(
+        f"{name} qps={result['qps']:.2f}, mean={result['mean']:.4f}, time={took:.3f}{acc_str}, "
+        f"queries={len(result_list)}, tiles={buckets_str}"
+    )
 
 
 def compute_accuracy(cfg: RunConfig, ds: Any) -> tuple[float, str]:
@@ -295,11 +349,14 @@ def compute_accuracy(cfg: RunConfig, ds: Any) -> tuple[float, str]:
         return res.mAP, res.text
     from .accuracy_coco import evaluate_coco
 
-    acc = evaluate_coco(log_file, ds.annotation_file,
-                        os.path.join(cfg.args.dataset_path, "val2017"),
-                        use_inv_map=cfg.dataset.use_inv_map,
-                        remove_48_empty_images=cfg.dataset.use_label_map,
-                        image_order=ds.image_ids)
+    acc = evaluate_coco(
+        log_file,
+        ds.annotation_file,
+        os.path.join(cfg.args.dataset_path, "val2017"),
+        use_inv_map=cfg.dataset.use_inv_map,
+        remove_48_empty_images=cfg.dataset.use_label_map,
+        image_order=ds.image_ids,
+    )
     return acc.mAP, acc.text
 
 
@@ -346,8 +403,11 @@ def run(cfg: RunConfig) -> dict[str, Any]:
     max_batchsize = effective_batchsize(a.max_batchsize, backend.fixed_batch)
     post_proc = build_postprocessor(cfg)
     final_results: dict[str, Any] = {
-        "runtime": model.name(), "version": model.version(), "time": int(time.time()),
-        "args": {k: v for k, v in vars(a).items()}, "cmdline": str(a),
+        "runtime": model.name(),
+        "version": model.version(),
+        "time": int(time.time()),
+        "args": {k: v for k, v in vars(a).items()},
+        "cmdline": str(a),
     }
     os.makedirs(cfg.output_dir, exist_ok=True)
     if user_conf is None:
@@ -396,25 +456,44 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         mAP, text = compute_accuracy(cfg, ds)
         result_dict["mAP"] = mAP
         write_text_atomic(os.path.join(cfg.output_dir, "accuracy.txt"), text)
-    add_results(final_results, str(settings.scenario), result_dict, runner.result_timing,
-                time.time() - ds.last_loaded, a.accuracy)
-    write_json_atomic(os.path.join(cfg.output_dir, "results.json"), final_results,
-                      sort_keys=True, indent=4, default=str)
+    add_results(
+        final_results,
+        str(settings.scenario),
+        result_dict,
+        runner.result_timing,
+        time.time() - ds.last_loaded,
+        a.accuracy,
+    )
+    write_json_atomic(
+        os.path.join(cfg.output_dir, "results.json"),
+        final_results,
+        sort_keys=True,
+        indent=4,
+        default=str,
+    )
 
     summary_path = os.path.join(cfg.output_dir, "mlperf_log_summary.txt")
     summary = parse_summary(summary_path) if os.path.exists(summary_path) else None
     record = build_odbench_summary(
-        model=a.model_name, profile=a.profile, backend=model.name(), scenario=a.scenario,
-        mode="AccuracyOnly" if a.accuracy and not a.find_peak_performance else (
-            "FindPeakPerformance" if a.find_peak_performance else "PerformanceOnly"),
-        output_dir=cfg.output_dir, count=count,
-        mAP=None if mAP is None else 100.0 * mAP, summary=summary)
+        model=a.model_name,
+        profile=a.profile,
+        backend=model.name(),
+        scenario=a.scenario,
+        mode="AccuracyOnly"
+        if a.accuracy and not a.find_peak_performance
+        else ("FindPeakPerformance" if a.find_peak_performance else "PerformanceOnly"),
+        output_dir=cfg.output_dir,
+        count=count,
+        mAP=None if mAP is None else 100.0 * mAP,
+        summary=summary,
+    )
     record["model_file"] = os.path.abspath(a.model)
     record["max_batchsize"] = max_batchsize
     record["threads"] = a.threads
     record["batch_errors"] = runner.errors
-    write_json_atomic(os.path.join(cfg.output_dir, "odbench_summary.json"), record,
-                      indent=2, sort_keys=True)
+    write_json_atomic(
+        os.path.join(cfg.output_dir, "odbench_summary.json"), record, indent=2, sort_keys=True
+    )
     return record
 
 

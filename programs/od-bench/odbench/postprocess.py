@@ -62,8 +62,9 @@ class PostProcessCoco:
         out[:, 6] = classes
         return out
 
-    def __call__(self, results: Sequence[Any], ids: Sequence[int],
-                 expected: Sequence[Any] | None = None) -> list[Any]:
+    def __call__(
+        self, results: Sequence[Any], ids: Sequence[int], expected: Sequence[Any] | None = None
+    ) -> list[Any]:
         np = _np()
         out = []
         for i, idx in enumerate(ids):
@@ -83,8 +84,9 @@ class PostProcessCocoPt(PostProcessCoco):
         self.use_inv_map = use_inv_map
         self.score_threshold = score_threshold
 
-    def __call__(self, results: Sequence[Any], ids: Sequence[int],
-                 expected: Sequence[Any] | None = None) -> list[Any]:
+    def __call__(
+        self, results: Sequence[Any], ids: Sequence[int], expected: Sequence[Any] | None = None
+    ) -> list[Any]:
         np = _np()
         out = []
         for i, idx in enumerate(ids):
@@ -111,8 +113,9 @@ class PostProcessCocoTf(PostProcessCoco):
 
     use_inv_map = True
 
-    def __call__(self, results: Sequence[Any], ids: Sequence[int],
-                 expected: Sequence[Any] | None = None) -> list[Any]:
+    def __call__(
+        self, results: Sequence[Any], ids: Sequence[int], expected: Sequence[Any] | None = None
+    ) -> list[Any]:
         np = _np()
         out = []
         for i, idx in enumerate(ids):
@@ -140,8 +143,9 @@ class PostProcessCognata:
         self.good = 0
         self.total = 0
 
-    def __call__(self, results: Sequence[Any], ids: Sequence[int],
-                 expected: Sequence[Any] | None = None) -> list[Any]:
+    def __call__(
+        self, results: Sequence[Any], ids: Sequence[int], expected: Sequence[Any] | None = None
+    ) -> list[Any]:
         ploc, plabel = results[0], results[1]
         out = []
         for i in range(len(ids)):
@@ -151,8 +155,9 @@ class PostProcessCognata:
         return out
 
 
-def make_postprocessor(kind: str, decoder: Any = None, score_threshold: float | None = None,
-                       use_inv_map: bool = False) -> Any:
+def make_postprocessor(
+    kind: str, decoder: Any = None, score_threshold: float | None = None, use_inv_map: bool = False
+) -> Any:
     """A fresh post-processor for the dataset's ``postprocessor`` key."""
     if kind == "coco":
         return PostProcessCoco()

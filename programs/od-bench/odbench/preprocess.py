@@ -49,8 +49,9 @@ def maybe_resize(img: Any, dims: Sequence[int] | None) -> Any:
     return img
 
 
-def pre_process_coco_mobilenet(img: Any, dims: Sequence[int] | None = None,
-                               need_transpose: bool = False) -> Any:
+def pre_process_coco_mobilenet(
+    img: Any, dims: Sequence[int] | None = None, need_transpose: bool = False
+) -> Any:
     """ssd-mobilenet TF/ONNX: uint8 0..255 (float->uint8 truncates), no normalisation."""
     import numpy as np
 
@@ -61,8 +62,9 @@ def pre_process_coco_mobilenet(img: Any, dims: Sequence[int] | None = None,
     return img
 
 
-def pre_process_coco_pt_mobilenet(img: Any, dims: Sequence[int] | None = None,
-                                  need_transpose: bool = False) -> Any:
+def pre_process_coco_pt_mobilenet(
+    img: Any, dims: Sequence[int] | None = None, need_transpose: bool = False
+) -> Any:
     """ssd-mobilenet PyTorch: (x - 127.5) / 127.5, float32."""
     img = maybe_resize(img, dims)
     img -= 127.5
@@ -72,8 +74,9 @@ def pre_process_coco_pt_mobilenet(img: Any, dims: Sequence[int] | None = None,
     return img
 
 
-def pre_process_coco_resnet34(img: Any, dims: Sequence[int] | None = None,
-                              need_transpose: bool = False) -> Any:
+def pre_process_coco_resnet34(
+    img: Any, dims: Sequence[int] | None = None, need_transpose: bool = False
+) -> Any:
     """ssd-resnet34: (x/255 - ImageNet mean) / ImageNet std, float32."""
     import numpy as np
 
@@ -199,8 +202,9 @@ def _start_method() -> str:
     return "fork" if single and "fork" in mp.get_all_start_methods() else "spawn"
 
 
-def run_jobs(jobs: Sequence[tuple[str, str]], spec: PreprocessSpec, workers: int,
-             label: str = "preprocess") -> int:
+def run_jobs(
+    jobs: Sequence[tuple[str, str]], spec: PreprocessSpec, workers: int, label: str = "preprocess"
+) -> int:
     """Pre-process ``(src, dst)`` pairs with ``workers`` processes; returns how many were written."""
     progress = _Progress(len(jobs), label)
     # a worker costs up to ~0.5 s to start (spawn re-imports numpy, cv2): not worth it for a
@@ -230,9 +234,14 @@ def cache_path(cache_root: str, image_name: str) -> str:
     return os.path.join(cache_root, image_name + ".npy")
 
 
-def preprocess_to_dir(image_names: Iterable[str], data_path: str, out: str,
-                      spec: PreprocessSpec, workers: int | None = None,
-                      label: str = "preprocess") -> tuple[int, int]:
+def preprocess_to_dir(
+    image_names: Iterable[str],
+    data_path: str,
+    out: str,
+    spec: PreprocessSpec,
+    workers: int | None = None,
+    label: str = "preprocess",
+) -> tuple[int, int]:
     """Write the missing or incomplete ``.npy`` files of ``image_names`` under ``out``.
 
     Returns ``(written, skipped)``. Complete files are kept, so an interrupted run resumes.
@@ -285,14 +294,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Pre-process COCO images for od-bench into one .npy per image.",
     )
     p.add_argument("--dataset-path", required=True, help="COCO root (annotations/, val2017/)")
-    p.add_argument("--dataset-list", help="annotation file (default annotations/instances_val2017.json)")
+    p.add_argument(
+        "--dataset-list", help="annotation file (default annotations/instances_val2017.json)"
+    )
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--profile", required=True,
-                   choices=[k for k in SUPPORTED_PROFILES if k != "defaults"])
+    p.add_argument(
+        "--profile", required=True, choices=[k for k in SUPPORTED_PROFILES if k != "defaults"]
+    )
     p.add_argument("--dataset", help="dataset key (default: from the profile)")
     p.add_argument("--data-format", choices=["NCHW", "NHWC"], help="default: from the profile")
     p.add_argument("--count", type=int, help="only the first N images")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    p.add_argument(
+        "--workers", type=int, default=None, help="worker processes (default: all cores)"
+    )
     return p
 
 
@@ -303,8 +317,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         info = preprocess_command(args)
     except CkxError as exc:
         return report("odbench.preprocess", exc)
-    print(f"preprocessed {info['count']} images into {info['out']} "
-          f"({info['written']} written, {info['skipped']} already there, {info['seconds']:.1f} s)")
+    print(
+        f"preprocessed {info['count']} images into {info['out']} "
+        f"({info['written']} written, {info['skipped']} already there, {info['seconds']:.1f} s)"
+    )
     return 0
 
 
@@ -322,12 +338,14 @@ def preprocess_command(args: argparse.Namespace) -> dict[str, Any]:
             hint="Cognata pickles (val_<i>.pkl) are already pre-processed; pass their folder as --dataset-path",
         )
     fmt = args.data_format or prof.get("data-format") or "NCHW"
-    index = read_coco_index(args.dataset_path, args.dataset_list, count=args.count,
-                            use_label_map=dspec.use_label_map)
+    index = read_coco_index(
+        args.dataset_path, args.dataset_list, count=args.count, use_label_map=dspec.use_label_map
+    )
     spec = PreprocessSpec(dspec.preprocessor, tuple(dspec.image_size), fmt)  # type: ignore[arg-type]
     t0 = time.time()
-    written, skipped = preprocess_to_dir(index.image_names, args.dataset_path, args.out, spec,
-                                         workers=args.workers)
+    written, skipped = preprocess_to_dir(
+        index.image_names, args.dataset_path, args.out, spec, workers=args.workers
+    )
     info = {
         "dataset": dataset,
         "profile": args.profile,

@@ -35,16 +35,32 @@ SUPPORTED_DATASETS: dict[str, DatasetSpec] = {
     ),
     "coco-1200": DatasetSpec("coco-1200", "coco", "coco_resnet34", "coco", (1200, 1200, 3)),
     "coco-1200-onnx": DatasetSpec(
-        "coco-1200-onnx", "coco", "coco_resnet34", "coco_onnx", (1200, 1200, 3),
-        score_threshold=0.5, use_inv_map=True,
+        "coco-1200-onnx",
+        "coco",
+        "coco_resnet34",
+        "coco_onnx",
+        (1200, 1200, 3),
+        score_threshold=0.5,
+        use_inv_map=True,
     ),
     "coco-1200-pt": DatasetSpec(
-        "coco-1200-pt", "coco", "coco_resnet34", "coco_pt", (1200, 1200, 3),
-        use_label_map=True, score_threshold=0.05, use_inv_map=True,
+        "coco-1200-pt",
+        "coco",
+        "coco_resnet34",
+        "coco_pt",
+        (1200, 1200, 3),
+        use_label_map=True,
+        score_threshold=0.05,
+        use_inv_map=True,
     ),
     "coco-1200-tf": DatasetSpec(
-        "coco-1200-tf", "coco", "coco_resnet34", "coco_tf", (1200, 1200, 3),
-        score_threshold=0.05, use_inv_map=True,
+        "coco-1200-tf",
+        "coco",
+        "coco_resnet34",
+        "coco_tf",
+        (1200, 1200, 3),
+        score_threshold=0.05,
+        use_inv_map=True,
     ),
     "cognata": DatasetSpec("cognata", "cognata", "", "cognata", (2160, 3840, 3)),
 }
@@ -136,7 +152,8 @@ def profile_defaults(profile: str | None) -> dict[str, Any]:
         if profile not in SUPPORTED_PROFILES or profile == "defaults":
             raise UsageError(
                 f"unknown profile '{profile}'",
-                hint="choose one of: " + ", ".join(k for k in SUPPORTED_PROFILES if k != "defaults"),
+                hint="choose one of: "
+                + ", ".join(k for k in SUPPORTED_PROFILES if k != "defaults"),
             )
         merged.update(SUPPORTED_PROFILES[profile])
     return merged

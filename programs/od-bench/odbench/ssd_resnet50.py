@@ -65,8 +65,10 @@ def model_config(name: str | None = None) -> dict[str, Any]:
     """The model config ``name`` (default: ``baseline_8MP_ss_scales_fm1_5x5_all``)."""
     key = name or BASELINE_8MP_MODEL["name"]
     if key not in MODEL_CONFIGS:
-        raise NotFoundError(f"unknown SSD-ResNet50 model config '{key}'",
-                            hint="use one of: " + ", ".join(MODEL_CONFIGS))
+        raise NotFoundError(
+            f"unknown SSD-ResNet50 model config '{key}'",
+            hint="use one of: " + ", ".join(MODEL_CONFIGS),
+        )
     return dict(MODEL_CONFIGS[key])
 
 
@@ -102,8 +104,9 @@ def _build_classes() -> dict[str, type]:
         down = None
         if stride != 1 or inplanes != out:
             # torchvision names it downsample.0 (conv) / downsample.1 (bn)
-            down = nn.Sequential(nn.Conv2d(inplanes, out, 1, stride=stride, bias=False),
-                                 nn.BatchNorm2d(out))
+            down = nn.Sequential(
+                nn.Conv2d(inplanes, out, 1, stride=stride, bias=False), nn.BatchNorm2d(out)
+            )
         layers = [Bottleneck(inplanes, width, stride, down)]
         layers += [Bottleneck(out, width, 1, None) for _ in range(blocks - 1)]
         return nn.Sequential(*layers)
@@ -145,17 +148,26 @@ def _build_classes() -> dict[str, type]:
             for i, mb in enumerate(cfg["middle_blocks"][: len(chans) - 1]):
                 cin, mid, cout = chans[i], chans[i], chans[i + 1]
                 k, p, s = mb["kernel_size"], mb["padding"], mb["stride"]
-                blocks.append(nn.Sequential(
-                    nn.Conv2d(cin, mid, k[0], stride=s[0], padding=p[0], bias=False),
-                    nn.BatchNorm2d(mid), nn.ReLU(inplace=True),
-                    nn.Conv2d(mid, cout, k[1], stride=s[1], padding=p[1], bias=False),
-                    nn.BatchNorm2d(cout), nn.ReLU(inplace=True)))
+                blocks.append(
+                    nn.Sequential(
+                        nn.Conv2d(cin, mid, k[0], stride=s[0], padding=p[0], bias=False),
+                        nn.BatchNorm2d(mid),
+                        nn.ReLU(inplace=True),
+                        nn.Conv2d(mid, cout, k[1], stride=s[1], padding=p[1], bias=False),
+                        nn.BatchNorm2d(cout),
+                        nn.ReLU(inplace=True),
+                    )
+                )
             self.additional_blocks = nn.ModuleList(blocks)
             k, p = int(cfg["head_kernel_size"]), int(cfg["head_padding"])
             nds = cfg["num_defaults"]
-            self.loc = nn.ModuleList(nn.Conv2d(c, nd * 4, k, padding=p) for nd, c in zip(nds, chans, strict=True))
-            self.conf = nn.ModuleList(nn.Conv2d(c, nd * self.num_classes, k, padding=p)
-                                      for nd, c in zip(nds, chans, strict=True))
+            self.loc = nn.ModuleList(
+                nn.Conv2d(c, nd * 4, k, padding=p) for nd, c in zip(nds, chans, strict=True)
+            )
+            self.conf = nn.ModuleList(
+                nn.Conv2d(c, nd * self.num_classes, k, padding=p)
+                for nd, c in zip(nds, chans, strict=True)
+            )
 
         def forward(self, x: Any) -> tuple[Any, Any]:
             x = self.feature_extractor(x)
@@ -166,7 +178,10 @@ def _build_classes() -> dict[str, type]:
             n = x.shape[0]
             # view(N, 4, -1) of (N, nd*4, H, W): box index = default * H * W + row * W + col
             locs = [head(f).reshape(n, 4, -1) for f, head in zip(feats, self.loc, strict=True)]
-            confs = [head(f).reshape(n, self.num_classes, -1) for f, head in zip(feats, self.conf, strict=True)]
+            confs = [
+                head(f).reshape(n, self.num_classes, -1)
+                for f, head in zip(feats, self.conf, strict=True)
+            ]
             return torch.cat(locs, 2).contiguous(), torch.cat(confs, 2).contiguous()
 
     return {"SSDResNet50": SSDResNet50, "ResNetBackbone": ResNetBackbone}
@@ -196,17 +211,21 @@ def _extract_state_dict(obj: Mapping[str, Any], path: str, strict: bool = True) 
         if isinstance(inner, Mapping) and inner:
             obj = inner
             break
-    if obj and all(isinstance(k, str) for k in obj) and all(
-            isinstance(v, torch.Tensor) for v in obj.values()):
+    if (
+        obj
+        and all(isinstance(k, str) for k in obj)
+        and all(isinstance(v, torch.Tensor) for v in obj.values())
+    ):
         # a DistributedDataParallel state dict has every key under "module."
         if all(k.startswith("module.") for k in obj):
-            return {k[len("module."):]: v for k, v in obj.items()}
+            return {k[len("module.") :]: v for k, v in obj.items()}
         return obj
     if strict:
         raise UsageError(
             f"'{path}' is a dict but holds no state dict (top-level keys: {sorted(obj)[:10]})",
             hint="expected a state dict or a checkpoint with a 'model_state_dict', "
-                 "'state_dict' or 'model' entry")
+            "'state_dict' or 'model' entry",
+        )
     return None
 
 
@@ -215,8 +234,11 @@ def _check_keys(model: Any, state: Mapping[str, Any], path: str) -> None:
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
-    wrong = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(v.shape)}"
-             for k, v in expected.items() if k in state and tuple(state[k].shape) != tuple(v.shape)]
+    wrong = [
+        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state and tuple(state[k].shape) != tuple(v.shape)
+    ]
     if not (missing or unexpected or wrong):
         return
     parts = []
@@ -229,11 +251,16 @@ def _check_keys(model: Any, state: Mapping[str, Any], path: str) -> None:
     raise UsageError(
         f"state dict '{path}' does not match the SSD-ResNet50 model: " + "; ".join(parts),
         hint="od-bench expects the MLPerf Automotive checkpoint "
-             "baseline_8MP_ss_scales_fm1_5x5_all_ep60.pth (or one of the same architecture)")
+        "baseline_8MP_ss_scales_fm1_5x5_all_ep60.pth (or one of the same architecture)",
+    )
 
 
-def model_from_state_dict(obj: Mapping[str, Any], path: str = "<state dict>",
-                          device: str = "cpu", config: str | None = None) -> Any:
+def model_from_state_dict(
+    obj: Mapping[str, Any],
+    path: str = "<state dict>",
+    device: str = "cpu",
+    config: str | None = None,
+) -> Any:
     """Build the model for ``config`` and load ``obj`` (state dict or checkpoint dict) strictly."""
     state = _extract_state_dict(obj, path)
     model = build_from_config(config)
@@ -255,13 +282,16 @@ def load_checkpoint(path: str, device: str = "cpu", config: str | None = None) -
     except Exception as exc:
         raise RunError(f"torch cannot load '{path}': {exc}") from exc
     if not isinstance(obj, Mapping):
-        raise UsageError(f"'{path}' holds a {type(obj).__name__}, not a state dict",
-                         hint="pass a state-dict checkpoint")
+        raise UsageError(
+            f"'{path}' holds a {type(obj).__name__}, not a state dict",
+            hint="pass a state-dict checkpoint",
+        )
     return model_from_state_dict(obj, path, device, config)
 
 
-def output_shapes(batch: int, config: str | None = None,
-                  feat_sizes: Sequence[Sequence[int]] | None = None) -> tuple[tuple, tuple]:
+def output_shapes(
+    batch: int, config: str | None = None, feat_sizes: Sequence[Sequence[int]] | None = None
+) -> tuple[tuple, tuple]:
     """Expected ``(ploc, plabel)`` shapes for ``batch`` images given the per-level feature sizes
     (default: those of the 8 MP config, from ``dataset_cognata``)."""
     cfg = model_config(config)

@@ -12,8 +12,14 @@ from typing import Any
 _PCT = re.compile(r"^(\d+(?:\.\d+)?) percentile latency \(ns\)$")
 SUMMARY_PERCENTILES = ("50.00", "90.00", "95.00", "97.00", "99.00", "99.90")
 # odbench_summary.json names them like the loadgen summary, without trailing zeros
-_PCT_KEYS = {"50.00": "p50", "90.00": "p90", "95.00": "p95", "97.00": "p97", "99.00": "p99",
-             "99.90": "p99.9"}
+_PCT_KEYS = {
+    "50.00": "p50",
+    "90.00": "p90",
+    "95.00": "p95",
+    "97.00": "p97",
+    "99.00": "p99",
+    "99.90": "p99.9",
+}
 
 
 def _value(text: str) -> Any:
@@ -92,7 +98,7 @@ def parse_detail(path: str) -> dict[str, Any]:
             if not line.startswith(":::MLLOG"):
                 continue
             try:
-                rec = json.loads(line[len(":::MLLOG"):])
+                rec = json.loads(line[len(":::MLLOG") :])
             except json.JSONDecodeError:
                 continue
             key = rec.get("key")
@@ -124,9 +130,18 @@ def _samples_per_second(scenario: str, fields: dict[str, Any]) -> float | None:
     return None
 
 
-def build_odbench_summary(*, model: str, profile: str | None, backend: str, scenario: str,
-                          mode: str, output_dir: str, count: int, mAP: float | None,
-                          summary: dict[str, Any] | None) -> dict[str, Any]:
+def build_odbench_summary(
+    *,
+    model: str,
+    profile: str | None,
+    backend: str,
+    scenario: str,
+    mode: str,
+    output_dir: str,
+    count: int,
+    mAP: float | None,
+    summary: dict[str, Any] | None,
+) -> dict[str, Any]:
     """The record written as ``odbench_summary.json``.
 
     ``result_valid`` is LoadGen's VALID/INVALID for performance runs; for accuracy runs (where
@@ -172,8 +187,7 @@ def format_summary(rec: dict[str, Any]) -> str:
             lines.append(f"  samples/s={rec['samples_per_second']:.3f}")
         lat = rec["latency_ns"]
         if lat:
-            lines.append("  latency ms: " + " ".join(
-                f"{k}={v / 1e6:.3f}" for k, v in lat.items()))
+            lines.append("  latency ms: " + " ".join(f"{k}={v / 1e6:.3f}" for k, v in lat.items()))
     if rec["mAP"] is not None:
         lines.append(f"  mAP={rec['mAP']:.3f}%")
     lines.append(f"  output: {rec['output_dir']}")

@@ -49,10 +49,16 @@ def _default_response(query_id: int, ptr: int, size: int) -> Any:
 class RunnerBase:
     """Runs each batch inline (SingleStream)."""
 
-    def __init__(self, model: Any, ds: Any, threads: int, post_proc: Any = None,
-                 max_batchsize: int = 128,
-                 complete: Callable[[list[Any]], None] = _default_complete,
-                 make_response: Callable[[int, int, int], Any] = _default_response) -> None:
+    def __init__(
+        self,
+        model: Any,
+        ds: Any,
+        threads: int,
+        post_proc: Any = None,
+        max_batchsize: int = 128,
+        complete: Callable[[list[Any]], None] = _default_complete,
+        make_response: Callable[[int, int, int], Any] = _default_response,
+    ) -> None:
         self.model = model
         self.ds = ds
         self.threads = threads
@@ -110,8 +116,8 @@ class RunnerBase:
         query_id = [q.id for q in query_samples]
         bs = self.max_batchsize
         for i in range(0, len(idx), bs):
-            data, label = self.ds.get_samples(idx[i:i + bs])
-            self.submit(Item(query_id[i:i + bs], idx[i:i + bs], data, label))
+            data, label = self.ds.get_samples(idx[i : i + bs])
+            self.submit(Item(query_id[i : i + bs], idx[i : i + bs], data, label))
 
     def submit(self, qitem: Item) -> None:
         """Run ``qitem`` now."""
@@ -124,8 +130,15 @@ class RunnerBase:
 class QueueRunner(RunnerBase):
     """A pool of ``threads`` workers fed through ``Queue(maxsize=threads*4)``."""
 
-    def __init__(self, model: Any, ds: Any, threads: int, post_proc: Any = None,
-                 max_batchsize: int = 128, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        model: Any,
+        ds: Any,
+        threads: int,
+        post_proc: Any = None,
+        max_batchsize: int = 128,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(model, ds, threads, post_proc, max_batchsize, **kwargs)
         self.tasks: queue.Queue = queue.Queue(maxsize=threads * 4)
         self.workers = []

@@ -54,10 +54,16 @@ class QuickRun:
     max_duration_ms: int | None = None
 
 
-def generate_user_conf(model_name: str, scenario: str, *, target_qps: float | None = None,
-                       target_latency_ms: float | None = None,
-                       performance_sample_count: int | None = None,
-                       quick: QuickRun | None = None, valid_counts: bool = False) -> str:
+def generate_user_conf(
+    model_name: str,
+    scenario: str,
+    *,
+    target_qps: float | None = None,
+    target_latency_ms: float | None = None,
+    performance_sample_count: int | None = None,
+    quick: QuickRun | None = None,
+    valid_counts: bool = False,
+) -> str:
     """The text of a user.conf for ``model_name`` / ``scenario``.
 
     ``target_qps`` goes to Offline/Server, ``target_latency_ms`` to SingleStream/MultiStream
@@ -75,8 +81,9 @@ def generate_user_conf(model_name: str, scenario: str, *, target_qps: float | No
     if target_latency_ms is not None and scenario in ("SingleStream", "MultiStream", "Server"):
         lines.append(f"{key}.target_latency = {_num(target_latency_ms)}")
     if performance_sample_count:
-        lines.append(f"{model_name}.*.performance_sample_count_override = "
-                     f"{int(performance_sample_count)}")
+        lines.append(
+            f"{model_name}.*.performance_sample_count_override = {int(performance_sample_count)}"
+        )
     if quick is not None:
         if quick.query_count:
             lines.append(f"{key}.min_query_count = {int(quick.query_count)}")
@@ -108,28 +115,38 @@ def write_user_conf(path: str, text: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m odbench.userconf``: write a user.conf and print its path."""
-    p = argparse.ArgumentParser(prog="python -m odbench.userconf",
-                                description="Write a LoadGen user.conf for od-bench.")
+    p = argparse.ArgumentParser(
+        prog="python -m odbench.userconf", description="Write a LoadGen user.conf for od-bench."
+    )
     p.add_argument("--model-name", required=True, help="ssd-mobilenet, ssd-resnet34 or ssd")
     p.add_argument("--scenario", required=True, choices=SCENARIOS)
     p.add_argument("--out", required=True)
     p.add_argument("--target-qps", type=float)
-    p.add_argument("--target-latency", type=float,
-                   help="ms (SingleStream/MultiStream: expected latency; Server: the latency bound)")
+    p.add_argument(
+        "--target-latency",
+        type=float,
+        help="ms (SingleStream/MultiStream: expected latency; Server: the latency bound)",
+    )
     p.add_argument("--performance-sample-count", type=int)
     p.add_argument("--query-count", type=int, help="quick run: min = max query count")
     p.add_argument("--min-duration", type=int, help="quick run: min_duration in ms")
     p.add_argument("--max-duration", type=int, help="quick run: max_duration in ms")
-    p.add_argument("--valid-counts", action="store_true",
-                   help="add the historical v2.0 minimum query counts")
+    p.add_argument(
+        "--valid-counts", action="store_true", help="add the historical v2.0 minimum query counts"
+    )
     a = p.parse_args(argv)
     quick = None
     if a.query_count or a.min_duration is not None or a.max_duration is not None:
         quick = QuickRun(a.query_count, a.min_duration, a.max_duration)
-    text = generate_user_conf(a.model_name, a.scenario, target_qps=a.target_qps,
-                              target_latency_ms=a.target_latency,
-                              performance_sample_count=a.performance_sample_count,
-                              quick=quick, valid_counts=a.valid_counts)
+    text = generate_user_conf(
+        a.model_name,
+        a.scenario,
+        target_qps=a.target_qps,
+        target_latency_ms=a.target_latency,
+        performance_sample_count=a.performance_sample_count,
+        quick=quick,
+        valid_counts=a.valid_counts,
+    )
     print(write_user_conf(a.out, text))
     return 0
 

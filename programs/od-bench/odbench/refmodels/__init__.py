@@ -28,8 +28,10 @@ from ..errors import RunError
 
 # reference module path -> (our submodule, classes a pickle may name)
 SUPPORTED: dict[str, tuple[str, tuple[str, ...]]] = {
-    "models.ssd_mobilenet_v1": ("ssd_mobilenet_v1",
-                                ("SSD", "MobileNetV1Base", "PredictionHead", "Block")),
+    "models.ssd_mobilenet_v1": (
+        "ssd_mobilenet_v1",
+        ("SSD", "MobileNetV1Base", "PredictionHead", "Block"),
+    ),
     "models.utils": ("utils", ("BatchNorm2d", "BiasAdd", "Conv2d_tf")),
     "models.anchor_generator": ("anchor_generator", ("MultipleGridAnchorGenerator",)),
     "models.base_model_r34": ("base_model_r34", ("ResNet34", "ResNet18", "L2Norm")),
@@ -69,8 +71,13 @@ def _alias_table() -> dict[str, types.ModuleType]:
         tv_models = types.ModuleType("torchvision.models", "od-bench stand-in")
         tv.models = tv_models  # type: ignore[attr-defined]
         tv_models.resnet = resnet  # type: ignore[attr-defined]
-        table.update({"torchvision": tv, "torchvision.models": tv_models,
-                      "torchvision.models.resnet": resnet})
+        table.update(
+            {
+                "torchvision": tv,
+                "torchvision.models": tv_models,
+                "torchvision.models.resnet": resnet,
+            }
+        )
     return table
 
 
@@ -100,14 +107,18 @@ def _check_class(mod_name: str, name: str, standin: bool) -> None:
     guarded = mod_name == "models" or mod_name.startswith("models.") or mod_name in table
     if not guarded or name in table.get(mod_name, ("", ()))[1]:
         return
-    what = (f"module '{mod_name}'" if mod_name not in table
-            else f"class '{name}' in module '{mod_name}'")
+    what = (
+        f"module '{mod_name}'"
+        if mod_name not in table
+        else f"class '{name}' in module '{mod_name}'"
+    )
     raise ReferenceModelError(
         f"the pickled model needs {what} ('{mod_name}.{name}') of the MLPerf reference's "
         "python/models package, which od-bench does not re-implement",
         hint="od-bench loads the reference SSD-MobileNet and SSD-ResNet34 pickles, which use: "
-             + ", ".join(supported_classes())
-             + "; export other models to TorchScript or ONNX")
+        + ", ".join(supported_classes())
+        + "; export other models to TorchScript or ONNX",
+    )
 
 
 def _pickle_module(standin: bool) -> types.ModuleType:
@@ -133,8 +144,12 @@ def load_pickled(path: str, map_location: Any = None) -> Any:
 
     with reference_modules() as table:
         standin = table.get("torchvision.models.resnet") is not None
-        return torch.load(path, map_location=map_location, weights_only=False,
-                          pickle_module=_pickle_module(standin))
+        return torch.load(
+            path,
+            map_location=map_location,
+            weights_only=False,
+            pickle_module=_pickle_module(standin),
+        )
 
 
 @contextlib.contextmanager

@@ -15,15 +15,21 @@ from torch import nn
 from .tv_resnet import resnet18, resnet34
 
 
-def _ModifyConvStrideDilation(conv: nn.Conv2d, stride: tuple[int, int] = (1, 1),  # noqa: N802
-                              padding: tuple[int, int] | None = None) -> None:
+def _ModifyConvStrideDilation(
+    conv: nn.Conv2d,
+    stride: tuple[int, int] = (1, 1),  # noqa: N802
+    padding: tuple[int, int] | None = None,
+) -> None:
     conv.stride = stride
     if padding is not None:
         conv.padding = padding
 
 
-def _ModifyBlock(block: nn.Module, bottleneck: bool = False,  # noqa: N802
-                 **kwargs) -> None:  # noqa: ANN003
+def _ModifyBlock(
+    block: nn.Module,
+    bottleneck: bool = False,  # noqa: N802
+    **kwargs,
+) -> None:  # noqa: ANN003
     # stride 1 in every block of the stage (only the first has stride 2 in torchvision)
     for m in list(block.children()):
         _ModifyConvStrideDilation(m.conv2 if bottleneck else m.conv1, **kwargs)

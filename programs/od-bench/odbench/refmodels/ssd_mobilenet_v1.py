@@ -24,29 +24,52 @@ from .utils import BatchNorm2d, BiasAdd, Conv2d_tf, decode_boxes, nms
 
 def conv_bn(inp: int, oup: int, stride: int) -> nn.Sequential:
     """First MobileNet stage: 3x3 TF-SAME conv, folded batch norm, ReLU6."""
-    return nn.Sequential(OrderedDict([
-        ("0", Conv2d_tf(inp, oup, 3, stride, padding="same", bias=False)),
-        ("0/BatchNorm", BiasAdd(oup)),
-        ("0/ReLU", nn.ReLU6(inplace=True)),
-    ]))
+    return nn.Sequential(
+        OrderedDict(
+            [
+                ("0", Conv2d_tf(inp, oup, 3, stride, padding="same", bias=False)),
+                ("0/BatchNorm", BiasAdd(oup)),
+                ("0/ReLU", nn.ReLU6(inplace=True)),
+            ]
+        )
+    )
 
 
 def conv_dw(inp: int, oup: int, stride: int) -> nn.Sequential:
     """Depthwise-separable stage: 3x3 depthwise + 1x1 pointwise, each with BN and ReLU6."""
-    return nn.Sequential(OrderedDict([
-        ("depthwise", Conv2d_tf(inp, inp, 3, stride, padding="same", groups=inp, bias=False)),
-        ("depthwise/BatchNorm", BatchNorm2d(inp)),
-        ("depthwise/ReLU", nn.ReLU6(inplace=True)),
-        ("pointwise", nn.Conv2d(inp, oup, 1, 1, 0, bias=False)),
-        ("pointwise/BatchNorm", BiasAdd(oup)),
-        ("pointwise/ReLU", nn.ReLU6(inplace=True)),
-    ]))
+    return nn.Sequential(
+        OrderedDict(
+            [
+                (
+                    "depthwise",
+                    Conv2d_tf(inp, inp, 3, stride, padding="same", groups=inp, bias=False),
+                ),
+                ("depthwise/BatchNorm", BatchNorm2d(inp)),
+                ("depthwise/ReLU", nn.ReLU6(inplace=True)),
+                ("pointwise", nn.Conv2d(inp, oup, 1, 1, 0, bias=False)),
+                ("pointwise/BatchNorm", BiasAdd(oup)),
+                ("pointwise/ReLU", nn.ReLU6(inplace=True)),
+            ]
+        )
+    )
 
 
 # (in, out, stride) of the 13 depthwise-separable stages after conv_bn(3, 32, 2)
-_DW_STAGES = ((32, 64, 1), (64, 128, 2), (128, 128, 1), (128, 256, 2), (256, 256, 1),
-              (256, 512, 2), (512, 512, 1), (512, 512, 1), (512, 512, 1), (512, 512, 1),
-              (512, 512, 1), (512, 1024, 2), (1024, 1024, 1))
+_DW_STAGES = (
+    (32, 64, 1),
+    (64, 128, 2),
+    (128, 128, 1),
+    (128, 256, 2),
+    (256, 256, 1),
+    (256, 512, 2),
+    (512, 512, 1),
+    (512, 512, 1),
+    (512, 512, 1),
+    (512, 512, 1),
+    (512, 512, 1),
+    (512, 1024, 2),
+    (1024, 1024, 1),
+)
 
 
 class MobileNetV1Base(nn.ModuleList):
@@ -97,8 +120,9 @@ class Block(nn.Sequential):
 class SSD(nn.Module):
     """SSD head on a backbone, with the TF box coder, sigmoid scores and per-class NMS."""
 
-    def __init__(self, backbone: nn.Module, predictors: nn.ModuleList,
-                 extras: nn.ModuleList) -> None:
+    def __init__(
+        self, backbone: nn.Module, predictors: nn.ModuleList, extras: nn.ModuleList
+    ) -> None:
         super().__init__()
         self.backbone = backbone
         self.extras = extras
@@ -119,8 +143,9 @@ class SSD(nn.Module):
         for module in self.extras:
             out = module(out)
             feature_maps.append(out)
-        results = [module(feature)
-                   for feature, module in zip(feature_maps, self.predictors, strict=False)]
+        results = [
+            module(feature) for feature, module in zip(feature_maps, self.predictors, strict=False)
+        ]
         class_logits, box_regression = list(zip(*results, strict=False))
         scores = torch.sigmoid(torch.cat(class_logits, 1))
         box_regression = torch.cat(box_regression, 1).squeeze(0)
@@ -146,8 +171,9 @@ class SSD(nn.Module):
             list_scores.append(bscores)
         return [list_boxes, list_labels, list_scores]
 
-    def filter_results(self, scores: torch.Tensor,
-                       boxes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def filter_results(
+        self, scores: torch.Tensor, boxes: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Per class 1..C-1: scores above ``score_threshold``, then NMS; on the CPU, as the
         reference does (its pure-torch NMS is faster there than on a GPU)."""
         cpu = torch.device("cpu")
@@ -177,11 +203,15 @@ class SSD(nn.Module):
 def create_mobilenetv1_ssd(num_classes: int) -> SSD:
     """The reference network (``num_classes`` 91 for COCO), with random weights."""
     backbone = MobileNetV1Base()
-    extras = nn.ModuleList([Block(1024, 256, 512), Block(512, 128, 256),
-                            Block(256, 128, 256), Block(256, 64, 128)])
-    predictors = nn.ModuleList([
-        PredictionHead(in_channels, num_classes, num_anchors)
-        for in_channels, num_anchors in zip((512, 1024, 512, 256, 256, 128),
-                                            (3, 6, 6, 6, 6, 6), strict=False)
-    ])
+    extras = nn.ModuleList(
+        [Block(1024, 256, 512), Block(512, 128, 256), Block(256, 128, 256), Block(256, 64, 128)]
+    )
+    predictors = nn.ModuleList(
+        [
+            PredictionHead(in_channels, num_classes, num_anchors)
+            for in_channels, num_anchors in zip(
+                (512, 1024, 512, 256, 256, 128), (3, 6, 6, 6, 6, 6), strict=False
+            )
+        ]
+    )
     return SSD(backbone, predictors, extras)

@@ -32,25 +32,37 @@ class Encoder:
         self.scale_xy = torch.tensor(dboxes.scale_xy)
         self.scale_wh = torch.tensor(dboxes.scale_wh)
 
-    def decode_batch(self, bboxes_in: torch.Tensor, scores_in: torch.Tensor,
-                     criteria: float = 0.45, max_output: int = 200) -> list[list[torch.Tensor]]:
+    def decode_batch(
+        self,
+        bboxes_in: torch.Tensor,
+        scores_in: torch.Tensor,
+        criteria: float = 0.45,
+        max_output: int = 200,
+    ) -> list[list[torch.Tensor]]:
         """``bboxes_in [N, 4, B]``, ``scores_in [N, C, B]`` → per-image boxes, labels, scores."""
         self.dboxes = self.dboxes.to(bboxes_in)
         self.dboxes_xywh = self.dboxes_xywh.to(bboxes_in)
-        bboxes, probs = scale_back_batch(bboxes_in, scores_in, self.scale_xy, self.scale_wh,
-                                         self.dboxes_xywh)
+        bboxes, probs = scale_back_batch(
+            bboxes_in, scores_in, self.scale_xy, self.scale_wh, self.dboxes_xywh
+        )
         boxes, labels, scores = [], [], []
         for bbox, prob in zip(bboxes.split(1, 0), probs.split(1, 0), strict=False):
-            dbox, dlabel, dscore = self.decode_single(bbox.squeeze(0), prob.squeeze(0),
-                                                      criteria, max_output)
+            dbox, dlabel, dscore = self.decode_single(
+                bbox.squeeze(0), prob.squeeze(0), criteria, max_output
+            )
             boxes.append(dbox)
             labels.append(dlabel)
             scores.append(dscore)
         return [boxes, labels, scores]
 
-    def decode_single(self, bboxes_in: torch.Tensor, scores_in: torch.Tensor, criteria: float,
-                      max_output: int, max_num: int = 200
-                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def decode_single(
+        self,
+        bboxes_in: torch.Tensor,
+        scores_in: torch.Tensor,
+        criteria: float,
+        max_output: int,
+        max_num: int = 200,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Per class 1..C-1: scores > 0.05, the best ``max_num``, greedy NMS (keep IoU <
         ``criteria``); then the ``max_output`` best overall, in ascending score order."""
         bboxes_out, scores_out, labels_out = [], [], []
@@ -67,8 +79,9 @@ class Encoder:
             candidates = []
             while score_idx_sorted.numel() > 0:
                 idx = score_idx_sorted[-1].item()
-                iou_sorted = calc_iou_tensor(bboxes[score_idx_sorted, :],
-                                             bboxes[idx, :].unsqueeze(dim=0)).squeeze()
+                iou_sorted = calc_iou_tensor(
+                    bboxes[score_idx_sorted, :], bboxes[idx, :].unsqueeze(dim=0)
+                ).squeeze()
                 score_idx_sorted = score_idx_sorted[iou_sorted < criteria]
                 candidates.append(idx)
             bboxes_out.append(bboxes[candidates, :])
@@ -77,8 +90,11 @@ class Encoder:
         if not bboxes_out:
             # the reference fails here (torch.cat of nothing); an image without any score
             # above 0.05 simply has no detections
-            return (bboxes_in.new_zeros((0, 4)), torch.zeros(0, dtype=torch.long),
-                    scores_in.new_zeros((0,)))
+            return (
+                bboxes_in.new_zeros((0, 4)),
+                torch.zeros(0, dtype=torch.long),
+                scores_in.new_zeros((0,)),
+            )
         bboxes_cat = torch.cat(bboxes_out, dim=0)
         labels_t = torch.tensor(labels_out, dtype=torch.long)
         scores_cat = torch.cat(scores_out, dim=0)
@@ -106,9 +122,13 @@ def calc_iou_tensor(box1: torch.Tensor, box2: torch.Tensor) -> torch.Tensor:
     return intersect / (area1 + area2 - intersect)
 
 
-def scale_back_batch(bboxes_in: torch.Tensor, scores_in: torch.Tensor, scale_xy: torch.Tensor,
-                     scale_wh: torch.Tensor, dboxes_xywh: torch.Tensor
-                     ) -> tuple[torch.Tensor, torch.Tensor]:
+def scale_back_batch(
+    bboxes_in: torch.Tensor,
+    scores_in: torch.Tensor,
+    scale_xy: torch.Tensor,
+    scale_wh: torch.Tensor,
+    dboxes_xywh: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``[N, 4, B]`` offsets → ``[N, B, 4]`` ltrb boxes, ``[N, C, B]`` logits → softmax
     ``[N, B, C]``. Like the reference it writes into ``bboxes_in`` (through a permuted view)."""
     bboxes_in = bboxes_in.permute(0, 2, 1)
@@ -126,9 +146,16 @@ def scale_back_batch(bboxes_in: torch.Tensor, scores_in: torch.Tensor, scale_xy:
 class DefaultBoxes:
     """SSD default boxes (cx, cy, w, h) clamped to [0, 1], with an ltrb copy."""
 
-    def __init__(self, fig_size: list[int], feat_size: list[list[int]], steps: list,
-                 scales: list, aspect_ratios: list[list[int]], scale_xy: float = 0.1,
-                 scale_wh: float = 0.2) -> None:
+    def __init__(
+        self,
+        fig_size: list[int],
+        feat_size: list[list[int]],
+        steps: list,
+        scales: list,
+        aspect_ratios: list[list[int]],
+        scale_xy: float = 0.1,
+        scale_wh: float = 0.2,
+    ) -> None:
         self.feat_size = feat_size
         self.fig_size_w, self.fig_size_h = fig_size
         self.scale_xy_ = scale_xy
@@ -184,8 +211,10 @@ def dboxes_R34_coco(figsize: list[int], strides: list[int]) -> DefaultBoxes:  # 
     """Default boxes of the 1200x1200 model: grids 50, 25, 13, 7, 3, 3."""
     feat_size = [[50, 50], [25, 25], [13, 13], [7, 7], [3, 3], [3, 3]]
     steps = [(int(figsize[0] / fs[0]), int(figsize[1] / fs[1])) for fs in feat_size]
-    scales = [(int(s * figsize[0] / 300), int(s * figsize[1] / 300))
-              for s in [21, 45, 99, 153, 207, 261, 315]]
+    scales = [
+        (int(s * figsize[0] / 300), int(s * figsize[1] / 300))
+        for s in [21, 45, 99, 153, 207, 261, 315]
+    ]
     aspect_ratios = [[2], [2, 3], [2, 3], [2, 3], [2], [2]]
     return DefaultBoxes(figsize, feat_size, steps, scales, aspect_ratios)
 
@@ -193,9 +222,14 @@ def dboxes_R34_coco(figsize: list[int], strides: list[int]) -> DefaultBoxes:  # 
 class SSD_R34(nn.Module):  # noqa: N801 - the reference's class name, kept for unpickling
     """SSD on a truncated ResNet-34, 81 labels (background 0), decoding in ``forward``."""
 
-    def __init__(self, label_num: int = 81, backbone: str = "resnet34",
-                 model_path: str = "./resnet34-333f7ec4.pth",
-                 strides: list[int] | None = None, extract_shapes: bool = False) -> None:
+    def __init__(
+        self,
+        label_num: int = 81,
+        backbone: str = "resnet34",
+        model_path: str = "./resnet34-333f7ec4.pth",
+        strides: list[int] | None = None,
+        extract_shapes: bool = False,
+    ) -> None:
         super().__init__()
         self.label_num = label_num
         self.strides = [3, 3, 2, 2, 2, 2] if strides is None else strides
@@ -206,12 +240,18 @@ class SSD_R34(nn.Module):  # noqa: N801 - the reference's class name, kept for u
         self._build_additional_features(self.out_chan)
         self.extract_shapes = extract_shapes
         self.num_defaults = [4, 6, 6, 6, 4, 4]
-        self.loc = nn.ModuleList([
-            nn.Conv2d(oc, nd * 4, kernel_size=3, padding=1, stride=self.strides[0])
-            for nd, oc in zip(self.num_defaults, self.out_chan, strict=False)])
-        self.conf = nn.ModuleList([
-            nn.Conv2d(oc, nd * label_num, kernel_size=3, padding=1, stride=self.strides[1])
-            for nd, oc in zip(self.num_defaults, self.out_chan, strict=False)])
+        self.loc = nn.ModuleList(
+            [
+                nn.Conv2d(oc, nd * 4, kernel_size=3, padding=1, stride=self.strides[0])
+                for nd, oc in zip(self.num_defaults, self.out_chan, strict=False)
+            ]
+        )
+        self.conf = nn.ModuleList(
+            [
+                nn.Conv2d(oc, nd * label_num, kernel_size=3, padding=1, stride=self.strides[1])
+                for nd, oc in zip(self.num_defaults, self.out_chan, strict=False)
+            ]
+        )
         if not extract_shapes:
             self.size = (1200, 1200)
             self.encoder = Encoder(dboxes_R34_coco(list(self.size), [3, 3, 2, 2, 2, 2]))
@@ -220,17 +260,26 @@ class SSD_R34(nn.Module):  # noqa: N801 - the reference's class name, kept for u
 
     def _build_additional_features(self, input_channels: list[int]) -> None:
         # (mid channels, padding of the 3x3, stride of the 3x3) of conv8 .. conv11
-        specs = [(256, 1, self.strides[2]), (256, 1, self.strides[3]),
-                 (128, 1, self.strides[4]), (128, 0, self.strides[5]), (128, 0, 1)]
-        self.additional_blocks = nn.ModuleList([
-            nn.Sequential(
-                nn.Conv2d(input_channels[idx], mid, kernel_size=1),
-                nn.ReLU(inplace=True),
-                nn.Conv2d(mid, input_channels[idx + 1], kernel_size=3, padding=pad,
-                          stride=stride),
-                nn.ReLU(inplace=True),
-            )
-            for idx, (mid, pad, stride) in enumerate(specs)])
+        specs = [
+            (256, 1, self.strides[2]),
+            (256, 1, self.strides[3]),
+            (128, 1, self.strides[4]),
+            (128, 0, self.strides[5]),
+            (128, 0, 1),
+        ]
+        self.additional_blocks = nn.ModuleList(
+            [
+                nn.Sequential(
+                    nn.Conv2d(input_channels[idx], mid, kernel_size=1),
+                    nn.ReLU(inplace=True),
+                    nn.Conv2d(
+                        mid, input_channels[idx + 1], kernel_size=3, padding=pad, stride=stride
+                    ),
+                    nn.ReLU(inplace=True),
+                )
+                for idx, (mid, pad, stride) in enumerate(specs)
+            ]
+        )
 
     def _init_weights(self) -> None:
         for layer in [*self.additional_blocks, *self.loc, *self.conf]:
@@ -238,15 +287,23 @@ class SSD_R34(nn.Module):  # noqa: N801 - the reference's class name, kept for u
                 if param.dim() > 1:
                     nn.init.xavier_uniform_(param)
 
-    def bbox_view(self, src: list[torch.Tensor], loc: nn.ModuleList, conf: nn.ModuleList,
-                  extract_shapes: bool = False
-                  ) -> tuple[torch.Tensor, torch.Tensor, list[list[int]]]:
+    def bbox_view(
+        self,
+        src: list[torch.Tensor],
+        loc: nn.ModuleList,
+        conf: nn.ModuleList,
+        extract_shapes: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor, list[list[int]]]:
         """Heads on every feature map, flattened to ``[N, 4, B]`` and ``[N, label_num, B]``."""
         ret = []
         features_shapes = []
         for s, head_loc, head_conf in zip(src, loc, conf, strict=False):
-            ret.append((head_loc(s).view(s.size(0), 4, -1),
-                        head_conf(s).view(s.size(0), self.label_num, -1)))
+            ret.append(
+                (
+                    head_loc(s).view(s.size(0), 4, -1),
+                    head_conf(s).view(s.size(0), self.label_num, -1),
+                )
+            )
             if extract_shapes:
                 ls = head_loc(s)
                 features_shapes.append([ls.shape[2], ls.shape[3]])
@@ -262,8 +319,9 @@ class SSD_R34(nn.Module):  # noqa: N801 - the reference's class name, kept for u
             x = block(x)
             additional_results.append(x)
         src = [*layers, *additional_results]
-        locs, confs, features_shapes = self.bbox_view(src, self.loc, self.conf,
-                                                      extract_shapes=self.extract_shapes)
+        locs, confs, features_shapes = self.bbox_view(
+            src, self.loc, self.conf, extract_shapes=self.extract_shapes
+        )
         if self.extract_shapes:
             return locs, confs, features_shapes
         return self.encoder.decode_batch(locs, confs, 0.50, 200)

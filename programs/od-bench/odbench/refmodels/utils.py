@@ -50,20 +50,34 @@ class Conv2d_tf(nn.Conv2d):  # noqa: N801 - the reference's class name, kept for
         effective_filter_size = (filter_size - 1) * self.dilation[dim] + 1
         out_size = (input_size + self.stride[dim] - 1) // self.stride[dim]
         total_padding = max(
-            0, (out_size - 1) * self.stride[dim] + effective_filter_size - input_size)
+            0, (out_size - 1) * self.stride[dim] + effective_filter_size - input_size
+        )
         return int(total_padding % 2 != 0), total_padding
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:  # noqa: A002
         if self.padding == "valid":
-            return F.conv2d(input, self.weight, self.bias, self.stride, padding=0,
-                            dilation=self.dilation, groups=self.groups)
+            return F.conv2d(
+                input,
+                self.weight,
+                self.bias,
+                self.stride,
+                padding=0,
+                dilation=self.dilation,
+                groups=self.groups,
+            )
         rows_odd, padding_rows = self._compute_padding(input, dim=0)
         cols_odd, padding_cols = self._compute_padding(input, dim=1)
         if rows_odd or cols_odd:
             input = F.pad(input, [0, cols_odd, 0, rows_odd])
-        return F.conv2d(input, self.weight, self.bias, self.stride,
-                        padding=(padding_rows // 2, padding_cols // 2),
-                        dilation=self.dilation, groups=self.groups)
+        return F.conv2d(
+            input,
+            self.weight,
+            self.bias,
+            self.stride,
+            padding=(padding_rows // 2, padding_cols // 2),
+            dilation=self.dilation,
+            groups=self.groups,
+        )
 
 
 def box_area(left_top: torch.Tensor, right_bottom: torch.Tensor) -> torch.Tensor:
@@ -102,8 +116,9 @@ def nms(box_scores: torch.Tensor, iou_threshold: float) -> torch.Tensor:
     return box_scores[picked, :]
 
 
-def decode_boxes(rel_codes: torch.Tensor, boxes: torch.Tensor,
-                 weights: torch.Tensor) -> torch.Tensor:
+def decode_boxes(
+    rel_codes: torch.Tensor, boxes: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
     """TF Object Detection ``FasterRcnnBoxCoder`` decoding.
 
     ``rel_codes [N, A, 4]`` are (dy, dx, dh, dw) scaled by ``weights`` (y, x, h, w); ``boxes
@@ -128,5 +143,12 @@ def decode_boxes(rel_codes: torch.Tensor, boxes: torch.Tensor,
     pred_ctr_y = dy * heights + ctr_y
     pred_w = torch.exp(dw) * widths
     pred_h = torch.exp(dh) * heights
-    return torch.cat([pred_ctr_x - 0.5 * pred_w, pred_ctr_y - 0.5 * pred_h,
-                      pred_ctr_x + 0.5 * pred_w, pred_ctr_y + 0.5 * pred_h], dim=2)
+    return torch.cat(
+        [
+            pred_ctr_x - 0.5 * pred_w,
+            pred_ctr_y - 0.5 * pred_h,
+            pred_ctr_x + 0.5 * pred_w,
+            pred_ctr_y + 0.5 * pred_h,
+        ],
+        dim=2,
+    )
