@@ -70,7 +70,7 @@ def _env(home: Path) -> dict[str, str]:
 def register(home: Path, repo: Path) -> None:
     env = _env(home)
     code = (
-        "from ckx.context import Context; from ckx.repos import Repo; import sys;"
+        "from ckx.core.context import Context; from ckx.core.repos import Repo; import sys;"
         "Context(sys.argv[1]).registry.add(Repo(alias='bench', uid='00000000000be7c0', path=sys.argv[2]))"
     )
     subprocess.run(

@@ -13,14 +13,14 @@ __all__ = ["__version__", "access", "CkxError"]
 
 def access(request: dict) -> dict:
     """Run one action described by ``request``; return ``{"return": 0, ...}`` or an error dict."""
-    from ckx.api import access as _access
+    from ckx.app.api import access as _access
 
     return _access(request)
 
 
 def __getattr__(name: str):  # lazy re-export, keeps `import ckx` cheap
     if name == "CkxError":
-        from ckx.errors import CkxError
+        from ckx.core.errors import CkxError
 
         return CkxError
     raise AttributeError(name)

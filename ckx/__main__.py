@@ -1,5 +1,5 @@
 import sys
 
-from ckx.cli import main
+from ckx.app.cli import main
 
 sys.exit(main())

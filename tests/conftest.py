@@ -29,8 +29,8 @@ def ckx_home(tmp_path_factory, monkeypatch) -> Path:
 
 @pytest.fixture
 def ctx(ckx_home):
-    from ckx.context import Context
-    from ckx.ui import UI
+    from ckx.core.context import Context
+    from ckx.core.ui import UI
 
     c = Context(ckx_home, ui=UI(mode="none", interactive=False))
     yield c

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ckx.errors import UsageError
+from ckx.core.errors import UsageError
 
 
 def _records(ctx, i: dict[str, Any]):

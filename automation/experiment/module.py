@@ -2,9 +2,9 @@
 
 ``ckx benchmark program:NAME --record`` (the program automation delegates to
 :func:`benchmark_program`) runs a program N times and records the repetitions into an
-experiment entry; the layout and the statistics are in :mod:`ckx.experiments` and
-:mod:`ckx.stats`, the HTML report and charts in :mod:`ckx.dashboard`, archives in
-:mod:`ckx.repozip`. The generic ``find``/``ls``/``rm``/``load`` work on experiments as on any
+experiment entry; the layout and the statistics are in :mod:`ckx.experiments.records` and
+:mod:`ckx.experiments.stats`, the HTML report and charts in :mod:`ckx.experiments.dashboard`, archives in
+:mod:`ckx.experiments.repozip`. The generic ``find``/``ls``/``rm``/``load`` work on experiments as on any
 entry. See docs/experiments.md.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ckx.errors import NotFoundError, ResolutionError, UsageError
+from ckx.core.errors import NotFoundError, ResolutionError, UsageError
 
 #: Options of ``benchmark`` that are not inputs of the program run.
 _BENCH_ONLY = (
@@ -39,7 +39,7 @@ def _program_module(ctx):
 
 def _split_query(query):
     """(experiment tags, the program's query): plain tags label the experiment, ``_v`` terms go to the program."""
-    from ckx.query import Query
+    from ckx.core.query import Query
 
     if query is None:
         return [], None
@@ -66,7 +66,7 @@ def _names(value: Any) -> list[str]:
 
 def _kept_files(ctx, run_dir: str | None, names: list[str]) -> dict[str, Path]:
     """The ``--print_files`` that exist in ``run_dir`` (a warning for each missing one)."""
-    from ckx.archive import safe_member_path
+    from ckx.artifacts.archive import safe_member_path
 
     out: dict[str, Path] = {}
     for name in names:
@@ -90,7 +90,7 @@ def _print_file(ctx, rel: str, path: Path, k: int) -> None:
 
 
 def _stats_table(stats: dict[str, dict[str, Any]]):
-    from ckx.experiments import Table, fmt, is_noise_key
+    from ckx.experiments.records import Table, fmt, is_noise_key
 
     rows = []
     for k, s in stats.items():
@@ -117,8 +117,8 @@ def _stats_table(stats: dict[str, dict[str, Any]]):
 
 def benchmark_program(ctx, i: dict[str, Any], entry) -> dict[str, Any]:
     """Run ``entry`` (a program) ``--repetitions`` times; print statistics; ``--record`` them."""
-    from ckx import experiments as ex
-    from ckx.stats import summarize_records
+    from ckx.experiments import records as ex
+    from ckx.experiments.stats import summarize_records
 
     prog = _program_module(ctx)
     key = prog.choose_cmd_key(ctx, entry, i.get("cmd_key"))
@@ -204,7 +204,7 @@ def benchmark_program(ctx, i: dict[str, Any], entry) -> dict[str, Any]:
 
 def _experiments(ctx, i: dict[str, Any], *, need: bool = True):
     """The experiment entries named by the CID (a pattern works), ``--tags`` and extra args."""
-    from ckx.cid import parse_cid
+    from ckx.core.cid import parse_cid
 
     names = [(i.get("entry"), i.get("repo"))] if i.get("entry") or not i.get("args") else []
     for a in i.get("args") or []:
@@ -225,7 +225,7 @@ def _experiments(ctx, i: dict[str, Any], *, need: bool = True):
 
 
 def _points(e):
-    from ckx.experiments import load_points
+    from ckx.experiments.records import load_points
 
     return load_points(e.path)
 
@@ -242,7 +242,7 @@ def _stat(i: dict[str, Any]) -> str:
 
 def show(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """Print each matching experiment's points as a table (keys as rows, points as columns)."""
-    from ckx import experiments as ex
+    from ckx.experiments import records as ex
 
     stat = _stat(i)
     columns = _names(i.get("columns"))
@@ -306,7 +306,7 @@ def points(ctx, i: dict[str, Any]) -> dict[str, Any]:
 
 def compare(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """Metrics of the points of several experiments side by side; ratios to the first one."""
-    from ckx import experiments as ex
+    from ckx.experiments import records as ex
 
     cols = []
     for e in _experiments(ctx, i):
@@ -342,7 +342,7 @@ def compare(ctx, i: dict[str, Any]) -> dict[str, Any]:
 
 def plot(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """A PNG chart of ``--y`` (one or more keys) against ``--x`` over the matching experiments' points."""
-    from ckx.dashboard import plot_points
+    from ckx.experiments.dashboard import plot_points
 
     x = ctx.require(
         i.get("x"), "--x=KEY", "ckx plot experiment:NAME --x=cmd_key --y=samples_per_second"
@@ -368,7 +368,7 @@ def plot(ctx, i: dict[str, Any]) -> dict[str, Any]:
 
 def dashboard(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """Write a static HTML report of every experiment; ``--serve`` also serves it on 127.0.0.1."""
-    from ckx.dashboard import build, serve
+    from ckx.experiments.dashboard import build, serve
 
     out = Path(str(_out(i) or ctx.home / "dashboard")).expanduser().resolve()
     exps = ctx.search("experiment", i.get("query"), repo=i.get("repo"), name=i.get("entry"))
@@ -385,7 +385,7 @@ def dashboard(ctx, i: dict[str, Any]) -> dict[str, Any]:
 
 def zip(ctx, i: dict[str, Any]) -> dict[str, Any]:  # noqa: A001  (the CK verb)
     """Write the matching experiments to a repo-fragment archive (``ckr.zip`` by default)."""
-    from ckx.repozip import zip_entries
+    from ckx.experiments.repozip import zip_entries
 
     exps = _experiments(ctx, i)
     out = Path(str(_out(i) or i.get("zip") or "ckr.zip")).expanduser()
@@ -450,7 +450,7 @@ def replay(ctx, i: dict[str, Any]) -> dict[str, Any]:
     import json
     import tempfile
 
-    from ckx import experiments as ex
+    from ckx.experiments import records as ex
 
     exps = _experiments(ctx, i)
     if len(exps) > 1:
@@ -464,7 +464,7 @@ def replay(ctx, i: dict[str, Any]) -> dict[str, Any]:
     _check_artifacts(ctx, lock, where)
     inp = point.inputs
     program = ctx.load("program", inp.get("program_uid") or inp["program"])
-    from ckx.query import parse
+    from ckx.core.query import parse
 
     req = {
         **(inp.get("inputs") or {}),
@@ -519,8 +519,8 @@ def replay(ctx, i: dict[str, Any]) -> dict[str, Any]:
 
 
 def _replay_rows(point, chars: dict[str, Any], stat: str):
-    from ckx.experiments import Table, cell, fmt, is_noise_key
-    from ckx.stats import flatten, is_number
+    from ckx.experiments.records import Table, cell, fmt, is_noise_key
+    from ckx.experiments.stats import flatten, is_number
 
     new = flatten(chars)
     rows = []

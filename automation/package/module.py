@@ -1,7 +1,7 @@
 """The ``package`` automation: ``ckx install package --tags=...``, ``ckx prefetch package ...``.
 
 ``install`` plans and runs the package like a script node through :mod:`ckx.engine` (the
-engine fetches the meta's ``download`` block with :func:`ckx.artifacts.prepare_downloads`).
+engine fetches the meta's ``download`` block with :func:`ckx.artifacts.prepare.prepare_downloads`).
 ``prefetch`` fills a mirror folder for air-gapped machines; ``artifacts`` lists what would be
 downloaded. See docs/packages.md.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ckx.errors import NotFoundError, UsageError
+from ckx.core.errors import NotFoundError, UsageError
 
 
 def install(ctx, i: dict[str, Any]) -> dict[str, Any]:
@@ -32,7 +32,7 @@ def install(ctx, i: dict[str, Any]) -> dict[str, Any]:
 
 def prefetch(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """Fetch the files of every matching package (variations applied) into ``--to=DIR``."""
-    from ckx.artifacts import parse_download_block, prefetch_items
+    from ckx.artifacts.prepare import parse_download_block, prefetch_items
 
     to = ctx.require(
         i.get("to") if isinstance(i.get("to"), str) else None,
@@ -64,7 +64,7 @@ def prefetch(ctx, i: dict[str, Any]) -> dict[str, Any]:
 
 def artifacts(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """List the files matching packages download: name, size, checksums, sources."""
-    from ckx.artifacts import parse_download_block
+    from ckx.artifacts.prepare import parse_download_block
 
     rows = []
     for entry, meta in resolve(ctx, i):
@@ -97,8 +97,8 @@ def artifacts(ctx, i: dict[str, Any]) -> dict[str, Any]:
 
 def resolve(ctx, i: dict[str, Any]) -> list[tuple[Any, dict[str, Any]]]:
     """Matching package entries with their meta after the query's variations are applied."""
+    from ckx.core.query import Query
     from ckx.engine.variations import select
-    from ckx.query import Query
 
     query = i.get("query") or Query()
     plain = Query(tags=query.tags, not_tags=query.not_tags)

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ckx.errors import NotFoundError, UsageError
+from ckx.core.errors import NotFoundError, UsageError
 
 
 def _program(ctx, i: dict[str, Any]):
@@ -38,7 +38,7 @@ def choose_cmd_key(ctx, entry, key: str | None) -> str:
     keys = list(cmds)
     if key:
         if key not in cmds:
-            from ckx.suggest import did_you_mean
+            from ckx.core.suggest import did_you_mean
 
             raise NotFoundError(
                 f"program '{entry.alias}' has no cmd_key '{key}'" + did_you_mean(key, keys),
@@ -57,7 +57,7 @@ def choose_cmd_key(ctx, entry, key: str | None) -> str:
 
 def build_request(ctx, i: dict[str, Any], entry, key: str) -> dict[str, Any]:
     """The engine request for one run of ``entry`` with cmd_key ``key``."""
-    from ckx.query import Query, parse
+    from ckx.core.query import Query, parse
 
     cmd = entry.meta["run_cmds"][key]
     query = i.get("query") or Query()
@@ -91,7 +91,7 @@ def group_inputs(entry, i: dict[str, Any]) -> dict[str, str]:
         if value in (None, True, ""):
             continue
         if str(value) not in names:
-            from ckx.suggest import did_you_mean
+            from ckx.core.suggest import did_you_mean
 
             raise NotFoundError(
                 f"program '{entry.alias}' has no {group} '{value}'"
@@ -142,7 +142,7 @@ def run(ctx, i: dict[str, Any]) -> dict[str, Any]:
 def prefetch(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """Fetch every artefact a run of the program needs into ``--to=DIR`` (a mirror folder for
     an offline machine: there, ``CKX_MIRROR=DIR`` makes the same run work)."""
-    from ckx.artifacts import prefetch_plan
+    from ckx.artifacts.prepare import prefetch_plan
     from ckx.engine import make_plan
 
     to = i.get("to")
@@ -173,7 +173,7 @@ def cmd_keys(ctx, i: dict[str, Any]) -> dict[str, Any]:
 
 def benchmark(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """Run N repetitions and print statistics (``--record``: see the experiment automation)."""
-    from ckx.automations import load_module
+    from ckx.core.automations import load_module
 
     exp = ctx.automation("experiment")
     if exp.entry is None:

@@ -6,10 +6,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ckx.entries import new_uid
-from ckx.errors import ConflictError, MissingDependencyError, RunError, UsageError
-from ckx.metafile import save_meta
-from ckx.repos import Repo, read_repo_description
+from ckx.core.entries import new_uid
+from ckx.core.errors import ConflictError, MissingDependencyError, RunError, UsageError
+from ckx.core.metafile import save_meta
+from ckx.core.repos import Repo, read_repo_description
 
 
 def _alias_from(i: dict, fallback: str | None = None) -> str:
@@ -160,7 +160,7 @@ def rm(ctx, i: dict) -> dict:
 
 def zip(ctx, i: dict) -> dict:  # noqa: A001  (CK's verb)
     """Write every entry of a repo into a repo-fragment archive (``ckr.zip`` by default)."""
-    from ckx.repozip import zip_entries
+    from ckx.experiments.repozip import zip_entries
 
     repo = ctx.registry.get(_alias_from(i))
     entries = ctx.search(None, None, repo=repo.alias)
@@ -177,7 +177,7 @@ def zip(ctx, i: dict) -> dict:  # noqa: A001  (CK's verb)
 
 def unzip(ctx, i: dict) -> dict:
     """Merge a repo fragment (``--zip``, default ``ckr.zip``) into a repo (default ``local``)."""
-    from ckx.repozip import unzip_into
+    from ckx.experiments.repozip import unzip_into
 
     repo = ctx.registry.get(_alias_from(i, "local"))
     archive = Path(str(i.get("zip") or i.get("file") or "ckr.zip")).expanduser()

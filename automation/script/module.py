@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ckx.errors import UsageError
+from ckx.core.errors import UsageError
 
 
 def _check_request(i: dict[str, Any]) -> None:
@@ -44,9 +44,9 @@ def plan(ctx, i: dict[str, Any]) -> dict[str, Any]:
 
 def test(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """Run each matching script's ``tests.run_inputs`` (MLCFlow's field) and report."""
+    from ckx.core.errors import CkxError
+    from ckx.core.query import Query
     from ckx.engine import run_request
-    from ckx.errors import CkxError
-    from ckx.query import Query
 
     q = i.get("query") or Query()
     hits = ctx.search("script", q, name=i.get("entry"))
@@ -57,7 +57,7 @@ def test(ctx, i: dict[str, Any]) -> dict[str, Any]:
             variations = inp.get("variations_list") or [None]
             for v in variations:
                 if v:
-                    from ckx.query import parse
+                    from ckx.core.query import parse
 
                     req["query"] = parse(v)
                 try:
@@ -78,7 +78,7 @@ def test(ctx, i: dict[str, Any]) -> dict[str, Any]:
                 )
     failed = [r for r in report if not r["ok"]]
     if failed:
-        from ckx.errors import RunError
+        from ckx.core.errors import RunError
 
         raise RunError(
             f"{len(failed)} of {len(report)} script tests failed: "

@@ -1,6 +1,6 @@
 """The ``soft`` automation: ``ckx detect soft --tags=compiler,python`` or ``soft:NAME``.
 
-Each soft entry declares a ``detect`` block (see ckx/detect.py). Every installation found is
+Each soft entry declares a ``detect`` block (see ckx/artifacts/detect.py). Every installation found is
 registered as an entry of automation ``env`` in the local repo (``repos/local/env/<uid>/
 meta.json``): tags = the soft's tags + ``v3``, ``v3.11``... , the version, the path and the env
 it exports. Detecting the same path again updates its entry instead of adding one.
@@ -13,13 +13,13 @@ import os
 import time
 from typing import Any
 
-from ckx.errors import NotFoundError
+from ckx.core.errors import NotFoundError
 
 
 def detect(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """Detect the matching soft entries and register what is found."""
-    from ckx.detect import detect as run_detect
-    from ckx.detect import load_detector
+    from ckx.artifacts.detect import detect as run_detect
+    from ckx.artifacts.detect import load_detector
 
     hits = ctx.search("soft", i.get("query"), repo=i.get("repo"), name=i.get("entry"))
     if not hits:
@@ -52,9 +52,9 @@ def detect(ctx, i: dict[str, Any]) -> dict[str, Any]:
 
 def register(ctx, soft, d) -> dict[str, Any]:
     """Write (or update) the env entry of one detected installation; return its meta."""
-    from ckx.entries import new_uid
-    from ckx.metafile import atomic_write_text
-    from ckx.versions import version_tags
+    from ckx.core.entries import new_uid
+    from ckx.core.metafile import atomic_write_text
+    from ckx.core.versions import version_tags
 
     folder = ctx.registry.get("local").folder_for("env")
     folder.mkdir(parents=True, exist_ok=True)

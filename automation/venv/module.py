@@ -1,11 +1,11 @@
-"""The ``venv`` automation: ``ckx create|activate|ls|rm venv[:NAME]``. Thin over :mod:`ckx.venvs`."""
+"""The ``venv`` automation: ``ckx create|activate|ls|rm venv[:NAME]``. Thin over :mod:`ckx.artifacts.venvs`."""
 
 from __future__ import annotations
 
 import os
 from typing import Any
 
-from ckx.errors import UsageError
+from ckx.core.errors import UsageError
 
 
 def _name(ctx, i: dict[str, Any]) -> str:
@@ -22,7 +22,7 @@ def _list(value: Any) -> list[str]:
 
 def create(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """Create ``venv:NAME`` (python -m venv + pip install of the template), atomically."""
-    from ckx.venvs import create_venv, pins_from, pip_args_from
+    from ckx.artifacts.venvs import create_venv, pins_from, pip_args_from
 
     name = _name(ctx, i)
     template = i.get("template") if isinstance(i.get("template"), str) else None
@@ -40,7 +40,7 @@ def create(ctx, i: dict[str, Any]) -> dict[str, Any]:
 
 def activate(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """Print ``source .../bin/activate``; ``--shell`` starts ``$SHELL`` inside the venv."""
-    from ckx.venvs import activate_command, activated_environ, load_venv
+    from ckx.artifacts.venvs import activate_command, activated_environ, load_venv
 
     info = load_venv(ctx.home, _name(ctx, i))
     shell = i.get("shell")
@@ -60,7 +60,7 @@ def ls(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """List the ckx venvs (``venv:PATTERN`` filters by name)."""
     import fnmatch
 
-    from ckx.venvs import list_venvs
+    from ckx.artifacts.venvs import list_venvs
 
     pattern = i.get("entry") or "*"
     found = [v for v in list_venvs(ctx.home) if fnmatch.fnmatchcase(v.name, pattern)]
@@ -76,7 +76,7 @@ def rm(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """Remove ``venv:NAME`` or ``venv:*``; asks first unless ``--force`` or ``--quiet``."""
     import fnmatch
 
-    from ckx.venvs import list_venvs, remove_venvs
+    from ckx.artifacts.venvs import list_venvs, remove_venvs
 
     pattern = ctx.require(i.get("entry"), "which venv to remove", "ckx rm venv:NAME  or  ckx rm venv:*")
     names = [v.name for v in list_venvs(ctx.home) if fnmatch.fnmatchcase(v.name, pattern)]

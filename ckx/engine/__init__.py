@@ -55,7 +55,7 @@ RESERVED = frozenset(
 
 
 def _query(request: dict[str, Any]):
-    from ckx.query import Query, parse
+    from ckx.core.query import Query, parse
 
     q = request.get("query")
     if q is None:

@@ -40,7 +40,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ckx.errors import UsageError
+from ckx.core.errors import UsageError
 
 BUILD_RECORD = ".ckx-build.json"
 META_FILE = "meta.json"
@@ -86,7 +86,7 @@ class CacheRecord:
             if not os.path.exists(p):
                 out.append(f"recorded path {p} is gone")
         if self.meta.get("has_downloads"):
-            from ckx.artifacts import MANIFEST, check_prepared
+            from ckx.artifacts.prepare import MANIFEST, check_prepared
 
             if not (self.path / MANIFEST).is_file():
                 out.append(f"its downloads are not recorded ({self.path / MANIFEST} is missing)")
@@ -202,7 +202,7 @@ class CacheStore:
     @contextmanager
     def locked(self, key: str, what: str = "", timeout: float = 24 * 3600) -> Iterator[None]:
         """Hold the key's cross-process lock (waits for another builder of the same key)."""
-        from ckx.locks import path_lock
+        from ckx.core.locks import path_lock
 
         with path_lock(self.root / ".locks" / key[:32], timeout=timeout, what=what):
             yield
@@ -251,7 +251,7 @@ class CacheStore:
 
     def sweep(self) -> list[str]:
         """Remove leftovers of crashed builds and removals; return their names."""
-        from ckx.locks import pid_alive
+        from ckx.core.locks import pid_alive
 
         removed: list[str] = []
         try:

@@ -25,7 +25,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from ckx.errors import RunError
+from ckx.core.errors import RunError
 
 #: Keys never passed from a node to its deps: they describe the node itself.
 LOCAL_KEYS = (

@@ -5,7 +5,7 @@ Hooks (all optional): ``preprocess(i)`` before ``prehook_deps`` and ``run.sh``,
 Each takes exactly one argument ``i`` (a :class:`HookInput`) and returns ``None`` or a dict:
 
 * ``{"return": 0}`` or ``None``: fine. ``{"return": N, "error": "..."}`` with N > 0, or raising
-  a :class:`~ckx.errors.CkxError`: the hook failed (the error names file and hook).
+  a :class:`~ckx.core.errors.CkxError`: the hook failed (the error names file and hook).
 * ``"skip": True`` from ``preprocess``: skip ``prehook_deps``, ``run.sh``, ``posthook_deps``
   and ``postprocess`` (the node is done; its env is exported as it is).
 * ``"version": "1.2.3"``: the version this node provides.
@@ -27,7 +27,7 @@ from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
-from ckx.errors import CkxError, MetaError, RunError
+from ckx.core.errors import CkxError, MetaError, RunError
 
 HOOK_NAMES = ("preprocess", "postprocess", "detect_version")
 _loaded: dict[tuple[str, int], Customize] = {}
@@ -67,7 +67,7 @@ def load_customize(path: Path) -> Customize | None:
 
 
 def _import(path: Path) -> ModuleType:
-    from ckx.pyfile import import_file
+    from ckx.core.pyfile import import_file
 
     return import_file(path, "ckx_customize", hint="fix the error in this customize.py")
 
@@ -141,7 +141,7 @@ class HookInput:
     def keep_in_store(self, path: str | Path) -> Path:
         """Move a large file into the content-addressed store and hardlink it back in place
         (read-only), so two cache entries with the same bytes share them."""
-        from ckx.cas import ObjectStore
+        from ckx.artifacts.cas import ObjectStore
 
         if self.objects_root is None:
             raise RunError("no object store is configured for this run")

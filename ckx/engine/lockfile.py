@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ckx.errors import ResolutionError, UsageError
+from ckx.core.errors import ResolutionError, UsageError
 
 LOCK_VERSION = 1
 _FILES = ("run.sh", "run.bat", "customize.py")
@@ -68,7 +68,7 @@ def plan_to_lock(plan) -> dict[str, Any]:
 
 def write_lock(plan, path: Path | str) -> Path:
     """Write ``plan``'s lock to ``path`` atomically."""
-    from ckx.metafile import atomic_write_text
+    from ckx.core.metafile import atomic_write_text
 
     p = Path(path)
     atomic_write_text(p, json.dumps(plan_to_lock(plan), indent=2) + "\n")

@@ -40,11 +40,11 @@ import json
 import sys
 from typing import Any
 
+from ckx.core.entries import Entry
+from ckx.core.errors import CkxError, ResolutionError
+from ckx.core.query import Query, Variation, parse
 from ckx.engine import envs
 from ckx.engine.variations import Selection, merge_adr, merge_meta, select
-from ckx.entries import Entry
-from ckx.errors import CkxError, ResolutionError
-from ckx.query import Query, Variation, parse
 
 DEP_KINDS = ("deps", "prehook_deps", "posthook_deps", "post_deps")
 _VERSION_FIELDS = ("version", "version_min", "version_max", "version_max_usable")
@@ -95,7 +95,7 @@ class Constraint:
         return not any((self.version, self.version_min, self.version_max, self.version_max_usable))
 
     def describe(self) -> str:
-        from ckx.versions import describe_constraint
+        from ckx.core.versions import describe_constraint
 
         return describe_constraint(
             version=self.version, version_min=self.version_min, version_max=self.version_max
@@ -322,7 +322,7 @@ def combine(constraints: tuple[Constraint, ...] | list[Constraint]) -> dict[str,
             "version_max": None,
             "version_max_usable": None,
         }
-    from ckx.versions import compare, parse_version
+    from ckx.core.versions import compare, parse_version
 
     exact: Constraint | None = None
     lo: Constraint | None = None
@@ -381,7 +381,7 @@ def _as_query(tags: Any) -> Query:
 
 
 def _priority(entry: Entry) -> tuple:
-    from ckx.versions import parse_version
+    from ckx.core.versions import parse_version
 
     meta = entry.meta
     try:
@@ -670,7 +670,7 @@ class Planner:
         default = str(meta["default_version"]) if meta.get("default_version") else None
         if not declared and not default and not joint.get("version"):
             return None  # nothing to choose from: the script reports its version when run
-        from ckx.versions import newest, satisfies
+        from ckx.core.versions import newest, satisfies
 
         bounds = {k: joint.get(k) for k in ("version", "version_min", "version_max")}
         if joint.get("version"):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ckx.core.entries import Entry
+from ckx.core.query import Query
 from ckx.engine.cache import CacheRecord, CacheStore
 from ckx.engine.planner import Provider
-from ckx.entries import Entry
-from ckx.query import Query
 
 
 class CacheFlags:
@@ -40,7 +40,7 @@ def entries_changed(ctx) -> None:
 
 
 class RepoProvider(Provider):
-    """A :class:`ckx.engine.planner.Provider` over a :class:`ckx.context.Context`."""
+    """A :class:`ckx.engine.planner.Provider` over a :class:`ckx.core.context.Context`."""
 
     def __init__(
         self,
@@ -108,8 +108,8 @@ class RepoProvider(Provider):
 
 
 def _newest_first(rec: CacheRecord) -> tuple:
-    from ckx.errors import CkxError
-    from ckx.versions import parse_version
+    from ckx.core.errors import CkxError
+    from ckx.core.versions import parse_version
 
     v: Any = None
     if rec.version:

@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ckx.core.errors import CkxError, RunError
 from ckx.engine import envs
 from ckx.engine.planner import Edge, Node, Plan, Planner, compose_env
 from ckx.engine.provider import CacheFlags, RepoProvider
-from ckx.errors import CkxError, RunError
 
 OUTPUT_STATE_FILE = "ckx-output.json"
 LOG_FILE = "ckx-run.log"
@@ -189,7 +189,7 @@ class Runner:
         if node.meta.get("detect"):
             version = self._detect(node, env) or version
         if node.meta.get("download"):
-            from ckx.artifacts import prepare_downloads
+            from ckx.artifacts.prepare import prepare_downloads
 
             envs.set_all(env, prepare_downloads(self.ctx, node.meta, env, work, inputs=node.inputs))
         from ckx.engine.hooks import HookInput, call_hook, load_customize
@@ -269,7 +269,7 @@ class Runner:
             return edge.node
         if not envs.dep_enabled(edge.dep, env):
             return None
-        from ckx.query import parse
+        from ckx.core.query import parse
 
         q = parse(edge.dep.get("tags") or "").merged(parse(envs.tags_from_env(edge.dep, env)))
         if edge.node is not None and q == edge.query:
@@ -353,8 +353,8 @@ class Runner:
 
     # -- detection -------------------------------------------------------------------------
     def _detect(self, node: Node, env: dict[str, Any]) -> str | None:
-        from ckx.detect import DetectSpec, detect
-        from ckx.versions import satisfies
+        from ckx.artifacts.detect import DetectSpec, detect
+        from ckx.core.versions import satisfies
 
         cust = node.entry.path / "customize.py"
         spec = DetectSpec.from_meta(
@@ -400,7 +400,7 @@ class Runner:
     def _check_version(self, node: Node, version: str | None) -> None:
         if not version:
             return
-        from ckx.versions import satisfies
+        from ckx.core.versions import satisfies
 
         joint = node.joint()
         try:

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ckx.core.errors import ResolutionError
+from ckx.core.query import Query
 from ckx.engine.envs import substitute_hash
-from ckx.errors import ResolutionError
-from ckx.query import Query
 
 #: Fields that merge as dicts; lists of deps append; the rest replace.
 _DICT_FIELDS = ("env", "default_env", "state", "const", "input_mapping")
@@ -156,7 +156,7 @@ def _declared_key(
             raise ResolutionError(
                 f"{where}: variation '_{name}' needs a value: '_{name}.VALUE'", hint=_known(singles)
             )
-        from ckx.suggest import did_you_mean
+        from ckx.core.suggest import did_you_mean
 
         raise ResolutionError(
             f"{where}: no variation '_{name}'" + did_you_mean(name, list(singles)),

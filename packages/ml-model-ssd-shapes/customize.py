@@ -14,7 +14,7 @@ def preprocess(i):
         with open(f, "rb") as fh:
             digest = hashlib.sha256(fh.read()).hexdigest()
         if digest != meta["file"]["sha256"]:
-            from ckx.errors import ChecksumError
+            from ckx.core.errors import ChecksumError
 
             raise ChecksumError(
                 f"{f}: sha256 is {digest}, the meta says {meta['file']['sha256']}",

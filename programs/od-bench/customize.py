@@ -23,7 +23,7 @@ PROFILES = {
 
 
 def _fail(msg, hint=""):
-    from ckx.errors import UsageError
+    from ckx.core.errors import UsageError
 
     raise UsageError(msg, hint=hint or None)
 

@@ -317,7 +317,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 def _usage_error(message: str, hint: str) -> Exception:
     """ckx's UsageError when ckx is importable (run by the engine), else a SystemExit."""
     try:
-        from ckx.errors import UsageError
+        from ckx.core.errors import UsageError
     except ImportError:  # run by hand outside the ckx environment
         return SystemExit(f"error: {message}\nhint: {hint}")
     return UsageError(message, hint=hint)

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # `tests.helpers` must import however pytest was started
     sys.path.insert(0, str(ROOT))
 
-from ckx.cas import ObjectStore  # noqa: E402
+from ckx.artifacts.cas import ObjectStore  # noqa: E402
 from tests.helpers.httpserver import http_server  # noqa: E402,F401 - re-exported fixture
 
 

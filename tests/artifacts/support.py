@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ckx.cas import ObjectStore
+from ckx.artifacts.cas import ObjectStore
 
 
 def store_is_empty(store: ObjectStore) -> bool:
@@ -20,7 +20,7 @@ def fetch_worker(args: tuple[str, str, str, str]) -> tuple[str, str, bool]:
     Returns ("ok", object path, cached) or ("error", message, False).
     """
     url, sha256, store_root, filename = args
-    from ckx.download import Artifact, fetch
+    from ckx.artifacts.download import Artifact, fetch
 
     try:
         res = fetch(

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ckx.archive import detect_kind, extract
-from ckx.errors import ArchiveError, ConflictError
+from ckx.artifacts.archive import detect_kind, extract
+from ckx.core.errors import ArchiveError, ConflictError
 
 FILES = {
     "pkg-1.0/README": b"read me\n",
@@ -189,7 +189,7 @@ def test_malicious_zip_is_refused_and_writes_nothing(tmp_path: Path, case: str) 
 def test_zip_members_with_permission_bits_only_are_regular_files(tmp_path):
     import zipfile
 
-    from ckx.archive import extract
+    from ckx.artifacts.archive import extract
 
     z = tmp_path / "w.zip"
     with zipfile.ZipFile(z, "w") as zf:

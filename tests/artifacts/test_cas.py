@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ckx.cas import ObjectStore, hash_file
-from ckx.errors import ChecksumError, UsageError
+from ckx.artifacts.cas import ObjectStore, hash_file
+from ckx.core.errors import ChecksumError, UsageError
 
 from .support import store_is_empty
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from ckx.cas import ObjectStore
-from ckx.download import Artifact, FetchResult, fetch
-from ckx.errors import ChecksumError, DownloadError
+from ckx.artifacts.cas import ObjectStore
+from ckx.artifacts.download import Artifact, FetchResult, fetch
+from ckx.core.errors import ChecksumError, DownloadError
 from tests.helpers.httpserver import FaultServer, closed_port_url
 
 from .support import fetch_worker, store_is_empty
@@ -244,7 +244,7 @@ def test_first_download_records_its_hash_and_later_ones_must_match(
 ) -> None:
     known = tmp_path / "known-hashes.json"
     url = http_server.add("/f.bin", DATA)
-    caplog.set_level(logging.WARNING, logger="ckx.download")
+    caplog.set_level(logging.WARNING, logger="ckx.artifacts.download")
     first = _get(Artifact("f.bin", [url]), ObjectStore(tmp_path / "s1"), known_hashes=known)
     assert "publishes no checksum" in caplog.text and SHA in known.read_text()
     caplog.clear()

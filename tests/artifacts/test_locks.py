@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ckx.errors import LockTimeout
-from ckx.locks import lock_file_for, path_lock, read_holder
+from ckx.core.errors import LockTimeout
+from ckx.core.locks import lock_file_for, path_lock, read_holder
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="uses fork and signals")
@@ -56,7 +56,7 @@ def test_timeout_names_the_holder_and_the_lock_file(tmp_path: Path) -> None:
     target = tmp_path / "entry"
     holder = _start(f"""
         import sys, time
-        from ckx.locks import path_lock
+        from ckx.core.locks import path_lock
         with path_lock({str(target)!r}, timeout=5, what="download coco"):
             print("READY", flush=True)
             time.sleep(30)
@@ -77,7 +77,7 @@ def test_lock_of_a_killed_holder_is_free_at_once(tmp_path: Path) -> None:
     target = tmp_path / "entry"
     holder = _start(f"""
         import time
-        from ckx.locks import path_lock
+        from ckx.core.locks import path_lock
         with path_lock({str(target)!r}, timeout=5):
             print("READY", flush=True)
             time.sleep(30)
@@ -116,7 +116,7 @@ def test_lock_still_held_after_its_recorded_holder_died_is_taken_over(
             with path_lock(target, timeout=0.2, stale_after=5):
                 pass
         assert f"pid {dead.pid}" in err.value.message
-        caplog.set_level(logging.WARNING, logger="ckx.locks")
+        caplog.set_level(logging.WARNING, logger="ckx.core.locks")
         with path_lock(target, timeout=5, stale_after=0.2) as me:
             assert read_holder(lock_file) == me
         assert f"pid {dead.pid}" in caplog.text and "stale lock" in caplog.text
@@ -128,7 +128,7 @@ def test_a_live_holder_is_never_taken_over(tmp_path: Path) -> None:
     target = tmp_path / "entry"
     holder = _start(f"""
         import time
-        from ckx.locks import path_lock
+        from ckx.core.locks import path_lock
         with path_lock({str(target)!r}, timeout=5):
             print("READY", flush=True)
             time.sleep(30)
@@ -146,7 +146,7 @@ def test_waiter_gets_the_lock_only_after_the_holder_releases_it(tmp_path: Path) 
     target, marker = tmp_path / "entry", tmp_path / "holder-finished"
     holder = _start(f"""
         import pathlib, time
-        from ckx.locks import path_lock
+        from ckx.core.locks import path_lock
         with path_lock({str(target)!r}, timeout=5):
             print("READY", flush=True)
             time.sleep(0.5)

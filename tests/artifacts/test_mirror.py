@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from ckx.cas import ObjectStore
-from ckx.download import Artifact, fetch
-from ckx.mirror import mirrors_from_env, prefetch_into, split_mirror_list
+from ckx.artifacts.cas import ObjectStore
+from ckx.artifacts.download import Artifact, fetch
+from ckx.artifacts.mirror import mirrors_from_env, prefetch_into, split_mirror_list
 from tests.helpers.httpserver import FaultServer, closed_port_url
 
 DATA = b"mirror me\n" * 5000

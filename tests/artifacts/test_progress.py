@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from ckx.progress import Progress, human_bytes, human_duration, render_line
+from ckx.core.progress import Progress, human_bytes, human_duration, render_line
 
 
 class FakeTTY(io.StringIO):

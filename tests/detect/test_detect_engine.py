@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ckx.detect import (
+from ckx.artifacts.detect import (
     DetectSpec,
     detect,
     find_executables,
@@ -18,7 +18,7 @@ from ckx.detect import (
     load_determine_version,
     probe_version,
 )
-from ckx.errors import MetaError, UsageError
+from ckx.core.errors import MetaError, UsageError
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="fake executables are /bin/sh scripts")
 

@@ -1,4 +1,4 @@
-"""Version parsing, ordering and MLCFlow-style constraints (ckx.versions)."""
+"""Version parsing, ordering and MLCFlow-style constraints (ckx.core.versions)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from packaging.version import Version as PepVersion
 
-from ckx.errors import UsageError
-from ckx.versions import (
+from ckx.core.errors import UsageError
+from ckx.core.versions import (
     compare,
     describe_constraint,
     newest,

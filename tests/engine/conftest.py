@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ckx.context import Context
-from ckx.repos import Repo
-from ckx.ui import UI
+from ckx.core.context import Context
+from ckx.core.repos import Repo
+from ckx.core.ui import UI
 
 REPO_UID = "00000000000000aa"
 

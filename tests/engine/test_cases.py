@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ckx import errors
-from ckx.context import Context
-from ckx.repos import Repo
-from ckx.ui import UI
+from ckx.core import errors
+from ckx.core.context import Context
+from ckx.core.repos import Repo
+from ckx.core.ui import UI
 
 from .conftest import REPO_UID, write_script
 

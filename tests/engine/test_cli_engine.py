@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ckx.context import Context
-from ckx.repos import Repo
+from ckx.core.context import Context
+from ckx.core.repos import Repo
 
 from .conftest import REPO_UID, write_script
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from ckx.context import Context
+from ckx.core.context import Context
+from ckx.core.repos import Repo
 from ckx.engine.cache import CacheStore
-from ckx.repos import Repo
 
 from .conftest import REPO_UID, write_script
 

@@ -10,10 +10,10 @@ import time
 
 import pytest
 
+from ckx.core.errors import ResolutionError, UsageError
 from ckx.engine import make_plan, run_request
 from ckx.engine.cache import CacheStore, parse_expiration
 from ckx.engine.lockfile import LOCK_VERSION, read_lock
-from ckx.errors import ResolutionError, UsageError
 
 from .conftest import write_script
 
@@ -120,7 +120,7 @@ def test_renew_replaces_and_skip_cache_records_nothing(ectx, script_repo):
 def test_ambiguous_cached_results_pick_newest_version_and_say_so(ectx, script_repo):
     import io
 
-    from ckx.ui import UI
+    from ckx.core.ui import UI
 
     write_script(
         script_repo,
@@ -140,7 +140,7 @@ def test_ambiguous_cached_results_pick_newest_version_and_say_so(ectx, script_re
 
 
 def test_cache_automation_show_find_rm(ectx, script_repo):
-    from ckx.api import run
+    from ckx.app.api import run
 
     write_script(
         script_repo, "tool", {"cache": True, "tags": ["tool", "thing"]}, {"run.sh": "true\n"}
@@ -156,7 +156,7 @@ def test_cache_automation_show_find_rm(ectx, script_repo):
 
 
 def test_detect_soft_registers_env_entries(ectx, tmp_path):
-    from ckx.api import run
+    from ckx.app.api import run
 
     bindir = tmp_path / "bin"
     bindir.mkdir()
@@ -182,7 +182,7 @@ def test_detect_soft_registers_env_entries(ectx, tmp_path):
 def test_get_python3_detects_and_fails_with_a_hint(ectx, tmp_path):
     import sys
 
-    from ckx.errors import RunError
+    from ckx.core.errors import RunError
 
     out = run_request(
         ectx, {"query": "get,python3", "env": {"CKX_PYTHON_BIN_WITH_PATH": sys.executable}}
@@ -245,7 +245,7 @@ def test_keep_in_store_shares_bytes_between_entries(ectx, script_repo):
 
 
 def test_script_test_action_runs_run_inputs(ectx, script_repo):
-    from ckx.api import run
+    from ckx.app.api import run
 
     write_script(
         script_repo,

@@ -8,7 +8,13 @@ import sys
 from pathlib import Path
 
 import ckx
-from ckx.experiments import load_points, machine_of, platform_info, point_id, record_repetition
+from ckx.experiments.records import (
+    load_points,
+    machine_of,
+    platform_info,
+    point_id,
+    record_repetition,
+)
 
 from .conftest import bench
 
@@ -73,7 +79,7 @@ def test_platform_info_is_cheap_and_complete():
     assert p["cpu_cores"] >= 1 and p["python"].count(".") == 2
     assert set(machine_of(p)) == {"os", "arch", "cpu_model", "cpu_cores", "accelerators"}
     code = (
-        "import sys; from ckx.experiments import platform_info; platform_info(); "
+        "import sys; from ckx.experiments.records import platform_info; platform_info(); "
         "heavy = {'numpy', 'torch', 'onnxruntime', 'cv2', 'matplotlib', 'yaml'} & set(sys.modules); "
         "print(sorted(heavy))"
     )
@@ -275,7 +281,7 @@ def test_replay_record_adds_a_repetition(synth, ckx_home):
 
 _WORKER = """
 import sys
-from ckx.experiments import record_repetition, platform_info
+from ckx.experiments.records import record_repetition, platform_info
 from pathlib import Path
 exp, tag = Path(sys.argv[1]), sys.argv[2]
 inputs = {"program": "p", "program_uid": "u", "cmd_key": "k", "variations": [], "env": {}, "inputs": {}}

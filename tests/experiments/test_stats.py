@@ -1,4 +1,4 @@
-"""Statistics over repetitions (ckx.stats)."""
+"""Statistics over repetitions (ckx.experiments.stats)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ckx.stats import flatten, is_number, summarize, summarize_records
+from ckx.experiments.stats import flatten, is_number, summarize, summarize_records
 
 
 def test_summary_of_known_values():

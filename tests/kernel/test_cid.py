@@ -1,7 +1,7 @@
 import pytest
 
-from ckx.cid import CID, parse_cid
-from ckx.errors import QueryError
+from ckx.core.cid import CID, parse_cid
+from ckx.core.errors import QueryError
 
 
 @pytest.mark.parametrize(

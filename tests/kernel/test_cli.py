@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from ckx.cli import parse_argv
-from ckx.errors import UsageError
+from ckx.app.cli import parse_argv
+from ckx.core.errors import UsageError
 from tests.conftest import ROOT
 
 
@@ -101,8 +101,8 @@ HEAVY = [
     "code",
     [
         "import ckx",
-        "import ckx.cli, sys; sys.argv=['ckx','--help']; ckx.cli.main(['--help'])",
-        "import ckx.cli; ckx.cli.main(['search','automation','--tags=repo'])",
+        "import ckx.app.cli, sys; sys.argv=['ckx','--help']; ckx.app.cli.main(['--help'])",
+        "import ckx.app.cli; ckx.app.cli.main(['search','automation','--tags=repo'])",
     ],
 )
 def test_no_heavy_imports_at_start(code, ckx_home, tmp_path):

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from ckx.context import Context
-from ckx.repos import Repo
-from ckx.ui import UI
+from ckx.core.context import Context
+from ckx.core.repos import Repo
+from ckx.core.ui import UI
 from tests.conftest import write_entry
 
 
@@ -130,8 +130,8 @@ def test_an_unchanged_tree_is_not_rescanned_by_the_next_command(ctx, repo):
     ctx.search("script", "t")
     ctx.index.invalidate()
     ctx.search("script", "t")  # settles anything racy
-    from ckx.context import Context
-    from ckx.ui import UI
+    from ckx.core.context import Context
+    from ckx.core.ui import UI
 
     fresh = Context(ctx.home, ui=UI(mode="none"))  # a new process, as far as the index knows
     assert fresh.index._stale_repos() == []

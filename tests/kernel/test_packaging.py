@@ -56,14 +56,14 @@ def test_the_wheel_contains_the_builtin_repo(tmp_path):
         "ckx/_builtin/programs/od-bench/meta.yaml",
         "ckx/_builtin/packages/ml-model-ssd-shapes/ssd_shapes.onnx",
         "ckx/_builtin/soft/compiler.python/meta.yaml",
-        "ckx/cli.py",
+        "ckx/app/cli.py",
     ):
         assert must in names, must
     assert not any("__pycache__" in n for n in names)
 
 
 def test_builtin_repo_location_can_be_overridden(tmp_path, monkeypatch):
-    from ckx.repos import project_root
+    from ckx.core.repos import project_root
 
     assert project_root() == ROOT  # an editable checkout uses itself
     monkeypatch.setenv("CKX_BUILTIN_REPO", str(tmp_path))

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ckx.errors import CkxError, QueryError
-from ckx.query import Query, Variation, parse
+from ckx.core.errors import CkxError, QueryError
+from ckx.core.query import Query, Variation, parse
 
 
 def test_plain_negative_and_variation_terms():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ckx.repos import Repo
+from ckx.core.repos import Repo
 from tests.conftest import write_entry
 
 
@@ -40,7 +40,7 @@ def test_schema_violation_names_file_field_and_problem(ctx, repo):
 
 def test_loading_an_invalid_entry_by_name_explains_why(ctx, repo):
     write_entry(repo / "script", "baduid", "XYZ", ["x"])
-    from ckx.errors import NotFoundError
+    from ckx.core.errors import NotFoundError
 
     with pytest.raises(NotFoundError, match="exists but is invalid: .*field 'uid'"):
         ctx.load("script", "baduid")
@@ -107,14 +107,14 @@ def test_unknown_names_get_suggestions(cli):
     ],
 )
 def test_fast_base_checks_say_exactly_what_jsonschema_says(meta):
-    from ckx.schema import BASE_SCHEMA, base_problems, iter_problems
+    from ckx.core.schema import BASE_SCHEMA, base_problems, iter_problems
 
     assert sorted(base_problems(meta, "f")) == sorted(iter_problems(meta, "f", BASE_SCHEMA))
 
 
 def test_a_tag_with_a_trailing_newline_is_refused():
     # Python's `$` matches before a final newline (jsonschema inherits that); ckx does not
-    from ckx.schema import base_problems
+    from ckx.core.schema import base_problems
 
     assert base_problems({"alias": "a", "uid": "0123456789abcdef", "tags": ["y\n"]}, "f")
 
@@ -123,7 +123,7 @@ def test_fast_and_full_validators_agree_on_script_metas(ctx):
     """The index checks with fastjsonschema and reports with jsonschema: they must agree."""
     import copy
 
-    from ckx.schema import entry_schema, is_valid, iter_problems
+    from ckx.core.schema import entry_schema, is_valid, iter_problems
 
     schema = entry_schema("script", ctx.registry)
     good = ctx.load("script", "get-python3").meta

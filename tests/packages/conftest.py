@@ -45,8 +45,8 @@ def zip_bytes(files: dict[str, bytes]) -> bytes:
 @pytest.fixture
 def make_ctx(ckx_home) -> Callable[..., object]:
     """``make_ctx(**environ)``: a Context on the test's CKX_HOME with ``environ`` added."""
-    from ckx.context import Context
-    from ckx.ui import UI
+    from ckx.core.context import Context
+    from ckx.core.ui import UI
 
     made = []
 
@@ -63,7 +63,7 @@ def make_ctx(ckx_home) -> Callable[..., object]:
 
 
 def store_objects(home: Path) -> list[str]:
-    from ckx.cas import ObjectStore
+    from ckx.artifacts.cas import ObjectStore
 
     return list(ObjectStore(home / "objects").iter_objects())
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ckx.artifacts import (
+from ckx.artifacts.prepare import (
     MANIFEST,
     check_prepared,
     parse_download_block,
@@ -20,7 +20,7 @@ from ckx.artifacts import (
     prefetch_items,
     prepare_downloads,
 )
-from ckx.errors import (
+from ckx.core.errors import (
     ArchiveError,
     ChecksumError,
     ConflictError,

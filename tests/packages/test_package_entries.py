@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ckx.artifacts import parse_download_block, prepare_downloads
-from ckx.errors import DownloadError
+from ckx.artifacts.prepare import parse_download_block, prepare_downloads
+from ckx.core.errors import DownloadError
 from tests.conftest import shared_data_root
 from tests.helpers.httpserver import closed_port_url
 
@@ -223,8 +223,8 @@ def test_subset_is_the_first_n_images_in_annotation_order(make_ctx, tmp_path):
 
 def test_prefetch_action_fills_a_mirror(make_ctx, http_server, tmp_path):
     """`ckx prefetch package --tags=... --to=DIR` over a repo whose package points at the test server."""
-    from ckx.api import run
-    from ckx.repos import Repo
+    from ckx.app.api import run
+    from ckx.core.repos import Repo
 
     data = b"weights" * 1000
     repo = tmp_path / "repo"

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from ckx.artifacts import parse_download_block, prefetch_items, prepare_downloads
-from ckx.cas import ObjectStore
-from ckx.download import Artifact
-from ckx.errors import ChecksumError, DownloadError, MissingDependencyError, UsageError
-from ckx.rclone import check_remote, fetch_rclone, find_rclone, split_remote
+from ckx.artifacts.cas import ObjectStore
+from ckx.artifacts.download import Artifact
+from ckx.artifacts.prepare import parse_download_block, prefetch_items, prepare_downloads
+from ckx.artifacts.rclone import check_remote, fetch_rclone, find_rclone, split_remote
+from ckx.core.errors import ChecksumError, DownloadError, MissingDependencyError, UsageError
 
 from .conftest import sha256, store_objects, store_temp_files
 

@@ -12,10 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ckx.context import Context
-from ckx.errors import ConflictError, NotFoundError, RunError, UsageError
-from ckx.ui import UI
-from ckx.venvs import (
+from ckx.artifacts.venvs import (
     PythonPackage,
     activate_command,
     ensure_python_package,
@@ -25,6 +22,9 @@ from ckx.venvs import (
     select_python,
     venv_dir,
 )
+from ckx.core.context import Context
+from ckx.core.errors import ConflictError, NotFoundError, RunError, UsageError
+from ckx.core.ui import UI
 
 pytestmark = pytest.mark.slow  # creates a real venv (ensurepip) once for the module: ~10 s
 
@@ -70,7 +70,7 @@ def context(home: Path, **environ: str) -> Context:
 @pytest.fixture(scope="module")
 def made(home, wheels):
     """``ckx create venv:t1 --requirements=ckxtinypkg==1.0.0`` offline from the wheel folder."""
-    from ckx.api import run
+    from ckx.app.api import run
 
     ctx = context(home, CKX_PIP_EXTRA_ARGS=f"--no-index --find-links {wheels}")
     return run(
@@ -112,7 +112,7 @@ def test_create_makes_a_complete_venv_with_the_requirements(made, home):
 
 
 def test_activate_prints_the_line_to_source(made, home):
-    from ckx.api import run
+    from ckx.app.api import run
 
     out = run(
         context(home, SHELL="/bin/bash"),
@@ -130,7 +130,7 @@ def test_activate_prints_the_line_to_source(made, home):
 
 
 def test_activate_shell_runs_inside_the_venv(made, home, tmp_path):
-    from ckx.api import run
+    from ckx.app.api import run
 
     probe = tmp_path / "probe.sh"
     probe.write_text(f'#!/bin/sh\necho "$VIRTUAL_ENV $(command -v python)" > {tmp_path / "seen"}\n')
@@ -144,7 +144,7 @@ def test_activate_shell_runs_inside_the_venv(made, home, tmp_path):
 
 
 def test_ls_lists_it_and_unknown_names_are_explained(made, home):
-    from ckx.api import run
+    from ckx.app.api import run
 
     out = run(context(home), {"action": "ls", "automation": "venv"})
     assert [v["name"] for v in out["list"]] == ["t1"] and out["list"][0]["python_version"]
@@ -154,7 +154,7 @@ def test_ls_lists_it_and_unknown_names_are_explained(made, home):
 
 
 def test_create_refuses_to_overwrite_and_bad_input(made, home):
-    from ckx.venvs import create_venv
+    from ckx.artifacts.venvs import create_venv
 
     with pytest.raises(ConflictError, match="already exists"):
         create_venv(home, "t1")
@@ -166,7 +166,7 @@ def test_create_refuses_to_overwrite_and_bad_input(made, home):
 
 
 def test_failed_install_leaves_no_venv(home, wheels):
-    from ckx.venvs import create_venv
+    from ckx.artifacts.venvs import create_venv
 
     with pytest.raises(RunError) as err:
         create_venv(
@@ -269,8 +269,8 @@ def test_pins_from_config(tmp_path):
 
 
 def test_rm_removes_by_pattern(made, home, wheels):
-    from ckx.api import run
-    from ckx.venvs import create_venv
+    from ckx.app.api import run
+    from ckx.artifacts.venvs import create_venv
 
     create_venv(home, "t2", pip_args=["--no-index"])
     with pytest.raises(UsageError, match="without confirmation"):

@@ -58,8 +58,8 @@ def test_without_cmd_key_a_non_interactive_run_lists_the_eight(home):
 
 
 def test_interactive_run_shows_cks_numbered_menu(ctx):
-    from ckx.automations import load_module
-    from ckx.ui import UI
+    from ckx.core.automations import load_module
+    from ckx.core.ui import UI
 
     out = io.StringIO()
     ctx.ui = UI(mode="con", interactive=True, inp=io.StringIO("9\n5\n"), out=out)

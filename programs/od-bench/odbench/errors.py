@@ -9,7 +9,13 @@ caller inside ckx can catch them; otherwise minimal classes with the same interf
 from __future__ import annotations
 
 try:  # pragma: no cover - which branch runs depends on the environment
-    from ckx.errors import CkxError, MissingDependencyError, NotFoundError, RunError, UsageError
+    from ckx.core.errors import (
+        CkxError,
+        MissingDependencyError,
+        NotFoundError,
+        RunError,
+        UsageError,
+    )
 except ImportError:  # pragma: no cover
 
     class CkxError(Exception):  # type: ignore[no-redef]

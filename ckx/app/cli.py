@@ -1,0 +1,159 @@
+"""The command line: a thin translation of argv into the request dict of ``ckx.access``.
+
+    ckx ACTION [AUTOMATION[:ENTRY] | TAGS] [ARGS ...] [--key=value] [--key.sub=value]
+        [--flag] [@input.json|@input.yaml] [--json] [--quiet] [--debug] [-- EXTRA ...]
+
+``--key.sub=value`` builds nested dicts (``--env.X=1`` -> ``{"env": {"X": "1"}}``), ``--flag``
+alone is ``True``, ``@file`` merges a JSON/YAML file, dashes in key names become underscores
+(``--skip-cache`` = ``--skip_cache``). A first argument with a comma (``ckx run get,python3``)
+is a tag query for the action's default automation (MLCFlow's shorthand).
+"""
+
+from __future__ import annotations
+
+import sys
+
+#: Flags the CLI itself consumes.
+_CLI_FLAGS = {"json", "debug"}
+
+
+def parse_argv(argv: list[str]) -> dict:
+    """Translate argv (without the program name) into a request dict."""
+    from ckx.core.errors import UsageError
+
+    req: dict = {}
+    positional: list[str] = []
+    extra: list[str] | None = None
+    for k, a in enumerate(argv):
+        if a == "--":
+            extra = argv[k + 1 :]
+            break
+        if a.startswith("@") and len(a) > 1:
+            _merge(req, _load_input_file(a[1:]))
+        elif a.startswith("--") and len(a) > 2:
+            key, eq, value = a[2:].partition("=")
+            if not key:
+                raise UsageError(f"bad option '{a}'")
+            _set(req, key, value if eq else True)
+        elif a in ("-h",):
+            req["help"] = True
+        elif a.startswith("-") and len(a) > 1 and not a[1].isdigit() and positional == []:
+            raise UsageError(f"unknown option '{a}'", hint="options are written --key=value")
+        else:
+            positional.append(a)
+    if extra is not None:
+        req["unparsed"] = extra
+    if positional:
+        req["action"] = positional[0]
+        rest = positional[1:]
+        if rest:
+            first = rest[0]
+            if (
+                "," in first
+                or first.startswith(("_", "-"))
+                and req["action"] in ("run", "detect", "install")
+            ):
+                req["query"] = first
+            else:
+                req["cid"] = first
+            rest = rest[1:]
+        if rest:
+            req["args"] = rest
+    return req
+
+
+def _load_input_file(path: str) -> dict:
+    from pathlib import Path
+
+    from ckx.core.errors import NotFoundError, UsageError
+    from ckx.core.metafile import load_meta
+
+    p = Path(path)
+    if not p.is_file():
+        raise NotFoundError(f"input file '{path}' not found")
+    if p.suffix not in (".json", ".yaml", ".yml"):
+        raise UsageError(f"input file '{path}' must be .json, .yaml or .yml")
+    return load_meta(p)
+
+
+def _set(req: dict, key: str, value) -> None:
+    parts = key.split(".")
+    parts[0] = parts[0].replace("-", "_")
+    d = req
+    for p in parts[:-1]:
+        nxt = d.get(p)
+        if not isinstance(nxt, dict):
+            nxt = {}
+            d[p] = nxt
+        d = nxt
+    d[parts[-1]] = value
+
+
+def _merge(a: dict, b: dict) -> None:
+    for k, v in b.items():
+        if isinstance(v, dict) and isinstance(a.get(k), dict):
+            _merge(a[k], v)
+        else:
+            a[k] = v
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv in (["--version"], ["version"], ["-V"]):  # the fast path: no imports at all
+        from ckx import __version__
+
+        print(f"ckx {__version__}")
+        return 0
+    debug = "--debug" in argv
+    from ckx.core.errors import CkxError, Interrupted
+
+    try:
+        return _main(argv)
+    except CkxError as e:
+        _print_error(e, debug)
+        return e.exit_code
+    except KeyboardInterrupt:
+        _print_error(Interrupted("interrupted (Ctrl-C); nothing half-made was kept"), debug)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def _print_error(e, debug: bool) -> None:
+    if debug:
+        import traceback
+
+        traceback.print_exc()
+    print(f"ckx error: {e.message}", file=sys.stderr)
+    if e.hint:
+        print(f"  hint: {e.hint}", file=sys.stderr)
+    if not debug and e.exit_code == 1:  # a generic failure: the traceback may help
+        print("  (run with --debug for a traceback)", file=sys.stderr)
+
+
+def _main(argv: list[str]) -> int:
+    from ckx.app.api import run
+    from ckx.core.context import Context
+    from ckx.core.ui import UI
+
+    req = parse_argv(argv)
+    as_json = bool(req.pop("json", False))
+    debug = bool(req.pop("debug", False))
+    if not req.get("action") or req.get("action") in ("help",) or req.get("help"):
+        from ckx.app.help import cli_help
+
+        ui = UI(mode="con")
+        ctx = Context(ui=ui, debug=debug)
+        return cli_help(ctx, req)
+    ui = UI(mode="json" if as_json else "con", quiet=bool(req.get("quiet")))
+    ctx = Context(ui=ui, debug=debug)
+    out = run(ctx, req)
+    if as_json:
+        import json
+
+        print(json.dumps(out, indent=2, default=str))
+    return int(out.get("return", 0) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

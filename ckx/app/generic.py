@@ -1,0 +1,367 @@
+"""Generic actions every automation has (CK's kernel verbs): add, load, find, search, ls, rm,
+ren, cp, mv, update, lint. An automation's module may override any of them.
+
+Each takes ``(ctx, i)`` and returns a dict; human output goes through ``ctx.ui.print``.
+``i["automation"]``, ``i.get("entry")`` (alias/uid glob), ``i.get("repo")`` come from the CID;
+``i.get("query")`` from ``--tags``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from ckx.core.entries import Entry, is_uid, new_uid
+from ckx.core.errors import ConflictError, NotFoundError, UsageError
+from ckx.core.metafile import find_meta_file, load_meta, save_meta
+
+GENERIC_DESC = {
+    "add": "Create a new entry (from a template with --template=NAME)",
+    "load": "Print an entry's meta",
+    "find": "Print the path of matching entries",
+    "search": "List entries matching --tags (a,b,-c) and/or a name pattern",
+    "ls": "List entries (CID wildcards: ckx ls experiment:ssd-*)",
+    "rm": "Remove entries (asks unless --force or --quiet)",
+    "ren": "Rename an entry: ckx ren AUTOMATION:OLD NEW",
+    "cp": "Copy an entry (new uid): ckx cp AUTOMATION:SRC [REPO:]AUTOMATION:DST",
+    "mv": "Move an entry to another repo or alias (keeps its uid)",
+    "update": "Update an entry's meta: --meta.KEY=VALUE or @file.yaml",
+    "lint": "Check metas against their schemas and report every problem",
+}
+
+
+def _matches(ctx, i: dict, *, need: bool = True) -> list[Entry]:
+    automation = i["automation"]
+    name = i.get("entry")
+    hits = ctx.search(automation, i.get("query"), repo=i.get("repo"), name=name)
+    if not hits and need:
+        if name and not any(c in name for c in "*?["):
+            raise ctx.not_found(automation, name, repo=i.get("repo"))
+        what = f" matching '{i['query']}'" if i.get("query") and not i["query"].is_empty() else ""
+        raise NotFoundError(
+            f"no {automation} entries{what}", hint=f"list them with: ckx ls {automation}"
+        )
+    return hits
+
+
+def _one(ctx, i: dict) -> Entry:
+    if not i.get("entry"):
+        hits = _matches(ctx, i)
+        if len(hits) > 1:
+            k = ctx.ui.choose(
+                f"{len(hits)} {i['automation']} entries match",
+                [f"{e.cid} ({e.path})" for e in hits],
+                default=0,
+            )
+            return hits[k]
+        return hits[0]
+    return ctx.load(i["automation"], i["entry"], repo=i.get("repo"))
+
+
+def _list(ctx, hits: list[Entry], what: str = "cid") -> None:
+    for e in hits:
+        ctx.ui.print(str(e.path) if what == "path" else e.cid)
+
+
+def search(ctx, i: dict) -> dict:
+    hits = _matches(ctx, i, need=False)
+    _list(ctx, hits)
+    return {"list": [e.to_dict() for e in hits]}
+
+
+def ls(ctx, i: dict) -> dict:
+    return search(ctx, i)
+
+
+def find(ctx, i: dict) -> dict:
+    hits = _matches(ctx, i)
+    _list(ctx, hits, "path")
+    return {"list": [e.to_dict() for e in hits], "path": str(hits[0].path)}
+
+
+def load(ctx, i: dict) -> dict:
+    e = _one(ctx, i)
+    if ctx.ui.mode == "con":
+        from ckx.core.metafile import dump_text
+
+        ctx.ui.print(dump_text(e.meta, "x.yaml").rstrip())
+    return {"entry": e.to_dict(), "meta": e.meta}
+
+
+def _target_repo(ctx, i: dict):
+    return ctx.registry.get(i.get("repo") or "local")
+
+
+def add(ctx, i: dict) -> dict:
+    automation = i["automation"]
+    alias = ctx.require(
+        i.get("entry"), "the new entry's name", f"ckx add {automation}:my-entry --tags=a,b"
+    )
+    if any(c in alias for c in "*?["):
+        raise UsageError(f"'{alias}' is a pattern, not a name for a new entry")
+    repo = _target_repo(ctx, i)
+    existing = [e for e in ctx.search(automation, None, name=alias) if e.repo == repo.alias]
+    if existing:
+        raise ConflictError(
+            f"{automation}:{alias} already exists in repo '{repo.alias}' at {existing[0].path}"
+        )
+    dest = repo.folder_for(automation) / alias
+    if dest.exists():
+        raise ConflictError(f"{dest} already exists", hint="pick another name")
+    query = i.get("query")
+    tags = list(query.tags) if query is not None else []
+    meta = {"alias": alias, "uid": new_uid(), "automation_alias": automation, "tags": tags}
+    tmp = dest.parent / f".tmp-add-{meta['uid']}"
+    template = i.get("template")
+    try:
+        if template:
+            src = _template_dir(ctx, automation, template)
+            shutil.copytree(src, tmp)
+            tf = find_meta_file(tmp)
+            if tf:
+                tmeta = load_meta(tf)
+                tf.unlink()
+                tmeta.update({k: v for k, v in meta.items() if v or k not in tmeta})
+                meta = tmeta
+        else:
+            tmp.mkdir(parents=True)
+        meta.update(i.get("meta") or {})
+        save_meta(tmp / "meta.yaml", meta)
+        tmp.rename(dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    ctx.index.invalidate()
+    ctx.ui.print(f"added {repo.alias}:{automation}:{alias} at {dest}")
+    return {"path": str(dest), "uid": meta["uid"], "cid": f"{repo.alias}:{automation}:{alias}"}
+
+
+def _template_dir(ctx, automation: str, name: str) -> Path:
+    auto = ctx.automation(automation)
+    base = auto.entry.path / "templates" if auto.entry else None
+    d = base / name if base else None
+    if d is None or not d.is_dir():
+        avail = sorted(p.name for p in base.glob("*") if p.is_dir()) if base else []
+        raise NotFoundError(
+            f"no template '{name}' for {automation}",
+            hint=("available: " + ", ".join(avail)) if avail else f"{automation} has no templates",
+        )
+    return d
+
+
+def rm(ctx, i: dict) -> dict:
+    if not i.get("entry") and not (i.get("query") and not i["query"].is_empty()):
+        raise UsageError(
+            f"say which {i['automation']} entries to remove",
+            hint=f"e.g. ckx rm {i['automation']}:NAME, ckx rm '{i['automation']}:*' --force",
+        )
+    hits = _matches(ctx, i)
+    for e in hits:
+        if e.repo == "builtin" and not i.get("force_builtin"):
+            raise UsageError(
+                f"{e.cid} is part of ckx itself and is not removed",
+                hint="remove it from git instead",
+            )
+    ask = not (i.get("force") or i.get("f") or ctx.quiet)
+    if ask:
+        listing = "\n".join(f"  {e.cid}  ({e.path})" for e in hits)
+        if not ctx.ui.interactive:
+            raise UsageError(
+                f"refusing to remove {len(hits)} entr{'y' if len(hits) == 1 else 'ies'} without confirmation:\n{listing}",
+                hint="add --force (or --quiet) to remove without asking",
+            )
+        ctx.ui.print(listing)
+        if not ctx.ui.confirm(f"Remove {len(hits)} entr{'y' if len(hits) == 1 else 'ies'}?"):
+            return {"removed": []}
+    removed = []
+    for e in hits:
+        _remove_tree(e.path)
+        removed.append(e.cid)
+        ctx.ui.print(f"removed {e.cid}")
+    ctx.index.invalidate()
+    return {"removed": removed}
+
+
+def _remove_tree(path: Path) -> None:
+    """Remove an entry folder: rename it away first so it vanishes from the index at once."""
+    trash = path.parent / f".rm-{path.name}-{new_uid()}"
+    path.rename(trash)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def _new_name(i: dict) -> str:
+    args = i.get("args") or []
+    new = i.get("new_alias") or i.get("new") or (args[0] if args else None)
+    if not new or not isinstance(new, str):
+        raise UsageError("missing the new name", hint="e.g. ckx ren script:old new-name")
+    return new
+
+
+def ren(ctx, i: dict) -> dict:
+    e = ctx.load(
+        i["automation"],
+        ctx.require(i.get("entry"), "the entry to rename", "ckx ren script:old new"),
+        repo=i.get("repo"),
+    )
+    new = _new_name(i)
+    dest = e.path.parent / new
+    if dest.exists():
+        raise ConflictError(f"{dest} already exists")
+    meta = load_meta(e.meta_file)
+    meta["alias"] = new
+    save_meta(e.meta_file, meta)
+    e.path.rename(dest)
+    ctx.index.invalidate()
+    ctx.ui.print(f"renamed {e.cid} to {e.repo}:{e.automation}:{new}")
+    return {"path": str(dest)}
+
+
+def _copy_or_move(ctx, i: dict, move: bool) -> dict:
+    from ckx.core.cid import parse_cid
+
+    e = ctx.load(
+        i["automation"],
+        ctx.require(i.get("entry"), "the entry", "ckx cp script:a local:script:b"),
+        repo=i.get("repo"),
+    )
+    target = _new_name(i)
+    cid = parse_cid(target) if ":" in target else None
+    repo = ctx.registry.get(cid.repo if cid and cid.repo else e.repo)
+    new_alias = (cid.entry if cid else target) or e.alias  # no entry part: keep the alias
+    dest = repo.folder_for(e.automation) / new_alias
+    if dest.exists():
+        raise ConflictError(f"{dest} already exists")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.parent / f".tmp-cp-{new_uid()}"
+    shutil.copytree(e.path, tmp, symlinks=True)
+    meta = load_meta(tmp / e.meta_file.name)
+    meta["alias"] = new_alias
+    if not move:
+        meta["uid"] = new_uid()
+    save_meta(tmp / e.meta_file.name, meta)
+    tmp.rename(dest)
+    if move:
+        _remove_tree(e.path)
+    ctx.index.invalidate()
+    verb = "moved" if move else "copied"
+    ctx.ui.print(f"{verb} {e.cid} to {repo.alias}:{e.automation}:{new_alias}")
+    return {"path": str(dest), "uid": meta["uid"]}
+
+
+def cp(ctx, i: dict) -> dict:
+    return _copy_or_move(ctx, i, move=False)
+
+
+def mv(ctx, i: dict) -> dict:
+    return _copy_or_move(ctx, i, move=True)
+
+
+def update(ctx, i: dict) -> dict:
+    hits = _matches(ctx, i)
+    changes = dict(i.get("meta") or {})
+    if i.get("query") and i["query"].tags:
+        changes.setdefault("tags", list(i["query"].tags))
+    if not changes:
+        raise UsageError(
+            "nothing to update", hint="e.g. ckx update script:x --meta.name='A name' or --tags=a,b"
+        )
+    for key in ("uid", "alias"):
+        if key in changes:
+            raise UsageError(f"'{key}' cannot be changed with update", hint="use ckx ren / ckx cp")
+    from ckx.core.schema import problems_of
+
+    for e in hits:
+        meta = load_meta(e.meta_file)
+        merged = _deep_merge(meta, changes)
+        problems = problems_of(merged, e.meta_file, e.automation, ctx.registry)
+        if problems:
+            from ckx.core.errors import MetaError
+
+            raise MetaError("the update would make the meta invalid: " + problems[0])
+        save_meta(e.meta_file, merged)
+        ctx.ui.print(f"updated {e.cid}")
+    ctx.index.invalidate()
+    return {"updated": [e.cid for e in hits]}
+
+
+def _deep_merge(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for k, v in b.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def lint(ctx, i: dict) -> dict:
+    """Every problem: unreadable/invalid metas, schema violations, duplicate uids and aliases."""
+    from ckx.core.metafile import find_meta_file as fm
+    from ckx.core.schema import problems_of
+
+    automation = i.get("automation")
+    auto_filter = automation if automation not in (None, "*") else None
+    problems: list[str] = [p.message for p in ctx.index.problems(i.get("repo"), auto_filter)]
+    entries = ctx.search(
+        automation if automation not in (None, "*") else None,
+        None,
+        repo=i.get("repo"),
+        name=i.get("entry"),
+    )
+    for e in entries:
+        f = fm(e.path)
+        if f is None:
+            continue
+        problems += problems_of(e.meta, f, e.automation, ctx.registry)
+    problems += _duplicates(
+        ctx.search(None, None) if not automation or automation == "*" else entries
+    )
+    for p in problems:
+        ctx.ui.print(p)
+    if ctx.ui.mode == "con":
+        ctx.ui.print(
+            f"{len(problems)} problem(s) in {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}"
+        )
+    return {"problems": problems, "checked": len(entries), "return": 4 if problems else 0}
+
+
+def _duplicates(entries: list[Entry]) -> list[str]:
+    out = []
+    by_uid: dict[str, Entry] = {}
+    by_alias: dict[tuple[str, str], Entry] = {}
+    for e in entries:
+        if e.uid and is_uid(e.uid):
+            other = by_uid.get(e.uid)
+            if other is not None:
+                out.append(f"duplicate uid {e.uid}: {other.meta_file} and {e.meta_file}")
+            else:
+                by_uid[e.uid] = e
+        key = (e.automation, e.alias)
+        other = by_alias.get(key)
+        if other is not None:
+            out.append(
+                f"duplicate alias {e.automation}:{e.alias}: {other.meta_file} and {e.meta_file}"
+            )
+        else:
+            by_alias[key] = e
+    return out
+
+
+GENERIC = {
+    "add": add,
+    "load": load,
+    "find": find,
+    "search": search,
+    "ls": ls,
+    "list": ls,
+    "rm": rm,
+    "delete": rm,
+    "ren": ren,
+    "rename": ren,
+    "cp": cp,
+    "copy": cp,
+    "mv": mv,
+    "move": mv,
+    "update": update,
+    "lint": lint,
+}

@@ -1,0 +1,530 @@
+"""ckx-managed Python virtual environments and Python library packages.
+
+Venvs live in ``CKX_HOME/venvs/<name>``. :func:`create_venv` builds one in a temp folder next
+to it (``python -m venv``, then ``pip install`` of the template's requirements), rewrites the
+temp path in its scripts to the final one, writes ``ckx-venv.json`` and only then renames it
+into place: a venv either is complete or does not exist.
+
+Python library packages (``lib,python-package,NAME``) are detected in the selected interpreter
+and otherwise pip-installed into the selected ckx venv (:func:`ensure_python_package`). The
+interpreter is chosen by :func:`select_python`: ``CKX_VENV`` (a ckx venv name), else
+``CKX_PYTHON_BIN_WITH_PATH`` (get-python3), else the active ``VIRTUAL_ENV``, else the Python
+running ckx.
+
+Pins: ``CKX_PIP_PINS`` (comma-separated requirement specs, e.g. ``torch==2.13.0``) and the
+``pip_pins`` list of ``CKX_HOME/config.yaml`` are passed to every ckx pip install as a
+constraints file. None by default. ``CKX_PIP_EXTRA_ARGS`` adds pip options (``--no-index
+--find-links DIR`` for offline installs).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ckx.core.errors import ConflictError, NotFoundError, RunError, UsageError
+
+MARKER = "ckx-venv.json"
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+#: What ``--template`` installs into a new venv (torch is left out: pick it with its pin).
+TEMPLATES: dict[str, list[str]] = {
+    "empty": [],
+    "mlperf-inference": [
+        "numpy",
+        "onnx",
+        "onnxruntime",
+        "mlcommons-loadgen",
+        "pycocotools",
+        "opencv-python-headless",
+        "matplotlib",
+    ],
+    "mlperf-inference-torch": [
+        "numpy",
+        "onnx",
+        "onnxruntime",
+        "mlcommons-loadgen",
+        "pycocotools",
+        "opencv-python-headless",
+        "matplotlib",
+        "torch",
+    ],
+}
+PIP_TIMEOUT_S = 3600.0
+
+
+@dataclass
+class VenvInfo:
+    """A ckx venv as recorded in its ``ckx-venv.json``."""
+
+    name: str
+    path: Path
+    python: Path
+    python_version: str
+    template: str | None
+    requirements: list[str]
+    created: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "path": str(self.path),
+            "python": str(self.python),
+            "python_version": self.python_version,
+            "template": self.template,
+            "requirements": self.requirements,
+            "created": self.created,
+        }
+
+
+# --- locations ---------------------------------------------------------------------------
+
+
+def venvs_root(home: Path | str) -> Path:
+    """The folder holding every ckx venv."""
+    return Path(home) / "venvs"
+
+
+def venv_dir(home: Path | str, name: str) -> Path:
+    """Where the venv ``name`` lives (UsageError for a name that is not a plain word)."""
+    if not NAME_RE.match(name or ""):
+        raise UsageError(f"bad venv name {name!r}", hint="use letters, digits, '.', '_' and '-'")
+    return venvs_root(home) / name
+
+
+def venv_python(path: Path) -> Path:
+    """The interpreter of the venv at ``path``."""
+    return path / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def is_venv_python(python: Path | str) -> bool:
+    """True when ``python`` belongs to a virtual environment (has a ``pyvenv.cfg`` above it)."""
+    p = Path(python)
+    return (p.parent.parent / "pyvenv.cfg").is_file() or (p.parent / "pyvenv.cfg").is_file()
+
+
+# --- create / list / remove ----------------------------------------------------------------------
+
+
+def create_venv(
+    home: Path | str,
+    name: str,
+    *,
+    template: str | None = None,
+    requirements: Sequence[str] = (),
+    python: str | None = None,
+    pins: Sequence[str] = (),
+    pip_args: Sequence[str] = (),
+    force: bool = False,
+    system_site_packages: bool = False,
+) -> VenvInfo:
+    """Create the venv ``name`` atomically and install ``template`` + ``requirements`` into it.
+
+    ConflictError when it exists (unless ``force``: the new one replaces it once complete);
+    UsageError for an unknown template; RunError (with pip's last lines) when an install fails,
+    in which case nothing is left behind.
+    """
+    from ckx.core.locks import path_lock
+
+    final = venv_dir(home, name)
+    reqs = _template(template) + list(requirements)
+    root = venvs_root(home)
+    root.mkdir(parents=True, exist_ok=True)
+    with path_lock(root / ".locks" / name, timeout=PIP_TIMEOUT_S, what=f"create venv {name}"):
+        if final.exists() and not force:
+            raise ConflictError(
+                f"venv '{name}' already exists at {final}",
+                hint=f"use it, remove it with `ckx rm venv:{name}`, or add --force",
+            )
+        tmp = root / f".{name}.tmp-{os.urandom(4).hex()}"
+        try:
+            _make(tmp, name, python or sys.executable, system_site_packages)
+            if reqs:
+                pip_install(venv_python(tmp), reqs, pins=pins, extra_args=pip_args)
+            _rewrite_prefix(tmp, final)
+            info = _write_marker(tmp, final, name, template, reqs)
+            _swap_in(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return info
+
+
+def _template(template: str | None) -> list[str]:
+    if template is None:
+        return []
+    if template not in TEMPLATES:
+        raise UsageError(
+            f"unknown venv template {template!r}", hint="choose one of: " + ", ".join(TEMPLATES)
+        )
+    return list(TEMPLATES[template])
+
+
+def _make(tmp: Path, name: str, python: str, system_site_packages: bool) -> None:
+    site = ["--system-site-packages"] if system_site_packages else []
+    cmd = [
+        python,
+        "-m",
+        "venv",
+        "--prompt",
+        name,
+        *site,
+        str(tmp),
+    ]  # the prompt is not the temp name
+    proc = subprocess.run(
+        cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600
+    )
+    if proc.returncode != 0:
+        raise RunError(
+            f"`{' '.join(cmd)}` failed (exit {proc.returncode}): {_tail(proc.stdout + proc.stderr)}",
+            hint="on Debian/Ubuntu: apt-get install python3-venv",
+        )
+
+
+def _rewrite_prefix(tmp: Path, final: Path) -> None:
+    """Make the scripts of a venv built at ``tmp`` refer to ``final`` (shebangs, activate)."""
+    old, new = str(tmp).encode(), str(final).encode()
+    candidates = [tmp / "pyvenv.cfg"]
+    bindir = venv_python(tmp).parent
+    candidates += [p for p in bindir.iterdir() if p.is_file() and not p.is_symlink()]
+    for path in candidates:
+        data = path.read_bytes()
+        if old in data:
+            mode = path.stat().st_mode
+            path.write_bytes(data.replace(old, new))
+            os.chmod(path, mode)
+
+
+def _write_marker(
+    tmp: Path, final: Path, name: str, template: str | None, reqs: list[str]
+) -> VenvInfo:
+    version = subprocess.run(
+        [str(venv_python(tmp)), "-c", "import platform; print(platform.python_version())"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.strip()
+    info = VenvInfo(name, final, venv_python(final), version, template, reqs, time.time())
+    (tmp / MARKER).write_text(json.dumps(info.to_dict(), indent=1), encoding="utf-8")
+    return info
+
+
+def _swap_in(tmp: Path, final: Path) -> None:
+    old = None
+    if final.exists():  # --force: move the old one aside first, drop it after the swap
+        old = final.with_name(f".{final.name}.old-{os.urandom(4).hex()}")
+        os.rename(final, old)
+    os.rename(tmp, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def list_venvs(home: Path | str) -> list[VenvInfo]:
+    """Every complete ckx venv, by name."""
+    root = venvs_root(home)
+    out = []
+    for d in sorted(root.iterdir()) if root.is_dir() else []:
+        if d.name.startswith(".") or not (d / MARKER).is_file():
+            continue
+        out.append(load_venv(home, d.name))
+    return out
+
+
+def load_venv(home: Path | str, name: str) -> VenvInfo:
+    """The venv ``name`` (NotFoundError with the create command when there is none)."""
+    path = venv_dir(home, name)
+    try:
+        data = json.loads((path / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        from ckx.core.suggest import did_you_mean
+
+        names = [v.name for v in list_venvs(home)] if venvs_root(home).is_dir() else []
+        raise NotFoundError(
+            f"no ckx venv named '{name}'" + did_you_mean(name, names),
+            hint=f"create it with: ckx create venv:{name}",
+        ) from None
+    return VenvInfo(
+        name,
+        path,
+        venv_python(path),
+        data.get("python_version", ""),
+        data.get("template"),
+        list(data.get("requirements") or []),
+        float(data.get("created") or 0),
+    )
+
+
+def remove_venvs(home: Path | str, pattern: str) -> list[str]:
+    """Remove the venvs whose name matches ``pattern`` (``*`` wildcards); return their names.
+
+    Each is first renamed to a hidden folder (so it disappears at once), then deleted.
+    Leftovers of interrupted creations are swept too.
+    """
+    root = venvs_root(home)
+    if not root.is_dir():
+        return []
+    removed = []
+    for d in sorted(root.iterdir()):
+        if d.name.startswith("."):
+            if ".tmp-" in d.name or ".old-" in d.name:
+                shutil.rmtree(d, ignore_errors=True)
+            continue
+        if fnmatch.fnmatchcase(d.name, pattern):
+            trash = root / f".{d.name}.old-{os.urandom(4).hex()}"
+            os.rename(d, trash)
+            shutil.rmtree(trash, ignore_errors=True)
+            removed.append(d.name)
+    return removed
+
+
+# --- activation ----------------------------------------------------------------------------------
+
+
+def activate_command(path: Path, shell: str | None = None) -> str:
+    """The line that activates the venv at ``path`` in ``shell`` (bash, zsh, sh, fish, csh, cmd,
+    powershell; default from ``$SHELL``)."""
+    kind = Path(shell or os.environ.get("SHELL") or "bash").name.lower()
+    if os.name == "nt" or kind in ("cmd", "cmd.exe"):
+        return str(path / "Scripts" / "activate.bat")
+    if kind in ("powershell", "pwsh"):
+        return f"& {path / 'Scripts' / 'Activate.ps1'}"
+    script = {"fish": "activate.fish", "csh": "activate.csh", "tcsh": "activate.csh"}.get(
+        kind, "activate"
+    )
+    return f"source {shlex.quote(str(path / 'bin' / script))}"
+
+
+def activated_environ(path: Path, environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` as the venv's activate script would leave it (for ``--shell``)."""
+    env = dict(environ)
+    env.pop("PYTHONHOME", None)
+    env["VIRTUAL_ENV"] = str(path)
+    env["PATH"] = str(venv_python(path).parent) + os.pathsep + env.get("PATH", "")
+    return env
+
+
+# --- pip -----------------------------------------------------------------------------------------
+
+
+def pins_from(environ: Mapping[str, str], home: Path | str | None = None) -> list[str]:
+    """The pins in force: ``CKX_PIP_PINS`` entries, then config ``pip_pins``."""
+    pins = [p.strip() for p in environ.get("CKX_PIP_PINS", "").split(",") if p.strip()]
+    if home is not None:
+        from ckx.artifacts.prepare import read_config
+
+        pins += [str(p) for p in read_config(Path(home)).get("pip_pins") or []]
+    return pins
+
+
+def pip_args_from(environ: Mapping[str, str]) -> list[str]:
+    """Extra pip options from ``CKX_PIP_EXTRA_ARGS`` (shell-split)."""
+    return shlex.split(environ.get("CKX_PIP_EXTRA_ARGS", ""))
+
+
+def pip_install(
+    python: Path | str,
+    requirements: Sequence[str],
+    *,
+    pins: Sequence[str] = (),
+    extra_args: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """``python -m pip install`` the requirements with the pins as constraints; return pip's
+    output. RunError naming the requirements, with pip's last lines, on failure."""
+    import tempfile
+
+    cmd = [
+        str(python),
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+        *extra_args,
+    ]
+    with tempfile.TemporaryDirectory(prefix="ckx-pip-") as tmp:
+        if pins:
+            constraints = Path(tmp) / "constraints.txt"
+            constraints.write_text("\n".join(pins) + "\n", encoding="utf-8")
+            cmd += ["-c", str(constraints)]
+        cmd += list(requirements)
+        proc = subprocess.run(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            env=dict(environ) if environ is not None else None,
+            timeout=PIP_TIMEOUT_S,
+        )
+    out = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        pinned = f" (pins: {', '.join(pins)})" if pins else ""
+        raise RunError(
+            f"pip could not install {' '.join(requirements)}{pinned} into {python}:\n{_tail(out)}",
+            hint="check the version constraints and pins (CKX_PIP_PINS); offline, point pip at "
+            "local wheels with CKX_PIP_EXTRA_ARGS='--no-index --find-links DIR'",
+        )
+    return out
+
+
+def requirement_for(name: str, constraints: Mapping[str, str | None]) -> str:
+    """A pip requirement for ``name`` from ckx version constraints (version, version_min,
+    version_max, version_max_usable)."""
+    if constraints.get("version"):
+        return f"{name}=={constraints['version']}"
+    parts = []
+    if constraints.get("version_min"):
+        parts.append(f">={constraints['version_min']}")
+    top = constraints.get("version_max_usable") or constraints.get("version_max")
+    if top:
+        parts.append(f"<={top}")
+    return name + ",".join(parts)
+
+
+# --- python library packages -----------------------------------------------------------------------
+
+
+def select_python(env: Mapping[str, Any], environ: Mapping[str, str], home: Path | str) -> Path:
+    """The interpreter a Python library package is detected in and installed into."""
+    name = env.get("CKX_VENV") or environ.get("CKX_VENV")
+    if name:
+        return load_venv(home, str(name)).python
+    for value in (env.get("CKX_PYTHON_BIN_WITH_PATH"), environ.get("VIRTUAL_ENV")):
+        if value:
+            p = Path(str(value))
+            return venv_python(p) if p.is_dir() else p
+    return Path(sys.executable)
+
+
+@dataclass
+class PythonPackage:
+    """The ``python_package`` block of a library package meta."""
+
+    name: str
+    dists: list[str]
+    import_name: str
+
+    @classmethod
+    def from_meta(cls, block: Any, where: str) -> PythonPackage:
+        from ckx.core.errors import MetaError
+
+        if not isinstance(block, dict) or not block.get("name"):
+            raise MetaError(
+                f"{where}: field 'python_package' must be a mapping with at least 'name'"
+            )
+        name = str(block["name"])
+        return cls(
+            name,
+            [str(d) for d in block.get("dists") or [name]],
+            str(block.get("import_name") or name.replace("-", "_")),
+        )
+
+
+def ensure_python_package(
+    pkg: PythonPackage,
+    *,
+    python: Path,
+    constraints: Mapping[str, str | None],
+    pins: Sequence[str] = (),
+    pip_args: Sequence[str] = (),
+    env_prefix: str | None = None,
+    warn: Callable[[str], None] | None = None,
+    where: str = "package",
+) -> dict[str, Any]:
+    """Detect ``pkg`` in ``python``; when absent (or no version fits ``constraints``), pip
+    install it there — only into a virtual environment — and detect again.
+
+    Returns ``{"version", "path", "installed": bool, "env": {...}}``.
+    """
+    found = _detect_fit(pkg, python, constraints, env_prefix, warn, where)
+    installed = False
+    if found is None:
+        if not is_venv_python(python):
+            raise RunError(
+                f"{where}: {pkg.name} {_describe(constraints)}is not installed in {python}, which is not a "
+                "virtual environment, so ckx will not pip-install into it",
+                hint="create one and select it: ckx create venv:mlperf --template=mlperf-inference, then "
+                "--env.CKX_VENV=mlperf (or install it yourself: pip install " + pkg.name + ")",
+            )
+        pip_install(
+            python, [requirement_for(pkg.name, constraints)], pins=pins, extra_args=pip_args
+        )
+        installed = True
+        found = _detect_fit(pkg, python, constraints, env_prefix, warn, where)
+        if found is None:
+            raise RunError(
+                f"{where}: pip installed {pkg.name} into {python} but it cannot be imported as "
+                f"'{pkg.import_name}' or its version does not fit {_describe(constraints)}".rstrip()
+            )
+    env = dict(found.env)
+    if env_prefix and found.path is not None:
+        env[f"{env_prefix}_PATH"] = str(found.path)
+    env["CKX_VENV_PYTHON"] = str(python)
+    return {"version": found.version, "path": found.path, "installed": installed, "env": env}
+
+
+def _detect_fit(
+    pkg: PythonPackage,
+    python: Path,
+    constraints: Mapping[str, str | None],
+    env_prefix: str | None,
+    warn: Callable[[str], None] | None,
+    where: str,
+):
+    from ckx.artifacts.detect import DetectSpec, detect, print_to_stderr
+    from ckx.core.versions import satisfies
+
+    spec = DetectSpec.from_meta(
+        {"python_package": pkg.dists, "import_name": pkg.import_name}, where, env_prefix=env_prefix
+    )
+    joint = {
+        k: v for k, v in constraints.items() if k in ("version", "version_min", "version_max") and v
+    }
+    for d in detect(spec, python=str(python), warn=warn or print_to_stderr):
+        if d.version is None or satisfies(d.version, **joint):
+            return d
+    return None
+
+
+def _describe(constraints: Mapping[str, str | None]) -> str:
+    text = ", ".join(f"{k}={v}" for k, v in constraints.items() if v)
+    return f"({text}) " if text else ""
+
+
+def python_package_preprocess(i) -> dict[str, Any]:
+    """The ``preprocess`` hook of the ``lib-python-*`` packages (their customize.py imports it)."""
+    from ckx.core.context import default_home
+
+    meta = i.meta
+    where = str(meta.get("alias") or "lib-python")
+    pkg = PythonPackage.from_meta(meta.get("python_package"), where)
+    environ = dict(i.base_environ or os.environ)
+    home = (
+        Path(i.objects_root).parent if getattr(i, "objects_root", None) else default_home(environ)
+    )
+    python = select_python(i.env, environ, home)
+    out = ensure_python_package(
+        pkg,
+        python=python,
+        constraints=dict(i.constraints or {}),
+        pins=pins_from(environ, home),
+        pip_args=pip_args_from(environ),
+        env_prefix=meta.get("env_prefix"),
+        where=where,
+    )
+    i.env.update(out["env"])
+    return {"return": 0, "version": out["version"]}
+
+
+def _tail(text: str, lines: int = 15) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])

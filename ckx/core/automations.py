@@ -1,0 +1,131 @@
+"""Automations: the verbs. An automation is an entry ``automation/<kind>/`` with a meta that
+lists its actions (one-line descriptions) and the schema of its entries, and a ``module.py``
+with one function per action: ``def action(ctx, i) -> dict``.
+
+Modules are imported lazily, only the one a command needs, and checked when loaded: a declared
+action without a function, or a function whose parameters are not ``(ctx, i)``, is reported
+naming the file and the function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
+from ckx.core.entries import Entry
+from ckx.core.errors import MetaError, NotFoundError
+
+
+class Automation:
+    """An automation; ``entry`` is None for a folder of entries with no automation entry
+    (e.g. an MLCFlow repo's ``cache/``): such kinds get the generic actions only."""
+
+    __slots__ = ("alias", "entry", "actions", "_module")
+
+    def __init__(self, alias: str, entry: Entry | None, actions: dict[str, str]) -> None:
+        self.alias = alias
+        self.entry = entry
+        self.actions = actions
+        self._module: ModuleType | None = None
+
+    @property
+    def desc(self) -> str:
+        return (
+            str(self.entry.meta.get("desc", ""))
+            if self.entry
+            else "(no automation entry: generic actions only)"
+        )
+
+    @property
+    def module(self) -> ModuleType | None:
+        if self._module is None and self.entry is not None:
+            path = self.entry.path / "module.py"
+            if not path.is_file():
+                return None
+            self._module = load_module(path, f"ckx_automation_{self.alias.replace('-', '_')}")
+            check_module(self._module, path, self.actions)
+        return self._module
+
+    def function(self, action: str) -> Callable | None:
+        """The function for ``action``: the module's own, else the kernel's generic one."""
+        from ckx.app.generic import GENERIC
+
+        if action in self.actions:
+            mod = self.module
+            fn = getattr(mod, action, None) if mod else None
+            if fn is not None:
+                return fn
+        return GENERIC.get(action)
+
+    def all_actions(self) -> dict[str, str]:
+        from ckx.app.generic import GENERIC_DESC
+
+        out = dict(GENERIC_DESC)
+        out.update(self.actions)
+        return out
+
+
+def load_module(path: Path, name: str) -> ModuleType:
+    """Import a Python file by path under a unique module name (no sys.path changes)."""
+    from ckx.core.pyfile import import_file
+
+    return import_file(path, name)
+
+
+def check_module(mod: ModuleType, path: Path, actions: dict[str, str]) -> None:
+    import inspect
+
+    for action in actions:
+        fn = getattr(mod, action, None)
+        if fn is None:
+            from ckx.app.generic import GENERIC
+
+            if action in GENERIC:
+                continue  # the meta documents a generic action; the kernel provides it
+            raise MetaError(
+                f"{path}: action '{action}' is declared in the meta but has no function"
+            )
+        params = [
+            p
+            for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        if len(params) != 2:
+            raise MetaError(
+                f"{path}: function '{action}' must take (ctx, i); it takes "
+                f"({', '.join(p.name for p in params)})"
+            )
+
+
+def load_automation(ctx, name: str) -> Automation:
+    hits = ctx.search("automation", None, name=name)
+    if not hits and name in ctx.index.automations():
+        return Automation(alias=name, entry=None, actions={})
+    if not hits:
+        from ckx.core.suggest import did_you_mean
+
+        raise NotFoundError(
+            f"unknown automation '{name}'" + did_you_mean(name, ctx.index.names("automation")),
+            hint="list automations with: ckx help",
+        )
+    entry = hits[0]
+    acts = entry.meta.get("actions") or {}
+    actions = {k: (v.get("desc", "") if isinstance(v, dict) else str(v)) for k, v in acts.items()}
+    return Automation(alias=entry.alias, entry=entry, actions=actions)
+
+
+def all_automations(ctx) -> list[Automation]:
+    seen: dict[str, Automation] = {}
+    for e in ctx.search("automation", None):
+        if e.alias not in seen:
+            acts = e.meta.get("actions") or {}
+            seen[e.alias] = Automation(
+                alias=e.alias,
+                entry=e,
+                actions={
+                    k: (v.get("desc", "") if isinstance(v, dict) else str(v))
+                    for k, v in acts.items()
+                },
+            )
+    return list(seen.values())

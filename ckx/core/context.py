@@ -1,0 +1,133 @@
+"""The context of one ckx call: home, repos, index, output, options. No global state.
+
+Automation actions receive ``(ctx, i)``: ``ctx`` is a :class:`Context`, ``i`` the request dict.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from functools import cached_property
+from pathlib import Path
+
+from ckx.core.entries import Entry
+from ckx.core.errors import NotFoundError, UsageError
+from ckx.core.query import Query
+from ckx.core.ui import UI
+
+
+def default_home(environ: Mapping[str, str] | None = None) -> Path:
+    """``CKX_HOME``, else the platform's user data dir (``~/.local/share/ckx`` on Linux)."""
+    env = os.environ if environ is None else environ
+    if env.get("CKX_HOME"):
+        return Path(env["CKX_HOME"]).expanduser().resolve()
+    if sys.platform.startswith("linux"):  # what platformdirs answers, without its import cost
+        base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+        return Path(base) / "ckx"
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("ckx", appauthor=False))
+
+
+class Context:
+    """Everything one call needs, built lazily so a cheap command stays cheap."""
+
+    def __init__(
+        self,
+        home: Path | str | None = None,
+        *,
+        ui: UI | None = None,
+        environ: Mapping[str, str] | None = None,
+        debug: bool = False,
+        builtin_root: Path | None = None,
+    ) -> None:
+        self.environ = dict(os.environ if environ is None else environ)
+        self.home = Path(home).resolve() if home else default_home(self.environ)
+        self.ui = ui or UI()
+        self.debug = debug
+        self._builtin_root = builtin_root
+
+    @property
+    def quiet(self) -> bool:
+        return self.ui.quiet
+
+    @cached_property
+    def registry(self):
+        from ckx.core.repos import Registry
+
+        return Registry(self.home, self._builtin_root)
+
+    @cached_property
+    def index(self):
+        from ckx.core.index import Index
+
+        return Index(self.home, self.registry, warn=self.ui.warn)
+
+    # -- repos ---------------------------------------------------------------------------
+    def local_repo_path(self) -> Path:
+        """The user's ``local`` repo (created on first use)."""
+        p = self.registry.get("local").path
+        p.mkdir(parents=True, exist_ok=True)
+        return p
+
+    def state_dir(self, *parts: str) -> Path:
+        p = self.home.joinpath("state", *parts)
+        p.mkdir(parents=True, exist_ok=True)
+        return p
+
+    # -- entries -------------------------------------------------------------------------
+    def search(
+        self,
+        automation: str | None,
+        query: Query | str | None = None,
+        *,
+        repo: str | None = None,
+        name: str | None = None,
+    ) -> list[Entry]:
+        """Entries of ``automation`` whose tags match ``query`` (and alias/uid glob ``name``)."""
+        if isinstance(query, str):
+            from ckx.core.query import parse
+
+            query = parse(query)
+        return self.index.search(automation, query, repo=repo, name=name)
+
+    def load(self, automation: str, name: str, *, repo: str | None = None) -> Entry:
+        """Exactly one entry by alias or uid; NotFoundError with suggestions otherwise."""
+        hits = self.search(automation, None, repo=repo, name=name)
+        if not hits:
+            raise self.not_found(automation, name, repo=repo)
+        if len(hits) > 1:
+            where = "\n".join(f"  {e.cid}  ({e.path})" for e in hits)
+            first = hits[0]
+            self.ui.note(
+                f"'{automation}:{name}' exists in several repos; using {first.cid}:\n{where}"
+            )
+        return hits[0]
+
+    def not_found(self, automation: str, name: str, *, repo: str | None = None) -> NotFoundError:
+        from ckx.core.suggest import did_you_mean
+
+        bad = [p for p in self.index.problems(repo) if Path(p.path).name == name]
+        if bad:
+            return NotFoundError(
+                f"entry '{automation}:{name}' exists but is invalid: {bad[0].message}",
+                hint="fix the meta file; `ckx lint` lists every problem",
+            )
+        where = f" in repo '{repo}'" if repo else ""
+        return NotFoundError(
+            f"no {automation} entry named '{name}'{where}"
+            + did_you_mean(name, self.index.names(automation)),
+            hint=f"list them with: ckx ls {automation}",
+        )
+
+    def automation(self, name: str):
+        """The loaded automation ``name`` (see :mod:`ckx.core.automations`)."""
+        from ckx.core.automations import load_automation
+
+        return load_automation(self, name)
+
+    def require(self, value, what: str, example: str):
+        if value in (None, "", []):
+            raise UsageError(f"missing {what}", hint=f"for example: {example}")
+        return value

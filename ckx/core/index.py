@@ -1,0 +1,615 @@
+"""The entry index: derived data in ``CKX_HOME/index.sqlite``, never stale, rarely rebuilt.
+
+Freshness (every command that reads the index):
+
+1. For each repo, the index keeps a *watch list* — the repo root, its automation folders,
+   every meta file, and entry folders that have no meta yet — and a signature of their
+   ``(mtime_ns, size, inode)``. Stat-ing the watch list and comparing one signature costs
+   about 2 µs per entry, so 10,000 entries are checked in ~20 ms.
+2. If the signature differs, the repo is *rescanned*: one ``scandir`` walk compares each meta
+   file's stat with the stored one and re-parses only files that changed; deleted entries go.
+3. A file modified within :data:`RACY_NS` of a scan may be modified again without its mtime
+   changing ("racy" files, as git calls them): such files are re-read on the next check until
+   they have aged.
+
+Writers take an exclusive lock (``index.lock``) and re-check freshness inside it, so parallel
+commands do the work once; readers use SQLite's WAL mode and never block.
+"""
+
+from __future__ import annotations
+
+import json
+import marshal
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+from ckx.core.entries import Entry
+from ckx.core.metafile import META_NAMES, load_meta
+from ckx.core.query import Query
+from ckx.core.repos import Registry, Repo
+
+#: Files changed less than this long before a scan are re-checked (by content) afterwards:
+#: a second edit within one timestamp tick (a jiffy, ~4 ms, on Linux file systems) would
+#: otherwise keep the same (mtime, size, inode). Coarser file systems (FAT: 2 s) need more.
+RACY_NS = 100_000_000
+SCHEMA_VERSION = 7
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries(
+  id INTEGER PRIMARY KEY,
+  repo TEXT NOT NULL, automation TEXT NOT NULL, alias TEXT NOT NULL, uid TEXT NOT NULL,
+  path TEXT NOT NULL, meta_file TEXT NOT NULL, st TEXT NOT NULL,
+  tags TEXT NOT NULL, variations TEXT NOT NULL, meta_json TEXT NOT NULL,
+  UNIQUE(repo, path));
+CREATE INDEX IF NOT EXISTS entries_auto ON entries(automation, alias);
+CREATE INDEX IF NOT EXISTS entries_uid ON entries(uid);
+CREATE TABLE IF NOT EXISTS tags(entry_id INTEGER NOT NULL, tag TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS tags_tag ON tags(tag, entry_id);
+CREATE INDEX IF NOT EXISTS tags_entry ON tags(entry_id);
+CREATE TABLE IF NOT EXISTS snaps(repo TEXT PRIMARY KEY, root TEXT NOT NULL, watch BLOB NOT NULL,
+  sig TEXT NOT NULL, racy BLOB NOT NULL, pos INTEGER NOT NULL, stats BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS problems(repo TEXT NOT NULL, automation TEXT NOT NULL, path TEXT NOT NULL,
+  message TEXT NOT NULL, st TEXT NOT NULL);
+"""
+
+
+class Problem:
+    """An entry the index skipped, with the reason (file, field, problem)."""
+
+    __slots__ = ("repo", "automation", "path", "message", "st")
+
+    def __init__(self, repo: str, automation: str, path: str, message: str, st: str = "") -> None:
+        self.repo, self.automation, self.path, self.message, self.st = (
+            repo,
+            automation,
+            path,
+            message,
+            st,
+        )
+
+    def __repr__(self) -> str:
+        return f"Problem({self.path!r}: {self.message!r})"
+
+    def __reduce__(self):  # picklable for the parallel parse workers
+        return (Problem, (self.repo, self.automation, self.path, self.message, self.st))
+
+
+def _stat3(p: str) -> tuple[int, int, int]:
+    try:
+        s = os.stat(p)
+        return (s.st_mtime_ns, s.st_size, s.st_ino)
+    except OSError:
+        return (-1, -1, -1)
+
+
+def _sig_of(stats: list[tuple[int, int, int]]) -> str:
+    # canonical bytes (marshal is not: its output depends on object identity and refcounts)
+    import hashlib
+    from array import array
+    from itertools import chain
+
+    return hashlib.blake2b(
+        array("q", chain.from_iterable(stats)).tobytes(), digest_size=16
+    ).hexdigest()
+
+
+def _st(s: os.stat_result) -> str:
+    return f"{s.st_mtime_ns}:{s.st_size}:{s.st_ino}"
+
+
+class Index:
+    """Search entries across the registry's repos; see the module docstring for freshness."""
+
+    def __init__(self, home: Path, registry: Registry, warn=None) -> None:
+        self.home = Path(home)
+        self.registry = registry
+        self.db_path = self.home / "index.sqlite"
+        self.warn = warn or (lambda msg: None)
+        self._db: sqlite3.Connection | None = None
+        self._fresh = False
+        self.schemas: dict[str, dict | None] = {}  # automation -> entry_schema, per command
+
+    # -- connection ----------------------------------------------------------------------
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            self.home.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA synchronous=NORMAL")
+            ver = db.execute("PRAGMA user_version").fetchone()[0]
+            wal = db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            if ver != SCHEMA_VERSION or not wal:
+                # first use (or an older layout): set up under the index lock, because switching
+                # to WAL needs the database to itself ("database is locked" when several
+                # processes start on a new CKX_HOME at once); WAL then persists in the file
+                with _exclusive(self.home / "index.lock"):
+                    db.execute("PRAGMA journal_mode=WAL")
+                    ver = db.execute("PRAGMA user_version").fetchone()[0]
+                    if ver != SCHEMA_VERSION:
+                        for t in ("entries", "tags", "snaps", "problems"):
+                            db.execute(f"DROP TABLE IF EXISTS {t}")
+                        db.executescript(_SCHEMA)
+                        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._db = db
+        return self._db
+
+    def invalidate(self) -> None:
+        """Entries were written by this process: re-check freshness on the next query.
+
+        Freshness is checked once per command (per Index instance), not per query, so a
+        command that writes entries and then searches calls this in between."""
+        self._fresh = False
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    # -- freshness -----------------------------------------------------------------------
+    def _stale_repos(self) -> list[tuple[int, Repo, list[int] | None]]:
+        """Repos that changed: (position, repo, indices of changed watch paths), where the
+        indices are None when the repo must be walked again (new repo, root moved, racy)."""
+        rows = self.db.execute("SELECT repo, root, watch, sig, racy, pos, stats FROM snaps")
+        snaps = {r[0]: r for r in rows}
+        stale: list[tuple[int, Repo, list[int] | None]] = []
+        for pos, repo in enumerate(self.registry.repos):
+            row = snaps.get(repo.alias)
+            if row is None or row[1] != str(repo.path) or row[5] != pos:
+                stale.append((pos, repo, None))
+                continue
+            watch = marshal.loads(row[2])
+            cur = list(map(_stat3, watch))
+            if _sig_of(cur) != row[3]:
+                old = marshal.loads(row[6])
+                stale.append(
+                    (
+                        pos,
+                        repo,
+                        [k for k, (a, b) in enumerate(zip(cur, old, strict=True)) if a != b],
+                    )
+                )
+            elif not _racy_unchanged(marshal.loads(row[4])):
+                stale.append((pos, repo, None))
+        return stale
+
+    def _gone_repos(self) -> list[str]:
+        known = {r.alias for r in self.registry.repos}
+        return [r[0] for r in self.db.execute("SELECT repo FROM snaps") if r[0] not in known]
+
+    def refresh(self, force: bool = False) -> int:
+        """Bring the index up to date; return the number of meta files (re)parsed."""
+        if self._fresh and not force:
+            return 0
+        stale = (
+            [(k, r, None) for k, r in enumerate(self.registry.repos)]
+            if force
+            else self._stale_repos()
+        )
+        gone = self._gone_repos()
+        parsed = 0
+        if stale or gone:
+            with _exclusive(self.home / "index.lock") as lock:
+                if not force and lock.waited:  # another process may have done it meanwhile
+                    stale = self._stale_repos()
+                    gone = self._gone_repos()
+                for alias in gone:
+                    self._drop_repo(alias)
+                for pos, repo, changed in stale:
+                    done = None if force or changed is None else self._update_files(repo, changed)
+                    parsed += self._rescan(pos, repo, force) if done is None else done
+        self._fresh = True
+        return parsed
+
+    def _drop_repo(self, alias: str) -> None:
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(
+                "DELETE FROM tags WHERE entry_id IN (SELECT id FROM entries WHERE repo=?)", (alias,)
+            )
+            db.execute("DELETE FROM entries WHERE repo=?", (alias,))
+            db.execute("DELETE FROM snaps WHERE repo=?", (alias,))
+            db.execute("DELETE FROM problems WHERE repo=?", (alias,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _update_files(self, repo: Repo, changed: list[int]) -> int | None:
+        """Re-parse just the changed meta files when nothing else changed (no folder gained
+        or lost an entry); None when the repo must be walked again."""
+        db = self.db
+        row = db.execute(
+            "SELECT watch, stats, racy FROM snaps WHERE repo=?", (repo.alias,)
+        ).fetchone()
+        watch, stats = marshal.loads(row[0]), marshal.loads(row[1])
+        # (a changed meta of a broken entry is not here: the walk below handles that case)
+        known = {
+            r[0]: (r[1], r[2])
+            for r in db.execute(
+                "SELECT meta_file, path, automation FROM entries WHERE repo=?", (repo.alias,)
+            )
+        }
+        start_ns = time.time_ns()
+        jobs = []
+        for k in changed:
+            meta = watch[k]
+            hit = known.get(meta)
+            if hit is None or os.path.basename(meta) not in META_NAMES:
+                return None  # a folder changed: entries may have come or gone
+            try:
+                s = os.stat(meta)
+            except OSError:
+                return None  # the meta file went away
+            stats[k] = (s.st_mtime_ns, s.st_size, s.st_ino)
+            jobs.append((repo.alias, hit[1], hit[0], meta, _st(s)))
+        schemas = {a: entry_schema_cached(self, a) for a in {j[1] for j in jobs}}
+        rows = _parse_all(jobs, schemas)
+        racy = [(p, d) for p, d in marshal.loads(row[2]) if p not in {j[3] for j in jobs}]
+        racy += [
+            (j[3], _digest(j[3])) for j in jobs if stats[watch.index(j[3])][0] >= start_ns - RACY_NS
+        ]
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            self._store_rows(
+                repo, rows, {j[2]: eid for j in jobs for eid in [_entry_id(db, repo.alias, j[2])]}
+            )
+            db.execute(
+                "UPDATE snaps SET stats=?, sig=?, racy=? WHERE repo=?",
+                (marshal.dumps(stats), _sig_of(stats), marshal.dumps(racy), repo.alias),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return len(jobs)
+
+    def _store_rows(self, repo: Repo, rows: list, old_ids: dict[str, int | None]) -> None:
+        """Replace the rows of re-parsed entries (inside a transaction)."""
+        db = self.db
+        for row, problem in rows:
+            path = problem.path if problem else row[4]
+            eid = old_ids.get(path)
+            if eid is not None:
+                db.execute("DELETE FROM tags WHERE entry_id=?", (eid,))
+                db.execute("DELETE FROM entries WHERE id=?", (eid,))
+            db.execute("DELETE FROM problems WHERE repo=? AND path=?", (repo.alias, path))
+            if problem:
+                db.execute(
+                    "INSERT INTO problems VALUES (?,?,?,?,?)",
+                    (repo.alias, problem.automation, path, problem.message, problem.st),
+                )
+                self.warn(f"skipped entry: {problem.message}")
+                continue
+            cur = db.execute(
+                "INSERT INTO entries(repo, automation, alias, uid, path, meta_file, st, tags, variations, meta_json)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                row[:7] + (",".join(row[7]), ",".join(row[8]), row[9]),
+            )
+            db.executemany("INSERT INTO tags VALUES (?,?)", [(cur.lastrowid, t) for t in row[7]])
+
+    def _walk(self, repo: Repo, start_ns: int):
+        """Every entry as (automation, dir, meta file, stat), the watch list with the stats of
+        its paths, and the racy meta files."""
+        watch: list[str] = [str(repo.path)]
+        stats: list[tuple[int, int, int]] = [_stat3(str(repo.path))]
+        found: list[tuple[str, str, str, os.stat_result]] = []
+        racy: list[str] = []
+        for automation, folder in repo.automation_folders():
+            fs = _stat3(str(folder))
+            if fs[0] < 0:
+                continue
+            watch.append(str(folder))
+            stats.append(fs)
+            with os.scandir(folder) as it:
+                dirs = sorted(d.path for d in it if d.is_dir() and not d.name.startswith("."))
+            for d in dirs:
+                hit = _meta_in(d)
+                if hit is None:
+                    watch.append(d)  # a meta may appear here later
+                    stats.append(_stat3(d))
+                    continue
+                meta, s = hit
+                watch.append(meta)
+                stats.append((s.st_mtime_ns, s.st_size, s.st_ino))
+                found.append((automation, d, meta, s))
+                if s.st_mtime_ns >= start_ns - RACY_NS:
+                    racy.append(meta)
+        return found, watch, stats, racy
+
+    def _rescan(self, pos: int, repo: Repo, force: bool) -> int:
+        """Walk one repo, re-parse changed metas, and store the new watch list."""
+        start_ns = time.time_ns()
+        db = self.db
+        old = {
+            r[0]: (r[1], r[2])
+            for r in db.execute("SELECT path, st, id FROM entries WHERE repo=?", (repo.alias,))
+        }
+        snap = db.execute("SELECT racy FROM snaps WHERE repo=?", (repo.alias,)).fetchone()
+        was_racy = dict(marshal.loads(snap[0])) if snap else {}
+        found, watch, stats, racy = self._walk(repo, start_ns)
+        problem_st = dict(
+            db.execute("SELECT path, st FROM problems WHERE repo=?", (repo.alias,)).fetchall()
+        )
+        problem_paths = set(problem_st)
+        jobs = []
+        for automation, d, meta, s in found:
+            prev = old.get(d) or ((problem_st[d], None) if d in problem_st else None)
+            racy_changed = meta in was_racy and _digest(meta) != was_racy[meta]
+            if force or prev is None or prev[0] != _st(s) or racy_changed:
+                jobs.append((repo.alias, automation, d, meta, _st(s)))
+        schemas = {a: entry_schema_cached(self, a) for a in {j[1] for j in jobs}}
+        rows = _parse_all(jobs, schemas)
+        seen = {d for _, d, _, _ in found}
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for path, (_, eid) in old.items():
+                if path not in seen:
+                    db.execute("DELETE FROM tags WHERE entry_id=?", (eid,))
+                    db.execute("DELETE FROM entries WHERE id=?", (eid,))
+            for path in problem_paths - seen:
+                db.execute("DELETE FROM problems WHERE repo=? AND path=?", (repo.alias, path))
+            self._store_rows(repo, rows, {p: v[1] for p, v in old.items()})
+            racy_digests = [(p, _digest(p)) for p in racy]
+            db.execute(
+                "INSERT OR REPLACE INTO snaps VALUES (?,?,?,?,?,?,?)",
+                (
+                    repo.alias,
+                    str(repo.path),
+                    marshal.dumps(watch),
+                    _sig_of(stats),
+                    marshal.dumps(racy_digests),
+                    pos,
+                    marshal.dumps(stats),
+                ),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return len(jobs)
+
+    # -- queries ---------------------------------------------------------------------------
+    def search(
+        self,
+        automation: str | None = None,
+        query: Query | None = None,
+        *,
+        repo: str | None = None,
+        name: str | None = None,
+    ) -> list[Entry]:
+        """Entries of ``automation`` matching ``query``; ``name`` is an alias/uid glob."""
+        self.refresh()
+        sql = "SELECT e.repo, e.automation, e.alias, e.uid, e.path, e.meta_file, e.tags, e.variations, e.meta_json FROM entries e"
+        where: list[str] = []
+        args: list = []
+        if automation and automation != "*":
+            if any(c in automation for c in "*?["):
+                where.append("e.automation GLOB ?")
+            else:
+                where.append("e.automation = ?")
+            args.append(automation)
+        if repo and repo != "*":
+            where.append("e.repo GLOB ?")
+            args.append(repo)
+        if name and name != "*":
+            if any(c in name for c in "*?["):
+                where.append("(e.alias GLOB ? OR e.uid GLOB ?)")
+            else:
+                where.append("(e.alias = ? OR e.uid = ?)")
+            args += [name, name]
+        if query is not None:
+            for t in query.tags:
+                where.append("e.id IN (SELECT entry_id FROM tags WHERE tag = ?)")
+                args.append(t)
+            for t in query.not_tags:
+                where.append("e.id NOT IN (SELECT entry_id FROM tags WHERE tag = ?)")
+                args.append(t)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self.db.execute(sql, args).fetchall()
+        order = {r.alias: i for i, r in enumerate(self.registry.repos)}
+        out = []
+        for r in rows:
+            if query is not None and query.variations and not _has_variations(r[7], query):
+                continue
+            out.append(
+                Entry(
+                    repo=r[0],
+                    automation=r[1],
+                    alias=r[2],
+                    uid=r[3],
+                    path=Path(r[4]),
+                    meta_file=Path(r[5]),
+                    tags=tuple(r[6].split(",")) if r[6] else (),
+                    _meta_json=r[8],
+                )
+            )
+        out.sort(key=lambda e: (order.get(e.repo, 1 << 30), e.automation, e.alias))
+        return out
+
+    def problems(self, repo: str | None = None, automation: str | None = None) -> list[Problem]:
+        self.refresh()
+        rows = self.db.execute(
+            "SELECT repo, automation, path, message, st FROM problems ORDER BY path"
+        ).fetchall()
+        return [
+            Problem(*r)
+            for r in rows
+            if (not repo or r[0] == repo) and (not automation or r[1] == automation)
+        ]
+
+    def names(self, automation: str | None = None) -> list[str]:
+        """All aliases (of one automation), for 'did you mean'."""
+        self.refresh()
+        if automation:
+            return [
+                r[0]
+                for r in self.db.execute(
+                    "SELECT alias FROM entries WHERE automation=?", (automation,)
+                )
+            ]
+        return [r[0] for r in self.db.execute("SELECT alias FROM entries")]
+
+    def automations(self) -> list[str]:
+        """Every automation name that has entries (valid or not) in some repo."""
+        self.refresh()
+        sql = (
+            "SELECT DISTINCT automation FROM entries UNION SELECT DISTINCT automation FROM problems"
+        )
+        return sorted(r[0] for r in self.db.execute(sql))
+
+    def count(self) -> int:
+        self.refresh()
+        return self.db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
+
+
+def _entry_id(db, repo: str, path: str) -> int | None:
+    r = db.execute("SELECT id FROM entries WHERE repo=? AND path=?", (repo, path)).fetchone()
+    return r[0] if r else None
+
+
+def _digest(path: str) -> str:
+    import hashlib
+
+    try:
+        with open(path, "rb") as f:
+            return hashlib.sha1(f.read()).hexdigest()
+    except OSError:
+        return ""
+
+
+def _racy_unchanged(racy: list) -> bool:
+    """Racy files (changed close to the last scan) are compared by content."""
+    return all(_digest(p) == d for p, d in racy)
+
+
+def entry_schema_cached(index: Index, automation: str):
+    if automation not in index.schemas:
+        from ckx.core.schema import entry_schema
+
+        index.schemas[automation] = entry_schema(automation, index.registry)
+    return index.schemas[automation]
+
+
+#: Below this many changed metas, parsing stays in-process (a pool costs ~50 ms to start).
+PARALLEL_MIN = 400
+
+
+def _parse_all(jobs: list[tuple], schemas: dict) -> list:
+    workers = min(os.cpu_count() or 1, 8)
+    if len(jobs) < PARALLEL_MIN or workers < 2 or not _single_threaded():
+        # forking a process that runs other threads can deadlock the children (a lock held
+        # at fork time); a library caller's threads are not ours to reason about
+        return [_parse_job(j, schemas) for j in jobs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    mp = multiprocessing.get_context("fork")
+    chunk = max(64, len(jobs) // (workers * 4))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp) as ex:
+        return list(ex.map(_parse_job, jobs, [schemas] * len(jobs), chunksize=chunk))
+
+
+def _single_threaded() -> bool:
+    """True when this process runs one OS thread and can fork safely (Linux: /proc)."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return False
+
+
+def _parse_job(job: tuple, schemas: dict):
+    """Parse and validate one meta: (row, None) or (None, Problem)."""
+    from ckx.core.errors import MetaError
+    from ckx.core.schema import check_entry_meta
+
+    repo, automation, path, meta_file, st = job
+    try:
+        meta = load_meta(Path(meta_file))
+        check_entry_meta(meta, meta_file, automation, schema=schemas.get(automation))
+    except MetaError as e:
+        return None, Problem(repo, automation, path, e.message, st)
+    tags = [str(t) for t in (meta.get("tags") or [])]
+    variations = [str(v) for v in (meta.get("variations") or {})]
+    alias = str(meta.get("alias") or os.path.basename(path))
+    row = (
+        repo,
+        automation,
+        alias,
+        str(meta.get("uid") or ""),
+        path,
+        meta_file,
+        st,
+        tags,
+        variations,
+        json.dumps(meta, default=str),
+    )
+    return row, None
+
+
+def _meta_in(entry_dir: str) -> tuple[str, os.stat_result] | None:
+    import stat
+
+    for name in META_NAMES:
+        p = entry_dir + os.sep + name
+        try:
+            s = os.stat(p)
+        except OSError:
+            continue
+        if stat.S_ISREG(s.st_mode):
+            return p, s
+    return None
+
+
+def _has_variations(declared: str, query: Query) -> bool:
+    names = set(declared.split(",")) if declared else set()
+    for v in query.variations:
+        if v.value is None and v.name not in names:
+            # a plain name may also be part of a combined "a,b" key or a group default; the
+            # engine checks those; here we only require that the entry knows the name at all
+            if not any(v.name in k.split(",") for k in names):
+                return False
+        if v.value is not None and f"{v.name}.#" not in names:
+            return False
+    return True
+
+
+class _exclusive:
+    """An exclusive cross-process lock on a file (flock on POSIX, filelock elsewhere)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self._fl = None
+        self.waited = True  # whether another process may have held it before us
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            import fcntl
+        except ImportError:  # Windows
+            from filelock import FileLock
+
+            self._fl = FileLock(str(self.path))
+            self._fl.acquire(timeout=120)
+            return self
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self.waited = False
+        except BlockingIOError:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._fl is not None:
+            self._fl.release()
+        if self._fd is not None:
+            os.close(self._fd)  # closing releases the flock

@@ -1,0 +1,3 @@
+"""The experiments layer: experiment records and points, statistics, ``ckr.zip`` archives
+and the HTML dashboard. It may import ``ckx.core``, ``ckx.artifacts`` and ``ckx.engine``.
+"""

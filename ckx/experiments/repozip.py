@@ -1,0 +1,274 @@
+"""Repo fragments: entries zipped with their files (``ckr.zip``), and merged back safely.
+
+An archive is a fragment of a repo, the layout CK's ``ck zip`` used::
+
+    ckr.json                        {"ckx_repo_fragment": 1, "created", "source": {alias, uid},
+                                     "entries": [{"automation", "alias", "uid", "path", "files"}]}
+    <automation>/<alias>/meta.yaml  each entry's folder as it is in its repo
+    <automation>/<alias>/...
+
+Top-level folders are automation names (not a repo's custom folder names), so a fragment
+merges into any repo. :func:`unzip_into` extracts with :func:`ckx.artifacts.archive.extract` (absolute
+paths, ``..`` components, special files and links leaving the archive are refused before
+anything is written) into a temp folder inside the target repo, refuses links that leave
+their own entry, then moves each entry into place with one rename: an entry appears whole
+or not at all, and nothing is written outside the target repo.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ckx.core.errors import ArchiveError, NotFoundError, UsageError
+
+FRAGMENT_VERSION = 1
+DESC_FILE = "ckr.json"
+_SKIP_DIRS = frozenset({"__pycache__", ".git"})
+
+
+def _entry_files(root: Path) -> list[Path]:
+    """Files of an entry folder, sorted; temp and lock files, caches and symlinks left out."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if d not in _SKIP_DIRS
+            and not d.startswith(".tmp-")
+            and not os.path.islink(os.path.join(dirpath, d))
+        )
+        for f in sorted(filenames):
+            p = Path(dirpath) / f
+            if p.is_symlink() or f.endswith((".lock", ".lock.holder", ".tmp")):
+                continue
+            out.append(p)
+    return out
+
+
+def zip_entries(
+    entries: list, out: Path | str, *, source: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Write ``entries`` (``ckx.core.entries.Entry``) into the archive ``out`` (temp file + rename)."""
+    out = Path(out)
+    if not entries:
+        raise NotFoundError("nothing to zip: no entries")
+    desc: dict[str, Any] = {
+        "ckx_repo_fragment": FRAGMENT_VERSION,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "source": source or {},
+        "entries": [],
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.urandom(3).hex()}.tmp")
+    nfiles = 0
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for e in entries:
+                base = f"{e.automation}/{e.alias}"
+                files = _entry_files(e.path)
+                for f in files:
+                    zf.write(f, f"{base}/{f.relative_to(e.path).as_posix()}")
+                nfiles += len(files)
+                desc["entries"].append(
+                    {
+                        "automation": e.automation,
+                        "alias": e.alias,
+                        "uid": e.uid,
+                        "path": base,
+                        "files": len(files),
+                        "repo": e.repo,
+                    }
+                )
+            zf.writestr(DESC_FILE, json.dumps(desc, indent=1) + "\n")
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return {"path": str(out.resolve()), "entries": desc["entries"], "files": nfiles}
+
+
+# --- unzip --------------------------------------------------------------------------------
+
+
+@dataclass
+class MergeReport:
+    """What :func:`unzip_into` did with each entry of the archive."""
+
+    added: list[str] = field(default_factory=list)
+    identical: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {k: list(v) for k, v in self.__dict__.items()}
+
+
+def tree_digest(root: Path) -> str:
+    """A digest of the relative paths and contents of the files under ``root``."""
+    h = hashlib.sha256()
+    for f in _entry_files(root):
+        h.update(f.relative_to(root).as_posix().encode() + b"\0")
+        h.update(hashlib.sha256(f.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def _check_links(archive: Path) -> None:
+    """Refuse symlinks that leave their own entry (``<automation>/<alias>/``)."""
+    import stat
+
+    from ckx.artifacts.archive import check_link_target, safe_member_path
+
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            for info in zf.infolist():
+                if not stat.S_ISLNK((info.external_attr >> 16) & 0xFFFF):
+                    continue
+                try:
+                    name = safe_member_path(info.filename) or ""
+                    parts = name.split("/")
+                    if len(parts) < 3:
+                        raise ValueError("a link outside any entry folder")
+                    check_link_target("/".join(parts[2:]), zf.read(info).decode("utf-8", "replace"))
+                except ValueError as exc:
+                    raise ArchiveError(
+                        f"unsafe member {info.filename!r} in archive {archive}: {exc} (links must stay inside "
+                        "their entry); nothing was extracted",
+                        hint="the archive is corrupt or malicious; get it from a trusted source",
+                    ) from None
+    except zipfile.BadZipFile as exc:
+        raise ArchiveError(f"cannot read zip archive {archive}: {exc}") from exc
+
+
+def _staged_entries(root: Path, report: MergeReport) -> list[tuple[str, str, Path, dict]]:
+    """(automation, alias, folder, meta) of each entry folder in the extracted tree."""
+    from ckx.core.errors import MetaError
+    from ckx.core.metafile import find_meta_file, load_meta
+
+    out = []
+    for kind_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        if kind_dir.name.startswith((".", "_")):
+            report.ignored.append(f"{kind_dir.name}/ (not an automation folder)")
+            continue
+        for d in sorted(p for p in kind_dir.iterdir() if p.is_dir()):
+            mf = find_meta_file(d)
+            rel = f"{kind_dir.name}/{d.name}"
+            if mf is None:
+                report.ignored.append(f"{rel} (no meta file)")
+                continue
+            try:
+                meta = load_meta(mf)
+            except MetaError as e:
+                report.ignored.append(f"{rel} ({e.message})")
+                continue
+            alias = str(meta.get("alias") or d.name)
+            if alias != d.name or alias.startswith(".") or not meta.get("uid"):
+                report.ignored.append(
+                    f"{rel} (alias '{alias}' / uid '{meta.get('uid')}' do not match the folder)"
+                )
+                continue
+            out.append((kind_dir.name, alias, d, meta))
+        for f in (p for p in kind_dir.iterdir() if not p.is_dir()):
+            report.ignored.append(f"{kind_dir.name}/{f.name} (a file outside any entry)")
+    for f in (p for p in root.iterdir() if not p.is_dir() and p.name != DESC_FILE):
+        report.ignored.append(f"{f.name} (not in an automation folder)")
+    return out
+
+
+def unzip_into(ctx, repo, archive: Path | str, *, overwrite: bool = False) -> MergeReport:
+    """Merge the entries of ``archive`` into ``repo`` (a ``ckx.core.repos.Repo``).
+
+    An entry whose alias is free is added. One that exists with the same uid and the same
+    files is skipped as identical; with the same uid and other files it is a conflict unless
+    ``overwrite``. The same alias with another uid, or the same uid under another alias, is a
+    conflict: that entry is refused and reported, the others are merged.
+    """
+    from ckx.artifacts.archive import extract
+
+    archive = Path(archive)
+    if not archive.is_file():
+        raise NotFoundError(
+            f"archive not found: {archive}", hint="pass --zip=FILE (default: ckr.zip here)"
+        )
+    if not zipfile.is_zipfile(archive):
+        raise ArchiveError(f"{archive} is not a zip archive")
+    _check_links(archive)
+    repo.path.mkdir(parents=True, exist_ok=True)
+    stage = repo.path / f".tmp-unzip-{os.urandom(4).hex()}"
+    report = MergeReport()
+    try:
+        extract(archive, stage, kind="zip")
+        _check_description(stage, archive)
+        for kind, alias, folder, meta in _staged_entries(stage, report):
+            _merge_one(ctx, repo, kind, alias, folder, meta, overwrite, report)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    ctx.index.invalidate()
+    return report
+
+
+def _check_description(stage: Path, archive: Path) -> None:
+    f = stage / DESC_FILE
+    if not f.is_file():
+        return  # a plain fragment (e.g. made by hand) is fine
+    try:
+        desc = json.loads(f.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ArchiveError(f"{archive}: {DESC_FILE} is not valid JSON ({e})") from None
+    ver = desc.get("ckx_repo_fragment") if isinstance(desc, dict) else None
+    if isinstance(ver, int) and ver > FRAGMENT_VERSION:
+        raise UsageError(
+            f"{archive}: fragment format {ver} is newer than this ckx understands ({FRAGMENT_VERSION})",
+            hint="upgrade ckx",
+        )
+
+
+def _merge_one(
+    ctx, repo, kind: str, alias: str, folder: Path, meta: dict, overwrite: bool, report: MergeReport
+) -> None:
+    cid = f"{repo.alias}:{kind}:{alias}"
+    uid = str(meta["uid"])
+    same_uid = [e for e in ctx.search(None, None, repo=repo.alias, name=uid) if e.uid == uid]
+    moved = [e for e in same_uid if e.alias != alias or e.automation != kind]
+    if moved:
+        report.conflicts.append(
+            f"{cid}: uid {uid} is already used by {moved[0].cid} ({moved[0].path})"
+        )
+        return
+    dest = repo.folder_for(kind) / alias
+    if dest.exists():
+        from ckx.core.metafile import find_meta_file, load_meta
+
+        mf = find_meta_file(dest)
+        have = str(load_meta(mf).get("uid")) if mf else None
+        if have != uid:
+            report.conflicts.append(
+                f"{cid}: exists with uid {have}, the archive's has uid {uid} "
+                f"(a different entry of the same name); not merged"
+            )
+            return
+        if tree_digest(dest) == tree_digest(folder):
+            report.identical.append(cid)
+            return
+        if not overwrite:
+            report.conflicts.append(
+                f"{cid}: same uid {uid} but different files; not merged (--overwrite replaces it)"
+            )
+            return
+        trash = dest.parent / f".tmp-replaced-{alias}-{os.urandom(3).hex()}"
+        os.rename(dest, trash)
+        os.rename(folder, dest)
+        shutil.rmtree(trash, ignore_errors=True)
+        report.replaced.append(cid)
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(folder, dest)
+    report.added.append(cid)
