@@ -36,13 +36,62 @@ def access(request: dict) -> dict:
     from ckx.core.context import Context
     from ckx.core.ui import UI
 
+    if not isinstance(request, dict):
+        return UsageError(f"a request is a dict, not {type(request).__name__}").to_dict()
     req = dict(request)
-    ui = UI(mode=str(req.pop("out", "none") or "none"), quiet=bool(req.get("quiet")))
     try:
+        check_text(req)
+        ui = UI(mode=str(req.pop("out", "none") or "none"), quiet=bool(req.get("quiet")))
         ctx = Context(req.pop("home", None), ui=ui)
         return run(ctx, req)
     except CkxError as e:
         return e.to_dict()
+    except OSError as e:  # read-only or full CKX_HOME, a file where a folder must be ...
+        from ckx.core.errors import storage_error
+
+        return storage_error(e).to_dict()
+
+
+def check_text(value: Any, where: str = "request", depth: int = 0) -> None:
+    """Every string of a request must be text a file, a database and a terminal can hold:
+    no lone surrogates (undecodable bytes of argv end up as those) and no NUL characters."""
+    if depth > 50:
+        raise UsageError(f"{where}: nested deeper than 50 levels")
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+            bad = value.find("\0")
+        except UnicodeEncodeError as e:
+            bad = e.start
+        if bad >= 0:
+            what = "a NUL character" if value[bad] == "\0" else f"U+{ord(value[bad]):04X}"
+            raise UsageError(
+                f"{where}: {value[:bad]!a}... holds {what} at position {bad}, which is not text",
+                hint="pass names, tags and values as valid UTF-8 text",
+            )
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            check_text(k, where, depth + 1)
+            check_text(v, f"{where}.{k}" if isinstance(k, str) else where, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            check_text(v, where, depth + 1)
+
+
+def check_repo_name(value: object, what: str) -> None:
+    """A repo option names a registered repo (or a pattern of names), never a path."""
+    import re
+
+    if (
+        value is True
+        or not isinstance(value, str)
+        or not re.fullmatch(r"[A-Za-z0-9_.@+\-*?\[\]]+", value)
+        or value in (".", "..")
+    ):
+        raise UsageError(
+            f"{what}={value if isinstance(value, str) else ''}: not a repo name",
+            hint="name a registered repo (list them with: ckx ls repo); paths are not repo names",
+        )
 
 
 def normalize(ctx, req: dict) -> dict:
@@ -67,6 +116,9 @@ def normalize(ctx, req: dict) -> dict:
             i["entry"] = c.entry
         if c.repo is not None:
             i["repo"] = c.repo
+    for key in ("repo", "record_repo"):
+        if i.get(key) is not None:
+            check_repo_name(i[key], key)
     tags = i.get("tags")
     if isinstance(i.get("query"), str) or i.get("query") is None:
         terms = []
@@ -83,6 +135,7 @@ def run(ctx, req: dict) -> dict:
     action = req.get("action")
     if not action or not isinstance(action, str):
         raise UsageError("no action given", hint="try: ckx help")
+    check_text(req)
     i = normalize(ctx, req)
     automation = i.get("automation")
     if not automation and action in KERNEL_ACTIONS:

@@ -19,7 +19,7 @@ once its builder process is gone. Removal renames the folder to ``.trash-<uid>``
 Concurrency. A miss takes the key's lock, looks again, and only then builds: N processes
 asking for the same node do the work once and all get the result.
 
-Key. ``sha256`` over the script uid, normalised variations, version and version
+Key. ``sha256`` over the script uid, the providing repo and entry folder, normalised variations, version and version
 constraints, and the inputs that matter: the env set explicitly for the node (dep ``env``,
 ``--adr.NAME.env``, ``--env`` of the request), ``input_mapping`` inputs, and the values of
 incoming env keys matching the meta's ``cache_key_env`` patterns.
@@ -123,6 +123,8 @@ def cache_key(node, env: dict | None = None) -> str:
     picked = {k: v for k, v in src.items() if pats and matches(k, pats)}
     doc = {
         "script": node.entry.uid,
+        # the uid alone is a claim any repo can make: the providing repo and folder are who it is
+        "provider": [node.entry.repo, str(node.entry.path)],
         "variations": list(node.selection.names),
         "version": node.version,
         "constraints": node.joint(),

@@ -107,9 +107,12 @@ class MergeReport:
     replaced: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # code and cache entries not merged
+    untrusted: list[str] = field(default_factory=list)  # code entries put in the untrusted repo
+    untrusted_repo: str | None = None
 
-    def to_dict(self) -> dict[str, list[str]]:
-        return {k: list(v) for k, v in self.__dict__.items()}
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (list(v) if isinstance(v, list) else v) for k, v in self.__dict__.items()}
 
 
 def tree_digest(root: Path) -> str:
@@ -183,8 +186,17 @@ def _staged_entries(root: Path, report: MergeReport) -> list[tuple[str, str, Pat
     return out
 
 
-def unzip_into(ctx, repo, archive: Path | str, *, overwrite: bool = False) -> MergeReport:
-    """Merge the entries of ``archive`` into ``repo`` (a ``ckx.core.repos.Repo``).
+def unzip_into(
+    ctx, repo, archive: Path | str, *, overwrite: bool = False, allow_code: bool = False
+) -> MergeReport:
+    """Merge the data entries of ``archive`` into ``repo`` (a ``ckx.core.repos.Repo``).
+
+    An archive carries data, not code. Entries of a data kind (an automation whose meta says
+    ``data_kind: true``: experiments) are merged. Cache entries are never imported (results
+    are made on this machine). Every other kind (scripts, programs, packages, automations,
+    soft, env ...) is refused, or with ``allow_code`` put into a separate repo
+    ``untrusted-<name>`` that is registered as untrusted: ckx neither indexes nor runs it
+    until ``ckx add repo:untrusted-<name>`` says so.
 
     An entry whose alias is free is added. One that exists with the same uid and the same
     files is skipped as identical; with the same uid and other files it is a conflict unless
@@ -194,6 +206,11 @@ def unzip_into(ctx, repo, archive: Path | str, *, overwrite: bool = False) -> Me
     from ckx.artifacts.archive import extract
 
     archive = Path(archive)
+    if repo.kind == "builtin":
+        raise UsageError(
+            f"the repo '{repo.alias}' is part of ckx itself and is read-only",
+            hint="unzip into your own repo (the default is 'local')",
+        )
     if not archive.is_file():
         raise NotFoundError(
             f"archive not found: {archive}", hint="pass --zip=FILE (default: ckr.zip here)"
@@ -206,37 +223,143 @@ def unzip_into(ctx, repo, archive: Path | str, *, overwrite: bool = False) -> Me
     report = MergeReport()
     try:
         extract(archive, stage, kind="zip")
-        _check_description(stage, archive)
-        for kind, alias, folder, meta in _staged_entries(stage, report):
-            _merge_one(ctx, repo, kind, alias, folder, meta, overwrite, report)
+        desc = _check_description(stage, archive)
+        entries = _staged_entries(stage, report)
+        for _, _, folder, _ in entries:
+            _check_entry_links(folder, archive)
+        code = []
+        for kind, alias, folder, meta in entries:
+            if kind == "cache":
+                report.refused.append(
+                    f"{kind}/{alias} (cache entries are never imported: results are made "
+                    "on this machine)"
+                )
+            elif is_data_kind(ctx, kind):
+                _merge_one(ctx, repo, kind, alias, folder, meta, overwrite, report)
+            elif not allow_code:
+                report.refused.append(
+                    f"{kind}/{alias} (a {kind} carries code; --allow_code puts such entries "
+                    "in a separate untrusted repo)"
+                )
+            else:
+                code.append((kind, alias, folder, meta))
+        if code:
+            _quarantine(ctx, code, _source_name(desc, archive), overwrite, report)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     ctx.index.invalidate()
     return report
 
 
-def _check_description(stage: Path, archive: Path) -> None:
+def is_data_kind(ctx, kind: str) -> bool:
+    """True when the automation ``kind`` (from a trusted repo) declares ``data_kind: true``."""
+    if any(c in kind for c in "*?["):
+        return False
+    hits = [e for e in ctx.search("automation", None, name=kind, unique_uids=False)]
+    return bool(hits) and hits[0].alias == kind and hits[0].meta.get("data_kind") is True
+
+
+def _source_name(desc: dict[str, Any], archive: Path) -> str:
+    source = desc.get("source") if isinstance(desc.get("source"), dict) else {}
+    raw = str((source or {}).get("alias") or archive.stem)
+    name = "".join(c if c.isalnum() or c in "-_." else "-" for c in raw).strip("-.") or "archive"
+    return name[:60]
+
+
+def _quarantine(ctx, code: list, name: str, overwrite: bool, report: MergeReport) -> None:
+    """Put code entries into ``untrusted-<name>`` (registered untrusted: never searched)."""
+    from ckx.core.entries import new_uid
+    from ckx.core.metafile import save_meta
+    from ckx.core.repos import Repo
+
+    target = _untrusted_repo(ctx, name)
+    if target is None:
+        alias = f"untrusted-{name}"
+        k = 2
+        while ctx.registry.find_any(alias) or (ctx.home / "repos" / alias).exists():
+            alias, k = f"untrusted-{name}-{k}", k + 1
+        path = ctx.home / "repos" / alias
+        path.mkdir(parents=True)
+        uid = new_uid()
+        save_meta(path / "repo.yaml", {"alias": alias, "uid": uid})
+        target = ctx.registry.add(Repo(alias, uid, path), trusted=False)
+    report.untrusted_repo = target.alias
+    before = len(report.added)
+    for kind, alias, folder, meta in code:
+        _merge_one(ctx, target, kind, alias, folder, meta, overwrite, report, plain=True)
+    report.untrusted += report.added[before:]
+    del report.added[before:]
+
+
+def _untrusted_repo(ctx, name: str):
+    """The untrusted repo an earlier unzip of the same source made, if it is still untrusted."""
+    held = ctx.registry.find_any(f"untrusted-{name}")
+    return held if held is not None and held.kind == "untrusted" else None
+
+
+def _check_entry_links(folder: Path, archive: Path) -> None:
+    """Refuse links whose real target leaves their entry (chains such as ``a -> .``,
+    ``b -> a/..`` pass every check on the link text alone)."""
+    root = os.path.realpath(folder)
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in dirnames + filenames:
+            p = os.path.join(dirpath, name)
+            if not os.path.islink(p):
+                continue
+            real = os.path.realpath(p)
+            if real != root and not real.startswith(root + os.sep):
+                rel = os.path.relpath(p, folder.parent.parent)
+                raise ArchiveError(
+                    f"unsafe member {rel!r} in archive {archive}: the link resolves outside "
+                    "its entry; nothing was merged",
+                    hint="the archive is corrupt or malicious; get it from a trusted source",
+                )
+
+
+def _check_description(stage: Path, archive: Path) -> dict[str, Any]:
+    from ckx.core.errors import MetaError
+    from ckx.core.metafile import load_meta
+
     f = stage / DESC_FILE
     if not f.is_file():
-        return  # a plain fragment (e.g. made by hand) is fine
+        return {}  # a plain fragment (e.g. made by hand) is fine
     try:
-        desc = json.loads(f.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ArchiveError(f"{archive}: {DESC_FILE} is not valid JSON ({e})") from None
-    ver = desc.get("ckx_repo_fragment") if isinstance(desc, dict) else None
+        desc = load_meta(f)  # bounded like any meta: size, depth, number of values
+    except MetaError as e:
+        raise ArchiveError(f"{archive}: {DESC_FILE} is not readable: {e.message}") from None
+    ver = desc.get("ckx_repo_fragment")
     if isinstance(ver, int) and ver > FRAGMENT_VERSION:
         raise UsageError(
             f"{archive}: fragment format {ver} is newer than this ckx understands ({FRAGMENT_VERSION})",
             hint="upgrade ckx",
         )
+    return desc
 
 
 def _merge_one(
-    ctx, repo, kind: str, alias: str, folder: Path, meta: dict, overwrite: bool, report: MergeReport
+    ctx,
+    repo,
+    kind: str,
+    alias: str,
+    folder: Path,
+    meta: dict,
+    overwrite: bool,
+    report: MergeReport,
+    *,
+    plain: bool = False,
 ) -> None:
+    """Merge one entry; ``plain``: the repo is not indexed (untrusted), look at its folders."""
     cid = f"{repo.alias}:{kind}:{alias}"
     uid = str(meta["uid"])
-    same_uid = [e for e in ctx.search(None, None, repo=repo.alias, name=uid) if e.uid == uid]
+    same_uid = (
+        []
+        if plain
+        else [
+            e
+            for e in ctx.search(None, None, repo=repo.alias, name=uid, unique_uids=False)
+            if e.uid == uid
+        ]
+    )
     moved = [e for e in same_uid if e.alias != alias or e.automation != kind]
     if moved:
         report.conflicts.append(
