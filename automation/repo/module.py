@@ -176,6 +176,10 @@ def zip(ctx, i: dict) -> dict:  # noqa: A001  (CK's verb)
     )  # `out` is the output mode in ckx.access
     out = Path(str(target if target not in (None, True) else "ckr.zip")).expanduser()
     info = zip_entries(entries, out, source={"alias": repo.alias, "uid": repo.uid})
+    if info["redacted"]:
+        ctx.ui.warn(
+            "redacted in the archive (they look like secrets): " + ", ".join(info["redacted"])
+        )
     ctx.ui.print(
         f"wrote {out.resolve()}: {len(entries)} entries of repo '{repo.alias}', {info['files']} files"
     )

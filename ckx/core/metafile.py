@@ -87,15 +87,18 @@ def _no_duplicate_pairs(pairs: list) -> dict:
     out = dict(pairs)
     if len(out) != len(pairs):
         seen: set = set()
-        dup = next(k for k, _ in pairs if k in seen or seen.add(k))
-        raise ValueError(f"duplicate key '{dup}'")
+        for k, _ in pairs:
+            if k in seen:
+                raise ValueError(f"duplicate key '{k}'")
+            seen.add(k)
     return out
 
 
-def check_bounds(data: Any, path: Path | str) -> None:
+def check_bounds(data: Any, path: Path | str, max_nodes: int | None = None) -> None:
     """Refuse data with more values or deeper nesting than the limits (counting every use of a
     YAML alias, so a "billion laughs" meta stops after :data:`META_LIMITS` values, not 10⁹)."""
-    max_nodes, max_depth = meta_limit("CKX_META_MAX_NODES"), meta_limit("CKX_META_MAX_DEPTH")
+    max_nodes = max_nodes or meta_limit("CKX_META_MAX_NODES")
+    max_depth = meta_limit("CKX_META_MAX_DEPTH")
     count = 0
     todo: list[tuple[Any, int]] = [(data, 1)]
     while todo:

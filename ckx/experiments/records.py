@@ -80,6 +80,85 @@ BENCH_KEYS = frozenset(
 )
 
 
+# --- secrets ------------------------------------------------------------------------------
+
+#: Env keys whose values are never recorded, shown or zipped: shell-style patterns matched
+#: case-insensitively. ``CKX_SECRET_ENV`` (comma-separated) adds more.
+SECRET_PATTERNS = ("*TOKEN*", "*SECRET*", "*PASSWORD*", "*PASSWD*", "*_KEY", "*CREDENTIAL*")
+SECRET_ENV_VAR = "CKX_SECRET_ENV"
+REDACTED = "<redacted>"
+
+
+def secret_patterns(environ: dict[str, str] | None = None) -> list[str]:
+    """The default patterns plus those of ``CKX_SECRET_ENV``."""
+    env = os.environ if environ is None else environ
+    extra = [p.strip() for p in (env.get(SECRET_ENV_VAR) or "").split(",") if p.strip()]
+    return [*SECRET_PATTERNS, *extra]
+
+
+def is_secret_key(key: str, patterns: list[str] | None = None) -> bool:
+    from fnmatch import fnmatchcase
+
+    up = str(key).upper()
+    for p in patterns or secret_patterns():
+        if fnmatchcase(up, p.upper()):
+            # ckx's own CKX_*_KEY variables (CKX_CMD_KEY ...) name things, they hold no secret
+            if p == "*_KEY" and up.startswith("CKX_"):
+                continue
+            return True
+    return False
+
+
+def redact(data: Any, patterns: list[str] | None = None) -> tuple[Any, list[str]]:
+    """A copy of ``data`` where the values of secret-looking keys of every env mapping (under a
+    key ``env`` or ``*_env``, at any depth: the point's inputs, the lock's request and its
+    ``adr`` blocks) are :data:`REDACTED`; and the sorted names that were redacted."""
+    pats = patterns or secret_patterns()
+    found: set[str] = set()
+
+    def walk(obj: Any, depth: int) -> Any:
+        if depth > 64:
+            return obj
+        if isinstance(obj, list):
+            return [walk(v, depth + 1) for v in obj]
+        if not isinstance(obj, dict):
+            return obj
+        out = {}
+        for k, v in obj.items():
+            if isinstance(v, dict) and (k == "env" or str(k).endswith("_env")):
+                out[k] = {
+                    ek: _hide(ek, ev, found) if is_secret_key(ek, pats) else walk(ev, depth + 1)
+                    for ek, ev in v.items()
+                }
+            else:
+                out[k] = walk(v, depth + 1)
+        return out
+
+    return walk(data, 0), sorted(found)
+
+
+def _hide(key: Any, value: Any, found: set[str]) -> Any:
+    if value in (REDACTED, None, ""):
+        return value
+    found.add(str(key))
+    return REDACTED
+
+
+def redacted_point_files(point_file: Path) -> tuple[bytes, bytes, list[str]] | None:
+    """``point.json`` and its ``flat.json`` with secrets redacted, for an archive; None when
+    the file is not a readable point."""
+    from ckx.core.errors import MetaError
+
+    try:
+        data = _read_point(point_file)
+    except (MetaError, OSError):
+        return None
+    clean, names = redact(data)
+    point = (json.dumps(clean, indent=1, default=str) + "\n").encode()  # as _write_json does
+    flat = (json.dumps(flat_keys(clean), indent=1, default=str) + "\n").encode()
+    return point, flat, names
+
+
 def now_iso() -> str:
     """Local time with milliseconds (so records made within one second still sort)."""
     t = time.time()
@@ -328,10 +407,27 @@ def load_points(entry_path: Path) -> list[Point]:
         f = d / POINT_FILE
         if d.name.startswith(".") or not f.is_file():
             continue
-        data = json.loads(f.read_text(encoding="utf-8"))
-        out.append(Point(id=d.name, path=d, data=data))
+        out.append(Point(id=d.name, path=d, data=_read_point(f)))
     out.sort(key=lambda p: (p.data.get("created") or "", p.id))
     return out
+
+
+def _read_point(f: Path) -> dict[str, Any]:
+    """A point file, bounded in depth (a hostile file is one MetaError naming it, never a
+    crash); its size is its own (JSON has no aliases to expand)."""
+    from ckx.core.errors import MetaError
+    from ckx.core.metafile import check_bounds
+
+    try:
+        data = json.loads(f.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError) as e:  # bad JSON, huge ints, too deep, not UTF-8
+        raise MetaError(
+            f"{f}: not a readable point file ({str(e).splitlines()[0][:200]})"
+        ) from None
+    if not isinstance(data, dict):
+        raise MetaError(f"{f}: not a readable point file (not a JSON object)")
+    check_bounds(data, f, max_nodes=1 << 62)
+    return data
 
 
 def find_point(points: list[Point], pid: str | None, where: str) -> Point:
@@ -367,6 +463,7 @@ class Recorded:
     created_experiment: bool
     created_point: bool
     files: list[str]
+    redacted: list[str] = field(default_factory=list)  # secret-looking keys not recorded
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -455,6 +552,8 @@ def record_repetition(
 
     exp_dir = Path(exp_dir)
     machine = machine_of(platform)
+    inputs, hidden = redact(inputs)  # before the id: a new token is not a new configuration
+    lock, hidden_in_lock = redact(lock) if lock else (lock, [])
     pid = point_id(inputs, machine)
     with path_lock(
         exp_dir.parent / f".{exp_dir.name}",
@@ -505,6 +604,7 @@ def record_repetition(
         created_experiment=created,
         created_point=new_point,
         files=rep["files"],
+        redacted=sorted(set(hidden) | set(hidden_in_lock)),
     )
 
 

@@ -69,13 +69,14 @@ def zip_entries(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.urandom(3).hex()}.tmp")
     nfiles = 0
+    hidden: set[str] = set()
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             for e in entries:
                 base = f"{e.automation}/{e.alias}"
                 files = _entry_files(e.path)
                 for f in files:
-                    zf.write(f, f"{base}/{f.relative_to(e.path).as_posix()}")
+                    _zip_file(zf, e, f, f"{base}/{f.relative_to(e.path).as_posix()}", hidden)
                 nfiles += len(files)
                 desc["entries"].append(
                     {
@@ -92,7 +93,27 @@ def zip_entries(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return {"path": str(out.resolve()), "entries": desc["entries"], "files": nfiles}
+    return {
+        "path": str(out.resolve()),
+        "entries": desc["entries"],
+        "files": nfiles,
+        "redacted": sorted(hidden),
+    }
+
+
+def _zip_file(zf: zipfile.ZipFile, entry, f: Path, name: str, hidden: set[str]) -> None:
+    """Add one file; an experiment's point files go in with secret-looking env redacted (an
+    archive is for sharing: a point recorded before redaction existed must not leak)."""
+    from ckx.experiments.records import FLAT_FILE, POINT_FILE, redacted_point_files
+
+    in_point = entry.automation == "experiment" and f.parent.parent.name == "points"
+    if in_point and f.name in (FLAT_FILE, POINT_FILE):
+        red = redacted_point_files(f.parent / POINT_FILE)
+        if red is not None and red[2]:  # something to hide: both files are written again
+            zf.writestr(name, red[0] if f.name == POINT_FILE else red[1])
+            hidden.update(red[2])
+            return
+    zf.write(f, name)
 
 
 # --- unzip --------------------------------------------------------------------------------
@@ -235,6 +256,10 @@ def unzip_into(
                     "on this machine)"
                 )
             elif is_data_kind(ctx, kind):
+                bad = _unreadable_point(folder) if kind == "experiment" else None
+                if bad:
+                    report.ignored.append(f"{kind}/{alias} ({bad})")
+                    continue
                 _merge_one(ctx, repo, kind, alias, folder, meta, overwrite, report)
             elif not allow_code:
                 report.refused.append(
@@ -249,6 +274,18 @@ def unzip_into(
         shutil.rmtree(stage, ignore_errors=True)
     ctx.index.invalidate()
     return report
+
+
+def _unreadable_point(folder: Path) -> str | None:
+    """Why a point file of an experiment cannot be read (hostile or broken), or None."""
+    from ckx.core.errors import MetaError
+    from ckx.experiments.records import load_points
+
+    try:
+        load_points(folder)
+    except MetaError as e:
+        return e.message
+    return None
 
 
 def is_data_kind(ctx, kind: str) -> bool:
