@@ -88,7 +88,7 @@ def safe_replay(
     given = {str(k): str(v) for k, v in given_env.items()} if isinstance(given_env, dict) else {}
     env = {str(k): str(v) for k, v in (inputs.get("env") or {}).items()}
     lock = copy.deepcopy(lock)
-    request = lock.get("request") if isinstance(lock.get("request"), dict) else {}
+    request: dict[str, Any] = lock["request"] if isinstance(lock.get("request"), dict) else {}
     recorded = {
         "env": {k: v for k, v in env.items() if k not in given},
         "inputs": inputs.get("inputs") or {},
