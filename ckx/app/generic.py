@@ -33,6 +33,9 @@ GENERIC_DESC = {
 def _matches(ctx, i: dict, *, need: bool = True) -> list[Entry]:
     automation = i["automation"]
     name = i.get("entry")
+    repo = i.get("repo")
+    if isinstance(repo, str) and not any(c in repo for c in "*?["):
+        ctx.registry.get(repo)  # an unknown (or untrusted) repo is an error, not an empty list
     hits = ctx.search(automation, i.get("query"), repo=i.get("repo"), name=name, unique_uids=False)
     if not hits and need:
         if name and not any(c in name for c in "*?["):

@@ -182,6 +182,12 @@ def _staged_entries(root: Path, report: MergeReport) -> list[tuple[str, str, Pat
         if kind_dir.name.startswith((".", "_")):
             report.ignored.append(f"{kind_dir.name}/ (not an automation folder)")
             continue
+        if kind_dir.name == "cache":  # whatever they claim: results are made on this machine
+            report.refused += [
+                f"cache/{d.name} (cache entries are never imported: results are made here)"
+                for d in sorted(kind_dir.iterdir())
+            ]
+            continue
         for d in sorted(p for p in kind_dir.iterdir() if p.is_dir()):
             mf = find_meta_file(d)
             rel = f"{kind_dir.name}/{d.name}"
@@ -250,12 +256,7 @@ def unzip_into(
             _check_entry_links(folder, archive)
         code = []
         for kind, alias, folder, meta in entries:
-            if kind == "cache":
-                report.refused.append(
-                    f"{kind}/{alias} (cache entries are never imported: results are made "
-                    "on this machine)"
-                )
-            elif is_data_kind(ctx, kind):
+            if is_data_kind(ctx, kind):
                 bad = _unreadable_point(folder) if kind == "experiment" else None
                 if bad:
                     report.ignored.append(f"{kind}/{alias} ({bad})")
@@ -263,7 +264,7 @@ def unzip_into(
                 _merge_one(ctx, repo, kind, alias, folder, meta, overwrite, report)
             elif not allow_code:
                 report.refused.append(
-                    f"{kind}/{alias} (a {kind} carries code; --allow_code puts such entries "
+                    f"{kind}/{alias} ({kind} entries carry code; --allow_code puts them "
                     "in a separate untrusted repo)"
                 )
             else:
