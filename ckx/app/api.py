@@ -50,6 +50,13 @@ def access(request: dict) -> dict:
         from ckx.core.errors import storage_error
 
         return storage_error(e).to_dict()
+    except Exception as e:  # noqa: BLE001 - the API answers with a dict, even for a bug
+        return {
+            "return": 1,
+            "error": f"internal error: {type(e).__name__}: {str(e)[:300]}",
+            "hint": "this is a bug in ckx: please report it with the request "
+            "(the CLI with --debug prints the traceback)",
+        }
 
 
 def check_text(value: Any, where: str = "request", depth: int = 0) -> None:
@@ -94,12 +101,48 @@ def check_repo_name(value: object, what: str) -> None:
         )
 
 
+#: Request keys that hold one name (or pattern) and nothing else.
+_NAME_KEYS = (
+    "automation",
+    "entry",
+    "repo",
+    "cid",
+    "artifact",
+    "module_uoa",
+    "data_uoa",
+    "repo_uoa",
+)
+
+
+def _check_types(i: dict) -> None:
+    """A UsageError for a request field of the wrong type (a list where a name goes ...)."""
+    from ckx.core.query import Query
+
+    for key in _NAME_KEYS:
+        if i.get(key) is not None and not isinstance(i[key], str):
+            raise UsageError(f"'{key}' must be a name (text), not {type(i[key]).__name__}")
+    q = i.get("query")
+    if q is not None and not isinstance(q, (str, Query)):
+        raise UsageError(f"'query' must be tag text such as 'a,b,_v', not {type(q).__name__}")
+    tags = i.get("tags")
+    if tags not in (None, True) and not (
+        isinstance(tags, str) or (isinstance(tags, list) and all(isinstance(t, str) for t in tags))
+    ):
+        raise UsageError("'tags' must be text ('a,b') or a list of texts")
+    for key in ("env", "meta"):
+        if i.get(key) is not None and not isinstance(i[key], dict):
+            raise UsageError(f"'{key}' must be a mapping (--{key}.KEY=VALUE)")
+    if i.get("args") is not None and not isinstance(i["args"], list):
+        raise UsageError("'args' must be a list")
+
+
 def normalize(ctx, req: dict) -> dict:
     """Fill ``automation``, ``entry``, ``repo`` and ``query`` from CID/tags/CK-style keys."""
     from ckx.core.cid import parse_cid
     from ckx.core.query import parse
 
     i = dict(req)
+    _check_types(i)
     if "module_uoa" in i and "automation" not in i:
         i["automation"] = i.pop("module_uoa")
     if "data_uoa" in i and "entry" not in i:

@@ -164,8 +164,13 @@ class Index:
                 hint="wait for the other ckx command to finish, then run this one again",
             ) from None
         if isinstance(exc, sqlite3.OperationalError):
+            why = str(exc)
+            if not os.access(self.home, os.W_OK):
+                why = f"CKX_HOME {self.home} is read-only ({exc})"
+            elif "full" in why:
+                why = f"the disk holding CKX_HOME {self.home} is full ({exc})"
             raise StorageError(
-                f"cannot use the index {self.db_path}: {exc}",
+                f"cannot write the index {self.db_path}: {why}",
                 hint="CKX_HOME must be a writable folder with free space "
                 "(point CKX_HOME elsewhere, or free some space)",
             ) from None
