@@ -531,6 +531,24 @@ def _copy_files(files: dict[str, Path], target: Path) -> list[str]:
     return sorted(files)
 
 
+def _new_point(
+    pid: str, inputs: dict[str, Any], machine: dict[str, Any], platform: dict[str, Any]
+) -> dict[str, Any]:
+    t = now_iso()
+    return {
+        "ckx_experiment_point": LAYOUT_VERSION,
+        "id": pid,
+        "created": t,
+        "updated": t,
+        "inputs": inputs,
+        "machine": machine,
+        "platform": platform,
+        "locks": {},
+        "repetitions": [],
+        "statistics": {},
+    }
+
+
 def record_repetition(
     exp_dir: Path,
     *,
@@ -565,19 +583,7 @@ def record_repetition(
         pfile = pdir / POINT_FILE
         new_point = not pfile.is_file()
         if new_point:
-            t = now_iso()
-            data: dict[str, Any] = {
-                "ckx_experiment_point": LAYOUT_VERSION,
-                "id": pid,
-                "created": t,
-                "updated": t,
-                "inputs": inputs,
-                "machine": machine,
-                "platform": platform,
-                "locks": {},
-                "repetitions": [],
-                "statistics": {},
-            }
+            data = _new_point(pid, inputs, machine, platform)
             pdir.mkdir(parents=True, exist_ok=True)
         else:
             data = json.loads(pfile.read_text(encoding="utf-8"))

@@ -254,27 +254,35 @@ def unzip_into(
         entries = _staged_entries(stage, report)
         for _, _, folder, _ in entries:
             _check_entry_links(folder, archive)
-        code = []
-        for kind, alias, folder, meta in entries:
-            if is_data_kind(ctx, kind):
-                bad = _unreadable_point(folder) if kind == "experiment" else None
-                if bad:
-                    report.ignored.append(f"{kind}/{alias} ({bad})")
-                    continue
-                _merge_one(ctx, repo, kind, alias, folder, meta, overwrite, report)
-            elif not allow_code:
-                report.refused.append(
-                    f"{kind}/{alias} ({kind} entries carry code; --allow_code puts them "
-                    "in a separate untrusted repo)"
-                )
-            else:
-                code.append((kind, alias, folder, meta))
+        code = _merge_data(ctx, repo, entries, overwrite, allow_code, report)
         if code:
             _quarantine(ctx, code, _source_name(desc, archive), overwrite, report)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     ctx.index.invalidate()
     return report
+
+
+def _merge_data(
+    ctx, repo, entries: list, overwrite: bool, allow_code: bool, report: MergeReport
+) -> list:
+    """Merge the data entries; refuse the others, or return them when code is allowed."""
+    code = []
+    for kind, alias, folder, meta in entries:
+        if is_data_kind(ctx, kind):
+            bad = _unreadable_point(folder) if kind == "experiment" else None
+            if bad:
+                report.ignored.append(f"{kind}/{alias} ({bad})")
+                continue
+            _merge_one(ctx, repo, kind, alias, folder, meta, overwrite, report)
+        elif not allow_code:
+            report.refused.append(
+                f"{kind}/{alias} ({kind} entries carry code; --allow_code puts them "
+                "in a separate untrusted repo)"
+            )
+        else:
+            code.append((kind, alias, folder, meta))
+    return code
 
 
 def _unreadable_point(folder: Path) -> str | None:
