@@ -36,6 +36,8 @@ def parse_argv(argv: list[str]) -> dict:
         _check_arg(a, k)
         if a == "--":
             extra = argv[k + 1 :]
+            for j, b in enumerate(extra, start=k + 1):
+                _check_arg(b, j)
             break
         if a == "@":
             raise UsageError("a lone '@': name the input file", hint="e.g. ckx run @input.yaml")

@@ -25,6 +25,9 @@ def _user_repo(tmp_path: Path, scripts: dict[str, tuple[str, list[str], str]]) -
         (d / "meta.yaml").write_text(
             f"alias: {alias}\nuid: '{uid}'\nautomation_alias: script\ntags: {json.dumps(tags)}\n"
             "cache: true\nnew_env_keys: [CKX_PYTHON_*, +PATH]\n"
+            # get-python3's own key fields, so that only the provider tells the keys apart
+            "default_to_current_python: CKX_PYTHON_BIN_WITH_PATH\n"
+            "cache_key_env: [CKX_PYTHON_BIN_WITH_PATH]\n"
         )
         (d / "run.sh").write_text("#!/bin/sh\n" + body)
         (d / "run.sh").chmod(0o755)
