@@ -368,6 +368,7 @@ def lint(ctx, i: dict) -> dict:
         f = fm(e.path)
         if f is None:
             continue
+        problems += _strict_problems(f)  # what a foreign repo's tolerant read let through
         problems += problems_of(e.meta, f, e.automation, ctx.registry)
     problems += _duplicates(
         ctx.search(None, None, unique_uids=False)
@@ -381,6 +382,16 @@ def lint(ctx, i: dict) -> dict:
             f"{len(problems)} problem(s) in {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}"
         )
     return {"problems": problems, "checked": len(entries), "return": 4 if problems else 0}
+
+
+def _strict_problems(meta_file: Path) -> list[str]:
+    from ckx.core.errors import MetaError
+
+    try:
+        load_meta(meta_file)
+    except MetaError as e:
+        return [e.message]
+    return []
 
 
 def _duplicates(entries: list[Entry]) -> list[str]:

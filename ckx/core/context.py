@@ -16,8 +16,9 @@ from ckx.core.errors import NotFoundError, UsageError
 from ckx.core.query import Query
 from ckx.core.ui import UI
 
-#: Kinds whose entries become nodes of a plan and run code: their searches refuse uid clashes.
-RESOLVED_KINDS = frozenset({"script", "package", "program", "automation"})
+#: Kinds whose entries become nodes of a plan (and whose results are cached): their searches
+#: refuse uid clashes. (Automations are loaded by alias, first repo first, and never cached.)
+RESOLVED_KINDS = frozenset({"script", "package", "program"})
 
 
 def default_home(environ: Mapping[str, str] | None = None) -> Path:

@@ -34,7 +34,7 @@ from ckx.core.repos import Registry, Repo
 #: a second edit within one timestamp tick (a jiffy, ~4 ms, on Linux file systems) would
 #: otherwise keep the same (mtime, size, inode). Coarser file systems (FAT: 2 s) need more.
 RACY_NS = 100_000_000
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8  # 8: bounded metas and duplicate keys (docs/security.md)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries(
@@ -301,7 +301,7 @@ class Index:
             except OSError:
                 return None  # the meta file went away
             stats[k] = (s.st_mtime_ns, s.st_size, s.st_ino)
-            jobs.append((repo.alias, hit[1], hit[0], meta, _st(s)))
+            jobs.append((repo.alias, hit[1], hit[0], meta, _st(s), strict_keys(repo)))
         schemas = {a: entry_schema_cached(self, a) for a in {j[1] for j in jobs}}
         rows = _parse_all(jobs, schemas)
         racy = [(p, d) for p, d in marshal.loads(row[2]) if p not in {j[3] for j in jobs}]
@@ -396,7 +396,7 @@ class Index:
             prev = old.get(d) or ((problem_st[d], None) if d in problem_st else None)
             racy_changed = meta in was_racy and _digest(meta) != was_racy[meta]
             if force or prev is None or prev[0] != _st(s) or racy_changed:
-                jobs.append((repo.alias, automation, d, meta, _st(s)))
+                jobs.append((repo.alias, automation, d, meta, _st(s), strict_keys(repo)))
         schemas = {a: entry_schema_cached(self, a) for a in {j[1] for j in jobs}}
         rows = _parse_all(jobs, schemas)
         seen = {d for _, d, _, _ in found}
@@ -576,6 +576,18 @@ def check_unique_uids(hits: list[Entry]) -> None:
         seen.setdefault(e.uid, e)
 
 
+def strict_keys(repo: Repo) -> bool:
+    """Duplicate keys are errors in ckx's repos; a foreign repo registered as it is (MLCFlow's
+    root ``meta.yaml``, CM's ``cmr.yaml``, CK's ``.ckr.json``) keeps YAML's last-one-wins, as
+    the tools it was written for do (17 of the 324 scripts of mlperf-automations rely on it);
+    ``ckx lint`` still reports each duplicate."""
+    if repo.kind in ("builtin", "local") or (repo.path / "repo.yaml").is_file():
+        return True
+    return not any(
+        (repo.path / f).is_file() for f in ("meta.yaml", "meta.json", "cmr.yaml", ".ckr.json")
+    )
+
+
 def _entry_id(db, repo: str, path: str) -> int | None:
     r = db.execute("SELECT id FROM entries WHERE repo=? AND path=?", (repo, path)).fetchone()
     return r[0] if r else None
@@ -640,9 +652,9 @@ def _parse_job(job: tuple, schemas: dict):
     from ckx.core.errors import MetaError
     from ckx.core.schema import check_entry_meta
 
-    repo, automation, path, meta_file, st = job
+    repo, automation, path, meta_file, st, strict = job
     try:
-        meta = load_meta(Path(meta_file))
+        meta = load_meta(Path(meta_file), strict_keys=strict)
         check_entry_meta(meta, meta_file, automation, schema=schemas.get(automation))
     except MetaError as e:
         return None, Problem(repo, automation, path, e.message, st)

@@ -120,12 +120,13 @@ def check_bounds(data: Any, path: Path | str, max_nodes: int | None = None) -> N
             todo.extend((v, depth + 1) for v in values)
 
 
-def load_text(text: str, path: Path | str) -> Any:
+def load_text(text: str, path: Path | str, *, strict_keys: bool = True) -> Any:
     """Parse YAML or JSON text (chosen by the file name), raising MetaError with the location.
 
     Duplicate keys, more than the limits of :data:`META_LIMITS`, integers too long to convert
     and nesting deeper than Python can follow are MetaErrors too: a hostile meta costs one
-    message, never the command."""
+    message, never the command. ``strict_keys=False`` lets the last of duplicate keys win, as
+    YAML and MLCFlow do (for foreign repos registered as they are)."""
     path = Path(path)
     max_bytes = meta_limit("CKX_META_MAX_BYTES")
     if len(text) > max_bytes:
@@ -134,7 +135,7 @@ def load_text(text: str, path: Path | str) -> Any:
             hint="raise CKX_META_MAX_BYTES if this meta is genuine",
         )
     try:
-        data = _parse(text, path)
+        data = _parse(text, path, strict_keys)
     except RecursionError:
         raise MetaError(f"{path}: nested too deeply to read") from None
     except ValueError as e:  # an integer beyond Python's digit limit, a duplicate JSON key
@@ -147,17 +148,18 @@ def load_text(text: str, path: Path | str) -> Any:
     return data
 
 
-def _parse(text: str, path: Path) -> Any:
+def _parse(text: str, path: Path, strict_keys: bool) -> Any:
     if path.suffix == ".json":
         try:
-            return json.loads(text, object_pairs_hook=_no_duplicate_pairs)
+            return json.loads(text, object_pairs_hook=_no_duplicate_pairs if strict_keys else None)
         except json.JSONDecodeError as e:
             raise MetaError(
                 f"{path}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}"
             ) from None
     yaml = _yaml()
     try:
-        return yaml.load(text, Loader=_loader())  # noqa: S506 - a safe loader
+        loader = _loader() if strict_keys else getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -165,7 +167,7 @@ def _parse(text: str, path: Path) -> Any:
         raise MetaError(f"{path}: invalid YAML{where}: {problem}") from None
 
 
-def load_meta(path: Path) -> dict:
+def load_meta(path: Path, *, strict_keys: bool = True) -> dict:
     """Load a meta file; it must hold a mapping."""
     max_bytes = meta_limit("CKX_META_MAX_BYTES")
     try:
@@ -183,7 +185,7 @@ def load_meta(path: Path) -> dict:
         raise MetaError(f"{path}: cannot read the meta file: {e.strerror or e}") from None
     except UnicodeDecodeError as e:
         raise MetaError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    data = load_text(text, path)
+    data = load_text(text, path, strict_keys=strict_keys)
     if data is None:
         data = {}
     if not isinstance(data, dict):

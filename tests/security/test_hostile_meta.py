@@ -92,3 +92,20 @@ def test_yaml_merge_keys_are_not_duplicates(tmp_path):
     f = tmp_path / "meta.yaml"
     f.write_text("base: &b {x: 1, y: 2}\nnode:\n  <<: *b\n  x: 3\n")
     assert load_meta(f)["node"] == {"x": 3, "y": 2}
+
+
+def test_duplicate_keys_in_a_foreign_repo_keep_the_last_and_lint_says_so(tmp_path, cli):
+    """MLCFlow's own repo relies on YAML's last-one-wins (17 of its 324 scripts): a foreign
+    repo registered as it is keeps working, and `ckx lint` names every duplicate."""
+    repo = tmp_path / "mlc"
+    d = repo / "script" / "twice"
+    d.mkdir(parents=True)
+    (repo / "meta.yaml").write_text("alias: mlc\nuid: '00000000000000d0'\n")  # MLCFlow's layout
+    (d / "meta.yaml").write_text(
+        "alias: twice\nuid: '00000000000000d1'\ntags: [twice]\nname: first\nname: second\n"
+    )
+    assert cli("add", "repo:mlc", f"--path={repo}").code == 0
+    r = cli("load", "script:twice", "--json")
+    assert r.code == 0 and r.json()["meta"]["name"] == "second" and r.err == "", r
+    lint = cli("lint", "script:twice")
+    assert lint.code == 4 and "duplicate key 'name'" in lint.out
