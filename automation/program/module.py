@@ -32,6 +32,38 @@ def _program(ctx, i: dict[str, Any]):
     return hits[k]
 
 
+def target(ctx, i: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The program to run and the request for it: an ``alias_of`` entry (CK's program names,
+    e.g. ``mlperf-inference-bench-object-detection-onnx-cpu``) runs its target with its
+    ``defaults`` under the user's inputs; ``input_aliases`` (MLCFlow's ``--framework``) become
+    the inputs they stand for."""
+    entry = _program(ctx, i)
+    target_name = entry.meta.get("alias_of")
+    if target_name:
+        defaults = {k: v for k, v in (entry.meta.get("defaults") or {}).items() if k not in i}
+        if defaults:
+            shown = " ".join(f"--{k}={v}" for k, v in defaults.items())
+            ctx.ui.note(f"program:{entry.alias} is program:{target_name} {shown}")
+        entry = ctx.load("program", str(target_name))
+        i = {**defaults, **i}
+    return entry, _unalias(entry, i)
+
+
+def _unalias(entry, i: dict[str, Any]) -> dict[str, Any]:
+    out = dict(i)
+    for alias, name in (entry.meta.get("input_aliases") or {}).items():
+        if alias not in out:
+            continue
+        value = out.pop(alias)
+        if name in out and str(out[name]) != str(value):
+            raise UsageError(
+                f"--{alias}={value} and --{name}={out[name]} disagree (--{alias} is --{name})",
+                hint=f"give one of them (program:{entry.alias})",
+            )
+        out[name] = value
+    return out
+
+
 def choose_cmd_key(ctx, entry, key: str | None) -> str:
     """The cmd_key: given, or picked from CK's numbered menu (interactive only)."""
     cmds = entry.meta.get("run_cmds") or {}
@@ -63,7 +95,9 @@ def build_request(ctx, i: dict[str, Any], entry, key: str) -> dict[str, Any]:
     query = i.get("query") or Query()
     if cmd.get("variations"):
         query = parse(cmd["variations"]).merged(query)
-    for value in group_inputs(entry, i).values():
+    chosen = group_inputs(entry, i)
+    chosen.update(identify_model(ctx, entry, i, chosen, query))
+    for value in chosen.values():
         query = query.merged(parse(f"_{value}"))
     env = {**{k: str(v) for k, v in (cmd.get("env") or {}).items()}, **(i.get("env") or {})}
     env["CKX_CMD_KEY"] = key
@@ -102,6 +136,94 @@ def group_inputs(entry, i: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def identify_model(ctx, entry, i: dict[str, Any], chosen: dict[str, str], query) -> dict[str, str]:
+    """A model file given without the model (``--model_path`` without ``--model``): pick the
+    variation whose ``identify`` block matches the file's ONNX interface (input and output
+    names, and the producer where one is declared), or fail naming the choices. With both
+    given, check that they agree. See the program meta's ``identify`` block (docs/od-bench.md)."""
+    spec = entry.meta.get("identify") or {}
+    path = i.get(spec.get("input") or "")
+    if not spec or path in (None, True, ""):
+        return {}
+    group = str(spec["group"])
+    given = chosen.get(group) or next(
+        (v.name for v in query.variations if _group_of(entry, v.name) == group), None
+    )
+    cands = {
+        name: v["identify"]
+        for name, v in (entry.meta.get("variations") or {}).items()
+        if isinstance(v, dict) and v.get("group") == group and v.get("identify")
+    }
+    if not Path(str(path)).expanduser().is_file():
+        raise UsageError(f"model file not found: {path}", hint=f"check --{spec['input']}")
+    from ckx.artifacts.onnxinfo import read_onnx
+
+    try:
+        info = read_onnx(Path(str(path)).expanduser())
+    except UsageError:
+        if given:
+            return {}  # not ONNX (a PyTorch file, say): the user named the model, trust it
+        raise UsageError(
+            f"cannot tell which model {path} is: it is not an ONNX file",
+            hint=f"name it: --{group}=" + " | ".join(_group_names(entry, group)),
+        ) from None
+    fits = [n for n, b in cands.items() if _fits(b, info)]
+    specific = [n for n in fits if cands[n].get("producer")] or fits
+    return _identified(ctx, entry, spec, group, given, fits, specific, info, cands, chosen)
+
+
+def _identified(ctx, entry, spec, group, given, fits, specific, info, cands, chosen):
+    where = f"--{spec['input']} {info.path}"
+    backend_group, backend = spec.get("backend_group"), (spec.get("formats") or {}).get("onnx")
+    picked = chosen.get(backend_group) if backend_group else None
+    if backend and picked and picked != backend:
+        raise UsageError(
+            f"{where} is an ONNX model, but --{backend_group}={picked} was asked for",
+            hint=f"use --{backend_group}={backend} for ONNX files",
+        )
+    if given:
+        if given not in fits and given in cands:
+            what = f"that of {', '.join(specific)}" if specific else "that of no known model"
+            raise UsageError(
+                f"{where} does not look like --{group}={given}: its interface ({info.describe()}) is {what}",
+                hint=f"--{group}={given} expects {_iface(cands[given])}",
+            )
+        return {}
+    if len(specific) != 1:
+        listing = "; ".join(f"{n}: {_iface(b)}" for n, b in cands.items())
+        why = "matches several models" if specific else "matches no model od-bench knows"
+        raise UsageError(
+            f"{where} ({info.describe()}) {why}",
+            hint=f"name it with --{group}=NAME ({listing})",
+        )
+    ctx.ui.note(
+        f"{where}: identified as --{group}={specific[0]} from its interface ({info.describe()})"
+    )
+    return {group: specific[0]}
+
+
+def _fits(block: dict, info) -> bool:
+    return (
+        list(block.get("onnx_inputs") or []) == info.input_names()
+        and list(block.get("onnx_outputs") or []) == info.output_names()
+        and (not block.get("producer") or block["producer"] == info.producer)
+    )
+
+
+def _iface(block: dict) -> str:
+    prod = f", producer '{block['producer']}'" if block.get("producer") else ""
+    return f"inputs {', '.join(block.get('onnx_inputs') or [])} -> {', '.join(block.get('onnx_outputs') or [])}{prod}"
+
+
+def _group_of(entry, name: str) -> str | None:
+    v = (entry.meta.get("variations") or {}).get(name)
+    return v.get("group") if isinstance(v, dict) else None
+
+
+def _group_names(entry, group: str) -> list[str]:
+    return [n for n in entry.meta.get("variations") or {} if _group_of(entry, n) == group]
+
+
 def run_once(ctx, i: dict[str, Any], entry, key: str) -> dict[str, Any]:
     """Run the program once; return the engine result plus ``run_dir``, ``characteristics``."""
     from ckx.engine import run_request
@@ -125,7 +247,7 @@ def run_once(ctx, i: dict[str, Any], entry, key: str) -> dict[str, Any]:
 
 def run(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """Run a program with a cmd_key; print its summary and the folder of its output files."""
-    entry = _program(ctx, i)
+    entry, i = target(ctx, i)
     key = choose_cmd_key(ctx, entry, i.get("cmd_key"))
     out = run_once(ctx, i, entry, key)
     if "plan_text" in out:
@@ -151,7 +273,7 @@ def prefetch(ctx, i: dict[str, Any]) -> dict[str, Any]:
             "missing --to=DIR (the mirror folder)",
             hint="e.g. ckx prefetch program:od-bench --cmd_key=accuracy-offline --model=ssd-resnet34 --to=/mnt/mirror",
         )
-    entry = _program(ctx, i)
+    entry, i = target(ctx, i)
     key = choose_cmd_key(ctx, entry, i.get("cmd_key"))
     plan = make_plan(ctx, build_request(ctx, i, entry, key))
     results = prefetch_plan(ctx, plan, Path(to).expanduser())
@@ -164,7 +286,7 @@ def prefetch(ctx, i: dict[str, Any]) -> dict[str, Any]:
 
 def cmd_keys(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """List a program's cmd_keys with their descriptions."""
-    entry = _program(ctx, i)
+    entry, i = target(ctx, i)
     cmds = entry.meta.get("run_cmds") or {}
     for k, v in cmds.items():
         ctx.ui.print(f"{k:<28} {v.get('desc', '')}")
@@ -179,4 +301,5 @@ def benchmark(ctx, i: dict[str, Any]) -> dict[str, Any]:
     if exp.entry is None:
         raise NotFoundError("the experiment automation is missing")
     mod = load_module(exp.entry.path / "module.py", "ckx_automation_experiment")
-    return mod.benchmark_program(ctx, i, entry=_program(ctx, i))
+    entry, i = target(ctx, i)
+    return mod.benchmark_program(ctx, i, entry=entry)
