@@ -303,3 +303,107 @@ def benchmark(ctx, i: dict[str, Any]) -> dict[str, Any]:
     mod = load_module(exp.entry.path / "module.py", "ckx_automation_experiment")
     entry, i = target(ctx, i)
     return mod.benchmark_program(ctx, i, entry=entry)
+
+
+def entry_help(ctx, i: dict[str, Any]) -> dict[str, Any]:
+    """``ckx run program:NAME --help``: cmd_keys, variations by group, inputs with their meaning
+    and defaults (``input_description``, ``input_mapping``, ``default_env``), aliases."""
+    entry, _ = target(ctx, {k: v for k, v in i.items() if k != "help"})
+    meta = entry.meta
+    p = ctx.ui.print
+    p(f"program:{entry.alias} - {meta.get('name') or entry.alias}")
+    if i.get("entry") and i["entry"] not in (entry.alias, entry.uid):
+        p(f"  (program:{i['entry']} runs it with: {_defaults_text(ctx, i['entry'])})")
+    p("\ncmd_keys (--cmd_key=KEY; a numbered menu when interactive):")
+    for key, cmd in (meta.get("run_cmds") or {}).items():
+        p(f"  {key:<26} {cmd.get('desc', '')}")
+    p("\nvariations (--tags=_NAME, or --GROUP=NAME):")
+    for group, names in _groups(meta).items():
+        shown = ", ".join(n + (" (default)" if _is_default(meta, n) else "") for n in names)
+        p(f"  {group or '(no group)'}: {shown}")
+    p("\ninputs (--KEY=VALUE):")
+    for key, line in _input_lines(meta).items():
+        p(f"  --{key:<16} {line}")
+    aliases = meta.get("input_aliases") or {}
+    if aliases:
+        p("  aliases: " + ", ".join(f"--{a} = --{t}" for a, t in aliases.items()))
+    p(
+        "\nalso: --env.KEY=VALUE, --outdirname=DIR, --plan, --quiet, --new; "
+        f"ckx benchmark program:{entry.alias} --repetitions=N --record ..."
+    )
+    return {"return": 0, "cmd_keys": list(meta.get("run_cmds") or {}), "inputs": _input_lines(meta)}
+
+
+def _defaults_text(ctx, name: str) -> str:
+    alias = ctx.load("program", name)
+    return " ".join(f"--{k}={v}" for k, v in (alias.meta.get("defaults") or {}).items()) or "-"
+
+
+def _groups(meta: dict) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for name, v in (meta.get("variations") or {}).items():
+        out.setdefault(str(v.get("group") or "") if isinstance(v, dict) else "", []).append(name)
+    return out
+
+
+def _is_default(meta: dict, name: str) -> bool:
+    v = (meta.get("variations") or {}).get(name)
+    return isinstance(v, dict) and bool(v.get("default"))
+
+
+def _input_lines(meta: dict) -> dict[str, str]:
+    described = meta.get("input_description") or {}
+    mapping = meta.get("input_mapping") or {}
+    defaults = meta.get("default_env") or {}
+    out = {}
+    for key in list(described) + [k for k in mapping if k not in described]:
+        d = described.get(key) if isinstance(described.get(key), dict) else {}
+        text = str(d.get("desc") or "")
+        env_key = mapping.get(key)
+        default = d.get("default", defaults.get(env_key) if env_key else None)
+        if d.get("choices"):
+            text += f" [{' | '.join(map(str, d['choices']))}]"
+        if default not in (None, ""):
+            text += f" (default: {default})"
+        if env_key:
+            text += f" -> {env_key}"
+        out[str(key)] = text.strip()
+    return out
+
+
+_COMMON = {
+    "run": [
+        ("--cmd_key=KEY", "which command of the program (a numbered menu when interactive)"),
+        ("--env.KEY=VALUE", 'set an env value (CK\'s --env.EXTRA_OPS="--count 100")'),
+        ("--outdirname=DIR", "write the output files there (default: a fresh folder)"),
+        ("--plan", "print what would run, and which installed artefacts it uses"),
+        ("--quiet", "no prompts: take the documented defaults"),
+    ],
+    "benchmark": [
+        ("--repetitions=N", "run N times and print statistics"),
+        ("--record", "record the runs as an experiment point"),
+        ("--record_repo=REPO", "the repository for the experiment (default: local)"),
+        ("--record_uoa=NAME", "the experiment's name"),
+        ("--tags=a,b", "tags of the experiment"),
+        ("--print_files=a,b", "print these output files after each repetition (and keep them)"),
+        ("--skip_print_timers / --skip_print_stats", "print less"),
+    ],
+}
+
+
+def action_help(ctx, action: str) -> int:
+    """``ckx run program --help``: the options of ``action`` and the programs there are."""
+    p = ctx.ui.print
+    p(f"ckx {action} program:NAME [options]   (ckx {action} program:NAME --help: its own inputs)")
+    rows = _COMMON["run"] + (_COMMON["benchmark"] if action == "benchmark" else [])
+    for opt, text in rows:
+        p(f"  {opt:<40} {text}")
+    p(
+        "  --KEY=VALUE                              an input of the program (strict: unknown keys fail)"
+    )
+    p("programs:")
+    for e in sorted(ctx.search("program", None), key=lambda e: e.alias):
+        what = f"= program:{e.meta['alias_of']}" if e.meta.get("alias_of") else ""
+        keys = len(e.meta.get("run_cmds") or {})
+        p(f"  {e.alias:<50} {what or f'{keys} cmd_keys'}")
+    return 0

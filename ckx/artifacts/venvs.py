@@ -394,6 +394,24 @@ def requirement_for(name: str, constraints: Mapping[str, str | None]) -> str:
 # --- python library packages -----------------------------------------------------------------------
 
 
+def current_python(env: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> str:
+    """The interpreter programs and scripts run with when none was chosen: the ckx venv named
+    by ``CKX_VENV`` (``--env.CKX_VENV=NAME`` or the environment), else the activated virtual
+    environment (``VIRTUAL_ENV``, what ``ckx activate venv:NAME`` sets), else the Python
+    running ckx. The same order as :func:`select_python` for library packages, so what
+    ``ckx install package`` put into a venv is what a program run in it imports."""
+    from ckx.core.context import default_home
+
+    environ = os.environ if environ is None else environ
+    name = env.get("CKX_VENV") or environ.get("CKX_VENV")
+    if name:
+        return str(load_venv(default_home(environ), str(name)).python)
+    active = environ.get("VIRTUAL_ENV")
+    if active and venv_python(Path(active)).exists():
+        return str(venv_python(Path(active)))
+    return sys.executable
+
+
 def select_python(env: Mapping[str, Any], environ: Mapping[str, str], home: Path | str) -> Path:
     """The interpreter a Python library package is detected in and installed into."""
     name = env.get("CKX_VENV") or environ.get("CKX_VENV")
