@@ -232,3 +232,58 @@ def looks_like_onnx(path: str | Path) -> bool:
     except UsageError:
         return False
     return True
+
+
+# --- does a file fit what a package entry says? ------------------------------------------------
+
+
+def model_problems(path: str | Path, tags: list[str], env: dict[str, Any]) -> list[str]:
+    """How the model file at ``path`` contradicts a model package's tags and env (empty: it
+    fits, as far as can be checked). ONNX entries (tag ``onnx`` or ``CKX_ML_MODEL_FRAMEWORK:
+    onnx``): the file parses as ONNX; ``opset-N`` / ``CKX_ML_MODEL_OPSET``; input and output
+    names (``CKX_ML_MODEL_INPUTS_NAMES``/``OUTPUTS_NAMES``); ``non-quantized``/``fp32``
+    against quantization nodes and ``quantized``/``int8`` the other way; the input element
+    type (``CKX_ML_MODEL_INPUTS_DATA_TYPE``). PyTorch entries: the file is not ONNX."""
+    framework = str(env.get("CKX_ML_MODEL_FRAMEWORK") or "").lower()
+    tagset = {str(t).lower() for t in tags}
+    if framework == "onnx" or (not framework and "onnx" in tagset):
+        return _onnx_problems(path, tagset, env)
+    if framework == "pytorch" and looks_like_onnx(path):
+        return ["it is an ONNX file, but the entry is a PyTorch model"]
+    return []
+
+
+def _onnx_problems(path: str | Path, tags: set[str], env: dict[str, Any]) -> list[str]:
+    try:
+        info = read_onnx(path)
+    except UsageError as e:
+        return [f"it is not an ONNX model ({e.message})"]
+    out = []
+    want = _wanted_opset(tags, env)
+    if want is not None and info.opset != want:
+        out.append(f"its opset is {info.opset}, the entry says {want}")
+    for key, have in (
+        ("CKX_ML_MODEL_INPUTS_NAMES", info.input_names()),
+        ("CKX_ML_MODEL_OUTPUTS_NAMES", info.output_names()),
+    ):
+        names = [n for n in str(env.get(key) or "").split(",") if n]
+        if names and names != have:
+            what = "inputs" if "INPUTS" in key else "outputs"
+            out.append(f"its {what} are {', '.join(have)}, the entry says {', '.join(names)}")
+    if tags & {"non-quantized", "fp32"} and info.quantized:
+        q = sorted(op for op in info.ops if op in QUANT_OPS)
+        out.append(f"it is quantized ({', '.join(q)} nodes), the entry says non-quantized/fp32")
+    if tags & {"quantized", "int8"} and not info.quantized:
+        out.append("it has no quantization nodes, the entry says quantized")
+    dtype = str(env.get("CKX_ML_MODEL_INPUTS_DATA_TYPE") or "")
+    if dtype and info.inputs and info.inputs[0].elem_type not in (None, dtype):
+        out.append(f"its input is {info.inputs[0].elem_type}, the entry says {dtype}")
+    return out
+
+
+def _wanted_opset(tags: set[str], env: dict[str, Any]) -> int | None:
+    for t in tags:
+        if t.startswith("opset-") and t[6:].isdigit():
+            return int(t[6:])
+    value = str(env.get("CKX_ML_MODEL_OPSET") or "")
+    return int(value) if value.isdigit() else None

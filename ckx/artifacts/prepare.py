@@ -336,7 +336,9 @@ def prepare_downloads(ctx, meta: dict, env: dict, workdir: Path, *, inputs: dict
     workdir = Path(workdir)
     existing = inputs.get("path") or env.get(PATH_ENV)
     if existing not in (None, "", True):
-        return register_existing(ctx, items, Path(str(existing)).expanduser(), workdir, where=where)
+        got = register_existing(ctx, items, Path(str(existing)).expanduser(), workdir, where=where)
+        _check_model(ctx, meta, env, got, where, refuse=True)
+        return got
     if not items:
         return {}
     store = object_store(ctx)
@@ -346,11 +348,39 @@ def prepare_downloads(ctx, meta: dict, env: dict, workdir: Path, *, inputs: dict
     ]
     records = _place_all(ctx, items, fetched, store, workdir, where, mirrors)
     _write_manifest(workdir, {"version": 1, "package": where, "registered": None, "items": records})
-    env = _env_for(items, workdir)
+    env_out = _env_for(items, workdir)
     for item, rec in zip(items, records, strict=True):
         if item.commit_env and rec.get("commit"):
-            env[item.commit_env] = rec["commit"]
-    return env
+            env_out[item.commit_env] = rec["commit"]
+    _check_model(ctx, meta, env, env_out, where, refuse=False)
+    return env_out
+
+
+def _check_model(ctx, meta: dict, env: dict, placed: dict, where: str, *, refuse: bool) -> None:
+    """A model file that contradicts its entry (format, opset, inputs/outputs, quantization):
+    a ``--path`` registration is refused; a download, whose source the entry names, is only
+    warned about (the tags of some published models are approximate)."""
+    file = placed.get("CKX_ML_MODEL_FILE_WITH_PATH")
+    if not file or not Path(file).is_file():
+        return
+    from ckx.artifacts.onnxinfo import model_problems
+
+    problems = model_problems(
+        file, list(meta.get("tags") or []), {**env, **(meta.get("env") or {})}
+    )
+    if not problems:
+        return
+    text = f"{file} does not fit {where}: " + "; ".join(problems)
+    if not refuse:
+        ctx.ui.warn(text)
+        return
+    from ckx.core.errors import UsageError
+
+    raise UsageError(
+        "refusing to register it: " + text,
+        hint="register it under a package whose tags fit it, or give it to the program directly "
+        "(e.g. ckx run program:od-bench --model_path=FILE: the model is identified from the file)",
+    )
 
 
 def _place_all(
@@ -654,3 +684,41 @@ def prefetch_plan(ctx, plan, dest: Path | str) -> list[FetchResult]:
                 seen.add(key)
                 items.append(item)
     return prefetch_items(ctx, items, dest)
+
+
+# --- what a plan would fetch (``--plan``) ----------------------------------------------------------
+
+
+def describe_item(ctx, item: DownloadItem) -> dict[str, Any]:
+    """What fetching ``item`` would do, without touching the network: whether the store
+    already holds it, which mirror folders have it, and the sources in the order tried."""
+    from ckx.artifacts.download import KnownHashes
+
+    mirrors = configured_mirrors(ctx)
+    a = item.artifact
+    if item.git:
+        from ckx.artifacts.gitsrc import sources
+
+        return {
+            "what": f"git clone {item.git}" + (f" at {item.checkout}" if item.checkout else ""),
+            "have": None,
+            "sources": sources(item.git, mirrors),
+        }
+    sha = a.sha256 or KnownHashes(known_hashes_file(ctx)).lookup(a)
+    have = None
+    if sha and object_store(ctx).has(sha):
+        have = f"in the object store ({object_store(ctx).path(sha)})"
+    srcs = []
+    for m in mirrors:
+        if m.lower().startswith(("http://", "https://")):
+            srcs.append(f"{m.rstrip('/')}/{a.filename} (mirror)")
+        elif (Path(m) / a.filename).is_file() or (sha and (Path(m) / "sha256" / sha).is_file()):
+            srcs.append(f"{Path(m) / a.filename} (mirror folder: has it)")
+    srcs += list(a.urls) + ([f"rclone {item.rclone}"] if item.rclone else [])
+    check = f"sha256 {a.sha256}" if a.sha256 else (f"md5 {a.md5}" if a.md5 else None)
+    if not check:
+        check = (
+            f"recorded sha256 {sha}" if sha else "no published checksum: recorded at first download"
+        )
+    size = f"{a.size} bytes" if a.size is not None else "size unknown"
+    return {"what": f"fetch {a.filename} ({size}; {check})", "have": have, "sources": srcs}

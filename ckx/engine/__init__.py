@@ -65,28 +65,13 @@ def _query(request: dict[str, Any]):
     return parse(q)
 
 
-def _flags(request: dict[str, Any]):
-    from ckx.engine.provider import CacheFlags
-
-    return CacheFlags(
-        new=bool(request.get("new")),
-        renew=bool(request.get("renew")),
-        skip_cache=bool(request.get("skip_cache")),
-    )
-
-
 def make_planner(ctx, request: dict[str, Any]):
     """The planner and provider for ``request`` (pins from ``--lock`` included)."""
-    from ckx.engine.installed import InstalledFirstProvider
+    from ckx.engine.installed import provider_for
     from ckx.engine.planner import Planner
 
-    root_kind = request.get("automation") or "script"
-    kinds = tuple(dict.fromkeys((root_kind, "script", "package")))
     # installed packages first, registered copies reused, `ckx run TAGS` finds packages too
-    roots = ("script", "package") if root_kind == "script" else (root_kind,)
-    provider = InstalledFirstProvider(
-        ctx, automation=kinds, flags=_flags(request), root_kinds=roots
-    )
+    provider = provider_for(ctx, request)
     pins = None
     if request.get("lock"):
         from ckx.engine.lockfile import pins as lock_pins

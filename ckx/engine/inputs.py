@@ -200,3 +200,35 @@ def check_inputs(plan: Any, request: dict[str, Any]) -> None:
 
 def _cid(node: Any) -> str:
     return f"{node.entry.automation}:{node.entry.alias}"
+
+
+#: What ``ckx detect soft`` reads besides the kernel options.
+DETECT_OPTIONS = frozenset({"full_path", "search_dirs", "python"})
+
+
+def check_detect_inputs(entries: list[Any], request: dict[str, Any]) -> None:
+    """Strict inputs of ``ckx detect soft``: its own options, plus the ``input_description``
+    keys of the matching soft entries (values within their ``choices``)."""
+    from ckx.core.suggest import did_you_mean
+
+    declared: dict[str, Any] = {}
+    for e in entries:
+        for key, desc in (e.meta.get("input_description") or {}).items():
+            declared[str(key)] = desc
+    problems = []
+    for key, value in request.items():
+        if key in KERNEL_OPTIONS or key in DETECT_OPTIONS:
+            continue
+        if key not in declared:
+            choices = sorted(DETECT_OPTIONS | set(declared))
+            problems.append(f"--{key} is not an option of ckx detect" + did_you_mean(key, choices))
+            continue
+        allowed = (declared[key] or {}).get("choices") if isinstance(declared[key], dict) else None
+        if allowed and str(value) not in [str(c) for c in allowed]:
+            problems.append(f"--{key}={value} is not one of: {', '.join(map(str, allowed))}")
+    if problems:
+        raise UsageError(
+            "; ".join(problems),
+            hint="options of ckx detect soft: --full_path=EXE, --search_dirs=D1,D2, --python=EXE"
+            + "".join(f", --{k}" for k in sorted(declared)),
+        )
