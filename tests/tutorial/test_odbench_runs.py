@@ -172,7 +172,9 @@ def test_real_model_without_model_on_a_registered_coco_copy_gives_the_reference_
 
 
 @pytest.mark.slow
-def test_ck_benchmark_command_records_the_model_its_tags_name(ckx, tmp_path, http_server):
+def test_ck_benchmark_command_records_the_model_its_tags_name(
+    ckx, ckx_home, tmp_path, http_server
+):
     """The CK tutorial's benchmark line, offline, with the model from a mirror and the data
     set registered: it benchmarks ssd-mobilenet (not the embedded model) and records so."""
     coco = small_coco(tmp_path / "coco")
@@ -198,11 +200,13 @@ def test_ck_benchmark_command_records_the_model_its_tags_name(ckx, tmp_path, htt
         timeout=900,
     )
     assert r.code == 0, r
-    assert (
-        "od-bench: model=ssd-mobilenet " in r.out
-        and "ssd_mobilenet_v1_coco_2018_01_28.onnx" in r.out
-    )
-    assert f"data set: {coco} (5 images used)" in r.out
-    r = ckx("load", "experiment:ck-result1", "--json")
-    assert r.code == 0, r
-    assert "ssd-mobilenet" in r.out and "ssd-shapes" not in r.out
+    assert "program:mlperf-inference-bench-object-detection-onnx-cpu is program:od-bench" in r.err
+    assert "mAP=" in r.out  # --print_files=accuracy.txt
+    points = list((ckx_home / "repos" / "local" / "experiment" / "ck-result1" / "points").glob("*"))
+    point = json.loads((points[0] / "point.json").read_text())
+    assert point["inputs"]["program"] == "od-bench"  # what ran, under its own name
+    assert point["inputs"]["inputs"]["model"] == "ssd-mobilenet"
+    chars = point["repetitions"][0]["characteristics"]
+    assert chars["model"] == "ssd-mobilenet" and chars["device"] == "cpu"
+    assert chars["model_file"].endswith("ssd_mobilenet_v1_coco_2018_01_28.onnx")
+    assert chars["dataset_path"] == str(coco) and chars["count"] == 5
