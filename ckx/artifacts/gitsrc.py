@@ -112,6 +112,11 @@ def _clone_one(src: str, dest: Path, checkout: str | None, submodules: bool) -> 
     if checkout and not commit:
         args += ["--depth", "1", "--branch", checkout]
     proc = _git([*args, src, str(dest)])
+    if proc.returncode != 0 and "shallow" in proc.stderr and "--depth" in args:
+        # a static ("dumb" HTTP) mirror cannot serve a shallow clone: fetch it whole
+        shutil.rmtree(dest, ignore_errors=True)
+        k = args.index("--depth")
+        proc = _git([*args[:k], *args[k + 2 :], src, str(dest)])
     if proc.returncode == 0 and commit:
         proc = _git(["checkout", "--quiet", commit], cwd=dest)
     if proc.returncode != 0:

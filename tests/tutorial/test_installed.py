@@ -12,11 +12,17 @@ from .conftest import OFFLINE, small_coco
 
 def test_a_registered_coco_copy_is_what_a_program_uses_offline(ckx, tmp_path):
     coco = small_coco(tmp_path / "coco")
-    r = ckx("install", "package", "--tags=dataset,coco,val,2017,full", f"--path={coco}", env=OFFLINE)
+    r = ckx(
+        "install", "package", "--tags=dataset,coco,val,2017,full", f"--path={coco}", env=OFFLINE
+    )
     assert r.code == 0, r
     assert f"CKX_DATASET_PATH={coco}" in r.out
     r = ckx(
-        "run", "program:od-bench", "--cmd_key=accuracy-offline", "--model=ssd-mobilenet", "--plan",
+        "run",
+        "program:od-bench",
+        "--cmd_key=accuracy-offline",
+        "--model=ssd-mobilenet",
+        "--plan",
         env=OFFLINE,
     )
     assert r.code == 0, r
@@ -95,8 +101,14 @@ def test_activate_exports_cks_venv_python_name(ckx, ckx_home):
     assert ckx("create", "venv:ck", "--template=empty").code == 0
     act = ckx_home / "venvs" / "ck" / "bin" / "activate"
     out = subprocess.run(
-        ["bash", "-c", f'. "{act}"; echo "in=$CK_VENV_PYTHON_BIN"; deactivate; echo "out=$CK_VENV_PYTHON_BIN"'],
-        capture_output=True, text=True, check=True,
+        [
+            "bash",
+            "-c",
+            f'. "{act}"; echo "in=$CK_VENV_PYTHON_BIN"; deactivate; echo "out=$CK_VENV_PYTHON_BIN"',
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
         env={k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"},
     ).stdout
     assert f"in={ckx_home / 'venvs' / 'ck' / 'bin' / 'python'}" in out and "out=\n" in out

@@ -172,9 +172,7 @@ def test_real_model_without_model_on_a_registered_coco_copy_gives_the_reference_
 
 
 @pytest.mark.slow
-def test_ck_benchmark_command_records_the_model_its_tags_name(
-    ckx, ckx_home, tmp_path, http_server
-):
+def test_ck_benchmark_command_records_the_model_its_tags_name(ckx, ckx_home, tmp_path, http_server):
     """The CK tutorial's benchmark line, offline, with the model from a mirror and the data
     set registered: it benchmarks ssd-mobilenet (not the embedded model) and records so."""
     coco = small_coco(tmp_path / "coco")
