@@ -10,8 +10,15 @@ import shutil
 import pytest
 from onnx import TensorProto
 
-from .conftest import OFFLINE, ROOT, cmake_source_tarball, git_bare_repo, mobilenet_like, onnx_model
-from .conftest import serve_tree
+from .conftest import (
+    OFFLINE,
+    ROOT,
+    cmake_source_tarball,
+    git_bare_repo,
+    mobilenet_like,
+    onnx_model,
+    serve_tree,
+)
 
 #: Every `ck install package --tags=...` of the tutorial (docs/ck-tutorial.md).
 TUTORIAL_PACKAGES = [
@@ -213,7 +220,6 @@ def test_the_dev_venv_template_holds_what_od_bench_imports():
 @pytest.mark.slow  # a real venv
 def test_pip_progress_says_what_runs_and_how_long(tmp_path):
     from ckx.artifacts.venvs import create_venv
-
     from tests.packages.test_venvs import build_wheel
 
     wheels = tmp_path / "wheels"
