@@ -237,6 +237,14 @@ def default_automation(action: str) -> str | None:
     return c.automation if c else None
 
 
+def outside_home(action: str) -> bool:
+    """May ``action`` write or delete outside ``CKX_HOME``, or run entries' code? True for an
+    action the table does not declare (one an automation adds): what is not known is assumed
+    to reach everywhere."""
+    c = _BY_NAME.get(action)
+    return True if c is None else c.outside_home
+
+
 def generic_descriptions() -> dict[str, str]:
     """The generic actions (without aliases) and their descriptions."""
     return {c.name: c.desc for c in COMMANDS if c.generic}

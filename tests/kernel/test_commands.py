@@ -8,7 +8,13 @@ import os
 from ckx.app.api import implementation, run
 from ckx.app.cli import parse_argv
 from ckx.app.help import cli_help
-from ckx.core.commands import COMMANDS, command, default_automation, generic_descriptions
+from ckx.core.commands import (
+    COMMANDS,
+    command,
+    default_automation,
+    generic_descriptions,
+    outside_home,
+)
 from ckx.core.context import Context
 from ckx.core.ui import UI
 
@@ -60,6 +66,8 @@ def test_actions_declared_read_only_change_no_entry(ctx, ckx_home):
     for name in ("rm", "mv"):  # what the serve/trust checks rely on
         assert command(name).deletes == "anywhere" and command(name).outside_home
     assert command("run").runs_code and not command("run").read_only
+    assert not outside_home("ls") and outside_home("delete") and outside_home("run")
+    assert outside_home("pull"), "an action the table does not declare is assumed to reach out"
 
 
 def test_help_lists_the_generic_actions_of_the_table(ckx_home):
