@@ -20,7 +20,6 @@ from ckx.core.commands import command, default_automation
 from ckx.core.context import Context
 from ckx.core.errors import CkxError, NotFoundError, UsageError
 from ckx.core.query import parse
-from ckx.core.suggest import did_you_mean
 from ckx.core.ui import UI
 
 
@@ -94,6 +93,8 @@ def _automation_function(ctx: Context, action: str, i: dict) -> Callable:
     default = default_automation(action)
     if not automation:
         if not default:
+            from ckx.core.suggest import did_you_mean  # the error path only: not at start-up
+
             acts = known_actions(ctx)
             if action not in acts:
                 raise NotFoundError(
@@ -116,6 +117,8 @@ def _automation_function(ctx: Context, action: str, i: dict) -> Callable:
     if fn is None and cmd and cmd.standalone:
         fn = implementation(action)
     if fn is None:
+        from ckx.core.suggest import did_you_mean  # the error path only: not at start-up
+
         raise NotFoundError(
             f"automation '{automation}' has no action '{action}'"
             + did_you_mean(action, auto.all_actions()),

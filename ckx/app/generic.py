@@ -17,7 +17,6 @@ from ckx.core.cid import parse_cid
 from ckx.core.entries import Entry, is_uid, new_uid
 from ckx.core.errors import ConflictError, MetaError, NotFoundError, UsageError
 from ckx.core.metafile import dump_text, find_meta_file, load_meta, save_meta
-from ckx.core.schema import problems_of
 
 if TYPE_CHECKING:
     from ckx.core.context import Context
@@ -257,6 +256,7 @@ def update(ctx: Context, i: dict) -> dict:
     for key in ("uid", "alias"):
         if key in changes:
             raise UsageError(f"'{key}' cannot be changed with update", hint="use ckx ren / ckx cp")
+    from ckx.core.schema import problems_of  # only update and lint validate: not at start-up
 
     for e in hits:
         meta = load_meta(e.meta_file)
@@ -282,6 +282,8 @@ def _deep_merge(a: dict, b: dict) -> dict:
 
 def lint(ctx: Context, i: dict) -> dict:
     """Every problem: unreadable/invalid metas, schema violations, duplicate uids and aliases."""
+    from ckx.core.schema import problems_of  # only update and lint validate: not at start-up
+
     automation = i.get("automation")
     auto_filter = automation if automation not in (None, "*") else None
     problems: list[str] = [p.message for p in ctx.index.problems(i.get("repo"), auto_filter)]

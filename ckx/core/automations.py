@@ -17,8 +17,6 @@ from typing import TYPE_CHECKING
 from ckx.core.commands import COMMANDS, generic_descriptions, is_generic
 from ckx.core.entries import Entry
 from ckx.core.errors import MetaError, NotFoundError
-from ckx.core.pyfile import import_file
-from ckx.core.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from ckx.core.context import Context
@@ -71,6 +69,8 @@ class Automation:
 
 def load_module(path: Path, name: str) -> ModuleType:
     """Import a Python file by path under a unique module name (no sys.path changes)."""
+    from ckx.core.pyfile import import_file  # not at start-up: most commands load no module
+
     return import_file(path, name)
 
 
@@ -102,6 +102,8 @@ def load_automation(ctx: Context, name: str) -> Automation:
     if not hits and name in ctx.index.automations():
         return Automation(alias=name, entry=None, actions={})
     if not hits:
+        from ckx.core.suggest import did_you_mean  # the error path only: not at start-up
+
         raise NotFoundError(
             f"unknown automation '{name}'" + did_you_mean(name, ctx.index.names("automation")),
             hint="list automations with: ckx help",

@@ -17,7 +17,6 @@ from ckx.core.entries import Entry
 from ckx.core.errors import NotFoundError, UsageError
 from ckx.core.query import Query, parse
 from ckx.core.repos import Registry
-from ckx.core.suggest import did_you_mean
 from ckx.core.ui import UI
 
 if TYPE_CHECKING:
@@ -115,6 +114,8 @@ class Context:
                 f"entry '{automation}:{name}' exists but is invalid: {bad[0].message}",
                 hint="fix the meta file; `ckx lint` lists every problem",
             )
+        from ckx.core.suggest import did_you_mean  # the error path only: not at start-up
+
         where = f" in repo '{repo}'" if repo else ""
         return NotFoundError(
             f"no {automation} entry named '{name}'{where}"

@@ -31,7 +31,6 @@ from ckx.core.errors import MetaError
 from ckx.core.metafile import META_NAMES, load_meta
 from ckx.core.query import Query
 from ckx.core.repos import Registry, Repo
-from ckx.core.schema import check_entry_meta, entry_schema
 
 #: Files changed less than this long before a scan are re-checked (by content) afterwards:
 #: a second edit within one timestamp tick (a jiffy, ~4 ms, on Linux file systems) would
@@ -491,6 +490,8 @@ def _racy_unchanged(racy: list) -> bool:
 
 def entry_schema_cached(index: Index, automation: str):
     if automation not in index.schemas:
+        from ckx.core.schema import entry_schema  # only when metas changed: not at start-up
+
         index.schemas[automation] = entry_schema(automation, index.registry)
     return index.schemas[automation]
 
@@ -528,6 +529,8 @@ def _single_threaded() -> bool:
 
 def _parse_job(job: tuple, schemas: dict):
     """Parse and validate one meta: (row, None) or (None, Problem)."""
+    from ckx.core.schema import check_entry_meta  # only when metas changed: not at start-up
+
     repo, automation, path, meta_file, st = job
     try:
         meta = load_meta(Path(meta_file))

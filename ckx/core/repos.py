@@ -22,7 +22,6 @@ from pathlib import Path
 
 from ckx.core.errors import ConflictError, MetaError, NotFoundError, UsageError
 from ckx.core.metafile import atomic_write_text, load_meta
-from ckx.core.suggest import did_you_mean
 
 #: Folder names that never hold entries.
 IGNORED_FOLDERS = frozenset({"tests", "docs", "bench", "ckx", "build", "dist", "node_modules"})
@@ -221,6 +220,7 @@ class Registry:
         for r in self.repos:
             if r.alias == alias or (r.uid and r.uid == alias):
                 return r
+        from ckx.core.suggest import did_you_mean  # the error path only: not at start-up
 
         raise NotFoundError(
             f"unknown repo '{alias}'" + did_you_mean(alias, [r.alias for r in self.repos]),
