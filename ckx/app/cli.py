@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 
 # Everything else is imported inside the functions that need it: `ckx --version` (the fast
-# path of main) imports no other module of ckx.
+# path of main) imports only ckx.core.version.
 
 
 def parse_argv(argv: list[str]) -> dict:
