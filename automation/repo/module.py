@@ -51,19 +51,10 @@ CK_BUILTIN = {
 
 
 def pull(ctx, i: dict) -> dict:
+    i = _owner_at_name(i, ctx)
+    if i.get("builtin"):
+        return i
     url = i.get("url")
-    entry = str(i.get("entry") or "")
-    if not url and "@" in entry and ctx.registry.find(entry) is None:
-        if entry in CK_BUILTIN:  # CK's `ck pull repo:mlcommons@ck-mlops`: nothing to fetch
-            ctx.ui.print(
-                f"{entry}: not pulled; what ckx needs from it is built in: {CK_BUILTIN[entry]}"
-            )
-            ctx.ui.print(
-                f"  (to register the CK repository itself: ckx pull repo --url=https://github.com/{entry.replace('@', '/')})"
-            )
-            return {"return": 0, "builtin": True, "repo": entry}
-        url = f"https://github.com/{entry.replace('@', '/', 1)}.git"  # MLCFlow's owner@name
-        i = {**i, "alias": i.get("alias") or entry}
     if not url:
         if i.get("entry"):
             repo = ctx.registry.get(i["entry"])
@@ -113,6 +104,23 @@ def pull(ctx, i: dict) -> dict:
     n = len(ctx.search(None, None, repo=alias))
     ctx.ui.print(f"cloned {url} as repo '{alias}' at {dest} ({n} entries)")
     return {"repo": repo.to_dict(), "entries": n}
+
+
+def _owner_at_name(i: dict, ctx) -> dict:
+    """MLCFlow's ``owner@name`` (an unregistered repo name with ``@``) is its GitHub URL; CK's
+    repositories whose content ckx has built in answer that there is nothing to fetch."""
+    entry = str(i.get("entry") or "")
+    if i.get("url") or "@" not in entry or ctx.registry.find(entry) is not None:
+        return i
+    if entry in CK_BUILTIN:  # CK's `ck pull repo:mlcommons@ck-mlops`
+        ctx.ui.print(
+            f"{entry}: not pulled; what ckx needs from it is built in: {CK_BUILTIN[entry]}"
+        )
+        url = f"https://github.com/{entry.replace('@', '/')}"
+        ctx.ui.print(f"  (to register the CK repository itself: ckx pull repo --url={url})")
+        return {"return": 0, "builtin": True, "repo": entry}
+    url = f"https://github.com/{entry.replace('@', '/', 1)}.git"
+    return {**i, "url": url, "alias": i.get("alias") or entry}
 
 
 def _git(cmd: list[str], url: str) -> None:
