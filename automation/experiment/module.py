@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ckx.core.errors import NotFoundError, ResolutionError, UsageError
+from ckx.experiments.records import tell_redacted
+from ckx.experiments.replaysafe import safe_replay
 
 #: Options of ``benchmark`` that are not inputs of the program run.
 _BENCH_ONLY = (
@@ -173,12 +175,7 @@ def benchmark_program(ctx, i: dict[str, Any], entry) -> dict[str, Any]:
                 files=kept,
             )
             ctx.index.invalidate()
-            if recorded.redacted and k == 1:
-                ctx.ui.warn(
-                    "not recorded (they look like secrets): "
-                    + ", ".join(recorded.redacted)
-                    + "; CKX_SECRET_ENV adds patterns (docs/security.md)"
-                )
+            tell_redacted(ctx.ui, recorded.redacted if k == 1 else [], "not recorded")
     stats = {k: v for k, v in summarize_records(results).items() if not ex.is_noise_key(k)}
     if not i.get("skip_print_stats"):
         ctx.ui.print(_stats_table(stats).text())
@@ -379,10 +376,7 @@ def dashboard(ctx, i: dict[str, Any]) -> dict[str, Any]:
     out = Path(str(_out(i) or ctx.home / "dashboard")).expanduser().resolve()
     exps = ctx.search("experiment", i.get("query"), repo=i.get("repo"), name=i.get("entry"))
     info = build(out, [(e, _points(e)) for e in exps])
-    if info["redacted"]:
-        ctx.ui.warn(
-            "hidden in the dashboard (they look like secrets): " + ", ".join(info["redacted"])
-        )
+    tell_redacted(ctx.ui, info["redacted"], "hidden in the dashboard")
     ctx.ui.print(
         f"dashboard: file://{info['index']}  ({len(exps)} experiment(s), {info['plots']} plot(s))"
     )
@@ -400,10 +394,7 @@ def zip(ctx, i: dict[str, Any]) -> dict[str, Any]:  # noqa: A001  (the CK verb)
     exps = _experiments(ctx, i)
     out = Path(str(_out(i) or i.get("zip") or "ckr.zip")).expanduser()
     info = zip_entries(exps, out, source=None)
-    if info["redacted"]:
-        ctx.ui.warn(
-            "redacted in the archive (they look like secrets): " + ", ".join(info["redacted"])
-        )
+    tell_redacted(ctx.ui, info["redacted"], "redacted in the archive")
     ctx.ui.print(
         f"wrote {out.resolve()}: {len(exps)} entr{'y' if len(exps) == 1 else 'ies'}, {info['files']} files"
     )
@@ -479,7 +470,6 @@ def replay(ctx, i: dict[str, Any]) -> dict[str, Any]:
     inp = point.inputs
     program = ctx.load("program", inp.get("program_uid") or inp["program"])
     from ckx.core.query import parse
-    from ckx.experiments.replaysafe import safe_replay
 
     env, lock = safe_replay(ctx, e, inp, lock, i.get("env"))  # recorded paths are data
     req = {

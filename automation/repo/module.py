@@ -203,6 +203,7 @@ def rm(ctx, i: dict) -> dict:
 
 def zip(ctx, i: dict) -> dict:  # noqa: A001  (CK's verb)
     """Write every entry of a repo into a repo-fragment archive (``ckr.zip`` by default)."""
+    from ckx.experiments.records import tell_redacted
     from ckx.experiments.repozip import zip_entries
 
     repo = ctx.registry.get(_alias_from(i))
@@ -212,10 +213,7 @@ def zip(ctx, i: dict) -> dict:  # noqa: A001  (CK's verb)
     )  # `out` is the output mode in ckx.access
     out = Path(str(target if target not in (None, True) else "ckr.zip")).expanduser()
     info = zip_entries(entries, out, source={"alias": repo.alias, "uid": repo.uid})
-    if info["redacted"]:
-        ctx.ui.warn(
-            "redacted in the archive (they look like secrets): " + ", ".join(info["redacted"])
-        )
+    tell_redacted(ctx.ui, info["redacted"], "redacted in the archive")
     ctx.ui.print(
         f"wrote {out.resolve()}: {len(entries)} entries of repo '{repo.alias}', {info['files']} files"
     )

@@ -144,6 +144,15 @@ def _hide(key: Any, value: Any, found: set[str]) -> Any:
     return REDACTED
 
 
+def tell_redacted(ui: Any, names: list[str], what: str) -> None:
+    """Say which env keys were left out of something recorded or shared (a warning)."""
+    if names:
+        ui.warn(
+            f"{what} (they look like secrets): {', '.join(names)}; "
+            f"{SECRET_ENV_VAR} adds patterns (docs/security.md)"
+        )
+
+
 def redacted_point_files(point_file: Path) -> tuple[bytes, bytes, list[str]] | None:
     """``point.json`` and its ``flat.json`` with secrets redacted, for an archive; None when
     the file is not a readable point."""
@@ -582,11 +591,8 @@ def record_repetition(
         pdir = exp_dir / "points" / pid
         pfile = pdir / POINT_FILE
         new_point = not pfile.is_file()
-        if new_point:
-            data = _new_point(pid, inputs, machine, platform)
-            pdir.mkdir(parents=True, exist_ok=True)
-        else:
-            data = json.loads(pfile.read_text(encoding="utf-8"))
+        data = _new_point(pid, inputs, machine, platform) if new_point else _read_point(pfile)
+        pdir.mkdir(parents=True, exist_ok=True)
         n = len(data["repetitions"]) + 1
         rep = {"n": n, "time": now_iso(), **repetition}
         ldig = lock_digest(lock)
@@ -596,9 +602,7 @@ def record_repetition(
         rep["files"] = _copy_files(files, pdir / "files" / f"r{n:04d}") if files else []
         data["repetitions"].append(rep)
         data["updated"] = rep["time"]
-        data["platform"] = (
-            platform  # the latest; the machine (identity) is the same by construction
-        )
+        data["platform"] = platform  # the latest; the machine (identity) is the same
         data["statistics"] = statistics_of(data["repetitions"])
         _write_json(pfile, data)
         _write_json(pdir / FLAT_FILE, flat_keys(data))
