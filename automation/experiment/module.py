@@ -1,8 +1,8 @@
-"""The ``experiment`` automation: record, read, compare, plot, share and replay benchmark results.
+"""The ``experiment`` automation: read, compare, plot, share and replay benchmark results.
 
-``ckx benchmark program:NAME --record`` (the program automation delegates to
-:func:`benchmark_program`) runs a program N times and records the repetitions into an
-experiment entry; the layout and the statistics are in :mod:`ckx.experiments.records` and
+``ckx benchmark program:NAME --record`` (the kernel service :mod:`ckx.experiments.benchmark`,
+sweeps in :mod:`ckx.experiments.sweep`) runs a program N times and records the repetitions
+into an experiment entry; the layout and the statistics are in :mod:`ckx.experiments.records` and
 :mod:`ckx.experiments.stats`, the HTML report and charts in :mod:`ckx.experiments.dashboard`, archives in
 :mod:`ckx.experiments.repozip`. The generic ``find``/``ls``/``rm``/``load`` work on experiments as on any
 entry. See docs/experiments.md.
@@ -14,190 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ckx.core.errors import NotFoundError, ResolutionError, UsageError
-
-#: Options of ``benchmark`` that are not inputs of the program run.
-_BENCH_ONLY = (
-    "repetitions",
-    "record",
-    "record_repo",
-    "record_uoa",
-    "record_tags",
-    "print_files",
-    "skip_print_timers",
-    "skip_print_stats",
-    "tags",
-    "help",
-)
-
-
-def _program_module(ctx):
-    mod = ctx.automation("program").module
-    if mod is None:
-        raise NotFoundError("the program automation has no module.py")
-    return mod
-
-
-def _split_query(query):
-    """(experiment tags, the program's query): plain tags label the experiment, ``_v`` terms go to the program."""
-    from ckx.core.query import Query
-
-    if query is None:
-        return [], None
-    prog = Query(variations=query.variations, not_variations=query.not_variations)
-    return list(query.tags), (None if prog.is_empty() else prog)
-
-
-def _positive_int(value: Any, what: str) -> int:
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"--{what} must be a whole number, got {value!r}") from None
-    if n < 1:
-        raise UsageError(f"--{what} must be at least 1, got {n}")
-    return n
-
-
-def _names(value: Any) -> list[str]:
-    if value in (None, "", True, False):
-        return []
-    items = value if isinstance(value, list) else str(value).split(",")
-    return [str(x).strip() for x in items if str(x).strip()]
-
-
-def _kept_files(ctx, run_dir: str | None, names: list[str]) -> dict[str, Path]:
-    """The ``--print_files`` that exist in ``run_dir`` (a warning for each missing one)."""
-    from ckx.artifacts.archive import safe_member_path
-
-    out: dict[str, Path] = {}
-    for name in names:
-        try:
-            rel = safe_member_path(name)
-        except ValueError as e:
-            raise UsageError(
-                f"--print_files: '{name}' is not a relative path inside the run folder ({e})"
-            ) from None
-        f = Path(run_dir) / rel if run_dir and rel else None
-        if f is None or not f.is_file():
-            ctx.ui.warn(f"--print_files: {name} was not written by this run (looked in {run_dir})")
-            continue
-        out[rel] = f
-    return out
-
-
-def _print_file(ctx, rel: str, path: Path, k: int) -> None:
-    ctx.ui.print(f"--- {rel} (repetition {k}) ---")
-    ctx.ui.print(path.read_text(encoding="utf-8", errors="replace").rstrip())
-
-
-def _stats_table(stats: dict[str, dict[str, Any]]):
-    from ckx.experiments.records import Table, fmt, is_noise_key
-
-    rows = []
-    for k, s in stats.items():
-        if is_noise_key(k):
-            continue
-        if "values" in s:
-            rows.append([k, str(s["n"]), "", "", "|".join(map(str, s["values"])), "", "", ""])
-        else:
-            rp = s.get("range_percent")
-            rows.append(
-                [
-                    k,
-                    str(s["n"]),
-                    fmt(s["min"]),
-                    fmt(s["max"]),
-                    fmt(s["mean"]),
-                    fmt(s["median"]),
-                    fmt(s["stdev"]),
-                    "-" if rp is None else f"{rp:.2f}",
-                ]
-            )
-    return Table(header=["key", "n", "min", "max", "mean", "median", "stdev", "range%"], rows=rows)
-
-
-def benchmark_program(ctx, i: dict[str, Any], entry) -> dict[str, Any]:
-    """Run ``entry`` (a program) ``--repetitions`` times; print statistics; ``--record`` them."""
-    from ckx.experiments import records as ex
-    from ckx.experiments.stats import summarize_records
-
-    prog = _program_module(ctx)
-    key = prog.choose_cmd_key(ctx, entry, i.get("cmd_key"))
-    reps = _positive_int(i.get("repetitions", 1), "repetitions")
-    tags, prog_query = _split_query(i.get("query"))
-    tags += [t for t in _names(i.get("record_tags")) if t not in tags]
-    run_i = {k: v for k, v in i.items() if k not in _BENCH_ONLY}
-    run_i["query"] = prog_query
-    inputs = ex.run_inputs(entry, key, run_i)
-    record = bool(i.get("record"))
-    files = _names(i.get("print_files"))
-    name = exp_dir = platform = None
-    if record:
-        repo = ctx.registry.get(str(i.get("record_repo") or "local"))
-        name = str(i.get("record_uoa") or ex.default_name(entry.alias, key))
-        if any(c in name for c in "*?[/\\:") or name.startswith("."):
-            raise UsageError(
-                f"bad experiment name '{name}'", hint="use letters, digits, '-', '_', '.'"
-            )
-        exp_dir = repo.folder_for("experiment") / name
-        platform = ex.platform_info()
-        if not i.get("record_uoa"):
-            ctx.ui.print(f"experiment name: {name}")
-    results, recorded = [], None
-    for k in range(1, reps + 1):
-        out = prog.run_once(ctx, {**run_i, "want_lock": record}, entry, key)
-        if "plan_text" in out:
-            ctx.ui.print(out["plan_text"])
-            return out
-        chars = out.get("characteristics") or {}
-        results.append(chars)
-        if not i.get("skip_print_timers"):
-            ctx.ui.print(
-                f"repetition {k}/{reps}: {chars.get('run_time_s', '?')} s  ({out.get('run_dir')})"
-            )
-        kept = _kept_files(ctx, out.get("run_dir"), files)
-        for rel, path in kept.items():
-            _print_file(ctx, rel, path, k)
-        if record:
-            recorded = ex.record_repetition(
-                exp_dir,
-                name=name,
-                tags=tags,
-                inputs=inputs,
-                platform=platform,
-                repetition={
-                    "characteristics": chars,
-                    "run_dir": out.get("run_dir"),
-                    "status": out.get("status"),
-                },
-                lock=out.get("lock"),
-                files=kept,
-            )
-            ctx.index.invalidate()
-    stats = {k: v for k, v in summarize_records(results).items() if not ex.is_noise_key(k)}
-    if not i.get("skip_print_stats"):
-        ctx.ui.print(_stats_table(stats).text())
-    result: dict[str, Any] = {
-        "cmd_key": key,
-        "program": entry.cid,
-        "inputs": inputs,
-        "statistics": stats,
-        "repetitions": results,
-    }
-    if recorded is not None:
-        repo_alias = ctx.registry.get(str(i.get("record_repo") or "local")).alias
-        cid = f"{repo_alias}:experiment:{name}"
-        ctx.ui.print(
-            f"recorded {reps} repetition(s) into {cid}, point {recorded.point} "
-            f"(now {recorded.repetition} repetition(s)) at {recorded.path}"
-        )
-        result.update(
-            experiment=cid,
-            path=str(recorded.path),
-            point=recorded.point,
-            point_repetitions=recorded.repetition,
-        )
-    return result
-
+from ckx.experiments.benchmark import names as _names
 
 # --- reading ------------------------------------------------------------------------------
 
@@ -451,6 +268,7 @@ def replay(ctx, i: dict[str, Any]) -> dict[str, Any]:
     import tempfile
 
     from ckx.experiments import records as ex
+    from ckx.experiments.benchmark import where_local
 
     exps = _experiments(ctx, i)
     if len(exps) > 1:
@@ -473,12 +291,13 @@ def replay(ctx, i: dict[str, Any]) -> dict[str, Any]:
         "want_lock": True,
         "quiet": i.get("quiet"),
     }
-    prog = _program_module(ctx)
+    from ckx.experiments.programs import run_once
+
     with tempfile.TemporaryDirectory(prefix="ckx-replay-") as tmp:
         lf = Path(tmp) / "ckx.lock"
         lf.write_text(json.dumps(lock), encoding="utf-8")
         # the engine refuses (ResolutionError) a graph that no longer matches the lock
-        out = prog.run_once(ctx, {**req, "lock": str(lf)}, program, inp["cmd_key"])
+        out = run_once(ctx, {**req, "lock": str(lf)}, program, inp["cmd_key"])
     diffs = _plan_differences(lock, out.get("lock"))
     for d in diffs:
         ctx.ui.warn(f"the plan differs from the recorded one: {d}")
@@ -504,6 +323,7 @@ def replay(ctx, i: dict[str, Any]) -> dict[str, Any]:
                 "characteristics": chars,
                 "run_dir": out.get("run_dir"),
                 "status": out.get("status"),
+                "where": where_local(),
                 "replay": True,
             },
             lock=out.get("lock"),

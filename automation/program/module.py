@@ -3,124 +3,26 @@
 A program entry is a script entry plus ``run_cmds: {KEY: {desc, env, variations}}``. Running
 ``ckx run program:NAME --cmd_key=KEY`` plans the program as the root node (its deps are
 scripts and packages, resolved like any script's) with the cmd_key's env and variations
-applied, runs it in a fresh folder (or ``--outdirname``), and prints what the program reports
-in its ``characteristics_file``.
+applied, runs it in a fresh folder, and prints what the program reports in its
+``characteristics_file``. Running a program is the kernel service
+:mod:`ckx.experiments.programs`, shared with ``benchmark`` and the experiment automation.
 """
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 from typing import Any
 
-from ckx.core.errors import NotFoundError, UsageError
+from ckx.core.errors import UsageError
+from ckx.experiments.programs import (  # noqa: F401  (re-exported: the program API of old)
+    build_request,
+    choose_cmd_key,
+    find_program,
+    group_inputs,
+    run_once,
+)
 
-
-def _program(ctx, i: dict[str, Any]):
-    if i.get("entry"):
-        return ctx.load("program", i["entry"], repo=i.get("repo"))
-    q = i.get("query")
-    hits = ctx.search("program", q) if q is not None and not q.is_empty() else []
-    if not hits:
-        names = [e.alias for e in ctx.search("program", None)]
-        raise UsageError(
-            "which program? e.g. ckx run program:od-bench --cmd_key=...",
-            hint="programs: " + (", ".join(names) or "(none)"),
-        )
-    k = ctx.ui.choose(f"{len(hits)} programs match", [e.cid for e in hits], default=0)
-    return hits[k]
-
-
-def choose_cmd_key(ctx, entry, key: str | None) -> str:
-    """The cmd_key: given, or picked from CK's numbered menu (interactive only)."""
-    cmds = entry.meta.get("run_cmds") or {}
-    keys = list(cmds)
-    if key:
-        if key not in cmds:
-            from ckx.core.suggest import did_you_mean
-
-            raise NotFoundError(
-                f"program '{entry.alias}' has no cmd_key '{key}'" + did_you_mean(key, keys),
-                hint="cmd_keys: " + ", ".join(keys),
-            )
-        return key
-    labels = [f"{k}" + (f"  - {cmds[k]['desc']}" if cmds[k].get("desc") else "") for k in keys]
-    k = ctx.ui.choose(
-        f"{entry.alias}: select a command (--cmd_key)",
-        labels,
-        default=None,
-        what=f"pass one with --cmd_key, e.g. ckx run program:{entry.alias} --cmd_key={keys[0]}",
-    )
-    return keys[k]
-
-
-def build_request(ctx, i: dict[str, Any], entry, key: str) -> dict[str, Any]:
-    """The engine request for one run of ``entry`` with cmd_key ``key``."""
-    from ckx.core.query import Query, parse
-
-    cmd = entry.meta["run_cmds"][key]
-    query = i.get("query") or Query()
-    if cmd.get("variations"):
-        query = parse(cmd["variations"]).merged(query)
-    for value in group_inputs(entry, i).values():
-        query = query.merged(parse(f"_{value}"))
-    env = {**{k: str(v) for k, v in (cmd.get("env") or {}).items()}, **(i.get("env") or {})}
-    env["CKX_CMD_KEY"] = key
-    return {
-        **i,
-        "automation": "program",
-        "entry": entry.uid,
-        "query": query,
-        "env": env,
-        "cmd_key": key,
-    }
-
-
-def group_inputs(entry, i: dict[str, Any]) -> dict[str, str]:
-    """Inputs named after a variation group select a variation: ``--model=ssd-resnet34`` is
-    ``_ssd-resnet34`` when the program has a ``model`` group."""
-    variations = entry.meta.get("variations") or {}
-    groups: dict[str, list[str]] = {}
-    for name, v in variations.items():
-        if isinstance(v, dict) and v.get("group"):
-            groups.setdefault(str(v["group"]), []).append(name)
-    out = {}
-    for group, names in groups.items():
-        value = i.get(group)
-        if value in (None, True, ""):
-            continue
-        if str(value) not in names:
-            from ckx.core.suggest import did_you_mean
-
-            raise NotFoundError(
-                f"program '{entry.alias}' has no {group} '{value}'"
-                + did_you_mean(str(value), names),
-                hint=f"--{group}= one of: " + ", ".join(names),
-            )
-        out[group] = str(value)
-    return out
-
-
-def run_once(ctx, i: dict[str, Any], entry, key: str) -> dict[str, Any]:
-    """Run the program once; return the engine result plus ``run_dir``, ``characteristics``."""
-    from ckx.engine import run_request
-
-    req = build_request(ctx, i, entry, key)
-    start = time.time()
-    out = run_request(ctx, req)
-    if "plan_text" in out:
-        return out
-    elapsed = time.time() - start
-    env = out.get("env") or {}
-    run_dir = env.get("CKX_RUN_DIR") or env.get("CKX_PROGRAM_RUN_DIR")
-    chars: dict[str, Any] = {}
-    cf = entry.meta.get("characteristics_file")
-    if cf and run_dir and (Path(run_dir) / cf).is_file():
-        chars = json.loads((Path(run_dir) / cf).read_text(encoding="utf-8"))
-    chars.setdefault("run_time_s", round(elapsed, 3))
-    out.update(run_dir=run_dir, characteristics=chars, cmd_key=key, program=entry.cid)
-    return out
+_program = find_program
 
 
 def run(ctx, i: dict[str, Any]) -> dict[str, Any]:
@@ -172,11 +74,8 @@ def cmd_keys(ctx, i: dict[str, Any]) -> dict[str, Any]:
 
 
 def benchmark(ctx, i: dict[str, Any]) -> dict[str, Any]:
-    """Run N repetitions and print statistics (``--record``: see the experiment automation)."""
-    from ckx.core.automations import load_module
+    """Run N repetitions and print statistics; ``--record`` an experiment point; ``--sweep.KEY=…``
+    runs a sweep (see :mod:`ckx.experiments.benchmark` and :mod:`ckx.experiments.sweep`)."""
+    from ckx.experiments.benchmark import benchmark as run_benchmark
 
-    exp = ctx.automation("experiment")
-    if exp.entry is None:
-        raise NotFoundError("the experiment automation is missing")
-    mod = load_module(exp.entry.path / "module.py", "ckx_automation_experiment")
-    return mod.benchmark_program(ctx, i, entry=_program(ctx, i))
+    return run_benchmark(ctx, i, _program(ctx, i))
