@@ -86,6 +86,8 @@ def show(ctx, i: dict[str, Any]) -> dict[str, Any]:
             else:
                 ctx.ui.print(f"## {head}\n" if i.get("md") else head)
                 ctx.ui.print(table.markdown() if i.get("md") else table.text())
+                for line in _sweep_lines(e, points, stat):
+                    ctx.ui.print(line)
                 ctx.ui.print()
         else:
             ctx.ui.print(head)
@@ -95,9 +97,36 @@ def show(ctx, i: dict[str, Any]) -> dict[str, Any]:
                 "path": str(e.path),
                 "points": [{"id": p.id, **p.data} for p in points],
                 "table": {"header": table.header, "rows": table.rows} if points else None,
+                "sweeps": _sweeps(e),
             }
         )
     return {"experiments": out}
+
+
+def _sweeps(e) -> list[dict[str, Any]]:
+    from ckx.experiments.sweep import load_sweeps
+
+    return load_sweeps(e.path)
+
+
+def _sweep_lines(e, points, stat: str) -> list[str]:
+    """For an experiment with several points: each sweep's status, and the best point of the
+    headline metrics (by the swept values when there are any)."""
+    from ckx.experiments import sweepview as sv
+    from ckx.experiments.records import fmt
+
+    if len(points) < 2:
+        return sv.status_lines(e.path)
+    keys = sv.swept_keys(e.path, points)
+    lines = sv.status_lines(e.path)
+    for k in ("samples_per_second", "latency_ns.p90", "mAP"):
+        b = sv.best(points, k, stat)
+        if b is not None:
+            lines.append(
+                f"best {k} ({stat}): {fmt(b.values(stat).get(k))} at {sv.label(b, keys)} "
+                f"(point {b.id[:8]})"
+            )
+    return lines
 
 
 def points(ctx, i: dict[str, Any]) -> dict[str, Any]:
@@ -124,20 +153,30 @@ def points(ctx, i: dict[str, Any]) -> dict[str, Any]:
 def compare(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """Metrics of the points of several experiments side by side; ratios to the first one."""
     from ckx.experiments import records as ex
+    from ckx.experiments import sweepview as sv
 
-    cols = []
-    for e in _experiments(ctx, i):
+    cols, swept = [], False
+    exps = _experiments(ctx, i)
+    for e in exps:
         pts = _points(e)
         if i.get("point"):
             pts = [p for p in pts if p.id.startswith(str(i["point"]))]
+        keys = sv.swept_keys(e.path, pts) if len(pts) > 1 else []
         for p in pts:
-            cols.append((e.alias if len(pts) == 1 else f"{e.alias}@{p.id[:6]}", p))
+            if keys:  # a sweep: its points by their swept values
+                name, swept = sv.label(p, keys), True
+                cols.append((name if len(exps) == 1 else f"{e.alias}@{name}", p))
+            else:
+                cols.append((e.alias if len(pts) == 1 else f"{e.alias}@{p.id[:6]}", p))
     if len(cols) < 2:
         raise UsageError(
             "compare needs at least two recorded points",
             hint="e.g. ckx compare experiment:A experiment:B (or one experiment with several points)",
         )
     diffs, metrics = ex.compare_table(cols, _stat(i), only_changed=bool(i.get("only_changed")))
+    metrics = sv.mark_best(metrics, [p for _, p in cols], [lab for lab, _ in cols], _stat(i))
+    if swept:
+        metrics, diffs = sv.number_columns(metrics, len(cols)), sv.number_columns(diffs, len(cols))
     if i.get("md"):
         ctx.ui.print(metrics.markdown())
     elif i.get("csv"):
@@ -161,26 +200,52 @@ def plot(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """A PNG chart of ``--y`` (one or more keys) against ``--x`` over the matching experiments' points."""
     from ckx.experiments.dashboard import plot_points
 
-    x = ctx.require(
-        i.get("x"), "--x=KEY", "ckx plot experiment:NAME --x=cmd_key --y=samples_per_second"
-    )
     ys = _names(
         ctx.require(
             i.get("y"), "--y=KEY", "ckx plot experiment:NAME --x=cmd_key --y=latency_ns.p50"
         )
     )
     exps = _experiments(ctx, i)
-    series = [(e.alias, _points(e)) for e in exps]
-    if not any(p for _, p in series):
+    if not any(_points(e) for e in exps):
         raise NotFoundError("the matching experiments have no recorded points")
+    x, series = _plot_series(ctx, i, exps)
     out = Path(str(_out(i) or f"plot-{exps[0].alias}.png")).expanduser()
     if out.suffix.lower() != ".png":
         raise UsageError(f"--out must name a .png file, got {out}")
     info = plot_points(
-        series, x=str(x), ys=ys, out=out, stat=_stat(i), title=str(i.get("title") or "")
+        series,
+        x=str(x),
+        ys=ys,
+        out=out,
+        stat=_stat(i),
+        title=str(i.get("title") or ""),
+        highlight_best=True,
     )
     ctx.ui.print(f"wrote {out.resolve()}")
     return {"path": str(out.resolve()), **info}
+
+
+def _plot_series(ctx, i: dict[str, Any], exps) -> tuple[str, list]:
+    """(x key, series): a sweep draws against a swept key (``--x``, else the first numeric
+    one), one series per combination of its other swept keys; otherwise one per experiment."""
+    from ckx.experiments import sweepview as sv
+    from ckx.experiments.records import resolve_key
+
+    everything = [p for e in exps for p in _points(e)]
+    keys = {e.alias: sv.swept_keys(e.path, _points(e)) for e in exps}
+    x = i.get("x")
+    if x in (None, "", True):
+        x = next((sv.pick_x(_points(e), keys[e.alias]) for e in exps if keys[e.alias]), None)
+    x = ctx.require(x, "--x=KEY", "ckx plot experiment:NAME --x=cmd_key --y=samples_per_second")
+    xk = resolve_key(everything, str(x), _stat(i))
+    series = []
+    for e in exps:
+        name = e.alias if len(exps) > 1 else ""
+        if xk in keys[e.alias]:
+            series += sv.series(name, _points(e), xk, keys[e.alias])
+        else:
+            series.append((e.alias, _points(e)))
+    return xk, series
 
 
 def dashboard(ctx, i: dict[str, Any]) -> dict[str, Any]:

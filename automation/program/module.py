@@ -76,6 +76,11 @@ def cmd_keys(ctx, i: dict[str, Any]) -> dict[str, Any]:
 def benchmark(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """Run N repetitions and print statistics; ``--record`` an experiment point; ``--sweep.KEY=…``
     runs a sweep (see :mod:`ckx.experiments.benchmark` and :mod:`ckx.experiments.sweep`)."""
+    entry = _program(ctx, i)
+    if i.get("sweep") is not None or i.get("sweep_exclude") is not None:
+        from ckx.experiments.sweep import run_sweep
+
+        return run_sweep(ctx, i, entry)
     from ckx.experiments.benchmark import benchmark as run_benchmark
 
-    return run_benchmark(ctx, i, _program(ctx, i))
+    return run_benchmark(ctx, i, entry)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -148,15 +149,10 @@ def where_local() -> dict[str, Any]:
 def benchmark(ctx: Context, i: dict[str, Any], entry: Entry) -> dict[str, Any]:
     """Run ``entry`` ``--repetitions`` times; print statistics; ``--record`` them.
 
-    With ``--sweep.KEY=VALUES`` (or ``sweep`` from ``@file.yaml``) this is a sweep instead:
-    see :func:`ckx.experiments.sweep.run_sweep`.
+    (A request with ``sweep`` is a sweep: :func:`ckx.experiments.sweep.run_sweep`.)
     """
     from ckx.experiments import programs
 
-    if i.get("sweep") is not None or i.get("sweep_exclude") is not None:
-        from ckx.experiments.sweep import run_sweep
-
-        return run_sweep(ctx, i, entry)
     for opt in ("executor", "jobs", "resume", "ray_address", "ray_resources", "ray_retries"):
         if i.get(opt) is not None:
             raise UsageError(
@@ -307,8 +303,14 @@ def run_point(
     return res
 
 
-def record_point(target: Target, inputs: dict[str, Any], result: PointResult) -> Recorded:
-    """Record every repetition of ``result`` into the point of ``inputs``, in one locked update."""
+def record_point(
+    target: Target,
+    inputs: dict[str, Any],
+    result: PointResult,
+    also: Callable[[str], None] | None = None,
+) -> Recorded:
+    """Record every repetition of ``result`` into the point of ``inputs``, in one locked update
+    (``also(point_id)`` runs inside that lock)."""
     import shutil
     import tempfile
 
@@ -334,6 +336,7 @@ def record_point(target: Target, inputs: dict[str, Any], result: PointResult) ->
             inputs=inputs,
             platform=result.platform,
             repetitions=list(zip(result.repetitions, result.locks, files, strict=True)),
+            also=also,
         )
     finally:
         shutil.rmtree(stage, ignore_errors=True)

@@ -29,6 +29,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -393,6 +394,18 @@ def _new_meta(name: str, tags: list[str], program: str) -> dict[str, Any]:
     }
 
 
+def experiment_lock(exp_dir: Path, what: str, timeout: float = 300.0):
+    """The cross-process lock every writer of the experiment at ``exp_dir`` holds."""
+    from ckx.core.locks import path_lock
+
+    return path_lock(exp_dir.parent / f".{exp_dir.name}", timeout=timeout, what=what)
+
+
+def ensure_experiment(exp_dir: Path, name: str, tags: list[str], program: str) -> bool:
+    """Create the experiment entry unless it exists (call it holding :func:`experiment_lock`)."""
+    return _ensure_entry(exp_dir, name, tags, program)
+
+
 def _ensure_entry(dest: Path, name: str, tags: list[str], program: str) -> bool:
     """Create the experiment entry (temp folder + rename) unless it exists; True if created."""
     from ckx.core.metafile import find_meta_file, save_meta
@@ -471,19 +484,15 @@ def record_repetitions(
     platform: dict[str, Any],
     repetitions: list[tuple[dict[str, Any], dict[str, Any] | None, dict[str, Path]]],
     lock_timeout: float = 300.0,
+    also: Callable[[str], None] | None = None,
 ) -> Recorded:
     """Append ``(repetition, lock, files)`` triples to the point of ``inputs`` in one locked
-    update: a reader sees all of them or none (a sweep point is never half-recorded)."""
-    from ckx.core.locks import path_lock
-
+    update: a reader sees all of them or none (a sweep point is never half-recorded).
+    ``also(point_id)`` runs inside the same lock (a sweep notes the point's status there)."""
     exp_dir = Path(exp_dir)
     machine = machine_of(platform)
     pid = point_id(inputs, machine)
-    with path_lock(
-        exp_dir.parent / f".{exp_dir.name}",
-        timeout=lock_timeout,
-        what=f"record into experiment {name}",
-    ):
+    with experiment_lock(exp_dir, f"record into experiment {name}", lock_timeout):
         created = _ensure_entry(exp_dir, name, tags, str(inputs.get("program")))
         pdir = exp_dir / "points" / pid
         pfile = pdir / POINT_FILE
@@ -503,6 +512,8 @@ def record_repetitions(
         _write_json(pfile, data)
         _write_json(pdir / FLAT_FILE, flat_keys(data))
         _update_meta(exp_dir, tags)
+        if also is not None:
+            also(pid)
     return Recorded(
         path=exp_dir,
         point=pid,
