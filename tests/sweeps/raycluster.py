@@ -40,7 +40,7 @@ class LocalRayCluster:
         self.address = ""
 
     def _start(self, args: list[str], home: Path) -> None:
-        ports = free_ports(9)
+        ports = free_ports(8 + 40)  # 40 for worker processes: all distinct, all free now
         env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
         env.update(CKX_HOME=str(home), RAY_USAGE_STATS_ENABLED="0")
         env.pop("CKX_MIRROR", None)
@@ -57,8 +57,7 @@ class LocalRayCluster:
             f"--dashboard-agent-listen-port={ports[3]}",
             f"--dashboard-agent-grpc-port={ports[4]}",
             f"--runtime-env-agent-port={ports[5]}",
-            f"--min-worker-port={ports[6] if ports[6] < 60000 else 20000}",
-            f"--max-worker-port={(ports[6] if ports[6] < 60000 else 20000) + 200}",
+            "--worker-port-list=" + ",".join(map(str, ports[8:])),
         ]  # fmt: skip
         if "--head" in args:
             cmd += ["--include-dashboard=false", f"--dashboard-port={ports[7]}"]
