@@ -329,11 +329,7 @@ def _plan_differences(old: dict[str, Any], new: dict[str, Any] | None) -> list[s
 
 def replay(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """Re-run a recorded point with its recorded plan; print new vs recorded; ``--record`` adds it."""
-    import json
-    import tempfile
-
     from ckx.experiments import records as ex
-    from ckx.experiments.benchmark import where_local
 
     exps = _experiments(ctx, i)
     if len(exps) > 1:
@@ -345,24 +341,7 @@ def replay(ctx, i: dict[str, Any]) -> dict[str, Any]:
     if lock is None:
         raise NotFoundError(f"{where} has no recorded plan (lock) to replay")
     _check_artifacts(ctx, lock, where)
-    inp = point.inputs
-    program = ctx.load("program", inp.get("program_uid") or inp["program"])
-    from ckx.core.query import parse
-
-    req = {
-        **(inp.get("inputs") or {}),
-        "env": dict(inp.get("env") or {}),
-        "query": parse(",".join(inp.get("variations") or [])) if inp.get("variations") else None,
-        "want_lock": True,
-        "quiet": i.get("quiet"),
-    }
-    from ckx.experiments.programs import run_once
-
-    with tempfile.TemporaryDirectory(prefix="ckx-replay-") as tmp:
-        lf = Path(tmp) / "ckx.lock"
-        lf.write_text(json.dumps(lock), encoding="utf-8")
-        # the engine refuses (ResolutionError) a graph that no longer matches the lock
-        out = run_once(ctx, {**req, "lock": str(lf)}, program, inp["cmd_key"])
+    out = _rerun(ctx, point, lock, i)
     diffs = _plan_differences(lock, out.get("lock"))
     for d in diffs:
         ctx.ui.warn(f"the plan differs from the recorded one: {d}")
@@ -378,29 +357,61 @@ def replay(ctx, i: dict[str, Any]) -> dict[str, Any]:
         "table": {"header": rows.header, "rows": rows.rows},
     }
     if i.get("record"):
-        rec = ex.record_repetition(
-            e.path,
-            name=e.alias,
-            tags=[],
-            inputs=inp,
-            platform=ex.platform_info(),
-            repetition={
-                "characteristics": chars,
-                "run_dir": out.get("run_dir"),
-                "status": out.get("status"),
-                "where": where_local(),
-                "replay": True,
-            },
-            lock=out.get("lock"),
-            files={},
-        )
-        ctx.index.invalidate()
-        where_now = (
-            "the same point" if rec.point == point.id else f"point {rec.point} (another machine)"
-        )
-        ctx.ui.print(f"recorded as repetition {rec.repetition} of {where_now}")
-        result["recorded_point"] = rec.point
+        result["recorded_point"] = _record_replay(ctx, e, point, out)
     return result
+
+
+def _rerun(ctx, point, lock: dict[str, Any], i: dict[str, Any]) -> dict[str, Any]:
+    """Run the point's configuration again, pinned to its recorded plan ``lock``."""
+    import json
+    import tempfile
+
+    from ckx.core.query import parse
+    from ckx.experiments.programs import run_once
+
+    inp = point.inputs
+    program = ctx.load("program", inp.get("program_uid") or inp["program"])
+    req = {
+        **(inp.get("inputs") or {}),
+        "env": dict(inp.get("env") or {}),
+        "query": parse(",".join(inp.get("variations") or [])) if inp.get("variations") else None,
+        "want_lock": True,
+        "quiet": i.get("quiet"),
+    }
+    with tempfile.TemporaryDirectory(prefix="ckx-replay-") as tmp:
+        lf = Path(tmp) / "ckx.lock"
+        lf.write_text(json.dumps(lock), encoding="utf-8")
+        # the engine refuses (ResolutionError) a graph that no longer matches the lock
+        return run_once(ctx, {**req, "lock": str(lf)}, program, inp["cmd_key"])
+
+
+def _record_replay(ctx, e, point, out: dict[str, Any]) -> str:
+    """Record a replay as a repetition (of the same point, or of this machine's point)."""
+    from ckx.experiments import records as ex
+    from ckx.experiments.benchmark import where_local
+
+    rec = ex.record_repetition(
+        e.path,
+        name=e.alias,
+        tags=[],
+        inputs=point.inputs,
+        platform=ex.platform_info(),
+        repetition={
+            "characteristics": out.get("characteristics") or {},
+            "run_dir": out.get("run_dir"),
+            "status": out.get("status"),
+            "where": where_local(),
+            "replay": True,
+        },
+        lock=out.get("lock"),
+        files={},
+    )
+    ctx.index.invalidate()
+    where_now = (
+        "the same point" if rec.point == point.id else f"point {rec.point} (another machine)"
+    )
+    ctx.ui.print(f"recorded as repetition {rec.repetition} of {where_now}")
+    return rec.point
 
 
 def _replay_rows(point, chars: dict[str, Any], stat: str):
