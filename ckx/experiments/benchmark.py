@@ -307,10 +307,10 @@ def record_point(
     target: Target,
     inputs: dict[str, Any],
     result: PointResult,
-    also: Callable[[str], None] | None = None,
+    also: Callable[[str, int], None] | None = None,
 ) -> Recorded:
     """Record every repetition of ``result`` into the point of ``inputs``, in one locked update
-    (``also(point_id)`` runs inside that lock)."""
+    (``also(point_id, repetitions)`` runs inside that lock)."""
     import shutil
     import tempfile
 

@@ -484,11 +484,11 @@ def record_repetitions(
     platform: dict[str, Any],
     repetitions: list[tuple[dict[str, Any], dict[str, Any] | None, dict[str, Path]]],
     lock_timeout: float = 300.0,
-    also: Callable[[str], None] | None = None,
+    also: Callable[[str, int], None] | None = None,
 ) -> Recorded:
     """Append ``(repetition, lock, files)`` triples to the point of ``inputs`` in one locked
     update: a reader sees all of them or none (a sweep point is never half-recorded).
-    ``also(point_id)`` runs inside the same lock (a sweep notes the point's status there)."""
+    ``also(point_id, repetitions)`` runs inside the same lock (a sweep notes the point there)."""
     exp_dir = Path(exp_dir)
     machine = machine_of(platform)
     pid = point_id(inputs, machine)
@@ -513,7 +513,7 @@ def record_repetitions(
         _write_json(pdir / FLAT_FILE, flat_keys(data))
         _update_meta(exp_dir, tags)
         if also is not None:
-            also(pid)
+            also(pid, len(data["repetitions"]))
     return Recorded(
         path=exp_dir,
         point=pid,

@@ -518,12 +518,11 @@ class SweepRun:
         if self.target is None:
             return
 
-        def note(pid: str) -> None:  # inside the experiment's lock, with the point itself
-            st.point = pid
+        def note(pid: str, reps: int) -> None:  # inside the experiment's lock, with the point
+            st.point, st.repetitions = pid, reps
             self._write_doc()
 
-        rec = record_point(self.target, cfg.inputs, res, also=note)
-        st.point, st.repetitions = rec.point, rec.repetition
+        record_point(self.target, cfg.inputs, res, also=note)
         self.ctx.index.invalidate()
 
     # -- the sweep document ---------------------------------------------------------------------

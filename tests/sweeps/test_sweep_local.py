@@ -23,6 +23,10 @@ def test_sweep_points_are_the_points_a_single_benchmark_records(sweepy, ckx_home
     ]  # fmt: skip
     points = experiment_points(ckx_home, "grid")
     assert len(points) == 4 and all(len(p["repetitions"]) == 2 for p in points)
+    doc = sweep_doc(ckx_home, "grid")
+    assert {(c["point"], c["repetitions"]) for c in doc["configurations"]} == {
+        (p["id"], 2) for p in points
+    }
     for p in points:
         for rep in p["repetitions"]:
             assert rep["where"]["executor"] == "local" and rep["where"]["hostname"]
