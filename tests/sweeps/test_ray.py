@@ -153,7 +153,7 @@ def test_a_lost_worker_is_retried_by_ray(cluster, sweepy, ckx_home):
 def test_a_failing_point_on_ray_is_recorded_as_failed(cluster, sweepy, ckx_home):
     out = sweep(
         "cmd_key=fast", "sweep.value=7,x", executor="ray", ray_address=cluster.address,
-        record=True, record_uoa="failing",
+        record=True, record_uoa="failing", print_files="out.txt",
     )  # fmt: skip
     assert out["return"] == 6, out
     doc = sweep_doc(ckx_home, "failing")
@@ -162,4 +162,8 @@ def test_a_failing_point_on_ray_is_recorded_as_failed(cluster, sweepy, ckx_home)
     assert bad["status"] == "failed" and bad["error"]["kind"] == "error"
     assert "value and size must be whole numbers" in bad["error"]["message"]
     assert bad["where"]["node_id"]  # a failed point names the node it failed on
-    assert len(experiment_points(ckx_home, "failing")) == 1
+    (point,) = experiment_points(ckx_home, "failing")
+    # the worker sent the point's --print_files back with its answer (no shared folder)
+    kept = ckx_home / "repos/local/experiment/failing/points" / point["id"] / "files/r0001/out.txt"
+    assert kept.read_text() == "sweepy value 7 size 1\n"
+    assert not point["repetitions"][0]["run_dir"].startswith(str(ckx_home))

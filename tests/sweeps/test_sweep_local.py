@@ -61,7 +61,9 @@ def test_a_failed_point_does_not_stop_the_sweep_and_resume_runs_only_it(sweepy, 
     assert failed["where"]["executor"] == "local" and "point" not in failed
 
     flag.unlink()
-    again = sweep(*args, jobs="2", record=True, record_uoa="flaky", resume=True)
+    again = sweep(
+        *args, jobs="2", record=True, record_uoa="flaky", resume=True, print_files="out.txt"
+    )
     assert again["return"] == 0, again
     assert again["ran"] == [3] and again["failed"] == []
     points = experiment_points(ckx_home, "flaky")
@@ -69,6 +71,11 @@ def test_a_failed_point_does_not_stop_the_sweep_and_resume_runs_only_it(sweepy, 
     doc = sweep_doc(ckx_home, "flaky")
     assert [c["status"] for c in doc["configurations"]] == ["done"] * 4
     assert doc["configurations"][2]["attempts"] == 2
+    # the child process sent its --print_files back with the point
+    p3 = next(p for p in points if p["inputs"]["inputs"]["value"] == "3")
+    assert p3["repetitions"][0]["files"] == ["out.txt"]
+    kept = ckx_home / "repos/local/experiment/flaky/points" / p3["id"] / "files/r0001/out.txt"
+    assert kept.read_text() == "sweepy value 3 size 1\n"
     # nothing left to do: --resume runs nothing and records nothing more
     done = sweep(*args, record=True, record_uoa="flaky", resume=True)
     assert done["return"] == 0 and done["ran"] == []
