@@ -448,13 +448,11 @@ class SweepRun:
     def __init__(self, ctx: Context, sweep: Sweep, target: Target | None, reps: int, i, executor):
         from ckx.experiments.benchmark import names
 
-        self.ctx, self.sweep, self.target, self.reps, self.executor = (
-            ctx,
-            sweep,
-            target,
-            reps,
-            executor,
-        )
+        self.ctx = ctx
+        self.sweep = sweep
+        self.target = target
+        self.reps = reps
+        self.executor = executor
         self.resume = bool(i.get("resume"))
         self.print_files = names(i.get("print_files"))
         self.status = recorded_status(target, sweep, reps)
@@ -692,32 +690,41 @@ def _headline(run: SweepRun, n_todo: int, runs: int) -> str:
     )
 
 
-def _headline_metric(results: list[Any]) -> str | None:
-    from ckx.experiments.records import statistics_of
-
+def _headline_metric(stats: list[dict[str, dict[str, Any]]]) -> str | None:
     keys: dict[str, None] = {}
-    for r in results:
-        for k, s in statistics_of(r.repetitions).items():
-            if "mean" in s and k != "run_time_s":
-                keys[k] = None
+    for st in stats:
+        keys.update((k, None) for k, s in st.items() if "mean" in s and k != "run_time_s")
     for k in ("samples_per_second", "mAP", "latency_ns.p90"):
         if k in keys:
             return k
     return next(iter(keys), None)
 
 
-def print_summary(ctx: Context, run: SweepRun) -> None:
-    from ckx.experiments.records import fmt, statistics_of
+def _point_stats(run: SweepRun) -> dict[int, dict[str, dict[str, Any]]]:
+    """Each configuration's statistics: its recorded point's (all its repetitions), else
+    those of this run's answer (a sweep without --record)."""
+    from ckx.experiments.records import load_points, statistics_of
 
-    metric = _headline_metric(list(run.results.values()))
+    out = {n: statistics_of(r.repetitions) for n, r in run.results.items()}
+    if run.target is not None and run.target.exp_dir.is_dir():
+        recorded = {p.id: p.statistics for p in load_points(run.target.exp_dir)}
+        for n, st in run.status.items():
+            if st.point in recorded:
+                out[n] = recorded[st.point]  # type: ignore[index]
+    return out
+
+
+def print_summary(ctx: Context, run: SweepRun) -> None:
+    """The table of every configuration: status, point, headline metric, where it ran."""
+    from ckx.experiments.records import fmt
+
+    stats = _point_stats(run)
+    metric = _headline_metric(list(stats.values()))
     extra = {}
-    for n, r in run.results.items():
-        s = statistics_of(r.repetitions).get(metric or "", {})
-        extra[n] = [fmt(s.get("mean")) if metric else "", _where(run.status[n].where)]
     for c in run.sweep.configs:
-        extra.setdefault(c.n, ["", _where(run.status[c.n].where)])
-    if not metric:
-        extra = {n: v[1:] for n, v in extra.items()}
+        value = (stats.get(c.n) or {}).get(metric or "", {}).get("mean")
+        cells = [fmt(value) if value is not None else ""] if metric else []
+        extra[c.n] = [*cells, _where(run.status[c.n].where)]
     keys, rows, Table = _config_rows(run, extra)
     header = ["#", *keys, "status", "point", *([f"{metric} (mean)"] if metric else []), "where"]
     ctx.ui.print(Table(header=header, rows=rows).text())
