@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ckx.core.errors import ConflictError, UsageError, missing_extra
+from ckx.experiments.records import points_table, resolve_key
+from ckx.experiments.stats import is_number
 
 MARKER = ".ckx-dashboard"
 
@@ -54,9 +56,6 @@ def plot_points(
     (one bar per series and y key) with the same error bars. ``highlight_best`` marks the
     best point of each y key that has a direction (a star; see ``sweepview.direction``).
     """
-    from ckx.experiments.records import resolve_key
-    from ckx.experiments.stats import is_number
-
     everything = [p for _, pts in series for p in pts]
     if not everything:
         raise UsageError("nothing to plot: no recorded points")
@@ -142,8 +141,6 @@ def _star(ax, x: Any, y: float | None) -> None:
 
 
 def _yerr(p, k: str, stat: str, factor: float) -> tuple[float | None, float, float]:
-    from ckx.experiments.stats import is_number
-
     s = p.stat_of(k) or {}
     v = p.values(stat).get(k)
     if not is_number(v):
@@ -228,8 +225,6 @@ def _esc(v: Any) -> str:
 
 
 def _html_table(table) -> str:
-    from ckx.experiments.stats import is_number
-
     head = "".join(f"<th>{_esc(h)}</th>" for h in table.header)
     body = []
     for r in table.rows:
@@ -250,8 +245,6 @@ def _num(text: str) -> Any:
 
 def _headline_plots(points) -> list[tuple[str, list[str]]]:
     """(title, y keys) of the charts worth drawing for these points."""
-    from ckx.experiments.stats import is_number
-
     keys = [k for p in points for k, s in p.statistics.items() if "values" not in s]
     have = set(keys)
 
@@ -321,8 +314,6 @@ def _safe(name: str) -> str:
 
 
 def _experiment_section(entry, points, root: Path) -> tuple[str, int]:
-    from ckx.experiments.records import points_table
-
     anchor = _safe(entry.alias)
     nrep = sum(len(p.repetitions) for p in points)
     parts = [
