@@ -17,6 +17,7 @@ KERNEL_ACTIONS = {
     "help": "ckx.app.help:help_action",
     "version": "ckx.app.help:version_action",
     "lint": "ckx.app.generic:lint",
+    "serve": "ckx.app.serve:serve_action",
 }
 #: The automation an action applies to when none is named (MLCFlow's `mlc run get,python3`).
 DEFAULT_AUTOMATION = {

@@ -89,6 +89,10 @@ def _action_help(ctx, action: str, cid: str | None) -> int:
     ctx.ui.print(f"ckx {action}:")
     if action in GENERIC_DESC:
         ctx.ui.print(f"  (every automation) {GENERIC_DESC[action]}")
+    elif action == "serve":  # a kernel action with options of its own (docs/service.md)
+        from ckx.app.serve import help_text
+
+        ctx.ui.print(help_text())
     for auto in _automations(ctx):
         if action in auto.actions:
             ctx.ui.print(f"  {auto.alias:<12} {auto.actions[action]}")
