@@ -226,16 +226,15 @@ class JobManager:
         if rec.get("started_at"):
             final["run_s"] = round(t - rec["started_at"], 3)
         if killed is not None and not (code == 0 and isinstance(result, dict)):
-            final["status"], final["error"] = killed  # (a job that beat its kill counts as done)
+            final["status"], final["reason"] = killed  # (a job that beat its kill counts as done)
         elif isinstance(result, dict):
-            final["return"] = int(result.get("return", 1) or 0)
-            final["status"] = "done" if final["return"] == 0 else "failed"
+            final["status"] = "done" if not result.get("return") else "failed"
             if result.get("error"):
-                final["error"] = result["error"]
+                final["reason"] = result["error"]
         else:
             how = f"was killed by signal {-code}" if code and code < 0 else f"exited with {code}"
             final["status"] = "failed"
-            final["error"] = f"the job's process {how} without writing a result (see its log)"
+            final["reason"] = f"the job's process {how} without writing a result (see its log)"
         self._update(job_id, **final)
         ev = self._finished.get(job_id)
         if ev is not None:

@@ -473,7 +473,7 @@ async def job_log(request: Request) -> Response:
 
         def end() -> dict[str, Any]:
             rec = jobs.record(job_id)
-            return {k: rec.get(k) for k in ("job", "status", "return", "error")}
+            return {k: rec.get(k) for k in ("job", "status", "exit_code", "reason")}
 
         return StreamingResponse(_sse(chunks, end), media_type="text/event-stream", headers=headers)
     return StreamingResponse(chunks, media_type="text/plain; charset=utf-8", headers=headers)

@@ -12,6 +12,8 @@ from experiments.conftest import make_synth_repo
 
 import ckx
 
+from .conftest import start_server
+
 
 def _plain(out: dict) -> dict:
     """A result as it travels as JSON (paths and the like become strings)."""
@@ -128,3 +130,27 @@ def test_a_client_that_disconnects_leaves_nothing_half_made(served, same_home, t
     assert len(point["repetitions"]) == 1
     leftovers = [p for p in exp.parent.rglob("*") if ".tmp" in p.name]
     assert leftovers == []
+
+
+def test_concurrent_first_runs_take_the_same_locks_as_cli_processes(tmp_path):
+    """16 requests that all need the same uncached script: it runs once, all succeed."""
+    home = tmp_path / "home"
+    home.mkdir()
+    s = start_server(home, "--workers=4")
+    req = {"action": "run", "automation": "script", "tags": "get,python3", "quiet": True}
+    try:
+
+        def one(_: int) -> dict:
+            with s.client() as c:
+                return c.access(req)
+
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(one, range(16)))
+        with s.client() as c:
+            caches = c.access({"action": "show", "automation": "cache", "tags": "get,python3"})
+    finally:
+        s.stop()
+    assert all(a["return"] == 0 for a in answers), answers
+    assert len({a["cache_uid"] for a in answers}) == 1
+    assert len(caches["list"]) == 1 and caches["list"][0]["valid"]
+    assert [a["status"] for a in answers].count("ran") == 1

@@ -67,7 +67,7 @@ def test_a_job_runs_queues_and_reports_its_result(synth_home):
         assert done_b["started_at"] >= done_a["finished_at"] - 0.5
         assert 7 <= done_a["result"]["characteristics"]["score"] <= 11
         assert 90 <= done_b["result"]["characteristics"]["score"] <= 94
-        assert done_a["return"] == 0 and done_a["run_s"] >= 1 and done_a["created"]
+        assert done_a["exit_code"] == 0 and done_a["run_s"] >= 1 and done_a["created"]
         job_dir = synth_home / "jobs" / a
         assert {p.name for p in job_dir.iterdir()} >= {
             "job.json",
@@ -79,12 +79,34 @@ def test_a_job_runs_queues_and_reports_its_result(synth_home):
         s.stop()
 
 
+def test_the_log_streams_as_server_sent_events(synth_home):
+    import http.client
+    from urllib.parse import urlsplit
+
+    s = start_server(synth_home)
+    try:
+        with s.client() as c:
+            j = c.submit({**_synth_job("0"), "quiet": False})
+        u = urlsplit(s.url)
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+        conn.request("GET", f"/jobs/{j}/log", headers={"Accept": "text/event-stream"})
+        r = conn.getresponse()
+        assert r.status == 200 and r.getheader("Content-Type").startswith("text/event-stream")
+        events = r.read().decode()
+        conn.close()
+        assert "data:   run: synth" in events  # each log line is one data: line
+        end = events.rsplit("event: end\ndata: ", 1)[1]
+        assert __import__("json").loads(end)["status"] == "done"
+    finally:
+        s.stop()
+
+
 def test_a_failing_job_is_failed_with_the_ckx_error(served):
     with served.client() as c:
         j = c.submit({"action": "run", "automation": "program", "entry": "no-such-program"})
         out = c.wait(j, timeout=60)
-        assert out["status"] == "failed" and out["return"] == 3
-        assert "no-such-program" in out["error"] and out["result"]["return"] == 3
+        assert out["status"] == "failed" and out["exit_code"] == 3 and out["return"] == 0
+        assert "no-such-program" in out["reason"] and out["result"]["return"] == 3
         assert "ckx error:" in out["log"]
         assert c.job("20990101-000000-abcdef")["return"] == 3 and c.last_status == 404
         assert c.job("../../etc")["return"] == 3 and c.last_status == 404
@@ -106,7 +128,7 @@ def test_a_job_left_running_by_a_killed_server_is_failed_at_the_next_start(synth
         with s2.client() as c:
             rec = c.job(j)
         assert rec["status"] == "failed" and rec["recovered_from"] == "running"
-        assert "the server stopped while the job was running" in rec["error"]
+        assert "the server stopped while the job was running" in rec["reason"]
         _wait_for(lambda: not pid_alive(pid), timeout=10, what="the orphan to be killed")
         assert f"job {j} was left unfinished" in s2.stderr
     finally:
@@ -122,7 +144,7 @@ def test_stopping_the_server_stops_its_jobs(synth_home):
     assert s.stop(signal.SIGINT) == 0
     assert not pid_alive(pid)
     rec = __import__("json").loads((synth_home / "jobs" / j / "job.json").read_text())
-    assert rec["status"] == "failed" and "server stopped" in rec["error"]
+    assert rec["status"] == "failed" and "server stopped" in rec["reason"]
 
 
 def _children(pid) -> str:

@@ -44,6 +44,6 @@ def test_a_worker_that_dies_fails_only_its_request(tmp_path, monkeypatch):
             ok = c.access({"action": "search", "automation": "script", "tags": "crash"})
             assert c.last_status == 200 and ok["list"][0]["alias"] == "crash-hook"
             job = c.wait(c.submit({"action": "run", "automation": "script", "tags": "crash,hook"}))
-            assert job["status"] == "failed" and "killed by signal 9" in job["error"]
+            assert job["status"] == "failed" and "killed by signal 9" in job["reason"]
     finally:
         s.stop()
