@@ -120,9 +120,11 @@ class JobManager:
                 out["result"] = result
         log = d / "log.txt"
         size = log.stat().st_size if log.is_file() else 0
-        with open(log, "rb") if size else open(os.devnull, "rb") as f:
-            f.seek(max(0, size - log_tail))
-            out["log"] = f.read().decode("utf-8", errors="replace")
+        out["log"] = ""
+        if size:
+            with open(log, "rb") as f:
+                f.seek(max(0, size - log_tail))
+                out["log"] = f.read().decode("utf-8", errors="replace")
         out["log_bytes"] = size
         out["log_truncated"] = size > log_tail
         return out

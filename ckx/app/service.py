@@ -81,6 +81,14 @@ PRIVILEGED = frozenset(
         "activate",
     }
 )
+#: Request keys that make an otherwise harmless action write outside CKX_HOME: also token-only.
+WRITING_KEYS = {
+    "save_lock": "writes a lock file where it points",
+    "outdirname": "runs the script in (and writes into) that folder",
+    "output": "writes a file where it points",
+    "to": "writes files into that folder",
+    "record_repo": "records into a repo other than local",
+}
 #: Request keys a client may not send: the server's home is fixed, the answer is always JSON.
 REFUSED_KEYS = {
     "home": "the server's CKX_HOME is fixed when it starts",
@@ -155,15 +163,29 @@ def validate(req: Any, *, has_token: bool) -> dict[str, Any]:
                 hint="the dashboard is served at GET / of this server",
             ),
         )
-    if action in PRIVILEGED and not has_token:
-        raise Refused(
-            403,
-            UsageError(
-                f"'{action}' deletes, or writes outside CKX_HOME: this server has no token, so it refuses such actions",
-                hint="restart it with --token-file=FILE and send the header Authorization: Bearer TOKEN",
-            ),
-        )
+    if not has_token:
+        _check_unprivileged(action, req)
     return req
+
+
+def _check_unprivileged(action: str, req: dict[str, Any]) -> None:
+    """What a server without a token refuses (403): deleting, writing outside CKX_HOME."""
+    if action in PRIVILEGED:
+        what = f"'{action}' deletes, or writes outside CKX_HOME"
+    else:
+        keys = [k for k in WRITING_KEYS if req.get(k) not in (None, "", False)]
+        if req.get("record_repo") in ("local",):
+            keys.remove("record_repo")
+        if not keys:
+            return
+        what = f"'{keys[0]}' {WRITING_KEYS[keys[0]]} (outside CKX_HOME)"
+    raise Refused(
+        403,
+        UsageError(
+            f"{what}: this server has no token, so it refuses such requests",
+            hint="restart it with --token-file=FILE and send the header Authorization: Bearer TOKEN",
+        ),
+    )
 
 
 async def read_request(request: Request, settings: Settings) -> dict[str, Any]:
@@ -570,6 +592,14 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _internal(request: Request, exc: Exception) -> Response:
+    """A bug in the server: still an answer in ckx's shape (the traceback goes to stderr)."""
+    err = CkxError(
+        f"internal error of ckx serve: {type(exc).__name__}: {exc}", hint="see the server's stderr"
+    )
+    return error_response(500, err)
+
+
 ROUTES = [
     Route("/access", access_endpoint, methods=["POST"]),
     Route("/jobs", submit_job, methods=["POST"]),
@@ -607,7 +637,7 @@ def make_app(settings: Settings, pool: WorkerPool, jobs: JobManager, on_ready=No
     app = Starlette(
         routes=ROUTES,
         lifespan=lifespan,
-        exception_handlers={Refused: _refused, HTTPException: _http_error},
+        exception_handlers={Refused: _refused, HTTPException: _http_error, Exception: _internal},
     )
     app.state.settings, app.state.pool, app.state.jobs = settings, pool, jobs
     return Guard(app, settings.token)
