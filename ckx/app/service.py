@@ -154,7 +154,7 @@ def validate(req: Any, *, has_token: bool) -> dict[str, Any]:
     if bad:
         why = "; ".join(f"'{k}': {REFUSED_KEYS.get(k, 'internal keys start with _')}" for k in bad)
         raise Refused(400, UsageError(f"these keys cannot be sent to the server: {why}"))
-    blocking = {"serve": "serve", "dashboard": "serve", "activate": "shell"}
+    blocking = {"dashboard": "serve", "activate": "shell"}  # action -> the key that blocks
     if action == "serve" or (action in blocking and req.get(blocking[action])):
         raise Refused(
             400,
@@ -204,7 +204,7 @@ async def read_request(request: Request, settings: Settings) -> dict[str, Any]:
         413,
         UsageError(
             f"the request body is larger than {limit} bytes",
-            hint="start the server with a larger --max_body, or send a smaller request",
+            hint="start the server with a larger --max-body, or send a smaller request",
         ),
     )
     length = request.headers.get("content-length")
