@@ -124,7 +124,7 @@ class Client:
 
         p = self._parts
         cls = http.client.HTTPSConnection if p.scheme == "https" else http.client.HTTPConnection
-        return cls(p.hostname, p.port, timeout=self.timeout)
+        return cls(p.hostname or "", p.port, timeout=self.timeout)  # (checked in __init__)
 
     def _request(self, method: str, path: str, payload: Any) -> tuple[int, bytes, str]:
         data = None if payload is None else json.dumps(payload).encode("utf-8")

@@ -171,7 +171,7 @@ def _other_paths() -> dict[str, Any]:
 
 def spec() -> dict[str, Any]:
     """The whole document."""
-    from ckx import __version__
+    from ckx.core.version import __version__
 
     return {
         "openapi": "3.1.0",

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ckx.core.context import Context
 from ckx.core.errors import UsageError, missing_extra
 
 OPTIONS = {
@@ -32,17 +33,6 @@ OPTIONS = {
 #: Keys every request carries besides the options (filled by the CLI and api.normalize).
 _BASE_KEYS = {"action", "automation", "entry", "repo", "query", "quiet"}
 MIN_TOKEN_LEN = 16
-
-
-def help_text() -> str:
-    """What ``ckx serve --help`` prints."""
-    opts = "\n".join(f"  --{k.replace('_', '-'):<13} {v}" for k, v in OPTIONS.items())
-    return (
-        "  Serve every ckx action over HTTP: POST /access, /jobs, the dashboard at /\n"
-        f"{opts}\n"
-        "  without a token: 127.0.0.1 only, and no action that deletes or writes outside\n"
-        "  CKX_HOME; the token also comes from CKX_SERVE_TOKEN. See docs/service.md."
-    )
 
 
 def is_loopback(host: str) -> bool:
@@ -138,8 +128,18 @@ def _imports():
     return uvicorn
 
 
-def serve_action(ctx, i: dict[str, Any]) -> dict[str, Any]:
-    """Serve every ckx action over HTTP until interrupted (Ctrl-C or SIGTERM)."""
+def serve_action(ctx: Context, i: dict[str, Any]) -> dict[str, Any]:
+    """Serve every ckx action over HTTP until Ctrl-C or SIGTERM (docs/service.md).
+
+    --host=127.0.0.1   address to listen on (any other needs a token)
+    --port=8000        TCP port (0: a free one, printed at start)
+    --token-file=F     the bearer token every request must send, from a file
+    --token=T          the token itself (visible in ps; CKX_SERVE_TOKEN works too)
+    --workers=N        worker processes for /access (default: the CPUs, 2 to 8)
+    --max-jobs=N       jobs that run at once; later ones wait as queued (default 1)
+    --max-body=BYTES   largest request body (default 1048576)
+    Without a token: 127.0.0.1 only, and no action that deletes or writes outside CKX_HOME.
+    """
     _check_options(i)
     host = str(i.get("host") or "127.0.0.1")
     port = _int(i, "port", 8000, 0)
@@ -150,8 +150,7 @@ def serve_action(ctx, i: dict[str, Any]) -> dict[str, Any]:
             hint="pass --token-file=FILE (or set CKX_SERVE_TOKEN), or keep --host=127.0.0.1",
         )
     uvicorn = _imports()
-    from ckx.app.jobs import JobManager
-    from ckx.app.service import Settings, WorkerPool, make_app
+    from ckx.app.service import Settings
 
     settings = Settings(
         home=ctx.home,
@@ -161,24 +160,36 @@ def serve_action(ctx, i: dict[str, Any]) -> dict[str, Any]:
         max_jobs=_int(i, "max_jobs", 1, 1),
     )
     sock = _bind(host, port)
-    url_host = f"[{host}]" if ":" in host else host
-    url = f"http://{url_host}:{sock.getsockname()[1]}"
+    url = f"http://{f'[{host}]' if ':' in host else host}:{sock.getsockname()[1]}"
+    try:
+        _run(uvicorn, ctx, settings, sock, url)
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled: the normal way to stop
+        pass
+    finally:
+        sock.close()
+    print("ckx serve: stopped", file=sys.stderr, flush=True)
+    return {"url": url}
+
+
+def _run(uvicorn, ctx: Context, settings, sock: socket.socket, url: str) -> None:
+    """The workers, the jobs and the app on ``sock``, until uvicorn stops."""
+    from ckx.app.jobs import JobManager
+    from ckx.app.service import WorkerPool, make_app
 
     def ready(recovered: list[str]) -> None:
         for job_id in recovered:
             ctx.ui.warn(f"job {job_id} was left unfinished by a previous server: marked failed")
         print(
             f"ckx serve: listening on {url} (CKX_HOME={settings.home}, {settings.workers} "
-            f"workers, token: {'yes' if token else 'no'}); Ctrl-C stops",
+            f"workers, token: {'yes' if settings.token else 'no'}); Ctrl-C stops",
             file=sys.stderr,
             flush=True,
         )
 
     pool = WorkerPool(settings.home, settings.workers)
     jobs = JobManager(settings.home, max_running=settings.max_jobs)
-    app = make_app(settings, pool, jobs, on_ready=ready)
     config = uvicorn.Config(
-        app,
+        make_app(settings, pool, jobs, on_ready=ready),
         log_level="warning",
         access_log=False,
         lifespan="on",
@@ -186,11 +197,4 @@ def serve_action(ctx, i: dict[str, Any]) -> dict[str, Any]:
         server_header=False,
         timeout_graceful_shutdown=3,
     )
-    try:
-        uvicorn.Server(config).run(sockets=[sock])
-    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled: the normal way to stop
-        pass
-    finally:
-        sock.close()
-    print("ckx serve: stopped", file=sys.stderr, flush=True)
-    return {"url": url}
+    uvicorn.Server(config).run(sockets=[sock])

@@ -43,7 +43,9 @@ from starlette.routing import Route
 
 from ckx.app import workers
 from ckx.app.jobs import JobManager
+from ckx.core.commands import COMMANDS, command
 from ckx.core.errors import CkxError, UsageError
+from ckx.core.suggest import did_you_mean
 
 #: HTTP status of a result dict, by its ``return`` (the exit-code table of the CLI).
 STATUS_OF_RETURN = {
@@ -62,25 +64,15 @@ STATUS_OF_RETURN = {
     12: 409,  # ConflictError: something would be overwritten
     130: 503,  # interrupted
 }
-#: Actions that delete, or write outside CKX_HOME (or into repos that hold code): they need
-#: the token, even on loopback. Everything else reads, or runs content already registered.
-PRIVILEGED = frozenset(
-    {
-        "rm",
-        "mv",
-        "ren",
-        "cp",
-        "add",
-        "update",
-        "unzip",
-        "pull",
-        "zip",
-        "plot",
-        "dashboard",
-        "prefetch",
-        "activate",
-    }
-)
+#: Without a token a server runs only what reads, or runs entries already registered while
+#: writing only under CKX_HOME. The kernel's table (ckx.core.commands) says which of its
+#: actions only read; these are the automations' own actions that only read ...
+READ_ACTIONS = frozenset({"show", "points", "cmd_keys", "artifacts", "where", "plan"})
+#: ... and the actions that run registered entries (their keys that write elsewhere,
+#: WRITING_KEYS, are refused apart). Everything else, an action nobody declared included,
+#: needs the token: rm, mv, ren, cp, add, update (they delete entries or write into repos,
+#: whose code run would execute), pull, unzip, zip, plot, dashboard, prefetch, create, activate.
+RUN_ACTIONS = frozenset({"run", "benchmark", "install", "detect", "replay", "test"})
 #: Request keys that make an otherwise harmless action write outside CKX_HOME: also token-only.
 WRITING_KEYS = {
     "save_lock": "writes a lock file where it points",
@@ -168,10 +160,24 @@ def validate(req: Any, *, has_token: bool) -> dict[str, Any]:
     return req
 
 
+def open_without_token(action: str) -> bool:
+    """May a server without a token run ``action`` (given no key of WRITING_KEYS)?"""
+    cmd = command(action)
+    return (cmd is not None and cmd.read_only) or action in READ_ACTIONS or action in RUN_ACTIONS
+
+
 def _check_unprivileged(action: str, req: dict[str, Any]) -> None:
     """What a server without a token refuses (403): deleting, writing outside CKX_HOME."""
-    if action in PRIVILEGED:
-        what = f"'{action}' deletes, or writes outside CKX_HOME"
+    if not open_without_token(action):
+        cmd = command(action)
+        if cmd is not None and cmd.outside_home:
+            what = f"'{action}' deletes, or writes outside CKX_HOME"
+        else:
+            opened = sorted(READ_ACTIONS | RUN_ACTIONS | {c.name for c in COMMANDS if c.read_only})
+            what = (
+                f"'{action}' is not one of the actions open without a token (they read, or run "
+                f"registered entries inside CKX_HOME){did_you_mean(action, opened)}"
+            )
     else:
         keys = [k for k in WRITING_KEYS if req.get(k) not in (None, "", False)]
         if req.get("record_repo") in ("local",):
@@ -550,7 +556,7 @@ async def experiment_path(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
-    from ckx import __version__
+    from ckx.core.version import __version__
 
     st = _state(request)
     return JSONResponse(

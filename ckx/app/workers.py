@@ -28,9 +28,9 @@ def init_worker(home: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stop)
     os.environ["CKX_HOME"] = home
-    import ckx
+    from ckx.app.api import access
 
-    ckx.access({"action": "search", "automation": "automation"})  # warm imports and index
+    access({"action": "search", "automation": "automation"})  # warm imports and index
 
 
 def serve_forever(conn, home: str) -> None:
@@ -58,9 +58,9 @@ def serve_forever(conn, home: str) -> None:
 
 def access_json(request: dict[str, Any]) -> tuple[int, bytes]:
     """``ckx.access(request)`` as (its return code, its dict as JSON bytes)."""
-    import ckx
+    from ckx.app.api import access
 
-    out = ckx.access(request)
+    out = access(request)
     return int(out.get("return", 0) or 0), json.dumps(out, default=str).encode("utf-8")
 
 

@@ -72,8 +72,8 @@ def test_errors_keep_the_ckx_shape_with_mapped_status(served):
         assert c.last_status == 404 and out["return"] == 3 and "no-such-script" in out["error"]
         out = c.access({"action": "search", "automation": "script", "tags": "get,,python"})
         assert c.last_status == 400 and out["return"] == 2 and "position" in out["error"]
-        out = c.access({"action": "frobnicate"})
-        assert c.last_status == 404 and "unknown action" in out["error"]
+        out = c.access({"action": "serch", "automation": "script"})  # no token: not open
+        assert c.last_status == 403 and "did you mean 'search'?" in out["error"]
 
 
 def test_32_concurrent_requests_all_succeed(served, same_home):

@@ -80,6 +80,8 @@ def test_missing_or_wrong_token_is_401(guarded):
     with guarded.client(TOKEN) as c:
         assert c.access(req)["return"] == 0 and c.last_status == 200
         assert c.get("/health")[0] == 200
+        out = c.access({"action": "frobnicate"})  # with the token, ckx itself answers
+        assert c.last_status == 404 and "unknown action 'frobnicate'" in out["error"]
 
 
 def test_with_the_token_writes_are_allowed(guarded, tmp_path):
@@ -92,7 +94,7 @@ def test_with_the_token_writes_are_allowed(guarded, tmp_path):
 
 def test_writes_need_a_token_even_on_loopback(served):
     with served.client() as c:
-        for action in ("rm", "mv", "ren", "unzip", "pull", "add", "update", "zip"):
+        for action in ("rm", "mv", "ren", "cp", "unzip", "pull", "add", "update", "zip", "plot"):
             out = c.access({"action": action, "automation": "script", "entry": "x"})
             assert c.last_status == 403, (action, out)
             assert "this server has no token" in out["error"] and "--token-file" in out["hint"]
