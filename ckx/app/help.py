@@ -69,6 +69,13 @@ def _action_help(ctx: Context, action: str, cid: str | None) -> int:
         )
     if cid:
         auto = ctx.automation(cid.split(":")[-2] if cid.count(":") == 2 else cid.split(":")[0])
+        entry_help = getattr(auto.module, "entry_help", None) if ":" in cid else None
+        if entry_help is not None:  # `ckx run program:od-bench --help`: the entry's own help
+            entry_help(ctx, {"entry": cid.split(":")[-1], "help": True})
+            return 0
+        own_help = getattr(auto.module, "action_help", None) if ":" not in cid else None
+        if own_help is not None and action in auto.actions:  # `ckx run program --help`
+            return int(own_help(ctx, action) or 0)
         desc = auto.all_actions().get(action)
         ctx.ui.print(f"ckx {action} {auto.alias}: {desc or '(not available)'}")
         doc = getattr(function_for(auto, action), "__doc__", None)

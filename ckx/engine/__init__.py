@@ -65,24 +65,13 @@ def _query(request: dict[str, Any]):
     return parse(q)
 
 
-def _flags(request: dict[str, Any]):
-    from ckx.engine.provider import CacheFlags
-
-    return CacheFlags(
-        new=bool(request.get("new")),
-        renew=bool(request.get("renew")),
-        skip_cache=bool(request.get("skip_cache")),
-    )
-
-
 def make_planner(ctx, request: dict[str, Any]):
     """The planner and provider for ``request`` (pins from ``--lock`` included)."""
+    from ckx.engine.installed import provider_for
     from ckx.engine.planner import Planner
-    from ckx.engine.provider import RepoProvider
 
-    root_kind = request.get("automation") or "script"
-    kinds = tuple(dict.fromkeys((root_kind, "script", "package")))
-    provider = RepoProvider(ctx, automation=kinds, flags=_flags(request))
+    # installed packages first, registered copies reused, `ckx run TAGS` finds packages too
+    provider = provider_for(ctx, request)
     pins = None
     if request.get("lock"):
         from ckx.engine.lockfile import pins as lock_pins
@@ -109,7 +98,8 @@ def make_plan(ctx, request: dict[str, Any], planner=None):
             "env": {**(req.get("env") or {}), **(request.get("env") or {})},
             "adr": req.get("adr") or request.get("adr"),
         }
-    inputs = {k: v for k, v in request.items() if k not in RESERVED}
+    # --outdirname is an engine option the runner reads from the root's inputs (its folder)
+    inputs = {k: v for k, v in request.items() if k not in RESERVED or k == "outdirname"}
     constraint = {
         k: str(request[k])
         for k in ("version", "version_min", "version_max", "version_max_usable")
@@ -143,6 +133,9 @@ def run_request(ctx, request: dict[str, Any]) -> dict[str, Any]:
     """Plan and run (or, with ``plan``, only plan) one request; return the result dict."""
     planner, provider = make_planner(ctx, request)
     plan = make_plan(ctx, request, planner)
+    from ckx.engine.inputs import check_inputs
+
+    check_inputs(plan, request)  # strict inputs: an unused --key fails before anything runs
     out: dict[str, Any] = {"return": 0}
     if request.get("save_lock"):
         from ckx.engine.lockfile import write_lock

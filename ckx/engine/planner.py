@@ -37,7 +37,6 @@ Rules written down here because users depend on them:
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 from ckx.core.entries import Entry
@@ -733,8 +732,10 @@ def compose_env(inherited: dict[str, Any], node: Node) -> dict[str, Any]:
     envs.set_all(env, mapped_inputs(meta, node.inputs))
     current = meta.get("default_to_current_python")
     if current and not env.get(current):
-        # the interpreter running ckx (a venv's python) unless the user chose one
-        env[current] = sys.executable
+        # the active ckx venv's python (CKX_VENV, VIRTUAL_ENV), else the one running ckx
+        from ckx.artifacts.venvs import current_python
+
+        env[current] = current_python(env)
     joint = node.joint()
     if node.version:
         env["CKX_VERSION"] = node.version
