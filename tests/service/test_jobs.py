@@ -117,12 +117,17 @@ def test_a_failing_job_is_failed_with_the_ckx_error(served):
 
 def test_a_job_left_running_by_a_killed_server_is_failed_at_the_next_start(synth_home):
     s = start_server(synth_home)
-    with s.client() as c:
-        j = c.submit(_synth_job("60"))
-        _wait_for(lambda: "sleep" in _children(c.job(j).get("pid")), what="the job's script")
-        pid = c.job(j)["pid"]
-    s.stop(signal.SIGKILL)  # no clean-up at all: the job's process group lives on
+    try:
+        with s.client() as c:
+            j = c.submit(_synth_job("60"))
+            _wait_for(lambda: "sleep" in _children(c.job(j).get("pid")), what="the job's script")
+            pid = c.job(j)["pid"]
+        workers = _worker_pids(s.proc.pid)
+        assert len(workers) == 2
+    finally:
+        s.stop(signal.SIGKILL)  # no clean-up at all: the job's process group lives on
     assert pid_alive(pid)
+    _wait_for(lambda: not any(map(pid_alive, workers)), timeout=10, what="the workers to exit")
     s2 = start_server(synth_home)
     try:
         with s2.client() as c:
@@ -137,14 +142,31 @@ def test_a_job_left_running_by_a_killed_server_is_failed_at_the_next_start(synth
 
 def test_stopping_the_server_stops_its_jobs(synth_home):
     s = start_server(synth_home)
-    with s.client() as c:
-        j = c.submit(_synth_job("60"))
-        _wait_for(lambda: c.job(j)["status"] == "running", what="the job to start")
-        pid = c.job(j)["pid"]
-    assert s.stop(signal.SIGINT) == 0
+    try:
+        with s.client() as c:
+            j = c.submit(_synth_job("60"))
+            _wait_for(lambda: c.job(j)["status"] == "running", what="the job to start")
+            pid = c.job(j)["pid"]
+    finally:
+        code = s.stop(signal.SIGINT)
+    assert code == 0
     assert not pid_alive(pid)
     rec = __import__("json").loads((synth_home / "jobs" / j / "job.json").read_text())
     assert rec["status"] == "failed" and "server stopped" in rec["reason"]
+
+
+def _worker_pids(server_pid: int) -> list[int]:
+    """The worker processes of a server (they end when their pipe to the server closes)."""
+    import subprocess
+
+    out = subprocess.run(
+        ["ps", "-ww", "-o", "pid=,args=", "--ppid", str(server_pid)], capture_output=True, text=True
+    ).stdout
+    return [
+        int(line.split()[0])
+        for line in out.splitlines()
+        if "spawn_main" in line and "pipe_handle" in line
+    ]
 
 
 def _children(pid) -> str:
@@ -153,7 +175,9 @@ def _children(pid) -> str:
 
     if not pid:
         return ""
-    out = subprocess.run(["ps", "-o", "args=", "-g", str(pid)], capture_output=True, text=True)
+    out = subprocess.run(
+        ["ps", "-ww", "-o", "args=", "-g", str(pid)], capture_output=True, text=True
+    )
     return out.stdout
 
 
