@@ -4,245 +4,25 @@ A program entry is a script entry plus ``run_cmds: {KEY: {desc, env, variations}
 ``ckx run program:NAME --cmd_key=KEY`` plans the program as the root node (its deps are
 scripts and packages, resolved like any script's) with the cmd_key's env and variations
 applied, runs it in a fresh folder (or ``--outdirname``), and prints what the program reports
-in its ``characteristics_file``.
+in its ``characteristics_file``. Running a program is the kernel service
+:mod:`ckx.experiments.programs`, shared with ``benchmark``, sweeps and the experiment
+automation (so the automations never import each other).
 """
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 from typing import Any
 
-from ckx.core.errors import NotFoundError, UsageError
-
-
-def _program(ctx, i: dict[str, Any]):
-    if i.get("entry"):
-        return ctx.load("program", i["entry"], repo=i.get("repo"))
-    q = i.get("query")
-    hits = ctx.search("program", q) if q is not None and not q.is_empty() else []
-    if not hits:
-        names = [e.alias for e in ctx.search("program", None)]
-        raise UsageError(
-            "which program? e.g. ckx run program:od-bench --cmd_key=...",
-            hint="programs: " + (", ".join(names) or "(none)"),
-        )
-    k = ctx.ui.choose(f"{len(hits)} programs match", [e.cid for e in hits], default=0)
-    return hits[k]
-
-
-def target(ctx, i: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """The program to run and the request for it: an ``alias_of`` entry (CK's program names,
-    e.g. ``mlperf-inference-bench-object-detection-onnx-cpu``) runs its target with its
-    ``defaults`` under the user's inputs; ``input_aliases`` (MLCFlow's ``--framework``) become
-    the inputs they stand for."""
-    entry = _program(ctx, i)
-    target_name = entry.meta.get("alias_of")
-    if target_name:
-        defaults = {k: v for k, v in (entry.meta.get("defaults") or {}).items() if k not in i}
-        if defaults:
-            shown = " ".join(f"--{k}={v}" for k, v in defaults.items())
-            ctx.ui.note(f"program:{entry.alias} is program:{target_name} {shown}")
-        entry = ctx.load("program", str(target_name))
-        i = {**defaults, **i}
-    return entry, _unalias(entry, i)
-
-
-def _unalias(entry, i: dict[str, Any]) -> dict[str, Any]:
-    out = dict(i)
-    for alias, name in (entry.meta.get("input_aliases") or {}).items():
-        if alias not in out:
-            continue
-        value = out.pop(alias)
-        if name in out and str(out[name]) != str(value):
-            raise UsageError(
-                f"--{alias}={value} and --{name}={out[name]} disagree (--{alias} is --{name})",
-                hint=f"give one of them (program:{entry.alias})",
-            )
-        out[name] = value
-    return out
-
-
-def choose_cmd_key(ctx, entry, key: str | None) -> str:
-    """The cmd_key: given, or picked from CK's numbered menu (interactive only)."""
-    cmds = entry.meta.get("run_cmds") or {}
-    keys = list(cmds)
-    if key:
-        if key not in cmds:
-            from ckx.core.suggest import did_you_mean
-
-            raise NotFoundError(
-                f"program '{entry.alias}' has no cmd_key '{key}'" + did_you_mean(key, keys),
-                hint="cmd_keys: " + ", ".join(keys),
-            )
-        return key
-    labels = [f"{k}" + (f"  - {cmds[k]['desc']}" if cmds[k].get("desc") else "") for k in keys]
-    k = ctx.ui.choose(
-        f"{entry.alias}: select a command (--cmd_key)",
-        labels,
-        default=None,
-        what=f"pass one with --cmd_key, e.g. ckx run program:{entry.alias} --cmd_key={keys[0]}",
-    )
-    return keys[k]
-
-
-def build_request(ctx, i: dict[str, Any], entry, key: str) -> dict[str, Any]:
-    """The engine request for one run of ``entry`` with cmd_key ``key``."""
-    from ckx.core.query import Query, parse
-
-    cmd = entry.meta["run_cmds"][key]
-    query = i.get("query") or Query()
-    if cmd.get("variations"):
-        query = parse(cmd["variations"]).merged(query)
-    chosen = group_inputs(entry, i)
-    chosen.update(identify_model(ctx, entry, i, chosen, query))
-    for value in chosen.values():
-        query = query.merged(parse(f"_{value}"))
-    env = {**{k: str(v) for k, v in (cmd.get("env") or {}).items()}, **(i.get("env") or {})}
-    env["CKX_CMD_KEY"] = key
-    return {
-        **i,
-        "automation": "program",
-        "entry": entry.uid,
-        "query": query,
-        "env": env,
-        "cmd_key": key,
-    }
-
-
-def group_inputs(entry, i: dict[str, Any]) -> dict[str, str]:
-    """Inputs named after a variation group select a variation: ``--model=ssd-resnet34`` is
-    ``_ssd-resnet34`` when the program has a ``model`` group."""
-    variations = entry.meta.get("variations") or {}
-    groups: dict[str, list[str]] = {}
-    for name, v in variations.items():
-        if isinstance(v, dict) and v.get("group"):
-            groups.setdefault(str(v["group"]), []).append(name)
-    out = {}
-    for group, names in groups.items():
-        value = i.get(group)
-        if value in (None, True, ""):
-            continue
-        if str(value) not in names:
-            from ckx.core.suggest import did_you_mean
-
-            raise NotFoundError(
-                f"program '{entry.alias}' has no {group} '{value}'"
-                + did_you_mean(str(value), names),
-                hint=f"--{group}= one of: " + ", ".join(names),
-            )
-        out[group] = str(value)
-    return out
-
-
-def identify_model(ctx, entry, i: dict[str, Any], chosen: dict[str, str], query) -> dict[str, str]:
-    """A model file given without the model (``--model_path`` without ``--model``): pick the
-    variation whose ``identify`` block matches the file's ONNX interface (input and output
-    names, and the producer where one is declared), or fail naming the choices. With both
-    given, check that they agree. See the program meta's ``identify`` block (docs/od-bench.md)."""
-    spec = entry.meta.get("identify") or {}
-    path = i.get(spec.get("input") or "")
-    if not spec or path in (None, True, ""):
-        return {}
-    group = str(spec["group"])
-    given = chosen.get(group) or next(
-        (v.name for v in query.variations if _group_of(entry, v.name) == group), None
-    )
-    cands = {
-        name: v["identify"]
-        for name, v in (entry.meta.get("variations") or {}).items()
-        if isinstance(v, dict) and v.get("group") == group and v.get("identify")
-    }
-    if not Path(str(path)).expanduser().is_file():
-        raise UsageError(f"model file not found: {path}", hint=f"check --{spec['input']}")
-    from ckx.artifacts.onnxinfo import read_onnx
-
-    try:
-        info = read_onnx(Path(str(path)).expanduser())
-    except UsageError:
-        if given:
-            return {}  # not ONNX (a PyTorch file, say): the user named the model, trust it
-        raise UsageError(
-            f"cannot tell which model {path} is: it is not an ONNX file",
-            hint=f"name it: --{group}=" + " | ".join(_group_names(entry, group)),
-        ) from None
-    fits = [n for n, b in cands.items() if _fits(b, info)]
-    specific = [n for n in fits if cands[n].get("producer")] or fits
-    return _identified(ctx, entry, spec, group, given, fits, specific, info, cands, chosen)
-
-
-def _identified(ctx, entry, spec, group, given, fits, specific, info, cands, chosen):
-    where = f"--{spec['input']} {info.path}"
-    backend_group, backend = spec.get("backend_group"), (spec.get("formats") or {}).get("onnx")
-    picked = chosen.get(backend_group) if backend_group else None
-    if backend and picked and picked != backend:
-        raise UsageError(
-            f"{where} is an ONNX model, but --{backend_group}={picked} was asked for",
-            hint=f"use --{backend_group}={backend} for ONNX files",
-        )
-    if given:
-        if given not in fits and given in cands:
-            what = f"that of {', '.join(specific)}" if specific else "that of no known model"
-            raise UsageError(
-                f"{where} does not look like --{group}={given}: its interface ({info.describe()}) is {what}",
-                hint=f"--{group}={given} expects {_iface(cands[given])}",
-            )
-        return {}
-    if len(specific) != 1:
-        listing = "; ".join(f"{n}: {_iface(b)}" for n, b in cands.items())
-        why = "matches several models" if specific else "matches no model od-bench knows"
-        raise UsageError(
-            f"{where} ({info.describe()}) {why}",
-            hint=f"name it with --{group}=NAME ({listing})",
-        )
-    ctx.ui.note(
-        f"{where}: identified as --{group}={specific[0]} from its interface ({info.describe()})"
-    )
-    return {group: specific[0]}
-
-
-def _fits(block: dict, info) -> bool:
-    return (
-        list(block.get("onnx_inputs") or []) == info.input_names()
-        and list(block.get("onnx_outputs") or []) == info.output_names()
-        and (not block.get("producer") or block["producer"] == info.producer)
-    )
-
-
-def _iface(block: dict) -> str:
-    prod = f", producer '{block['producer']}'" if block.get("producer") else ""
-    return f"inputs {', '.join(block.get('onnx_inputs') or [])} -> {', '.join(block.get('onnx_outputs') or [])}{prod}"
-
-
-def _group_of(entry, name: str) -> str | None:
-    v = (entry.meta.get("variations") or {}).get(name)
-    return v.get("group") if isinstance(v, dict) else None
-
-
-def _group_names(entry, group: str) -> list[str]:
-    return [n for n in entry.meta.get("variations") or {} if _group_of(entry, n) == group]
-
-
-def run_once(ctx, i: dict[str, Any], entry, key: str) -> dict[str, Any]:
-    """Run the program once; return the engine result plus ``run_dir``, ``characteristics``."""
-    from ckx.engine import run_request
-
-    req = build_request(ctx, i, entry, key)
-    start = time.time()
-    out = run_request(ctx, req)
-    if "plan_text" in out:
-        return out
-    elapsed = time.time() - start
-    env = out.get("env") or {}
-    run_dir = env.get("CKX_RUN_DIR") or env.get("CKX_PROGRAM_RUN_DIR")
-    chars: dict[str, Any] = {}
-    cf = entry.meta.get("characteristics_file")
-    if cf and run_dir and (Path(run_dir) / cf).is_file():
-        chars = json.loads((Path(run_dir) / cf).read_text(encoding="utf-8"))
-    chars.setdefault("run_time_s", round(elapsed, 3))
-    out.update(run_dir=run_dir, characteristics=chars, cmd_key=key, program=entry.cid)
-    return out
+from ckx.core.errors import UsageError
+from ckx.experiments.programs import (  # noqa: F401  (re-exported: the program API of old)
+    build_request,
+    choose_cmd_key,
+    find_program,
+    group_inputs,
+    run_once,
+    target,
+)
 
 
 def run(ctx, i: dict[str, Any]) -> dict[str, Any]:
@@ -310,15 +90,16 @@ def cmd_keys(ctx, i: dict[str, Any]) -> dict[str, Any]:
 
 
 def benchmark(ctx, i: dict[str, Any]) -> dict[str, Any]:
-    """Run N repetitions and print statistics (``--record``: see the experiment automation)."""
-    from ckx.core.automations import load_module
-
-    exp = ctx.automation("experiment")
-    if exp.entry is None:
-        raise NotFoundError("the experiment automation is missing")
-    mod = load_module(exp.entry.path / "module.py", "ckx_automation_experiment")
+    """Run N repetitions and print statistics; ``--record`` an experiment point; ``--sweep.KEY=…``
+    runs a sweep (see :mod:`ckx.experiments.benchmark` and :mod:`ckx.experiments.sweep`)."""
     entry, i = target(ctx, i)
-    return mod.benchmark_program(ctx, i, entry=entry)
+    if i.get("sweep") is not None or i.get("sweep_exclude") is not None:
+        from ckx.experiments.sweep import run_sweep
+
+        return run_sweep(ctx, i, entry)
+    from ckx.experiments.benchmark import benchmark as run_benchmark
+
+    return run_benchmark(ctx, i, entry)
 
 
 def entry_help(ctx, i: dict[str, Any]) -> dict[str, Any]:

@@ -80,7 +80,11 @@ WRITING_KEYS = {
     "output": "writes a file where it points",
     "to": "writes files into that folder",
     "record_repo": "records into a repo other than local",
+    "executor": "runs the sweep's points elsewhere (a Ray cluster)",
+    "ray_address": "sends the sweep's points to a Ray cluster",
 }
+#: The values of those keys that stay inside CKX_HOME.
+_HARMLESS = {"record_repo": ("local",), "executor": ("local",)}
 #: Request keys a client may not send: the server's home is fixed, the answer is always JSON.
 REFUSED_KEYS = {
     "home": "the server's CKX_HOME is fixed when it starts",
@@ -179,9 +183,9 @@ def _check_unprivileged(action: str, req: dict[str, Any]) -> None:
                 f"registered entries inside CKX_HOME){did_you_mean(action, opened)}"
             )
     else:
-        keys = [k for k in WRITING_KEYS if req.get(k) not in (None, "", False)]
-        if req.get("record_repo") in ("local",):
-            keys.remove("record_repo")
+        keys = [
+            k for k in WRITING_KEYS if req.get(k) not in (None, "", False, *_HARMLESS.get(k, ()))
+        ]
         if not keys:
             return
         what = f"'{keys[0]}' {WRITING_KEYS[keys[0]]} (outside CKX_HOME)"

@@ -99,7 +99,7 @@ def test_writes_need_a_token_even_on_loopback(served):
             assert c.last_status == 403, (action, out)
             assert "this server has no token" in out["error"] and "--token-file" in out["hint"]
         assert c.access({"action": "search", "automation": "script"})["return"] == 0
-        for key in ("save_lock", "outdirname", "record_repo"):
+        for key in ("save_lock", "outdirname", "record_repo", "executor"):
             out = c.access({"action": "run", "automation": "script", "tags": "x", key: "/tmp/y"})
             assert c.last_status == 403 and f"'{key}'" in out["error"], out
 

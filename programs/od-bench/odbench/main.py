@@ -522,11 +522,13 @@ def run(cfg: RunConfig) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m odbench``; returns the exit code."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:%(name)s:%(message)s")
+    from .characteristics import write_characteristics
     from .summary import format_summary
 
     try:
         cfg = resolve_args(argv)
         record = run(cfg)
+        write_characteristics(record)  # what ckx records (CKX_CHARACTERISTICS_FILE)
     except CkxError as exc:
         return report("od-bench", exc)
     except KeyboardInterrupt:
