@@ -26,11 +26,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ckx.core.errors import RunError
+from ckx.core.entries import Entry
+from ckx.core.errors import MetaError, RunError
 from ckx.engine import envs
 from ckx.engine.hookspec import CKX_HOOKS, Customize, HookSpecs, load_customize
 
 if TYPE_CHECKING:
+    from ckx.core.context import Context
     from ckx.engine.hooks import HookCall
 
 
@@ -179,3 +181,16 @@ def dialect_for(repo: Any) -> Dialect:
             if d.claims(repo):
                 return d
     return CKX
+
+
+def hook_problems(ctx: Context, entry: Entry) -> list[str]:
+    """What is wrong with the ``customize.py`` of ``entry`` under its dialect's hook spec (an
+    import error, a hook with the wrong signature, ...): ``ckx lint`` reports these."""
+    if not (entry.path / "customize.py").is_file():
+        return []
+    dialect = dialect_for(ctx.registry.get(entry.repo)) if _registered else CKX
+    try:
+        dialect.load_hooks(entry.path)
+    except MetaError as e:
+        return [e.message]
+    return []
