@@ -79,17 +79,17 @@ class EnvLayers:
     (dep ``env``, ``--adr.NAME.env``, ``--env``); ``defaults``/``overrides``: ``default_env`` and
     ``env`` of the meta (variation and version overlays applied); ``inputs``: ``input_mapping``
     values; ``current_python``: the ``default_to_current_python`` key; ``version``: the version
-    variables. Immutable once made (read by planner and runner alike).
+    variables. Not changed once made (read by planner and runner alike).
     """
 
     __slots__ = ("local", "request", "defaults", "overrides", "inputs", "current_python", "version")
     local: tuple[str, ...]
-    request: dict[str, Any]
-    defaults: dict[str, Any]
-    overrides: dict[str, Any]
-    inputs: dict[str, Any]
+    request: Mapping[str, Any]
+    defaults: Mapping[str, Any]
+    overrides: Mapping[str, Any]
+    inputs: Mapping[str, Any]
     current_python: str | None
-    version: dict[str, str]
+    version: Mapping[str, str]
 
     def __init__(
         self,
@@ -102,19 +102,14 @@ class EnvLayers:
         current_python: str | None = None,
         version: Mapping[str, str] | None = None,
     ) -> None:
-        for name, value in (
-            ("local", tuple(local)),
-            ("request", dict(request or {})),
-            ("defaults", dict(defaults or {})),
-            ("overrides", dict(overrides or {})),
-            ("inputs", dict(inputs or {})),
-            ("current_python", current_python),
-            ("version", dict(version or {})),
-        ):
-            object.__setattr__(self, name, value)
-
-    def __setattr__(self, key: str, value: Any) -> None:
-        raise AttributeError(f"EnvLayers are fixed once planned (tried to set {key})")
+        # kept as given (no copies): the planner passes dicts nobody changes afterwards
+        self.local = tuple(local)
+        self.request = request or {}
+        self.defaults = defaults or {}
+        self.overrides = overrides or {}
+        self.inputs = inputs or {}
+        self.current_python = current_python
+        self.version = version or {}
 
 
 def layers_for(

@@ -43,7 +43,7 @@ Rules written down here because users depend on them:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ckx.core.entries import Entry
 from ckx.core.errors import CkxError
@@ -71,6 +71,7 @@ MAX_DEPTH = 64
 MAX_ROUNDS = 64
 
 Group = tuple[str, tuple[str, ...]]
+_EMPTY = Query()
 
 
 def _error(kind: str, **fields: Any) -> PlanError:
@@ -154,7 +155,8 @@ class Planner:
         self.pins = pins or {}
         self._remembered: dict[str, str] = {}
         self._seeds: dict[Group, tuple[Constraint, ...]] = {}
-        self._next_id = 0
+        self._seen: dict[Group, int] = {}  # nodes planned per group (settling is needed only
+        self._next_id = 0  # when a group has several)
 
     def without_pins(self) -> Planner:
         """A planner for nested runs: same provider, reporter and remembered choices, no pins
@@ -187,6 +189,7 @@ class Planner:
             "constraint": dict(constraint or {}),
         }
         self._seeds = {}
+        self._seen = {}
         self._next_id = 0
         origin = Origin(
             query=q,
@@ -247,8 +250,20 @@ class Planner:
         if is_cacheable(entry, meta):
             key = _key(entry, selection, meta, version, joint, origin, static_env)
             cached = self._cached(entry, key, origin.path, selection)
-        fields: dict[str, Any] = dict(
-            id=self._new_id(),
+        nid = self._new_id()  # ids in run order: a node is numbered before its deps
+        adr = merge_adr(meta.get("add_deps_recursive") or {}, origin.adr)
+        hooks, status, edges = None, "cached", cast("tuple[Edge, ...]", ())
+        if cached is None:
+            hooks = dialect.load_hooks(entry.path)  # checked now, before anything runs
+            status = "detect" if meta.get("detect") else "run"
+            above = (*origin.ancestors, group)
+            edges = self._expand(origin.path, chain, meta, adr, static_env, walk, above)
+        walk.produced += meta.get("new_env_keys") or ()
+        if cons:
+            self._seeds[group] = tuple(dict.fromkeys((*self._seeds.get(group, ()), *cons)))
+        self._seen[group] = self._seen.get(group, 0) + 1
+        node = Node(
+            id=nid,
             path=origin.path,
             entry=entry,
             query=origin.query,
@@ -261,22 +276,15 @@ class Planner:
             version=version,
             layers=layers,
             static_env=static_env,
-            adr=merge_adr(meta.get("add_deps_recursive") or {}, origin.adr),
+            adr=adr,
+            edges=edges,
             cache_key=key,
             cached=cached,
+            status=status,
+            hooks=hooks,
             dialect=dialect,
             origin=origin,
-            status="cached",
-            hooks=None,
-            edges=(),
         )
-        if cached is None:
-            fields["hooks"] = dialect.load_hooks(entry.path)  # checked now, before anything runs
-            fields["status"] = "detect" if meta.get("detect") else "run"
-            fields["edges"] = self._expand(fields, walk, (*origin.ancestors, group))
-        walk.produced += list(meta.get("new_env_keys") or [])
-        self._seeds[group] = tuple(dict.fromkeys((*self._seeds.get(group, ()), *cons)))
-        node = Node(**fields)
         self.reporter.planned(node)
         return node
 
@@ -310,10 +318,13 @@ class Planner:
     ) -> tuple[Constraint, ...]:
         """The node's own constraints (asked by ``chain``), its lock pin, and every one the
         nodes of its group planned before it were asked."""
+        seeds = self._seeds.get(group, ())
+        if not origin.own and not pin.get("version"):
+            return seeds  # most nodes: nothing asked here
         cons = [Constraint(**c.fields(), chain=chain) for c in origin.own]
         if pin.get("version"):
             cons.append(Constraint(version=str(pin["version"]), chain=("ckx.lock", *chain)))
-        return tuple(dict.fromkeys((*cons, *self._seeds.get(group, ()))))
+        return tuple(dict.fromkeys((*cons, *seeds)))
 
     def _cached(self, entry: Entry, key: str, path: str, selection: Selection) -> Any:
         """The cache record the node reuses (the reporter picks among several), or None."""
@@ -329,13 +340,22 @@ class Planner:
         return found[k]
 
     # -- deps ------------------------------------------------------------------------------
-    def _expand(self, node: dict[str, Any], walk: _Walk, ancestors: tuple) -> tuple[Edge, ...]:
-        env: dict[str, Any] = node["static_env"]
+    def _expand(
+        self,
+        path: str,
+        chain: tuple[str, ...],
+        meta: dict[str, Any],
+        adr: dict[str, dict],
+        env: dict[str, Any],
+        walk: _Walk,
+        ancestors: tuple[Group, ...],
+    ) -> tuple[Edge, ...]:
+        """The edges of the node at ``path`` (its deps planned, skipped or deferred)."""
         edges: list[Edge] = []
         counts: dict[str, int] = {}
-        for kind, raw in self.provider.dependencies(node["meta"]):
+        for kind, raw in self.provider.dependencies(meta):
             k = counts[kind] = counts.get(kind, -1) + 1
-            dep = self._merged_dep(node["meta"], node["adr"], raw)
+            dep = self._merged_dep(meta, adr, raw)
             reads = envs.condition_keys(dep)
             deferred = bool(reads) and (
                 kind != "deps" or any(envs.matches(r, walk.produced) for r in reads)
@@ -343,15 +363,16 @@ class Planner:
             if not deferred and not envs.dep_enabled(dep, env):
                 edges.append(Edge(kind, k, dep, query=_as_query(dep.get("tags")), skipped=True))
                 continue
-            query = _as_query(dep.get("tags")).merged(_as_query(envs.tags_from_env(dep, env)))
+            extra = envs.tags_from_env(dep, env)
+            query = _as_query(dep.get("tags")).merged(_as_query(extra) if extra else _EMPTY)
             origin = Origin(
                 query=query,
                 name=None,
-                path=f"{node['path']}/{kind}.{k}",
-                chain=node["chain"],
+                path=f"{path}/{kind}.{k}",
+                chain=chain,
                 inherited=env,
                 request_env=dict(dep.get("env") or {}),
-                adr=dict(node["adr"]),
+                adr=adr,  # not copied: nothing changes it (merge_adr makes new dicts)
                 inputs={},
                 own=Constraint.of(dep, ()),
                 ancestors=ancestors,
@@ -490,6 +511,8 @@ class Planner:
         """Give every node of a group the group's constraints (see *Versions*): nodes planned
         before a constraint of their group was seen are copied or have their subtree planned
         again, until nothing changes."""
+        if all(n == 1 for n in self._seen.values()):
+            return root  # every (entry, variations) once: nothing to settle
         changed = False
         for _ in range(MAX_ROUNDS):
             stale = self._stale(root)
