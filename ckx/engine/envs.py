@@ -93,7 +93,6 @@ class EnvLayers:
 
     def __init__(
         self,
-        *,
         local: tuple[str, ...] = LOCAL_KEYS,
         request: Mapping[str, Any] | None = None,
         defaults: Mapping[str, Any] | None = None,
@@ -129,14 +128,17 @@ def layers_for(
     for k in VERSION_FIELDS[1:]:
         if constraints.get(k):
             ver[f"{prefix}{k.upper()}"] = str(constraints[k])
+    local = local_keys(prefix)
+    if meta.get("local_env_keys"):
+        local = (*local, *meta["local_env_keys"])
     return EnvLayers(
-        local=(*local_keys(prefix), *(meta.get("local_env_keys") or ())),
-        request=request_env,
-        defaults=meta.get("default_env") or {},
-        overrides=meta.get("env") or {},
-        inputs=mapped_inputs(meta, inputs),
-        current_python=meta.get("default_to_current_python") or None,
-        version=ver,
+        local,
+        request_env,
+        meta.get("default_env") or {},
+        meta.get("env") or {},
+        mapped_inputs(meta, inputs) if inputs else {},
+        meta.get("default_to_current_python") or None,
+        ver,
     )
 
 

@@ -178,13 +178,16 @@ class _Frozen:
         return {k: getattr(self, k) for k in names}
 
 
-class Origin(_Frozen):
+class Origin:
     """How a node was planned: everything needed to plan it again (a revision, a settled
     version), with the env it inherits replaced by the one known then.
 
     ``chain`` is the parent's chain (the node's own label is added when it is planned),
     ``ancestors`` the (entry uid, variations) groups above it (a cycle check), ``produced``
     the ``new_env_keys`` of nodes planned before it (which deps are decided when reached).
+
+    The planner's bookkeeping, never changed once made (:meth:`but` makes a changed copy);
+    not guarded like :class:`Node` because one is made per dep and only the planner reads it.
     """
 
     __slots__ = (
@@ -201,22 +204,9 @@ class Origin(_Frozen):
         "produced",
         "nested",
     )
-    query: Query
-    name: str | None
-    path: str
-    chain: tuple[str, ...]
-    inherited: dict[str, Any]
-    request_env: dict[str, Any]
-    adr: dict[str, dict]
-    inputs: dict[str, Any]
-    own: tuple[Constraint, ...]
-    ancestors: tuple[tuple[str, tuple[str, ...]], ...]
-    produced: tuple[str, ...]
-    nested: bool
 
-    def __new__(
-        cls,
-        *,
+    def __init__(
+        self,
         query: Query,
         name: str | None,
         path: str,
@@ -229,22 +219,23 @@ class Origin(_Frozen):
         ancestors: tuple[tuple[str, tuple[str, ...]], ...],
         produced: tuple[str, ...],
         nested: bool = False,
-    ) -> Origin:
-        o: Any = object.__new__(_OpenOrigin)  # typed Any: its class changes below
-        o.query, o.name, o.path, o.chain = query, name, path, chain
-        o.inherited, o.request_env, o.adr, o.inputs = inherited, request_env, adr, inputs
-        o.own, o.ancestors, o.produced, o.nested = own, ancestors, produced, nested
-        o.__class__ = Origin
-        return o
+    ) -> None:
+        self.query = query
+        self.name = name
+        self.path = path
+        self.chain = chain
+        self.inherited = inherited
+        self.request_env = request_env
+        self.adr = adr
+        self.inputs = inputs
+        self.own = own
+        self.ancestors = ancestors
+        self.produced = produced
+        self.nested = nested
 
     def but(self, **changes: Any) -> Origin:
         """A copy with ``changes``."""
-        return Origin(**{**self._fields(), **changes})
-
-
-class _OpenOrigin(Origin):
-    __slots__ = ()
-    __setattr__ = object.__setattr__  # type: ignore[assignment]  # only while Origin.__new__ fills it
+        return Origin(**{**{k: getattr(self, k) for k in self.__slots__}, **changes})
 
 
 class Edge(_Frozen):

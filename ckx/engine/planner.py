@@ -300,8 +300,9 @@ class Planner:
                 not_variations=(),
             )
         entry = self._pick(query, origin.name, origin.chain, pin, root=origin.path == "root")
-        where = f"{entry.cid} ({' → '.join((*origin.chain, entry.alias))})"
-        selection = select(entry.meta, query, where)
+        selection = select(
+            entry.meta, query, lambda: f"{entry.cid} ({' → '.join((*origin.chain, entry.alias))})"
+        )
         label = entry.alias + (f"({selection.text})" if selection.names else "")
         if origin.nested and origin.path == "root":
             label = "(nested) " + label
@@ -365,18 +366,18 @@ class Planner:
                 continue
             extra = envs.tags_from_env(dep, env)
             query = _as_query(dep.get("tags")).merged(_as_query(extra) if extra else _EMPTY)
-            origin = Origin(
-                query=query,
-                name=None,
-                path=f"{path}/{kind}.{k}",
-                chain=chain,
-                inherited=env,
-                request_env=dict(dep.get("env") or {}),
-                adr=adr,  # not copied: nothing changes it (merge_adr makes new dicts)
-                inputs={},
-                own=Constraint.of(dep, ()),
-                ancestors=ancestors,
-                produced=tuple(walk.produced),
+            origin = Origin(  # positional: one per dep, keep it cheap
+                query,
+                None,
+                f"{path}/{kind}.{k}",
+                chain,
+                env,
+                dict(dep.get("env") or {}),
+                adr,  # not copied: nothing changes it (merge_adr makes new dicts)
+                {},
+                Constraint.of(dep, ()),
+                ancestors,
+                tuple(walk.produced),
             )
             child, error = None, None
             try:
