@@ -81,6 +81,71 @@ def _error(kind: str, **fields: Any) -> PlanError:
     return PlanError(kind, **fields)
 
 
+# -- requests: the dict of ``ckx run script ...`` as planner arguments -----------------------
+#: Request keys that are options of the engine, not inputs of the script.
+RESERVED = frozenset(
+    {
+        "action",
+        "automation",
+        "entry",
+        "query",
+        "tags",
+        "env",
+        "adr",
+        "add_deps_recursive",
+        "quiet",
+        "new",
+        "renew",
+        "skip_cache",
+        "plan",
+        "lock",
+        "save_lock",
+        "json",
+        "out",
+        "debug",
+        "version",
+        "version_min",
+        "version_max",
+        "version_max_usable",
+        "cid",
+        "repo",
+        "force",
+        "state",
+        "cmd_key",
+        "outdirname",
+        "args",
+        "unparsed",
+        "want_lock",
+    }
+)
+
+_VERSION_KEYS = ("version", "version_min", "version_max", "version_max_usable")
+
+
+def query_of(request: dict[str, Any]) -> Query:
+    """The tag query of a request (``query`` or ``tags``; text or a parsed Query)."""
+    q = request.get("query")
+    if q is None:
+        q = request.get("tags")
+    if isinstance(q, Query):
+        return q
+    return parse(q)
+
+
+def plan_args(request: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of :meth:`ckx.engine.planner.Planner.plan` for ``request``."""
+    return {
+        "query": query_of(request),
+        "name": request.get("entry"),
+        "env": dict(request.get("env") or {}),
+        "adr": request.get("adr") or {},
+        "inputs": {k: v for k, v in request.items() if k not in RESERVED},
+        "constraint": {
+            k: str(request[k]) for k in _VERSION_KEYS if request.get(k) not in (None, "", True)
+        },
+    }
+
+
 class Outer:
     """Where a nested plan is asked from: the ``chain`` of the node whose hook asks, and the
     ``ancestors`` (entry uid, variations) being run above it (a cycle check)."""
