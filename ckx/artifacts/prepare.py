@@ -35,9 +35,13 @@ import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ckx.artifacts.download import Artifact, FetchResult
+from ckx.artifacts.archive import detect_kind, extract
+from ckx.artifacts.cas import ObjectStore, hash_file
+from ckx.artifacts.download import Artifact, FetchResult, KnownHashes, fetch
+from ckx.artifacts.mirror import mirrors_from_env
+from ckx.artifacts.rclone import fetch_rclone
 from ckx.core.errors import (
     ArchiveError,
     ChecksumError,
@@ -46,6 +50,10 @@ from ckx.core.errors import (
     MetaError,
     NotFoundError,
 )
+from ckx.core.progress import Progress
+
+if TYPE_CHECKING:
+    from ckx.core.context import Context
 
 MANIFEST = "ckx-artifacts.json"
 PATH_ENV = "CKX_PACKAGE_PATH"  # what a `_path.#` variation sets
@@ -65,6 +73,10 @@ _ITEM_FIELDS = {
     "expect",
     "env",
     "rclone",
+    "git",
+    "checkout",
+    "submodules",
+    "commit_env",
 }
 
 
@@ -79,6 +91,10 @@ class DownloadItem:
     expect: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     rclone: str | None = None
+    git: str | None = None  # a source checkout (see ckx.artifacts.gitsrc) instead of a file
+    checkout: str | None = None
+    submodules: bool = False
+    commit_env: str | None = None
 
     @property
     def placed_file(self) -> str:
@@ -130,11 +146,15 @@ def _parse_item(raw: Any, where: str) -> DownloadItem:
             f"{where}: unknown field '{unknown[0]}'",
             hint="known fields: " + ", ".join(sorted(_ITEM_FIELDS)),
         )
+    if raw.get("git") is not None:
+        return _parse_git_item(raw, where)
     rclone = raw.get("rclone")
     if rclone is not None and (not isinstance(rclone, str) or ":" not in rclone):
         raise MetaError(f"{where}: field 'rclone' must be 'remote:path', got {rclone!r}")
     if not (raw.get("url") or raw.get("urls") or rclone):
-        raise MetaError(f"{where}: needs 'url', 'urls' or 'rclone'")
+        raise MetaError(f"{where}: needs 'url', 'urls', 'rclone' or 'git'")
+    if any(raw.get(k) is not None for k in ("checkout", "submodules", "commit_env")):
+        raise MetaError(f"{where}: 'checkout', 'submodules' and 'commit_env' go with 'git'")
     spec = dict(raw)
     if rclone and not spec.get("filename"):
         spec["filename"] = rclone.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
@@ -151,6 +171,32 @@ def _parse_item(raw: Any, where: str) -> DownloadItem:
         expect=[_relative(str(p), where, "expect") for p in raw.get("expect") or []],
         env=_env_map(raw.get("env") or {}, where),
         rclone=rclone,
+    )
+
+
+def _parse_git_item(raw: dict, where: str) -> DownloadItem:
+    from ckx.artifacts.gitsrc import repo_name
+
+    url = raw["git"]
+    if not isinstance(url, str) or not url.strip():
+        raise MetaError(f"{where}: field 'git' must be a repository URL")
+    for k in ("url", "urls", "rclone", "size", "sha256", "md5", "extract", "strip_components"):
+        if k in raw:
+            raise MetaError(f"{where}: field '{k}' does not go with 'git' (a checkout, not a file)")
+    commit_env = raw.get("commit_env")
+    if commit_env is not None and not _ENV_NAME.match(str(commit_env)):
+        raise MetaError(f"{where}: commit_env {commit_env!r} is not an env var name")
+    name = repo_name(url)
+    return DownloadItem(
+        artifact=Artifact(filename=name, urls=[url], name=raw.get("name") or f"{name} (git)"),
+        extract=True,  # a folder: its expected paths are checked, never a file checksum
+        dest=_relative(str(raw.get("dest", name)), where, "dest"),
+        expect=[_relative(str(p), where, "expect") for p in raw.get("expect") or []],
+        env=_env_map(raw.get("env") or {}, where),
+        git=url,
+        checkout=str(raw["checkout"]) if raw.get("checkout") not in (None, "") else None,
+        submodules=bool(raw.get("submodules", False)),
+        commit_env=str(commit_env) if commit_env else None,
     )
 
 
@@ -214,22 +260,18 @@ def _join(dest: str, name: str) -> str:
 # --- services of a context -----------------------------------------------------------------
 
 
-def object_store(ctx):
+def object_store(ctx: Context) -> ObjectStore:
     """The context's content-addressed store (``CKX_HOME/objects``)."""
-    from ckx.artifacts.cas import ObjectStore
-
     return ObjectStore(ctx.home / "objects")
 
 
-def known_hashes_file(ctx) -> Path:
+def known_hashes_file(ctx: Context) -> Path:
     """Where sha256s of artefacts without a published checksum are recorded."""
     return ctx.home / "state" / "known-hashes.json"
 
 
-def configured_mirrors(ctx) -> list[str]:
+def configured_mirrors(ctx: Context) -> list[str]:
     """``CKX_MIRROR`` entries, then the ``mirrors`` list of ``CKX_HOME/config.yaml``."""
-    from ckx.artifacts.mirror import mirrors_from_env
-
     return mirrors_from_env(ctx.environ, config=read_config(ctx.home).get("mirrors") or [])
 
 
@@ -249,21 +291,17 @@ def read_config(home: Path) -> dict[str, Any]:
     return data
 
 
-def _progress(ctx):
-    from ckx.core.progress import Progress
-
+def _progress(ctx: Context) -> Progress:
     return Progress(quiet=ctx.quiet or ctx.ui.mode == "none")
 
 
 def fetch_item(
-    ctx, item: DownloadItem, store=None, *, mirrors: list[str] | None = None
+    ctx: Context, item: DownloadItem, store=None, *, mirrors: list[str] | None = None
 ) -> FetchResult:
     """Make one item present and verified in the store: mirrors, then URLs or the rclone remote."""
-    from ckx.artifacts.download import fetch
-
     store = store or object_store(ctx)
     mirrors = configured_mirrors(ctx) if mirrors is None else mirrors
-    opts = {"progress": _progress(ctx), "known_hashes": known_hashes_file(ctx)}
+    opts: dict[str, Any] = {"progress": _progress(ctx), "known_hashes": known_hashes_file(ctx)}
     if not item.rclone:
         return fetch(item.artifact, store, mirrors=mirrors, **opts)
     if mirrors:  # an air-gapped machine gets gated files from its mirror like any other
@@ -273,7 +311,6 @@ def fetch_item(
             if isinstance(exc, ChecksumError):
                 raise
             ctx.ui.info(f"  {item.artifact.label}: not in a mirror, trying rclone {item.rclone}")
-    from ckx.artifacts.rclone import fetch_rclone
 
     return fetch_rclone(
         item.rclone, item.artifact, store, environ=ctx.environ, known_hashes=known_hashes_file(ctx)
@@ -283,7 +320,9 @@ def fetch_item(
 # --- prepare ---------------------------------------------------------------------------------
 
 
-def prepare_downloads(ctx, meta: dict, env: dict, workdir: Path, *, inputs: dict) -> dict[str, str]:
+def prepare_downloads(
+    ctx: Context, meta: dict, env: dict, workdir: Path, *, inputs: dict
+) -> dict[str, str]:
     """Fetch, verify and place every artefact of ``meta['download']`` in ``workdir``; return
     the env vars the items declare (absolute paths).
 
@@ -298,26 +337,70 @@ def prepare_downloads(ctx, meta: dict, env: dict, workdir: Path, *, inputs: dict
     workdir = Path(workdir)
     existing = inputs.get("path") or env.get(PATH_ENV)
     if existing not in (None, "", True):
-        return register_existing(ctx, items, Path(str(existing)).expanduser(), workdir, where=where)
+        got = register_existing(ctx, items, Path(str(existing)).expanduser(), workdir, where=where)
+        _check_model(ctx, meta, env, got, where, refuse=True)
+        return got
     if not items:
         return {}
     store = object_store(ctx)
     mirrors = configured_mirrors(ctx)
-    fetched = [fetch_item(ctx, item, store, mirrors=mirrors) for item in items]  # all or nothing
-    records = _place_all(items, fetched, store, workdir, where)
+    fetched = [  # all or nothing: checkouts are cloned into the staging folder afterwards
+        None if item.git else fetch_item(ctx, item, store, mirrors=mirrors) for item in items
+    ]
+    records = _place_all(ctx, items, fetched, store, workdir, where, mirrors)
     _write_manifest(workdir, {"version": 1, "package": where, "registered": None, "items": records})
-    return _env_for(items, workdir)
+    env_out = _env_for(items, workdir)
+    for item, rec in zip(items, records, strict=True):
+        if item.commit_env and rec.get("commit"):
+            env_out[item.commit_env] = rec["commit"]
+    _check_model(ctx, meta, env, env_out, where, refuse=False)
+    return env_out
+
+
+def _check_model(ctx, meta: dict, env: dict, placed: dict, where: str, *, refuse: bool) -> None:
+    """A model file that contradicts its entry (format, opset, inputs/outputs, quantization):
+    a ``--path`` registration is refused; a download, whose source the entry names, is only
+    warned about (the tags of some published models are approximate)."""
+    file = placed.get("CKX_ML_MODEL_FILE_WITH_PATH")
+    if not file or not Path(file).is_file():
+        return
+    from ckx.artifacts.onnxinfo import model_problems
+
+    problems = model_problems(
+        file, list(meta.get("tags") or []), {**env, **(meta.get("env") or {})}
+    )
+    if not problems:
+        return
+    text = f"{file} does not fit {where}: " + "; ".join(problems)
+    if not refuse:
+        ctx.ui.warn(text)
+        return
+    from ckx.core.errors import UsageError
+
+    raise UsageError(
+        "refusing to register it: " + text,
+        hint="register it under a package whose tags fit it, or give it to the program directly "
+        "(e.g. ckx run program:od-bench --model_path=FILE: the model is identified from the file)",
+    )
 
 
 def _place_all(
-    items: list[DownloadItem], fetched: list[FetchResult], store, workdir: Path, where: str
+    ctx,
+    items: list[DownloadItem],
+    fetched: list[FetchResult | None],
+    store,
+    workdir: Path,
+    where: str,
+    mirrors: list[str],
 ) -> list[dict[str, Any]]:
     workdir.mkdir(parents=True, exist_ok=True)
     staging = workdir / f".ckx-staging-{os.urandom(4).hex()}"
     staging.mkdir()
     try:
         records = [
-            _place_one(item, res, store, staging, where)
+            _place_git(ctx, item, staging, mirrors)
+            if res is None
+            else _place_one(item, res, store, staging, where)
             for item, res in zip(items, fetched, strict=True)
         ]
         for item in items:
@@ -353,7 +436,6 @@ def _place_one(
         store.link_into(res.sha256, staging / item.dest, item.artifact.filename)
         record["paths"] = [item.placed_file]
         return record
-    from ckx.artifacts.archive import extract
 
     tmp = staging / f".x-{os.urandom(4).hex()}"
     names = extract(res.path, tmp, strip_components=item.strip_components, kind=_kind_of(item))
@@ -363,9 +445,36 @@ def _place_one(
     return record
 
 
-def _kind_of(item: DownloadItem) -> str | None:
-    from ckx.artifacts.archive import detect_kind
+def _place_git(ctx, item: DownloadItem, staging: Path, mirrors: list[str]) -> dict[str, Any]:
+    import time
 
+    from ckx.artifacts.gitsrc import clone
+
+    target = staging / item.dest
+    target.parent.mkdir(parents=True, exist_ok=True)
+    start = time.time()
+    source, commit = clone(
+        str(item.git),
+        target,
+        checkout=item.checkout,
+        submodules=item.submodules,
+        mirrors=mirrors,
+        info=ctx.ui.info,
+    )
+    ctx.ui.info(f"  checked out {commit[:12]} from {source} ({time.time() - start:.1f} s)")
+    return {
+        "filename": item.artifact.filename,
+        "git": item.git,
+        "checkout": item.checkout,
+        "commit": commit,
+        "source": source,
+        "from_mirror": source != item.git,
+        "dest": item.dest,
+        "paths": [item.dest],
+    }
+
+
+def _kind_of(item: DownloadItem) -> str | None:
     try:  # from the file name; an object in the store has none, so sniff the bytes otherwise
         return detect_kind(item.artifact.filename)
     except ArchiveError:
@@ -401,7 +510,7 @@ def _env_for(items: Iterable[DownloadItem], root: Path) -> dict[str, str]:
 
 
 def register_existing(
-    ctx,
+    ctx: Context,
     items: list[DownloadItem],
     path: Path,
     workdir: Path | None = None,
@@ -445,7 +554,7 @@ def register_existing(
 
 
 def _register_file(
-    ctx, items: list[DownloadItem], path: Path, workdir: Path | None, where: str
+    ctx: Context, items: list[DownloadItem], path: Path, workdir: Path | None, where: str
 ) -> dict[str, str]:
     if len(items) != 1 or items[0].extract:
         raise NotFoundError(
@@ -479,11 +588,8 @@ def _layout_hint(items: list[DownloadItem]) -> str:
     return f" (expected: {', '.join(wanted[:6])}{', …' if len(wanted) > 6 else ''})"
 
 
-def verify_file(ctx, artifact: Artifact, path: Path, where: str = "package") -> None:
+def verify_file(ctx: Context, artifact: Artifact, path: Path, where: str = "package") -> None:
     """Check ``path`` against the artefact's size and checksums (or its recorded sha256)."""
-    from ckx.artifacts.cas import hash_file
-    from ckx.artifacts.download import KnownHashes
-
     size = path.stat().st_size
     if artifact.size is not None and size != artifact.size:
         raise ChecksumError(
@@ -535,7 +641,9 @@ def check_prepared(workdir: Path) -> list[str]:
 # --- prefetch ------------------------------------------------------------------------------------
 
 
-def prefetch_items(ctx, items: Iterable[DownloadItem], dest: Path | str) -> list[FetchResult]:
+def prefetch_items(
+    ctx: Context, items: Iterable[DownloadItem], dest: Path | str
+) -> list[FetchResult]:
     """Fetch every item and place it in the mirror folder ``dest`` (``<filename>`` and
     ``sha256/<hash>``), hardlinked or copied, never symlinked."""
     store = object_store(ctx)
@@ -543,6 +651,12 @@ def prefetch_items(ctx, items: Iterable[DownloadItem], dest: Path | str) -> list
     dest = Path(dest)
     out = []
     for item in items:
+        if item.git:
+            from ckx.artifacts.gitsrc import prefetch_git
+
+            got = prefetch_git(item.git, dest, mirrors=mirrors)
+            ctx.ui.info(f"  {item.git} -> {got} (a --mirror clone)")
+            continue
         res = fetch_item(ctx, item, store, mirrors=mirrors)
         store.link_into(res.sha256, dest, item.artifact.filename, allow_symlink=False)
         store.link_into(res.sha256, dest / "sha256", res.sha256, allow_symlink=False)
@@ -551,7 +665,7 @@ def prefetch_items(ctx, items: Iterable[DownloadItem], dest: Path | str) -> list
     return out
 
 
-def prefetch_plan(ctx, plan, dest: Path | str) -> list[FetchResult]:
+def prefetch_plan(ctx: Context, plan, dest: Path | str) -> list[FetchResult]:
     """Prefetch the artefacts of every node of an engine plan (``plan.root.walk()``)."""
     items: list[DownloadItem] = []
     seen: set[tuple[str, tuple[str, ...]]] = set()
@@ -567,3 +681,41 @@ def prefetch_plan(ctx, plan, dest: Path | str) -> list[FetchResult]:
                 seen.add(key)
                 items.append(item)
     return prefetch_items(ctx, items, dest)
+
+
+# --- what a plan would fetch (``--plan``) ----------------------------------------------------------
+
+
+def describe_item(ctx, item: DownloadItem) -> dict[str, Any]:
+    """What fetching ``item`` would do, without touching the network: whether the store
+    already holds it, which mirror folders have it, and the sources in the order tried."""
+    from ckx.artifacts.download import KnownHashes
+
+    mirrors = configured_mirrors(ctx)
+    a = item.artifact
+    if item.git:
+        from ckx.artifacts.gitsrc import sources
+
+        return {
+            "what": f"git clone {item.git}" + (f" at {item.checkout}" if item.checkout else ""),
+            "have": None,
+            "sources": sources(item.git, mirrors),
+        }
+    sha = a.sha256 or KnownHashes(known_hashes_file(ctx)).lookup(a)
+    have = None
+    if sha and object_store(ctx).has(sha):
+        have = f"in the object store ({object_store(ctx).path(sha)})"
+    srcs = []
+    for m in mirrors:
+        if m.lower().startswith(("http://", "https://")):
+            srcs.append(f"{m.rstrip('/')}/{a.filename} (mirror)")
+        elif (Path(m) / a.filename).is_file() or (sha and (Path(m) / "sha256" / sha).is_file()):
+            srcs.append(f"{Path(m) / a.filename} (mirror folder: has it)")
+    srcs += list(a.urls) + ([f"rclone {item.rclone}"] if item.rclone else [])
+    check = f"sha256 {a.sha256}" if a.sha256 else (f"md5 {a.md5}" if a.md5 else None)
+    if not check:
+        check = (
+            f"recorded sha256 {sha}" if sha else "no published checksum: recorded at first download"
+        )
+    size = f"{a.size} bytes" if a.size is not None else "size unknown"
+    return {"what": f"fetch {a.filename} ({size}; {check})", "have": have, "sources": srcs}

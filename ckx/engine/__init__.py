@@ -40,13 +40,12 @@ def make_planner(
 ) -> tuple[Planner, RepoProvider]:
     """The planner and provider for ``request`` (pins from ``--lock`` included); ``reporter``
     defaults to a :class:`~ckx.engine.reporter.CliReporter` on ``ctx.ui``."""
+    from ckx.engine.installed import provider_for
     from ckx.engine.planner import Planner
-    from ckx.engine.provider import CacheFlags, RepoProvider
     from ckx.engine.reporter import CliReporter
 
-    root_kind = request.get("automation") or "script"
-    kinds = tuple(dict.fromkeys((root_kind, "script", "package")))
-    provider = RepoProvider(ctx, automation=kinds, flags=CacheFlags.of(request))
+    # installed packages first, registered copies reused, `ckx run TAGS` finds packages too
+    provider = provider_for(ctx, request)
     pins = None
     if request.get("lock"):
         from ckx.engine.lockfile import pins as lock_pins
@@ -98,6 +97,9 @@ def run_request(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
     reporter = CliReporter(ctx.ui)
     planner, provider = make_planner(ctx, request, reporter)
     plan = make_plan(ctx, request, planner)
+    from ckx.engine.inputs import check_inputs
+
+    check_inputs(plan, request)  # strict inputs: an unused --key fails before anything runs
     out: dict[str, Any] = {"return": 0}
     if request.get("save_lock"):
         from ckx.engine.lockfile import write_lock

@@ -16,7 +16,8 @@ A node's env is composed from what it inherits, in this order (later wins unless
     -> ``default_env`` of the entry, variations, version overlay (only keys still unset)
     -> ``env`` of the entry, then variations, then the version overlay
     -> ``input_mapping`` values (CLI inputs win over everything)
-    -> ``default_to_current_python``: that key set to ckx's interpreter if still unset
+    -> ``default_to_current_python``: that key set, if still unset, to the python of the ckx venv
+   named by ``CKX_VENV``, else of the activated venv, else the one running ckx
 -> CKX_VERSION, CKX_VERSION_MIN, CKX_VERSION_MAX (the node's planned constraints)
 
 (``CKX_`` is the prefix of ckx's own content; a content dialect may use another one, see
@@ -29,7 +30,6 @@ the list) are exported to the parent.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterable, Mapping
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -113,7 +113,6 @@ class EnvLayers:
 
 def layers_for(
     meta: Mapping[str, Any],
-    *,
     request_env: Mapping[str, Any],
     inputs: Mapping[str, Any],
     version: str | None,
@@ -150,8 +149,10 @@ def compose(inherited: Mapping[str, Any], layers: EnvLayers) -> dict[str, Any]:
     set_all(env, layers.overrides)
     set_all(env, layers.inputs)
     if layers.current_python and not env.get(layers.current_python):
-        # the interpreter running ckx (a venv's python) unless the user chose one
-        env[layers.current_python] = sys.executable
+        # the active ckx venv's python (CKX_VENV, VIRTUAL_ENV), else the one running ckx
+        from ckx.artifacts.venvs import current_python
+
+        env[layers.current_python] = current_python(env)
     env.update(layers.version)
     return env
 
