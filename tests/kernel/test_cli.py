@@ -94,6 +94,9 @@ HEAVY = [
     "jsonschema",
     "requests",
     "filelock",
+    "starlette",  # ckx serve's stack: imported only when the server starts
+    "uvicorn",
+    "anyio",
 ]
 
 
@@ -103,6 +106,8 @@ HEAVY = [
         "import ckx",
         "import ckx.app.cli, sys; sys.argv=['ckx','--help']; ckx.app.cli.main(['--help'])",
         "import ckx.app.cli; ckx.app.cli.main(['search','automation','--tags=repo'])",
+        "import ckx.client; ckx.client.Client('http://127.0.0.1:1')",
+        "import ckx.app.cli; ckx.app.cli.main(['serve', '--help'])",
     ],
 )
 def test_no_heavy_imports_at_start(code, ckx_home, tmp_path):
