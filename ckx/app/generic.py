@@ -335,8 +335,10 @@ def _deep_merge(a: dict, b: dict) -> dict:
 
 
 def lint(ctx: Context, i: dict) -> dict:
-    """Every problem: unreadable/invalid metas, schema violations, duplicate uids and aliases."""
+    """Every problem: unreadable/invalid metas, schema violations, duplicate uids and aliases,
+    ``customize.py`` files whose hooks do not match their spec."""
     from ckx.core.schema import problems_of  # only update and lint validate: not at start-up
+    from ckx.engine.dialect import hook_problems
 
     automation = i.get("automation")
     auto_filter = automation if automation not in (None, "*") else None
@@ -354,6 +356,7 @@ def lint(ctx: Context, i: dict) -> dict:
             continue
         problems += _strict_problems(f)  # what a foreign repo's tolerant read let through
         problems += problems_of(e.meta, f, e.automation, ctx.registry)
+        problems += hook_problems(ctx, e)  # customize.py against its hook spec
     problems += _duplicates(
         ctx.search(None, None, unique_uids=False)
         if not automation or automation == "*"

@@ -21,47 +21,42 @@ package is installed):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ckx.core.entries import Entry
 from ckx.core.query import Query
 from ckx.engine.cache import CacheRecord
-from ckx.engine.provider import RepoProvider
+from ckx.engine.model import Lookup
+from ckx.engine.provider import CacheFlags, RepoProvider
+
+if TYPE_CHECKING:
+    from ckx.core.context import Context
+    from ckx.engine.model import Node, Plan
 
 
 class InstalledFirstProvider(RepoProvider):
     """A :class:`RepoProvider` that prefers and reuses installed packages (module doc)."""
 
-    def __init__(self, ctx, *, root_kinds: tuple[str, ...] = (), **kwargs: Any) -> None:
+    def __init__(self, ctx: Context, *, root_kinds: tuple[str, ...] = (), **kwargs: Any) -> None:
         super().__init__(ctx, **kwargs)
         #: the kinds the root of the request is searched among (default: the first kind)
-        self.root_kinds = root_kinds or self.automations[:1]
+        self.root_kinds = root_kinds or self.kinds[:1]
         self._records: list[CacheRecord] | None = None
 
-    def find_matches(self, query: Query, name: str | None = None) -> list[Entry]:
-        return self._installed_first(super().find_matches(query, name))
-
-    def find_root_matches(self, query: Query, name: str | None = None) -> list[Entry]:
+    def find_candidates(self, query: Query, name: str | None, *, root: bool) -> list[Entry]:
+        if not root:
+            return self._installed_first(super().find_candidates(query, name, root=False))
         hits: list[Entry] = []
         for kind in self.root_kinds:
             hits += self.ctx.search(kind, query, name=name)
         return self._installed_first(hits)
 
-    def cache_lookup(self, node) -> CacheRecord | None:
-        found = super().cache_lookup(node)
-        if found is not None or not self._may_reuse_other_key(node):
+    def satisfied_by(self, look: Lookup) -> list[CacheRecord]:
+        found = super().satisfied_by(look)
+        if found or not self._may_reuse_other_key(look):
             return found
-        others = [r for r in self.installed_records(node.entry.uid) if _same_artifact(r, node)]
-        if not others:
-            return None
-        if len(others) == 1:
-            return others[0]
-        k = self.choose(
-            f"{len(others)} installed copies of {node.title()}",
-            [_describe(r) for r in others],
-            0,
-        )
-        return others[k]
+        # another key's entry of the same package: the planner's reporter picks among several
+        return [r for r in self.installed_records(look.entry.uid) if _same_artifact(r, look)]
 
     # -- helpers ---------------------------------------------------------------------------
     def installed_records(self, uid: str | None = None) -> list[CacheRecord]:
@@ -80,22 +75,22 @@ class InstalledFirstProvider(RepoProvider):
             return hits
         return [e for e in hits if e.automation != "package" or e.uid in have]
 
-    def _may_reuse_other_key(self, node) -> bool:
-        if node.entry.automation != "package" or not self.flags.reuse(node):
+    def _may_reuse_other_key(self, look: Lookup) -> bool:
+        if look.entry.automation != "package" or not self.flags.reuse(look.path):
             return False
-        if node.inputs.get("path") or node.request_env.get("CKX_PACKAGE_PATH"):
+        if look.inputs.get("path") or look.request_env.get("CKX_PACKAGE_PATH"):
             return False  # a registration asked for: its own entry
-        return not any(v.split(".", 1)[0] == "path" for v in node.variations)
+        return not any(v.split(".", 1)[0] == "path" for v in look.variations)
 
 
 def _plain_variations(names) -> list[str]:
     return sorted(v for v in names if v.split(".", 1)[0] != "path")
 
 
-def _same_artifact(rec: CacheRecord, node) -> bool:
-    if _plain_variations(rec.meta.get("variations") or []) != _plain_variations(node.variations):
+def _same_artifact(rec: CacheRecord, look: Lookup) -> bool:
+    if _plain_variations(rec.meta.get("variations") or []) != _plain_variations(look.variations):
         return False
-    joint = {k: v for k, v in node.joint().items() if k != "version_max_usable" and v}
+    joint = {k: v for k, v in look.constraints.items() if k != "version_max_usable" and v}
     if not joint:
         return True
     if not rec.version:
@@ -109,28 +104,15 @@ def _same_artifact(rec: CacheRecord, node) -> bool:
         return False
 
 
-def _describe(rec: CacheRecord) -> str:
-    reg = registered_path(rec)
-    return rec.describe() + (f" [registered copy {reg}]" if reg else "")
-
-
 def registered_path(rec: CacheRecord) -> str | None:
     """The folder or file a cache entry registered with ``--path`` points at (else None)."""
-    import json
-
-    from ckx.artifacts.prepare import MANIFEST
-
-    try:
-        data = json.loads((rec.path / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data.get("registered") or None
+    return rec.registered()
 
 
 # --- --plan: which artefact each node uses ---------------------------------------------------------
 
 
-def artifact_report(ctx, plan) -> list[str]:
+def artifact_report(ctx: Context, plan: Plan) -> list[str]:
     """Lines for ``--plan``: per node that installs something, what is already there (an
     installed or registered copy, a library in the interpreter) and what would be fetched,
     from where (mirrors first). Nothing is downloaded or installed."""
@@ -148,7 +130,7 @@ def artifact_report(ctx, plan) -> list[str]:
     return ["artefacts:", *lines] if lines else []
 
 
-def _node_lines(ctx, node) -> list[str]:
+def _node_lines(ctx: Context, node: Node) -> list[str]:
     rec = node.cached
     if rec is not None:
         reg = registered_path(rec)
@@ -176,7 +158,7 @@ def _node_lines(ctx, node) -> list[str]:
     return out
 
 
-def _python_line(ctx, node) -> str:
+def _python_line(ctx: Context, node: Node) -> str:
     from ckx.artifacts.venvs import PythonPackage, detect_package, select_python
 
     pkg = PythonPackage.from_meta(node.meta["python_package"], node.entry.alias)
@@ -197,17 +179,11 @@ def _python_line(ctx, node) -> str:
     )
 
 
-def provider_for(ctx, request: dict[str, Any]) -> InstalledFirstProvider:
+def provider_for(ctx: Context, request: dict[str, Any]) -> InstalledFirstProvider:
     """The provider of ``request``: its own kind at the root (scripts and packages for
     ``run``), scripts and packages below, the request's cache flags."""
-    from ckx.engine.provider import CacheFlags
-
     root = request.get("automation") or "script"
     kinds = tuple(dict.fromkeys((root, "script", "package")))
-    flags = CacheFlags(
-        new=bool(request.get("new")),
-        renew=bool(request.get("renew")),
-        skip_cache=bool(request.get("skip_cache")),
-    )
+    flags = CacheFlags.of(request)
     roots = ("script", "package") if root == "script" else (root,)
     return InstalledFirstProvider(ctx, automation=kinds, flags=flags, root_kinds=roots)

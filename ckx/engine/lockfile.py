@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ckx.core.errors import ResolutionError, UsageError
+from ckx.core.errors import UsageError
 
 LOCK_VERSION = 1
 _FILES = ("run.sh", "run.bat", "customize.py")
@@ -37,10 +37,15 @@ def _file_digests(path: Path) -> dict[str, str]:
     return out
 
 
-def plan_to_lock(plan) -> dict[str, Any]:
-    """The lock document of ``plan`` (what ``Plan.to_lock()`` returns)."""
-    from ckx.engine.planner import meta_digest
+def meta_digest(meta: dict) -> str:
+    """sha256 of a meta's canonical JSON (for lock files)."""
+    return hashlib.sha256(json.dumps(meta, sort_keys=True, default=str).encode()).hexdigest()
 
+
+# Plans are passed as ``Any``: this module sits below the plan model (ckx.engine.model
+# imports it for Plan.to_lock), so it reads plans by their documented attributes.
+def plan_to_lock(plan: Any) -> dict[str, Any]:
+    """The lock document of ``plan`` (what ``Plan.to_lock()`` returns)."""
     nodes = []
     for n in plan.nodes:
         nodes.append(
@@ -66,7 +71,20 @@ def plan_to_lock(plan) -> dict[str, Any]:
     }
 
 
-def write_lock(plan, path: Path | str) -> Path:
+def replay_request(request: dict[str, Any], lock: dict[str, Any]) -> dict[str, Any]:
+    """The request a lock file replays: its query, entry, env and ``--adr`` (the request's own
+    ``--env`` added on top)."""
+    req = lock.get("request") or {}
+    return {
+        **request,
+        "query": req.get("query"),
+        "entry": req.get("name"),
+        "env": {**(req.get("env") or {}), **(request.get("env") or {})},
+        "adr": req.get("adr") or request.get("adr"),
+    }
+
+
+def write_lock(plan: Any, path: Path | str) -> Path:
     """Write ``plan``'s lock to ``path`` atomically."""
     from ckx.core.metafile import atomic_write_text
 
@@ -108,9 +126,10 @@ def _under_cached(path: str, want: dict[str, dict]) -> bool:
     )
 
 
-def check_replay(plan, lock: dict[str, Any]) -> None:
-    """Refuse a replay whose entries changed since the lock was written."""
-    from ckx.engine.planner import meta_digest
+def check_replay(plan: Any, lock: dict[str, Any]) -> None:
+    """Refuse a replay whose entries changed since the lock was written (a ``PlanError`` of
+    kind ``lock-graph`` or ``lock-changed``)."""
+    from ckx.engine.problems import PlanError
 
     want = pins(lock)
     for n in plan.nodes:
@@ -118,17 +137,8 @@ def check_replay(plan, lock: dict[str, Any]) -> None:
         if pin is None and _under_cached(n.path, want):
             continue  # the lock was written while an ancestor was cached: its deps were not planned
         if pin is None:
-            raise ResolutionError(
-                f"the lock file has no node at {n.path} ({n.entry.cid}): the graph changed",
-                hint="plan again without --lock and write a new lock",
-            )
+            raise PlanError("lock-graph", chain=n.chain, path=n.path, cid=n.entry.cid)
         if pin.get("meta_sha256") and pin["meta_sha256"] != meta_digest(n.entry.meta):
-            raise ResolutionError(
-                f"{n.entry.cid} changed since the lock was written (its meta differs)",
-                hint="restore the entry, or write a new lock",
-            )
+            raise PlanError("lock-changed", chain=n.chain, cid=n.entry.cid, what="its meta")
         if pin.get("files") is not None and pin["files"] != _file_digests(n.entry.path):
-            raise ResolutionError(
-                f"{n.entry.cid} changed since the lock was written (its scripts differ)",
-                hint="restore the entry, or write a new lock",
-            )
+            raise PlanError("lock-changed", chain=n.chain, cid=n.entry.cid, what="its scripts")

@@ -22,11 +22,14 @@ The normalised variations (sorted, ``name`` or ``name.value``) are part of the c
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from ckx.core.errors import ResolutionError
 from ckx.core.query import Query
 from ckx.engine.envs import substitute_hash
+
+if TYPE_CHECKING:
+    from ckx.engine.problems import PlanError
 
 #: Fields that merge as dicts; lists of deps append; the rest replace.
 _DICT_FIELDS = ("env", "default_env", "state", "const", "input_mapping")
@@ -109,9 +112,14 @@ def _tags_text(tags: Any) -> str:
     return tags if isinstance(tags, str) else ",".join(str(t) for t in tags)
 
 
-def select(meta: dict[str, Any], query: Query, where: str) -> Selection:
-    """Apply the variation rule to ``meta`` for ``query``; ``where`` names the entry."""
+def select(meta: dict[str, Any], query: Query, where: str | Callable[[], str]) -> Selection:
+    """Apply the variation rule to ``meta`` for ``query``; ``where`` names the entry (or
+    makes the name when needed: most entries have no variations to select)."""
     declared: dict[str, dict] = meta.get("variations") or {}
+    if not declared and not query.variations and not query.not_variations:
+        return Selection(names=(), meta=dict(meta))
+    if callable(where):
+        where = where()
     singles = {k: (v or {}) for k, v in declared.items() if "," not in k}
     chosen: dict[str, str | None] = {}  # name (or "name.#") -> dynamic value
     for v in query.variations:
@@ -120,9 +128,7 @@ def select(meta: dict[str, Any], query: Query, where: str) -> Selection:
     forbidden = set(query.not_variations)
     bad = forbidden & {k.removesuffix(".#") for k in chosen}
     if bad:
-        raise ResolutionError(
-            f"{where}: variation '_{sorted(bad)[0]}' is both selected and forbidden"
-        )
+        raise _error("variation-forbidden", where=where, name=sorted(bad)[0])
     _expand(meta, singles, chosen, forbidden, where)
     _check_combinations(meta, chosen, where)
     overlays = _overlays(declared, singles, chosen)
@@ -147,29 +153,24 @@ def _declared_key(
     if value is not None:
         if f"{name}.#" in singles:
             return f"{name}.#", value
-        raise ResolutionError(
-            f"{where}: '_{name}.{value}' asks for a dynamic variation '{name}.#', which is not declared",
-            hint=_known(singles),
-        )
+        raise _error("variation-not-dynamic", where=where, name=name, value=value, declared=singles)
     if name not in singles:
         if f"{name}.#" in singles:
-            raise ResolutionError(
-                f"{where}: variation '_{name}' needs a value: '_{name}.VALUE'", hint=_known(singles)
-            )
-        from ckx.core.suggest import did_you_mean
-
-        raise ResolutionError(
-            f"{where}: no variation '_{name}'" + did_you_mean(name, list(singles)),
-            hint=_known(singles),
-        )
+            raise _error("variation-needs-value", where=where, name=name, declared=singles)
+        raise _error("variation-unknown", where=where, name=name, declared=singles)
     target = singles[name].get("alias")
     if target:
         return _declared_key(singles, str(target), None, where)
     return name, None
 
 
-def _known(singles: dict[str, dict]) -> str:
-    return "declared variations: " + (", ".join(f"_{k}" for k in singles) or "(none)")
+def _error(kind: str, **details: Any) -> PlanError:
+    """A variation problem as data (worded by :func:`ckx.engine.problems.render`)."""
+    from ckx.engine.problems import PlanError
+
+    if "declared" in details:
+        details["declared"] = list(details["declared"])
+    return PlanError(kind, **details)
 
 
 def _expand(
@@ -206,14 +207,12 @@ def _expand(
             if pick in forbidden:
                 continue
             if pick not in singles:
-                raise ResolutionError(
-                    f"{where}: default variation '_{pick}' of group '{group}' is not declared"
-                )
+                raise _error("variation-default", where=where, name=pick, group=group)
             chosen[pick] = None
         if chosen == before:
             _groups(singles, chosen, where)
             return
-    raise ResolutionError(f"{where}: variation bases and defaults do not settle (a base cycle?)")
+    raise _error("variation-unsettled", where=where)
 
 
 def _groups(singles: dict[str, dict], chosen: dict[str, str | None], where: str) -> dict[str, str]:
@@ -224,11 +223,8 @@ def _groups(singles: dict[str, dict], chosen: dict[str, str | None], where: str)
             continue
         if group in seen and seen[group] != key:
             a, b = sorted((seen[group], key))
-            raise ResolutionError(
-                f"{where}: variations '_{a.removesuffix('.#')}' and '_{b.removesuffix('.#')}' are both "
-                f"selected but belong to the same group '{group}'",
-                hint="select one variation per group",
-            )
+            pair = (a.removesuffix(".#"), b.removesuffix(".#"))
+            raise _error("variation-group", where=where, names=pair, group=group)
         seen[group] = key
     return seen
 
@@ -246,8 +242,7 @@ def _check_combinations(meta: dict, chosen: dict[str, str | None], where: str) -
     for combo in meta.get("invalid_variation_combinations") or []:
         parts = {str(p).lstrip("_") for p in _as_list(combo)}
         if parts and parts <= names:
-            shown = ", ".join(f"_{p}" for p in sorted(parts))
-            raise ResolutionError(f"{where}: the variations {shown} cannot be combined")
+            raise _error("variation-combination", where=where, names=sorted(parts))
 
 
 def _overlays(
