@@ -3,8 +3,9 @@
 The rule (MLCFlow's, written down):
 
 1. Every requested ``_name`` must be a declared variation (``name``) or, with a value
-   (``_name.value``), a dynamic one (``name.#``). A variation with ``alias: other`` stands
-   for ``other``.
+   (``_name.value``), a dynamic one (``name.#``). A declared static name that contains a dot
+   (``v0.5``, ``bert-99.9``) wins over the dynamic reading, as in MLCFlow; otherwise the
+   text is split at its first dot. A variation with ``alias: other`` stands for ``other``.
 2. ``base: [..]`` of a selected variation selects those too (recursively), and its
    ``default_variations: {group: name}`` sets the default of other groups.
 3. Two selected variations of one ``group`` are an error naming both.
@@ -145,12 +146,19 @@ def _declared_key(
     singles: dict[str, dict], name: str, value: str | None, where: str
 ) -> tuple[str, str | None]:
     if value is not None:
+        if f"{name}.{value}" in singles:  # a static name with a dot (_v0.5)
+            return _declared_key(singles, f"{name}.{value}", None, where)
         if f"{name}.#" in singles:
             return f"{name}.#", value
         raise ResolutionError(
             f"{where}: '_{name}.{value}' asks for a dynamic variation '{name}.#', which is not declared",
             hint=_known(singles),
         )
+    if name not in singles and "." in name:
+        # a dotted name given as one string (base, default, alias): static, else dynamic
+        head, _, rest = name.partition(".")
+        if rest:
+            return _declared_key(singles, head, rest, where)
     if name not in singles:
         if f"{name}.#" in singles:
             raise ResolutionError(
@@ -205,11 +213,14 @@ def _expand(
             pick = str(pick).lstrip("_")
             if pick in forbidden:
                 continue
-            if pick not in singles:
+            if pick not in singles and not (
+                "." in pick and pick.partition(".")[0] + ".#" in singles
+            ):
                 raise ResolutionError(
                     f"{where}: default variation '_{pick}' of group '{group}' is not declared"
                 )
-            chosen[pick] = None
+            pkey, pval = _declared_key(singles, pick, None, where)
+            chosen[pkey] = pval
         if chosen == before:
             _groups(singles, chosen, where)
             return
