@@ -401,8 +401,7 @@ def zip(ctx, i: dict[str, Any]) -> dict[str, Any]:  # noqa: A001  (the CK verb)
 
 def _check_artifacts(ctx, lock: dict[str, Any], where: str) -> None:
     """Refuse when an entry of the recorded plan is gone or its meta/scripts changed since."""
-    from ckx.engine.lockfile import _file_digests
-    from ckx.engine.planner import meta_digest
+    from ckx.engine.lockfile import _file_digests, meta_digest
 
     for n in lock.get("nodes") or []:
         hits = [e for e in ctx.search(None, None, name=n.get("uid")) if e.uid == n.get("uid")]

@@ -19,7 +19,7 @@ from ckx.core.errors import NotFoundError
 def detect(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """Detect the matching soft entries and register what is found."""
     from ckx.artifacts.detect import detect as run_detect
-    from ckx.artifacts.detect import load_detector
+    from ckx.engine.hooks import load_detector
 
     hits = ctx.search("soft", i.get("query"), repo=i.get("repo"), name=i.get("entry"))
     if not hits:

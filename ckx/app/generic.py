@@ -295,9 +295,11 @@ def _deep_merge(a: dict, b: dict) -> dict:
 
 
 def lint(ctx, i: dict) -> dict:
-    """Every problem: unreadable/invalid metas, schema violations, duplicate uids and aliases."""
+    """Every problem: unreadable/invalid metas, schema violations, duplicate uids and aliases,
+    ``customize.py`` files whose hooks do not match their spec."""
     from ckx.core.metafile import find_meta_file as fm
     from ckx.core.schema import problems_of
+    from ckx.engine.dialect import hook_problems
 
     automation = i.get("automation")
     auto_filter = automation if automation not in (None, "*") else None
@@ -314,6 +316,7 @@ def lint(ctx, i: dict) -> dict:
         if f is None:
             continue
         problems += problems_of(e.meta, f, e.automation, ctx.registry)
+        problems += hook_problems(ctx, e)  # customize.py against its hook spec
         warnings += _tolerated(f)
     problems += _duplicates(
         ctx.search(None, None) if not automation or automation == "*" else entries

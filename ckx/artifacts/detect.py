@@ -14,10 +14,12 @@ or, for a Python distribution::
       python_package: [opencv-python-headless, opencv-python]   # candidate dists, in order
       import_name: cv2                                           # checked by importing it
 
-An entry may add ``customize.py`` with ``determine_version(i)`` to compute the version itself.
+An entry may add ``customize.py`` with a ``detect_version(i)`` hook (alias ``determine_version``)
+to compute the version itself; the engine loads and checks that file against its hook spec
+(``ckx.engine.hookspec``) and hands the hook over as ``DetectSpec.version_hook``.
 Detection never raises for a tool that misbehaves: a crash, a hang (timeout), garbage output
 or a broken hook is reported through the ``warn`` callback and the candidate is skipped. Only a
-malformed ``detect`` block or hook file raises :class:`~ckx.core.errors.MetaError`.
+malformed ``detect`` block raises :class:`~ckx.core.errors.MetaError`.
 """
 
 from __future__ import annotations
@@ -42,7 +44,6 @@ __all__ = [
     "Detected",
     "detect",
     "find_executables",
-    "load_determine_version",
     "load_detector",
     "print_to_stderr",
     "probe_version",
@@ -64,7 +65,6 @@ _FIELDS = (
 )
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _IMPORT_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
-_HOOK_NAME = "determine_version"
 
 
 def print_to_stderr(message: str) -> None:
@@ -99,8 +99,9 @@ class DetectSpec:
     python_package: tuple[str, ...] = ()
     import_name: str | None = None
     env_prefix: str | None = None
-    determine_version: Callable[[dict], Any] | None = None
+    version_hook: Callable[[dict], Any] | None = None
     hook_file: str | None = None
+    hook_name: str = "detect_version"
 
     @property
     def is_python_package(self) -> bool:
@@ -113,13 +114,15 @@ class DetectSpec:
         where: str,
         *,
         env_prefix: str | None = None,
-        customize_path: str | os.PathLike[str] | None = None,
+        version_hook: Callable[[dict], Any] | None = None,
+        hook_file: str | None = None,
+        hook_name: str = "detect_version",
     ) -> DetectSpec:
         """Validate a ``detect`` block; ``where`` names the entry or file in messages.
 
         ``env_prefix`` (the entry's field) adds ``<prefix>_VERSION`` to detected env;
-        ``customize_path`` loads a ``determine_version(i)`` hook from that file if it
-        defines one. Raises :class:`~ckx.core.errors.MetaError` naming ``where`` and the field.
+        ``version_hook`` (checked by the caller, defined in ``hook_file`` as ``hook_name``)
+        computes a candidate's version. Raises :class:`~ckx.core.errors.MetaError` naming ``where`` and the field.
         """
         if not isinstance(meta_detect, dict):
             raise _meta_error(where, "detect", f"must be a mapping, got {_kind(meta_detect)}")
@@ -135,7 +138,6 @@ class DetectSpec:
             )
         if env_prefix is not None and not _ENV_KEY.match(str(env_prefix)):
             raise _meta_error(where, "env_prefix", f"{env_prefix!r} is not an env var name")
-        hook = load_determine_version(customize_path) if customize_path else None
         return cls(
             where=where,
             executables=executables,
@@ -145,8 +147,9 @@ class DetectSpec:
             python_package=python_package,
             import_name=_optional_name(meta_detect, "import_name", _IMPORT_NAME, where),
             env_prefix=env_prefix,
-            determine_version=hook,
-            hook_file=str(customize_path) if hook else None,
+            version_hook=version_hook,
+            hook_file=hook_file if version_hook else None,
+            hook_name=hook_name,
         )
 
 
@@ -240,60 +243,28 @@ def _optional_name(block: dict, key: str, rule: re.Pattern[str], where: str) -> 
 # --------------------------------------------------------------------------- hooks
 
 
-def load_determine_version(path: str | os.PathLike[str]) -> Callable[[dict], Any] | None:
-    """Load ``determine_version(i)`` from a ``customize.py``; None if it defines none.
-
-    The file is imported by path under a unique module name (``sys.path`` is untouched).
-    Raises :class:`~ckx.core.errors.MetaError` naming the file if it cannot be imported or if
-    the hook does not take exactly one positional argument ``i``.
-    """
-    path = Path(path)
-    module = _import_by_path(path)
-    hook = getattr(module, _HOOK_NAME, None)
-    if hook is None:
-        return None
-    _check_hook_signature(hook, path)
-    return hook
-
-
-def _import_by_path(path: Path) -> Any:
-    from ckx.core.pyfile import import_file
-
-    return import_file(path, "ckx_customize", hint="fix the error in this customize.py")
-
-
-def _check_hook_signature(hook: Any, path: Path) -> None:
-    import inspect
-
-    if not callable(hook):
-        raise MetaError(f"{path}: '{_HOOK_NAME}' must be a function, got {_kind(hook)}")
-    try:
-        params = list(inspect.signature(hook).parameters.values())
-    except (TypeError, ValueError):
-        return  # builtins without a signature: nothing to check
-    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    if len(params) != 1 or params[0].kind not in positional:
-        got = ", ".join(str(p) for p in params) or "no arguments"
-        raise MetaError(
-            f"{path}: hook '{_HOOK_NAME}' must take exactly one argument 'i', it takes ({got})",
-            hint=f"define it as: def {_HOOK_NAME}(i): ... with i['exe'], i['output'], i['run']",
-        )
-
-
-def load_detector(entry_dir: str | os.PathLike[str]) -> DetectSpec:
+def load_detector(
+    entry_dir: str | os.PathLike[str],
+    *,
+    version_hook: Callable[[dict], Any] | None = None,
+    hook_file: str | None = None,
+    hook_name: str = "detect_version",
+) -> DetectSpec:
     """Build the spec of a soft entry folder: its ``meta.yaml``/``meta.json`` ``detect``
-    block, its ``env_prefix`` and, if present, the hook in its ``customize.py``."""
+    block and its ``env_prefix``; ``version_hook`` is its ``customize.py`` hook, loaded and
+    checked by the engine (``ckx.engine.hooks.load_detector`` does both)."""
     entry_dir = Path(entry_dir)
     meta_path = _meta_file(entry_dir)
     meta = _read_meta(meta_path)
     if "detect" not in meta:
         raise _meta_error(str(meta_path), "detect", "is missing", hint="add a detect block")
-    customize = entry_dir / "customize.py"
     return DetectSpec.from_meta(
         meta["detect"],
         str(meta_path),
         env_prefix=meta.get("env_prefix"),
-        customize_path=customize if customize.is_file() else None,
+        version_hook=version_hook,
+        hook_file=hook_file,
+        hook_name=hook_name,
     )
 
 
@@ -446,17 +417,23 @@ def _call_hook(exe: Path, output: str, spec: DetectSpec, timeout: float, warn: W
         return _run([str(exe), *args], timeout)[1]
 
     i = {"exe": exe, "output": output, "run": run, "where": spec.where}
-    assert spec.determine_version is not None
+    assert spec.version_hook is not None
+    name = spec.hook_name
     try:
-        result = spec.determine_version(i)
+        result = spec.version_hook(i)
     except Exception as exc:  # a broken hook must not stop detection of other tools
-        warn(f"{spec.hook_file}: {_HOOK_NAME} failed for {exe}: {type(exc).__name__}: {exc}")
+        warn(f"{spec.hook_file}: {name} failed for {exe}: {type(exc).__name__}: {exc}")
         return None
+    if isinstance(result, dict):  # the hook spec's dict form: {"version": ...}
+        result = result.get("version")
     if result is not None and not isinstance(result, str):
-        warn(f"{spec.hook_file}: {_HOOK_NAME} must return a str or None, got {_kind(result)}")
+        warn(
+            f"{spec.hook_file}: {name} must return a str or None "
+            f"(or a dict with 'version'), got {_kind(result)}"
+        )
         return None
     if not result:
-        warn(f"{spec.hook_file}: {_HOOK_NAME} found no version for {exe}")
+        warn(f"{spec.hook_file}: {name} found no version for {exe}")
         return None
     return result
 
@@ -483,11 +460,11 @@ def probe_version(
             return None
     else:
         code = 0
-    if spec.determine_version is not None:
+    if spec.version_hook is not None:
         version = _call_hook(exe, output, spec, timeout, warn)
     else:
         version = _version_from_output(output, spec)
-    if version is None and spec.determine_version is None:
+    if version is None and spec.version_hook is None:
         first = output.strip().splitlines()[0][:120] if output.strip() else "(no output)"
         status = f"exit code {code}, " if code else ""
         warn(f"{spec.where}: no version found in the output of {exe} ({status}{first!r})")
@@ -600,7 +577,7 @@ def _env(spec: DetectSpec, path: Path | None, version: str | None) -> dict[str, 
 
 
 def _wants_version(spec: DetectSpec) -> bool:
-    return spec.version_regex is not None or spec.determine_version is not None
+    return spec.version_regex is not None or spec.version_hook is not None
 
 
 def detect(

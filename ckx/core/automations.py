@@ -74,7 +74,7 @@ def load_module(path: Path, name: str) -> ModuleType:
 
 
 def check_module(mod: ModuleType, path: Path, actions: dict[str, str]) -> None:
-    import inspect
+    from ckx.core.pyfile import signature_problem
 
     for action in actions:
         fn = getattr(mod, action, None)
@@ -86,16 +86,9 @@ def check_module(mod: ModuleType, path: Path, actions: dict[str, str]) -> None:
             raise MetaError(
                 f"{path}: action '{action}' is declared in the meta but has no function"
             )
-        params = [
-            p
-            for p in inspect.signature(fn).parameters.values()
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        ]
-        if len(params) != 2:
-            raise MetaError(
-                f"{path}: function '{action}' must take (ctx, i); it takes "
-                f"({', '.join(p.name for p in params)})"
-            )
+        problem = signature_problem(fn, 2)  # the rule of customize.py hooks too
+        if problem:
+            raise MetaError(f"{path}: function '{action}' must take (ctx, i); {problem}")
 
 
 def load_automation(ctx, name: str) -> Automation:

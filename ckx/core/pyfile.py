@@ -1,10 +1,12 @@
-"""Importing a Python file by its path (automation modules, customize.py hooks)."""
+"""Importing a Python file by its path (automation modules, customize.py hooks), and the one
+rule for the signature of a function ckx calls in such a file."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from ckx.core.errors import MetaError
 
@@ -34,3 +36,25 @@ def import_file(path: Path, prefix: str, *, hint: str | None = None) -> ModuleTy
             f"{path}: failed to import: {type(exc).__name__}: {exc}", hint=hint
         ) from exc
     return module
+
+
+def signature_problem(fn: Any, n: int) -> str | None:
+    """Why ``fn`` does not take ``n`` arguments (None: it does): ``it takes (...)``.
+
+    The one rule for every function ckx calls in content (``customize.py`` hooks, see
+    ``ckx.engine.hookspec``; automation actions ``def ACTION(ctx, i)``): its first ``n``
+    parameters are positional ones (not ``*args``), any later one has a default, and no
+    keyword-only parameter is required."""
+    import inspect
+
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return None  # builtins without a signature: nothing to check
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in positional if p.default is p.empty]
+    kw_required = [p for p in params if p.kind == p.KEYWORD_ONLY and p.default is p.empty]
+    if len(positional) >= n and len(required) <= n and not kw_required:
+        return None
+    got = ", ".join(str(p) for p in params) or "no arguments"
+    return f"it takes ({got})"

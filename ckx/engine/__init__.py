@@ -2,180 +2,68 @@
 
 Public entry points (the ``script`` automation is a thin layer over them)::
 
-    plan = make_plan(ctx, request)          # Plan: tree of Nodes, .render(), .to_lock()
+    plan = make_plan(ctx, request)          # Plan: immutable tree of Nodes, .render(), .to_lock()
     result = run_plan(ctx, plan, request)   # Result: exported env/state, version, status
+    out = run_request(ctx, request)         # both, as the dict ckx.access returns
 
-Modules: :mod:`~ckx.engine.variations` (the variation rule), :mod:`~ckx.engine.planner`
-(resolution, provider protocol), :mod:`~ckx.engine.provider` (index + cache backed provider),
-:mod:`~ckx.engine.envs` (env rules), :mod:`~ckx.engine.hooks` (customize.py),
-:mod:`~ckx.engine.runner` (execution), :mod:`~ckx.engine.cache` (cache entries),
-:mod:`~ckx.engine.lockfile` (ckx.lock).
+How a request flows, and the modules: see docs/engine.md. In short:
+:mod:`~ckx.engine.request` (request dict -> planner arguments),
+:mod:`~ckx.engine.planner` (resolution; asks a :mod:`~ckx.engine.protocols` Provider, tells a
+Reporter), :mod:`~ckx.engine.provider` (index + cache backed provider),
+:mod:`~ckx.engine.reporter` (the CLI reporter), :mod:`~ckx.engine.model` (the plan),
+:mod:`~ckx.engine.problems` (planning errors as data), :mod:`~ckx.engine.variations`,
+:mod:`~ckx.engine.envs` (env rules and the one env composition), :mod:`~ckx.engine.hookspec`
+(hooks declared once, the checker), :mod:`~ckx.engine.hooks` (the ``i`` object),
+:mod:`~ckx.engine.dialect` (how the runner talks to content), :mod:`~ckx.engine.runner`
+(execution, revisions), :mod:`~ckx.engine.nested` (nested runs from hooks),
+:mod:`~ckx.engine.cache` (cache entries), :mod:`~ckx.engine.lockfile` (ckx.lock),
+:mod:`~ckx.engine.session` (one request end to end).
+
+This package's ``__init__`` imports nothing at start-up; the functions below import
+:mod:`ckx.engine.session` when called.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-#: Request keys that are options of the engine, not inputs of the script.
-RESERVED = frozenset(
-    {
-        "action",
-        "automation",
-        "entry",
-        "query",
-        "tags",
-        "env",
-        "adr",
-        "add_deps_recursive",
-        "quiet",
-        "new",
-        "renew",
-        "skip_cache",
-        "plan",
-        "lock",
-        "save_lock",
-        "json",
-        "out",
-        "debug",
-        "version",
-        "version_min",
-        "version_max",
-        "version_max_usable",
-        "cid",
-        "repo",
-        "force",
-        "state",
-        "cmd_key",
-        "outdirname",
-        "args",
-        "unparsed",
-        "want_lock",
-    }
-)
-
-
-def _query(request: dict[str, Any]):
-    from ckx.core.query import Query, parse
-
-    q = request.get("query")
-    if q is None:
-        q = request.get("tags")
-    if isinstance(q, Query):
-        return q
-    return parse(q)
-
-
-def _flags(request: dict[str, Any]):
-    from ckx.engine.provider import CacheFlags
-
-    return CacheFlags(
-        new=bool(request.get("new")),
-        renew=bool(request.get("renew")),
-        skip_cache=bool(request.get("skip_cache")),
-    )
-
-
-def make_planner(ctx, request: dict[str, Any]):
-    """The planner and provider for ``request`` (pins from ``--lock`` included)."""
+if TYPE_CHECKING:
+    from ckx.core.context import Context
+    from ckx.engine.model import Plan
     from ckx.engine.planner import Planner
     from ckx.engine.provider import RepoProvider
-
-    root_kind = request.get("automation") or "script"
-    kinds = tuple(dict.fromkeys((root_kind, "script", "package")))
-    provider = RepoProvider(ctx, automation=kinds, flags=_flags(request))
-    pins = None
-    if request.get("lock"):
-        from ckx.engine.lockfile import pins as lock_pins
-        from ckx.engine.lockfile import read_lock
-
-        pins = lock_pins(read_lock(request["lock"]))
-    return Planner(provider, pins=pins), provider
+    from ckx.engine.runner import Result
 
 
-def make_plan(ctx, request: dict[str, Any], planner=None):
+def make_planner(ctx: Context, request: dict[str, Any]) -> tuple[Planner, RepoProvider]:
+    """The planner and provider for ``request`` (pins from ``--lock`` included)."""
+    from ckx.engine import session
+
+    return session.make_planner(ctx, request)
+
+
+def make_plan(ctx: Context, request: dict[str, Any], planner: Planner | None = None) -> Plan:
     """Resolve ``request`` (the dict of ``ckx run script ...``) into a Plan."""
-    if planner is None:
-        planner, _ = make_planner(ctx, request)
-    lock = None
-    if request.get("lock"):
-        from ckx.engine.lockfile import read_lock
+    from ckx.engine import session
 
-        lock = read_lock(request["lock"])
-        req = lock.get("request") or {}
-        request = {
-            **request,
-            "query": req.get("query"),
-            "entry": req.get("name"),
-            "env": {**(req.get("env") or {}), **(request.get("env") or {})},
-            "adr": req.get("adr") or request.get("adr"),
-        }
-    inputs = {k: v for k, v in request.items() if k not in RESERVED}
-    constraint = {
-        k: str(request[k])
-        for k in ("version", "version_min", "version_max", "version_max_usable")
-        if request.get(k) not in (None, "", True)
-    }
-    plan = planner.plan(
-        _query(request),
-        name=request.get("entry"),
-        env={k: v for k, v in (request.get("env") or {}).items()},
-        adr=request.get("adr") or {},
-        inputs=inputs,
-        constraint=constraint,
-    )
-    if lock is not None:
-        from ckx.engine.lockfile import check_replay
-
-        check_replay(plan, lock)
-    return plan
+    return session.make_plan(ctx, request, planner)
 
 
-def run_plan(ctx, plan, request: dict[str, Any], planner=None, provider=None):
+def run_plan(
+    ctx: Context,
+    plan: Plan,
+    request: dict[str, Any],
+    planner: Planner | None = None,
+    provider: RepoProvider | None = None,
+) -> Result:
     """Run ``plan``; return the root's :class:`~ckx.engine.runner.Result`."""
-    from ckx.engine.runner import Runner
+    from ckx.engine import session
 
-    if planner is None or provider is None:
-        planner, provider = make_planner(ctx, request)
-    return Runner(ctx, planner, provider).run(plan, state=request.get("state") or {})
+    return session.run_plan(ctx, plan, request, planner, provider)
 
 
-def run_request(ctx, request: dict[str, Any]) -> dict[str, Any]:
+def run_request(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
     """Plan and run (or, with ``plan``, only plan) one request; return the result dict."""
-    planner, provider = make_planner(ctx, request)
-    plan = make_plan(ctx, request, planner)
-    out: dict[str, Any] = {"return": 0}
-    if request.get("save_lock"):
-        from ckx.engine.lockfile import write_lock
+    from ckx.engine import session
 
-        target = request["save_lock"] if isinstance(request["save_lock"], str) else "ckx.lock"
-        out["lock_file"] = str(write_lock(plan, target))
-    if request.get("plan"):
-        out["plan"] = plan.to_dict()
-        out["plan_text"] = plan.render()
-        return out
-    rec = plan.root.cached
-    if rec is not None and not rec.problems():
-        # the fully cached path: nothing to run, so the runner (and subprocess) is not imported
-        ctx.ui.info(f"  cached: {plan.root.title()} ({rec.path})")
-        env, state, version, status, uid = rec.env, rec.state, rec.version, "cached", rec.uid
-    else:
-        result = run_plan(ctx, plan, request, planner, provider)
-        env, state, version, status, uid = (
-            result.env,
-            result.state,
-            result.version,
-            result.status,
-            result.cache_uid,
-        )
-    out.update(
-        env=env,
-        new_env=env,
-        state=state,
-        new_state=state,
-        version=version,
-        status=status,
-        cache_uid=uid,
-    )
-    if request.get("want_lock"):
-        out["lock"] = plan.to_lock()  # what experiments record (entries, variations, versions)
-    return out
+    return session.run_request(ctx, request)

@@ -111,28 +111,40 @@ def parse_expiration(value: Any) -> float | None:
     return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
 
 
-def cache_key(node, env: dict | None = None) -> str:
-    """The key of a planned node (see the module doc). ``env``: the node's env when it is
-    reached while running, so ``cache_key_env`` keys produced by earlier deps (a data set's
-    path, say) count; at plan time the static env is used."""
-    from ckx.engine.envs import matches
-    from ckx.engine.planner import mapped_inputs
-
-    pats = list(node.meta.get("cache_key_env") or [])
-    src = node.static_env if env is None else env
-    picked = {k: v for k, v in src.items() if pats and matches(k, pats)}
+def cache_key(
+    *,
+    script: str,
+    variations: tuple[str, ...],
+    version: str | None,
+    constraints: dict[str, str | None],
+    request_env: dict[str, Any],
+    inputs: dict[str, Any],
+    path: str | None,
+    key_env: dict[str, Any],
+) -> str:
+    """The key of a planned node (see the module doc): its ``script`` uid, ``variations``,
+    ``version`` and joint version ``constraints``, its ``request_env``, its ``input_mapping``
+    ``inputs``, the local copy ``path`` of a package registered with ``--path``, and the
+    ``cache_key_env`` values of its env (:func:`key_env`)."""
     doc = {
-        "script": node.entry.uid,
-        "variations": list(node.selection.names),
-        "version": node.version,
-        "constraints": node.joint(),
-        "env": node.request_env,
-        "inputs": mapped_inputs(node.meta, node.inputs),
-        # a package registered from a local copy (--path=DIR) is its own result
-        "path": node.inputs.get("path") if node.entry.automation == "package" else None,
-        "key_env": picked,
+        "script": script,
+        "variations": list(variations),
+        "version": version,
+        "constraints": constraints,
+        "env": request_env,
+        "inputs": inputs,
+        "path": path,
+        "key_env": key_env,
     }
     return _sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def key_env(meta: dict[str, Any], env: dict[str, Any]) -> dict[str, Any]:
+    """The values of ``env`` keys matching the meta's ``cache_key_env`` patterns."""
+    from ckx.engine.envs import matches
+
+    pats = list(meta.get("cache_key_env") or [])
+    return {k: v for k, v in env.items() if pats and matches(k, pats)}
 
 
 def cache_tags(
@@ -279,7 +291,7 @@ class CacheStore:
         return removed
 
 
-def _sha256(data: bytes):
+def _sha256(data: bytes) -> Any:
     # hashlib pulls in OpenSSL (~2 ms); the builtin sha256 is enough for short keys
     try:
         from _sha2 import sha256  # Python >= 3.12

@@ -1,5 +1,10 @@
 """Env rules of the engine: composition, export filters, ``+PATH`` lists, the output file.
 
+This is the one module that composes a node's env: the planner turns a node's meta, request
+env, inputs and version into :class:`EnvLayers` once, and :func:`compose` applies them to an
+inherited env (the planner to predict the node's static env, the runner to the env the node
+really inherits when it is reached). No other module knows the order below.
+
 An engine env is a ``dict``. Plain keys hold strings. A key starting with ``+`` (``+PATH``,
 ``+LD_LIBRARY_PATH``) holds a *list* of directories that is prepended to the variable of the
 same name when the env reaches a process (MLCFlow's convention).
@@ -11,7 +16,11 @@ A node's env is composed from what it inherits, in this order (later wins unless
     -> ``default_env`` of the entry, variations, version overlay (only keys still unset)
     -> ``env`` of the entry, then variations, then the version overlay
     -> ``input_mapping`` values (CLI inputs win over everything)
-    -> CKX_VERSION, CKX_VERSION_MIN, CKX_VERSION_MAX (the node's planned constraints)
+    -> ``default_to_current_python``: that key set to ckx's interpreter if still unset
+-> CKX_VERSION, CKX_VERSION_MIN, CKX_VERSION_MAX (the node's planned constraints)
+
+(``CKX_`` is the prefix of ckx's own content; a content dialect may use another one, see
+:mod:`ckx.engine.dialect`.)
 
 After the node ran, only keys matching ``new_env_keys`` (fnmatch wildcards; ``+PATH`` names
 the list) are exported to the parent.
@@ -20,6 +29,7 @@ the list) are exported to the parent.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable, Mapping
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -36,6 +46,9 @@ LOCAL_KEYS = (
     "CKX_TMP_*",
 )
 
+#: The version variables of a node (``CKX_VERSION`` ...), after the dialect's prefix.
+VERSION_FIELDS = ("version", "version_min", "version_max", "version_max_usable")
+
 _TRUE = {"yes", "true", "on", "1"}
 _FALSE = {"no", "false", "off", "0", ""}
 
@@ -45,10 +58,114 @@ def matches(key: str, patterns: Iterable[str]) -> bool:
     return any(fnmatchcase(key, p) for p in patterns)
 
 
+def local_keys(prefix: str = "CKX_") -> tuple[str, ...]:
+    """The local keys of a dialect whose engine variables start with ``prefix`` (ckx's own
+    are always local too)."""
+    if prefix == "CKX_":
+        return LOCAL_KEYS
+    return (*LOCAL_KEYS, *(prefix + k.removeprefix("CKX_") for k in LOCAL_KEYS))
+
+
 def without_local(env: Mapping[str, Any], extra_local: Iterable[str] = ()) -> dict[str, Any]:
     """A copy of ``env`` without the keys that must not flow into deps."""
     patterns = (*LOCAL_KEYS, *extra_local)
     return {k: _copy(v) for k, v in env.items() if not matches(k, patterns)}
+
+
+class EnvLayers:
+    """What one node adds to the env it inherits, fixed when the node is planned.
+
+    ``local``: patterns dropped from the inherited env; ``request``: the env set for the node
+    (dep ``env``, ``--adr.NAME.env``, ``--env``); ``defaults``/``overrides``: ``default_env`` and
+    ``env`` of the meta (variation and version overlays applied); ``inputs``: ``input_mapping``
+    values; ``current_python``: the ``default_to_current_python`` key; ``version``: the version
+    variables. Immutable once made (read by planner and runner alike).
+    """
+
+    __slots__ = ("local", "request", "defaults", "overrides", "inputs", "current_python", "version")
+    local: tuple[str, ...]
+    request: dict[str, Any]
+    defaults: dict[str, Any]
+    overrides: dict[str, Any]
+    inputs: dict[str, Any]
+    current_python: str | None
+    version: dict[str, str]
+
+    def __init__(
+        self,
+        *,
+        local: tuple[str, ...] = LOCAL_KEYS,
+        request: Mapping[str, Any] | None = None,
+        defaults: Mapping[str, Any] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        current_python: str | None = None,
+        version: Mapping[str, str] | None = None,
+    ) -> None:
+        for name, value in (
+            ("local", tuple(local)),
+            ("request", dict(request or {})),
+            ("defaults", dict(defaults or {})),
+            ("overrides", dict(overrides or {})),
+            ("inputs", dict(inputs or {})),
+            ("current_python", current_python),
+            ("version", dict(version or {})),
+        ):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        raise AttributeError(f"EnvLayers are fixed once planned (tried to set {key})")
+
+
+def layers_for(
+    meta: Mapping[str, Any],
+    *,
+    request_env: Mapping[str, Any],
+    inputs: Mapping[str, Any],
+    version: str | None,
+    constraints: Mapping[str, str | None],
+    prefix: str = "CKX_",
+) -> EnvLayers:
+    """The :class:`EnvLayers` of a node with ``meta`` (overlays applied), its request env and
+    inputs, its chosen ``version`` and joint version ``constraints``."""
+    ver: dict[str, str] = {}
+    if version:
+        ver[f"{prefix}VERSION"] = version
+    for k in VERSION_FIELDS[1:]:
+        if constraints.get(k):
+            ver[f"{prefix}{k.upper()}"] = str(constraints[k])
+    return EnvLayers(
+        local=(*local_keys(prefix), *(meta.get("local_env_keys") or ())),
+        request=request_env,
+        defaults=meta.get("default_env") or {},
+        overrides=meta.get("env") or {},
+        inputs=mapped_inputs(meta, inputs),
+        current_python=meta.get("default_to_current_python") or None,
+        version=ver,
+    )
+
+
+def compose(inherited: Mapping[str, Any], layers: EnvLayers) -> dict[str, Any]:
+    """The env a node starts with: ``layers`` over ``inherited`` (the order in the module doc)."""
+    env = {k: _copy(v) for k, v in inherited.items() if not matches(k, layers.local)}
+    set_all(env, layers.request)
+    set_defaults(env, layers.defaults)
+    set_all(env, layers.overrides)
+    set_all(env, layers.inputs)
+    if layers.current_python and not env.get(layers.current_python):
+        # the interpreter running ckx (a venv's python) unless the user chose one
+        env[layers.current_python] = sys.executable
+    env.update(layers.version)
+    return env
+
+
+def mapped_inputs(meta: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """``input_mapping``: request input ``key`` -> env key."""
+    out = {}
+    for key, env_key in (meta.get("input_mapping") or {}).items():
+        if key in inputs and inputs[key] is not None:
+            out[str(env_key)] = normalise_value(inputs[key])
+    return out
 
 
 def _copy(v: Any) -> Any:

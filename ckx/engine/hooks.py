@@ -1,8 +1,9 @@
-"""``customize.py`` hooks: loading by path, signature checks, the ``i`` object, results.
+"""``customize.py`` hooks of ckx content at run time: the ``i`` object and calling a hook.
 
-Hooks (all optional): ``preprocess(i)`` before ``prehook_deps`` and ``run.sh``,
-``postprocess(i)`` after ``posthook_deps``, ``detect_version(i)`` last (returns the version).
-Each takes exactly one argument ``i`` (a :class:`HookInput`) and returns ``None`` or a dict:
+What hooks exist, their signatures and what they may return are declared once in
+:mod:`ckx.engine.hookspec`, which also loads and checks the file (at plan time, for every node
+of the plan). Hooks (all optional) take exactly one argument ``i`` (a :class:`HookInput`) and
+return ``None`` or a dict:
 
 * ``{"return": 0}`` or ``None``: fine. ``{"return": N, "error": "..."}`` with N > 0, or raising
   a :class:`~ckx.core.errors.CkxError`: the hook failed (the error names file and hook).
@@ -10,91 +11,99 @@ Each takes exactly one argument ``i`` (a :class:`HookInput`) and returns ``None`
   and ``postprocess`` (the node is done; its env is exported as it is).
 * ``"version": "1.2.3"``: the version this node provides.
 
-The file is loaded once per process under a unique module name (``sys.path`` is untouched)
-and its hooks' signatures are checked at load time.
+A key the spec does not declare is an error naming the file and the hook.
 """
 
 from __future__ import annotations
 
-import inspect
 import os
 import platform
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
-from typing import Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
-from ckx.core.errors import CkxError, MetaError, RunError
+from ckx.core.errors import CkxError, RunError
+from ckx.engine.hookspec import CKX_HOOKS, Customize, check_result, load_customize
 
-HOOK_NAMES = ("preprocess", "postprocess", "detect_version")
-_loaded: dict[tuple[str, int], Customize] = {}
+if TYPE_CHECKING:
+    from ckx.artifacts.detect import DetectSpec
 
+__all__ = [
+    "HookCall",
+    "HookInput",
+    "NestedRun",
+    "call_hook",
+    "detect_spec",
+    "load_customize",
+    "load_detector",
+]
 
-@dataclass
-class Customize:
-    """The hooks found in one ``customize.py``."""
-
-    path: Path
-    hooks: dict[str, Any]
-
-    def has(self, name: str) -> bool:
-        return name in self.hooks
-
-
-def load_customize(path: Path) -> Customize | None:
-    """Load ``path`` (None when there is no such file); MetaError names file and function."""
-    try:
-        mtime = path.stat().st_mtime_ns
-    except FileNotFoundError:
-        return None
-    key = (str(path), mtime)
-    if key in _loaded:
-        return _loaded[key]
-    module = _import(path)
-    hooks: dict[str, Any] = {}
-    for name in HOOK_NAMES:
-        fn = getattr(module, name, None)
-        if fn is None:
-            continue
-        _check_signature(fn, name, path)
-        hooks[name] = fn
-    found = Customize(path=path, hooks=hooks)
-    _loaded[key] = found
-    return found
+#: Run a nested script by request (``{"query": ..., "env": ..., **inputs}``); see
+#: :func:`ckx.engine.nested.run_nested`.
+NestedRun = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-def _import(path: Path) -> ModuleType:
-    from ckx.core.pyfile import import_file
+class HookCall:
+    """Everything the engine knows when it calls a hook of one node; a dialect turns it
+    into the ``i`` its hooks expect. ``env`` and ``state`` are the node's live dicts;
+    ``run_script`` runs another script by tags (a nested run) and returns its result dict."""
 
-    return import_file(path, "ckx_customize", hint="fix the error in this customize.py")
-
-
-def _check_signature(fn: Any, name: str, path: Path) -> None:
-    if not callable(fn):
-        raise MetaError(f"{path}: '{name}' must be a function")
-    try:
-        params = list(inspect.signature(fn).parameters.values())
-    except (TypeError, ValueError):
-        return
-    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    required = [
-        p
-        for p in params
-        if p.default is inspect.Parameter.empty
-        and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-    ]
-    takes_one = (params and params[0].kind in positional and len(required) <= 1) or any(
-        p.kind == inspect.Parameter.VAR_POSITIONAL for p in params
+    __slots__ = (
+        "script_path",
+        "run_path",
+        "env",
+        "state",
+        "meta",
+        "inputs",
+        "variations",
+        "variation_values",
+        "version",
+        "constraints",
+        "tags",
+        "chain",
+        "base_environ",
+        "objects_root",
+        "run_script",
     )
-    if not takes_one or len(required) > 1:
-        got = ", ".join(str(p) for p in params) or "no arguments"
-        raise MetaError(
-            f"{path}: hook '{name}' must take exactly one argument 'i', it takes ({got})",
-            hint=f"define it as: def {name}(i): ...",
-        )
+
+    def __init__(
+        self,
+        *,
+        script_path: Path,
+        run_path: Path,
+        env: dict[str, Any],
+        state: dict[str, Any],
+        meta: dict[str, Any],
+        inputs: dict[str, Any],
+        variations: list[str],
+        variation_values: dict[str, str],
+        version: str | None,
+        constraints: dict[str, str | None],
+        tags: list[str],
+        chain: tuple[str, ...] = (),
+        base_environ: dict[str, str] | None = None,
+        objects_root: Path | None = None,
+        run_script: NestedRun | None = None,
+    ) -> None:
+        self.script_path = script_path
+        self.run_path = run_path
+        self.env = env
+        self.state = state
+        self.meta = meta
+        self.inputs = inputs
+        self.variations = variations
+        self.variation_values = variation_values
+        self.version = version
+        self.constraints = constraints
+        self.tags = tags
+        self.chain = chain
+        self.base_environ = base_environ or {}
+        self.objects_root = objects_root
+        self.run_script = run_script
 
 
 def os_info() -> dict[str, str]:
@@ -120,7 +129,10 @@ class HookInput:
     entry folder; ``run_path`` the working folder (the cache entry for cacheable scripts);
     ``variations``/``variation_values`` the selection; ``version`` the planned version and
     ``constraints`` the version constraints; ``os_info`` see :func:`os_info`;
-    ``run(cmd)`` runs a command with the node's env and returns its output.
+    ``run(cmd)`` runs a command with the node's env and returns its output;
+    ``run_script(tags, ...)`` plans and runs another script now (a nested run) and returns
+    its result (``env``, ``state``, ``version``, ``status``, ``cache_uid``); ``chain`` the
+    aliases from the root to this node.
     """
 
     env: dict[str, Any]
@@ -137,6 +149,59 @@ class HookInput:
     os_info: dict[str, str] = field(default_factory=os_info)
     base_environ: dict[str, str] = field(default_factory=dict, repr=False)
     objects_root: Path | None = field(default=None, repr=False)
+    chain: tuple[str, ...] = ()
+    nested: NestedRun | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_call(cls, call: HookCall) -> HookInput:
+        """The ``i`` of ckx's dialect for one hook call."""
+        return cls(
+            env=call.env,
+            state=call.state,
+            meta=call.meta,
+            input=call.inputs,
+            script_path=call.script_path,
+            run_path=call.run_path,
+            variations=list(call.variations),
+            variation_values=dict(call.variation_values),
+            version=call.version,
+            constraints=call.constraints,
+            tags=list(call.tags),
+            base_environ=call.base_environ,
+            objects_root=call.objects_root,
+            chain=call.chain,
+            nested=call.run_script,
+        )
+
+    def run_script(
+        self,
+        tags: str | Sequence[str] | None = None,
+        *,
+        name: str | None = None,
+        env: dict[str, Any] | None = None,
+        inputs: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """Plan and run the script matching ``tags`` (and/or alias ``name``) now, with ``env``
+        as its request env and ``inputs`` as its ``--key=value`` inputs; ``options`` are engine
+        options (``version_min``, ``new``, ...). Returns ``{"env", "state", "version", "status",
+        "cache_uid"}``. It shares this run's cache, locks and reporter; a cycle through nested
+        runs is a ResolutionError showing the chain (``a → b → (nested) a``)."""
+        if self.nested is None:
+            raise RunError(
+                "run_script() is only available while the engine runs this hook",
+                hint="call the hook through ckx run",
+            )
+        query = tags if isinstance(tags, str) or tags is None else ",".join(tags)
+        request: dict[str, Any] = {
+            **(inputs or {}),
+            **options,
+            "query": query or "",
+            "env": env or {},
+        }
+        if name:
+            request["entry"] = name
+        return self.nested(request)
 
     def keep_in_store(self, path: str | Path) -> Path:
         """Move a large file into the content-addressed store and hardlink it back in place
@@ -199,9 +264,12 @@ class HookInput:
         return key in self._as_dict()
 
 
-def call_hook(cust: Customize, name: str, i: HookInput, where: str) -> dict[str, Any]:
-    """Call hook ``name``; return its result dict; raise RunError naming file and hook."""
+def call_hook(cust: Customize, name: str, i: Any, where: str) -> dict[str, Any]:
+    """Call hook ``name``; return its result dict (checked against the hook spec of the file);
+    raise RunError naming file and hook when it fails."""
     fn = cust.hooks[name]
+    spec = cust.specs.get(name)
+    assert spec is not None  # only declared hooks are loaded
     try:
         out = fn(i)
     except CkxError as e:
@@ -212,15 +280,43 @@ def call_hook(cust: Customize, name: str, i: HookInput, where: str) -> dict[str,
             f"{cust.path}: {name}() of {where} raised {type(exc).__name__}: {exc}",
             hint="run with --debug for the traceback",
         ) from exc
-    if out is None:
-        return {}
-    if not isinstance(out, dict):
-        raise RunError(
-            f"{cust.path}: {name}() of {where} returned {type(out).__name__}, expected a dict or None"
-        )
+    out = check_result(out, spec, f"{cust.path}: {name}() of {where}")
     code = out.get("return", 0)
     if code not in (0, None, False):
         raise RunError(
             f"{cust.path}: {name}() of {where} failed: {out.get('error') or f'return code {code}'}"
         )
     return out
+
+
+def detect_spec(meta: dict[str, Any], where: str, cust: Customize | None) -> DetectSpec:
+    """The detection spec of a ``detect`` block in ``meta`` (``where`` names it), with the
+    version hook of the entry's checked ``customize.py`` (``detect_version`` or its alias
+    ``determine_version``), if it defines one."""
+    from ckx.artifacts.detect import DetectSpec
+
+    hook = cust.hooks.get("detect_version") if cust else None
+    kw: dict[str, Any] = {}
+    if cust is not None and hook is not None:
+        kw = {"hook_file": str(cust.path), "hook_name": cust.defined_as["detect_version"]}
+    return DetectSpec.from_meta(
+        meta["detect"], where, env_prefix=meta.get("env_prefix"), version_hook=hook, **kw
+    )
+
+
+def load_detector(entry_dir: Path | str) -> DetectSpec:
+    """The detection spec of a soft entry folder (its ``detect`` block and ``env_prefix``),
+    with its ``customize.py`` version hook loaded and checked by the hook spec."""
+    from ckx.artifacts import detect
+
+    folder = Path(entry_dir)
+    cust = load_customize(folder / "customize.py", CKX_HOOKS)
+    hook = cust.hooks.get("detect_version") if cust else None
+    if cust is None or hook is None:
+        return detect.load_detector(folder)
+    return detect.load_detector(
+        folder,
+        version_hook=hook,
+        hook_file=str(cust.path),
+        hook_name=cust.defined_as["detect_version"],
+    )

@@ -37,10 +37,15 @@ def _file_digests(path: Path) -> dict[str, str]:
     return out
 
 
-def plan_to_lock(plan) -> dict[str, Any]:
-    """The lock document of ``plan`` (what ``Plan.to_lock()`` returns)."""
-    from ckx.engine.planner import meta_digest
+def meta_digest(meta: dict) -> str:
+    """sha256 of a meta's canonical JSON (for lock files)."""
+    return hashlib.sha256(json.dumps(meta, sort_keys=True, default=str).encode()).hexdigest()
 
+
+# Plans are passed as ``Any``: this module sits below the plan model (ckx.engine.model
+# imports it for Plan.to_lock), so it reads plans by their documented attributes.
+def plan_to_lock(plan: Any) -> dict[str, Any]:
+    """The lock document of ``plan`` (what ``Plan.to_lock()`` returns)."""
     nodes = []
     for n in plan.nodes:
         nodes.append(
@@ -66,7 +71,7 @@ def plan_to_lock(plan) -> dict[str, Any]:
     }
 
 
-def write_lock(plan, path: Path | str) -> Path:
+def write_lock(plan: Any, path: Path | str) -> Path:
     """Write ``plan``'s lock to ``path`` atomically."""
     from ckx.core.metafile import atomic_write_text
 
@@ -108,10 +113,8 @@ def _under_cached(path: str, want: dict[str, dict]) -> bool:
     )
 
 
-def check_replay(plan, lock: dict[str, Any]) -> None:
+def check_replay(plan: Any, lock: dict[str, Any]) -> None:
     """Refuse a replay whose entries changed since the lock was written."""
-    from ckx.engine.planner import meta_digest
-
     want = pins(lock)
     for n in plan.nodes:
         pin = want.get(n.path)

@@ -1,22 +1,27 @@
 """The planner: query -> entry -> variations -> version -> deps, for the whole graph, before
 anything runs.
 
-The planner knows nothing of repositories or caches: a :class:`Provider` answers its
-questions (resolvelib's split). The result is a :class:`Plan`, a tree of :class:`Node` in run
-order, which the runner executes and ``--plan`` prints.
+The planner knows nothing of repositories, caches, files or terminals: a
+:class:`~ckx.engine.protocols.Provider` answers its questions and a
+:class:`~ckx.engine.protocols.Reporter` is told what it does and asked to choose
+(resolvelib's split). It never prints or prompts. The result is an immutable
+:class:`~ckx.engine.model.Plan`; errors are :class:`~ckx.engine.problems.PlanError` data.
 
 Rules written down here because users depend on them:
 
-* **Ambiguity.** Several entries match a query: they are ordered by declared priority
-  (meta ``sort`` or ``priority``, higher first), then newest version (the newest key of
-  ``versions``, else ``default_version``), then alias; the provider's ``choose`` prompts when
-  interactive and otherwise takes the first and says so. A choice is remembered for the rest
-  of the plan.
+* **Ambiguity.** Several entries match a query: they are ordered by the provider's preference
+  (declared priority, meta ``sort`` or ``priority``, higher first; then newest version; then
+  alias), and the reporter chooses (a prompt when interactive, else the first, saying so). A
+  choice is remembered for the rest of the plan.
 * **Cycles.** An entry with the same variations appearing twice on one path is a cycle,
-  reported as ``a → b → a``.
+  reported as ``a → b → a`` (through nested runs too: ``a → b → (nested) a``).
 * **Versions.** Within one plan, one entry with one set of variations has one version: the
   constraints of every place that asks for it (``version``, ``version_min``,
-  ``version_max``, from deps, ``--adr`` and the request) must hold together. A conflict is
+  ``version_max``, from deps, ``--adr`` and the request) must hold together. They are
+  collected per (entry, variations) group during the walk (a node sees the constraints of
+  the nodes of its group planned before it); after the walk, the nodes of a group that
+  missed some are settled: copied with the group's constraints when their version and
+  joint constraint do not change, else only their subtree is planned again. A conflict is
   reported as the list of who asked for what. With ``versions`` declared, the version is
   ``version`` if given, else ``default_version`` if it fits, else the newest that fits;
   without, the constraints travel to the script (``CKX_VERSION*``) and are checked against
@@ -28,350 +33,63 @@ Rules written down here because users depend on them:
   of a node planned before (it runs earlier), or any key for ``prehook_deps``,
   ``posthook_deps`` and ``post_deps`` (the node's ``preprocess`` runs before them). Such a
   dep is *deferred*: it is planned (so ``--plan`` shows it) but decided when reached; if its
-  tags then differ, it is planned again at that moment; a planning error of a deferred dep
-  is raised only if the dep is actually needed.
+  tags then differ, it is planned again then (:meth:`Planner.revise`); a planning error of a
+  deferred dep is raised only if the dep is actually needed (a bad ``customize.py`` always).
 * **Cached nodes.** A node with a valid cache entry is not expanded: its deps do not run and
   the exported env comes from the entry.
+* **Hooks.** The ``customize.py`` of every node that will run is loaded and checked against
+  its dialect's hook spec while planning, so a bad hook stops the plan before anything runs.
 """
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Any
 
 from ckx.core.entries import Entry
-from ckx.core.errors import CkxError, ResolutionError
+from ckx.core.errors import CkxError
 from ckx.core.query import Query, Variation, parse
 from ckx.engine import envs
+from ckx.engine.cache import CacheRecord, cache_key, key_env
+from ckx.engine.hookspec import HookError
+from ckx.engine.model import (
+    Constraint,
+    Edge,
+    Node,
+    Origin,
+    Plan,
+    combine,
+    is_cacheable,
+    replace_nodes,
+)
+from ckx.engine.problems import PlanError
+from ckx.engine.protocols import NullReporter, Provider, Reporter
 from ckx.engine.variations import Selection, merge_adr, merge_meta, select
 
-DEP_KINDS = ("deps", "prehook_deps", "posthook_deps", "post_deps")
-_VERSION_FIELDS = ("version", "version_min", "version_max", "version_max_usable")
 MAX_DEPTH = 64
+#: Settling rounds before giving up (each round plans only the subtrees that disagree).
+MAX_ROUNDS = 64
+
+Group = tuple[str, tuple[str, ...]]
 
 
-class Constraint:
-    """A version constraint and the chain of who asked for it (immutable, hashable).
+class Outer:
+    """Where a nested plan is asked from: the ``chain`` of the node whose hook asks, and the
+    ``ancestors`` (entry uid, variations) being run above it (a cycle check)."""
 
-    A plain class, not a dataclass: class creation is paid by every command (~1.5 ms each).
-    """
+    __slots__ = ("chain", "ancestors")
 
-    __slots__ = ("version", "version_min", "version_max", "version_max_usable", "chain")
-
-    def __init__(
-        self,
-        version: str | None = None,
-        version_min: str | None = None,
-        version_max: str | None = None,
-        version_max_usable: str | None = None,
-        chain: tuple[str, ...] = (),
-    ) -> None:
-        self.version = version
-        self.version_min = version_min
-        self.version_max = version_max
-        self.version_max_usable = version_max_usable
-        self.chain = tuple(chain)
-
-    def _key(self) -> tuple:
-        return (
-            self.version,
-            self.version_min,
-            self.version_max,
-            self.version_max_usable,
-            self.chain,
-        )
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Constraint) and self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __repr__(self) -> str:
-        return f"Constraint({self.describe()} by {' → '.join(self.chain)})"
-
-    def is_empty(self) -> bool:
-        return not any((self.version, self.version_min, self.version_max, self.version_max_usable))
-
-    def describe(self) -> str:
-        from ckx.core.versions import describe_constraint
-
-        return describe_constraint(
-            version=self.version, version_min=self.version_min, version_max=self.version_max
-        )
-
-    def fields(self) -> dict[str, str | None]:
-        return {k: getattr(self, k) for k in _VERSION_FIELDS}
-
-
-class Edge:
-    """A dep of a node: its (merged) declaration and the node it resolved to.
-
-    ``deferred``: its condition is decided when reached; ``skipped``: a static condition is
-    false; ``error``: the planning error of a deferred dep (raised only if it is needed).
-    """
-
-    __slots__ = ("kind", "index", "dep", "query", "deferred", "skipped", "node", "error")
-
-    def __init__(self, kind: str, index: int, dep: dict[str, Any]) -> None:
-        self.kind = kind
-        self.index = index
-        self.dep = dep
-        self.query: Query | None = None
-        self.deferred = False
-        self.skipped = False
-        self.node: Node | None = None
-        self.error: CkxError | None = None
-
-    def label(self) -> str:
-        return f"{self.kind}[{self.index}]"
-
-
-class Node:
-    """One script to run (or reuse from the cache), with everything the runner needs.
-
-    ``path`` is the node's position in the tree (``root/deps.0/prehook_deps.1``, stable for
-    ``--lock``); ``chain`` the aliases from the root; ``meta`` the entry meta with variation
-    and version overlays; ``request_env`` the env set explicitly for it; ``static_env`` its
-    env as known at plan time; ``status`` run | cached | detect.
-    """
-
-    __slots__ = (
-        "id",
-        "path",
-        "entry",
-        "query",
-        "chain",
-        "selection",
-        "meta",
-        "request_env",
-        "inputs",
-        "constraints",
-        "version",
-        "static_env",
-        "adr",
-        "edges",
-        "cache_key",
-        "cached",
-        "status",
-    )
-
-    def __init__(
-        self,
-        id: int,
-        path: str,
-        entry: Entry,
-        query: Query,
-        chain: tuple[str, ...],
-        selection: Selection,
-        meta: dict[str, Any],
-        request_env: dict[str, Any],
-        inputs: dict[str, Any],
-        constraints: tuple[Constraint, ...] = (),
-        version: str | None = None,
-    ) -> None:
-        self.id = id
-        self.path = path
-        self.entry = entry
-        self.query = query
+    def __init__(self, chain: tuple[str, ...], ancestors: tuple[Group, ...]) -> None:
         self.chain = chain
-        self.selection = selection
-        self.meta = meta
-        self.request_env = request_env
-        self.inputs = inputs
-        self.constraints = constraints
-        self.version = version
-        self.static_env: dict[str, Any] = {}
-        self.adr: dict[str, dict] = {}
-        self.edges: list[Edge] = []
-        self.cache_key: str | None = None
-        self.cached: Any = None
-        self.status = "run"
-
-    def __repr__(self) -> str:
-        return f"Node({self.path}: {self.title()} [{self.status}])"
-
-    @property
-    def cacheable(self) -> bool:
-        # packages are installed once and reused unless their meta says otherwise (CK)
-        default = self.entry.automation == "package"
-        return envs.normalise_value(self.meta.get("cache", default)) == "yes"
-
-    @property
-    def variations(self) -> tuple[str, ...]:
-        return self.selection.names
-
-    @property
-    def group(self) -> tuple[str, tuple[str, ...]]:
-        return (self.entry.uid, self.selection.names)
-
-    def joint(self) -> dict[str, str | None]:
-        """The node's constraints combined (they are known to be consistent)."""
-        return combine(self.constraints)
-
-    def title(self) -> str:
-        v = f" {self.selection.text}" if self.selection.names else ""
-        return f"{self.entry.alias}{v}"
-
-    def walk(self):
-        """This node and every planned node below it, in run order."""
-        yield self
-        for e in self.edges:
-            if e.node is not None:
-                yield from e.node.walk()
+        self.ancestors = ancestors
 
 
-class Provider:
-    """What the planner asks the world (the interface; duck-typed, no need to subclass).
-    See :class:`ckx.engine.provider.RepoProvider` for the one backed by repos and the cache."""
+class _Walk:
+    """The state of one walk: ``produced`` keys of the nodes planned so far."""
 
-    def find_matches(self, query: Query, name: str | None = None) -> list[Entry]:
-        """Entries (scripts) matching ``query`` (and alias/uid ``name``)."""
-        raise NotImplementedError
+    __slots__ = ("produced",)
 
-    def choose(self, title: str, options: list[str], default: int) -> int:
-        """Pick one of several candidates (prompt or documented default)."""
-        raise NotImplementedError
-
-    def cache_lookup(self, node: Node) -> Any:
-        """A valid cache record for ``node`` (``node.cache_key`` is set) or None."""
-        raise NotImplementedError
-
-
-class Plan:
-    """The resolved graph: a tree of nodes in run order, and the request it answers."""
-
-    __slots__ = ("root", "request")
-
-    def __init__(self, root: Node, request: dict[str, Any] | None = None) -> None:
-        self.root = root
-        self.request = request or {}
-
-    @property
-    def nodes(self) -> list[Node]:
-        return list(self.root.walk())
-
-    def to_lock(self) -> dict[str, Any]:
-        """The versioned lock document (see :mod:`ckx.engine.lockfile`)."""
-        from ckx.engine.lockfile import plan_to_lock
-
-        return plan_to_lock(self)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"request": self.request, "root": _node_dict(self.root)}
-
-    def render(self) -> str:
-        """The human tree that ``--plan`` prints."""
-        lines: list[str] = []
-        _render(self.root, "", "", lines)
-        return "\n".join(lines)
-
-
-def _node_dict(n: Node) -> dict[str, Any]:
-    return {
-        "id": n.id,
-        "path": n.path,
-        "entry": n.entry.cid,
-        "uid": n.entry.uid,
-        "variations": list(n.variations),
-        "version": n.version,
-        "constraints": n.joint(),
-        "status": n.status,
-        "cache_key": n.cache_key,
-        "deps": [
-            {
-                "kind": e.kind,
-                "index": e.index,
-                "tags": str(e.query) if e.query else None,
-                "deferred": e.deferred,
-                "skipped": e.skipped,
-                "error": e.error.message if e.error else None,
-                "node": _node_dict(e.node) if e.node else None,
-            }
-            for e in n.edges
-        ],
-    }
-
-
-def _render(n: Node, head: str, indent: str, lines: list[str]) -> None:
-    ver = f" v{n.version}" if n.version else ""
-    c = {k: v for k, v in n.joint().items() if v and k != "version"}
-    cons = f" ({', '.join(f'{k}={v}' for k, v in c.items())})" if c else ""
-    lines.append(f"{head}{n.title()}{ver}{cons}  [{n.status}]  ({n.entry.cid})")
-    for k, e in enumerate(n.edges):
-        last = k == len(n.edges) - 1
-        branch = indent + ("└─ " if last else "├─ ")
-        sub = indent + ("   " if last else "│  ")
-        tag = f"{e.kind}: " + ("(decided when reached) " if e.deferred else "")
-        if e.skipped:
-            lines.append(f"{branch}{tag}{e.query}  [skipped: condition false]")
-        elif e.node is None:
-            why = f": {e.error.message.splitlines()[0]}" if e.error else ""
-            lines.append(f"{branch}{tag}{e.query}  [unresolved{why}]")
-        else:
-            _render(e.node, branch + tag, sub, lines)
-
-
-def combine(constraints: tuple[Constraint, ...] | list[Constraint]) -> dict[str, str | None]:
-    """Intersect constraints; raise ResolutionError naming who asked for what on a conflict."""
-    if not constraints:
-        return {
-            "version": None,
-            "version_min": None,
-            "version_max": None,
-            "version_max_usable": None,
-        }
-    from ckx.core.versions import compare, parse_version
-
-    exact: Constraint | None = None
-    lo: Constraint | None = None
-    hi: Constraint | None = None
-    usable: str | None = None
-    for c in constraints:
-        for text in (c.version, c.version_min, c.version_max):
-            if text:
-                _parse_or_fail(parse_version, text, c)
-        if c.version:
-            if exact and compare(str(exact.version), c.version) != 0:
-                raise _conflict(exact, c)
-            exact = exact or c
-        if c.version_min and (lo is None or compare(c.version_min, str(lo.version_min)) > 0):
-            lo = c
-        if c.version_max and (hi is None or compare(c.version_max, str(hi.version_max)) < 0):
-            hi = c
-        usable = c.version_max_usable or usable
-    if lo and hi and compare(str(lo.version_min), str(hi.version_max)) > 0:
-        raise _conflict(lo, hi)
-    if exact and lo and compare(str(exact.version), str(lo.version_min)) < 0:
-        raise _conflict(lo, exact)
-    if exact and hi and compare(str(exact.version), str(hi.version_max)) > 0:
-        raise _conflict(exact, hi)
-    return {
-        "version": exact.version if exact else None,
-        "version_min": lo.version_min if lo else None,
-        "version_max": hi.version_max if hi else None,
-        "version_max_usable": usable,
-    }
-
-
-def _parse_or_fail(parse_version, text: str, c: Constraint) -> None:
-    try:
-        parse_version(str(text))
-    except CkxError as e:
-        raise ResolutionError(
-            f"bad version '{text}' asked by {' → '.join(c.chain)}: {e.message}"
-        ) from None
-
-
-def _conflict(a: Constraint, b: Constraint) -> ResolutionError:
-    target = a.chain[-1] if a.chain else "?"
-    return ResolutionError(
-        f"version conflict for {target}:\n"
-        f"  {' → '.join(a.chain)} requires {a.describe()}\n"
-        f"  {' → '.join(b.chain)} requires {b.describe()}",
-        hint="relax one of the constraints (e.g. --adr.NAME.version_min=...) or pin one version",
-    )
+    def __init__(self, produced: tuple[str, ...] = ()) -> None:
+        self.produced: list[str] = list(produced)
 
 
 def _as_query(tags: Any) -> Query:
@@ -380,52 +98,58 @@ def _as_query(tags: Any) -> Query:
     return parse(tags if tags is not None else "")
 
 
-def _priority(entry: Entry) -> tuple:
-    from ckx.core.versions import parse_version
-
-    meta = entry.meta
-    try:
-        prio = float(meta.get("sort", meta.get("priority", 0)) or 0)
-    except (TypeError, ValueError):
-        prio = 0.0
-    vs = [str(v) for v in (meta.get("versions") or {})]
-    if meta.get("default_version"):
-        vs.append(str(meta["default_version"]))
-    best = None
-    for v in vs:
-        try:
-            pv = parse_version(v)
-        except CkxError:
-            continue
-        best = pv if best is None or pv > best else best
-    return (-prio, 0 if best is not None else 1, _Neg(best), entry.alias)
+def node_key(node: Node, env: dict[str, Any]) -> str:
+    """The cache key of ``node`` when its env is ``env`` (``cache_key_env`` keys read from it)."""
+    return _key(node.entry, node.selection, node.meta, node.version, node.joint(), node.origin, env)
 
 
-class _Neg:
-    """Sorts versions newest first inside a key tuple."""
-
-    def __init__(self, v) -> None:
-        self.v = v
-
-    def __lt__(self, other: _Neg) -> bool:
-        if self.v is None or other.v is None:
-            return False
-        return self.v > other.v
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Neg) and self.v == other.v
+def _key(
+    entry: Entry,
+    selection: Selection,
+    meta: dict[str, Any],
+    version: str | None,
+    joint: dict[str, str | None],
+    origin: Origin,
+    env: dict[str, Any],
+) -> str:
+    return cache_key(
+        script=entry.uid,
+        variations=selection.names,
+        version=version,
+        constraints=joint,
+        request_env=origin.request_env,
+        inputs=envs.mapped_inputs(meta, origin.inputs),
+        # a package registered from a local copy (--path=DIR) is its own result
+        path=origin.inputs.get("path") if entry.automation == "package" else None,
+        key_env=key_env(meta, env),
+    )
 
 
 class Planner:
-    """Builds a :class:`Plan` from a request, asking a :class:`Provider`."""
+    """Builds :class:`Plan` objects, asking a :class:`Provider`, telling a :class:`Reporter`.
 
-    def __init__(self, provider: Provider, *, pins: dict[str, dict] | None = None) -> None:
+    ``pins`` (from ``--lock``) fix the entry, variations and version at tree paths."""
+
+    def __init__(
+        self,
+        provider: Provider,
+        reporter: Reporter | None = None,
+        *,
+        pins: dict[str, dict] | None = None,
+    ) -> None:
         self.provider = provider
+        self.reporter: Reporter = reporter or NullReporter()
         self.pins = pins or {}
         self._remembered: dict[str, str] = {}
-        self._seeds: dict[tuple, list[Constraint]] = {}
-        self._produced: list[str] = []
+        self._seeds: dict[Group, tuple[Constraint, ...]] = {}
         self._next_id = 0
+
+    def without_pins(self) -> Planner:
+        """A planner for nested runs: same provider, reporter and remembered choices, no pins
+        (a lock file pins the paths of the outer plan only)."""
+        other = Planner(self.provider, self.reporter)
+        other._remembered = self._remembered
+        return other
 
     # -- public ----------------------------------------------------------------------------
     def plan(
@@ -437,8 +161,10 @@ class Planner:
         adr: dict[str, dict] | None = None,
         inputs: dict[str, Any] | None = None,
         constraint: dict[str, str] | None = None,
+        outer: Outer | None = None,
     ) -> Plan:
-        """Resolve the whole graph for ``query`` (and/or entry ``name``)."""
+        """Resolve the whole graph for ``query`` (and/or entry ``name``); ``outer``: this is a
+        nested run asked by a hook of a node being run."""
         q = _as_query(query)
         request = {
             "query": str(q),
@@ -448,48 +174,104 @@ class Planner:
             "inputs": dict(inputs or {}),
             "constraint": dict(constraint or {}),
         }
-        for _ in range(10):
-            self._produced = []
-            self._next_id = 0
-            root = self._node(
-                q,
-                name=name,
-                path="root",
-                chain=(),
-                inherited={},
-                request_env=dict(env or {}),
-                adr=dict(adr or {}),
-                inputs=dict(inputs or {}),
-                own=self._constraint(constraint or {}, ()),
-                ancestors=(),
-            )
-            if not self._reseed(root):
-                return Plan(root=root, request=request)
-        raise ResolutionError("version constraints did not settle after 10 rounds")
+        self._seeds = {}
+        self._next_id = 0
+        origin = Origin(
+            query=q,
+            name=name,
+            path="root",
+            chain=outer.chain if outer else (),
+            inherited={},
+            request_env=dict(env or {}),
+            adr=dict(adr or {}),
+            inputs=dict(inputs or {}),
+            own=Constraint.of(constraint or {}, ()),
+            ancestors=outer.ancestors if outer else (),
+            produced=(),
+            nested=outer is not None,
+        )
+        root = self._settle(self._node(origin, _Walk()), origin)
+        return Plan(root, request, groups=dict(self._seeds))
 
-    def plan_edge(self, parent: Node, edge: Edge, env: dict[str, Any]) -> Node:
-        """(Re)plan one deferred dep at run time, with the env as it is now."""
-        dep = edge.dep
-        q = _as_query(dep.get("tags")).merged(_as_query(envs.tags_from_env(dep, env)))
-        edge.query = q
-        return self._child(parent, edge, q, env, ancestors=())
-
-    # -- nodes -----------------------------------------------------------------------------
-    def _node(
+    def revise(
         self,
-        query: Query,
-        *,
-        name,
-        path,
-        chain,
-        inherited,
-        request_env,
-        adr,
-        inputs,
-        own,
-        ancestors,
+        plan: Plan,
+        origin: Origin,
+        env: dict[str, Any],
+        reason: str,
+        query: Query | None = None,
     ) -> Node:
-        pin = self.pins.get(path)
+        """The one way a plan changes while it runs: plan the node of ``origin`` again with the
+        env it really inherits (and, for a deferred dep, the ``query`` its tags give now),
+        under the version constraints ``plan`` settled on; tell the reporter why."""
+        self._seeds = dict(plan.groups)
+        changes: dict[str, Any] = {"inherited": dict(env)}
+        if query is not None:
+            changes["query"] = query
+        node = self._node(origin.but(**changes), _Walk(origin.produced))
+        self.reporter.revised(node, reason)
+        return node
+
+    # -- one node --------------------------------------------------------------------------
+    def _node(self, origin: Origin, walk: _Walk) -> Node:
+        entry, selection, chain, group, pin = self._identify(origin)
+        cons = self._constraints(origin, chain, group, pin)
+        joint = combine(cons)
+        meta = selection.meta
+        version = self._choose_version(entry, meta, joint, chain)
+        if version and str(version) in (meta.get("versions") or {}):
+            meta = merge_meta(meta, meta["versions"][str(version)] or {})
+        dialect = self.provider.dialect(entry)
+        layers = envs.layers_for(
+            meta,
+            request_env=origin.request_env,
+            inputs=origin.inputs,
+            version=version,
+            constraints=joint,
+            prefix=dialect.prefix,
+        )
+        static_env = envs.compose(origin.inherited, layers)
+        key, cached = None, None
+        if is_cacheable(entry, meta):
+            key = _key(entry, selection, meta, version, joint, origin, static_env)
+            cached = self._cached(entry, key, origin.path, selection)
+        fields: dict[str, Any] = dict(
+            id=self._new_id(),
+            path=origin.path,
+            entry=entry,
+            query=origin.query,
+            chain=chain,
+            selection=selection,
+            meta=meta,
+            request_env=origin.request_env,
+            inputs=origin.inputs,
+            constraints=cons,
+            version=version,
+            layers=layers,
+            static_env=static_env,
+            adr=merge_adr(meta.get("add_deps_recursive") or {}, origin.adr),
+            cache_key=key,
+            cached=cached,
+            dialect=dialect,
+            origin=origin,
+            status="cached",
+            hooks=None,
+            edges=(),
+        )
+        if cached is None:
+            fields["hooks"] = dialect.load_hooks(entry.path)  # checked now, before anything runs
+            fields["status"] = "detect" if meta.get("detect") else "run"
+            fields["edges"] = self._expand(fields, walk, (*origin.ancestors, group))
+        walk.produced += list(meta.get("new_env_keys") or [])
+        self._seeds[group] = tuple(dict.fromkeys((*self._seeds.get(group, ()), *cons)))
+        node = Node(**fields)
+        self.reporter.planned(node)
+        return node
+
+    def _identify(self, origin: Origin) -> tuple[Entry, Selection, tuple[str, ...], Group, dict]:
+        """Entry, variations, chain and group of the node of ``origin``; cycle and depth check."""
+        pin = {} if origin.nested else (self.pins.get(origin.path) or {})
+        query = origin.query
         if pin:
             query = Query(
                 tags=query.tags,
@@ -497,90 +279,103 @@ class Planner:
                 variations=tuple(_pinned_variations(pin)),
                 not_variations=(),
             )
-        entry = self._pick(query, name, chain, pin)
-        where = f"{entry.cid} ({' → '.join((*chain, entry.alias))})"
+        entry = self._pick(query, origin.name, origin.chain, pin, root=origin.path == "root")
+        where = f"{entry.cid} ({' → '.join((*origin.chain, entry.alias))})"
         selection = select(entry.meta, query, where)
-        chain = (*chain, entry.alias + (f"({selection.text})" if selection.names else ""))
-        key = (entry.uid, selection.names)
-        if key in ancestors:
-            raise ResolutionError(
-                "dependency cycle: " + " → ".join(chain),
-                hint="one of these scripts must stop depending on the other (check deps and variations)",
-            )
+        label = entry.alias + (f"({selection.text})" if selection.names else "")
+        if origin.nested and origin.path == "root":
+            label = "(nested) " + label
+        chain = (*origin.chain, label)
+        group = (entry.uid, selection.names)
+        if group in origin.ancestors:
+            raise PlanError("cycle", cycle=chain, chain=chain)
         if len(chain) > MAX_DEPTH:
-            raise ResolutionError(
-                f"dependency chain deeper than {MAX_DEPTH}: " + " → ".join(chain[:5]) + " → …"
-            )
-        cons = [c for c in own if not c.is_empty()]
-        cons = [Constraint(**c.fields(), chain=chain) for c in cons]
-        if pin and pin.get("version"):
+            raise PlanError("depth", chain=chain, limit=MAX_DEPTH)
+        return entry, selection, chain, group, pin
+
+    def _constraints(
+        self, origin: Origin, chain: tuple[str, ...], group: Group, pin: dict
+    ) -> tuple[Constraint, ...]:
+        """The node's own constraints (asked by ``chain``), its lock pin, and every one the
+        nodes of its group planned before it were asked."""
+        cons = [Constraint(**c.fields(), chain=chain) for c in origin.own]
+        if pin.get("version"):
             cons.append(Constraint(version=str(pin["version"]), chain=("ckx.lock", *chain)))
-        cons += self._seeds.get(key, [])
-        joint = combine(cons)
-        meta = selection.meta
-        version = self._choose_version(entry, meta, joint, chain)
-        if version and str(version) in (meta.get("versions") or {}):
-            meta = merge_meta(meta, meta["versions"][str(version)] or {})
-        node = Node(
-            id=self._new_id(),
-            path=path,
-            entry=entry,
-            query=query,
-            chain=chain,
-            selection=selection,
-            meta=meta,
-            request_env=request_env,
-            inputs=inputs,
-            constraints=tuple(cons),
-            version=version,
+        return tuple(dict.fromkeys((*cons, *self._seeds.get(group, ()))))
+
+    def _cached(self, entry: Entry, key: str, path: str, selection: Selection) -> Any:
+        """The cache record the node reuses (the reporter picks among several), or None."""
+        found = self.provider.satisfied_by(entry, key, path)
+        if not found:
+            return None
+        if len(found) == 1:
+            return found[0]
+        title = entry.alias + (f" {selection.text}" if selection.names else "")
+        k = self.reporter.choose(
+            f"{len(found)} cached results of {title}", [_describe(r) for r in found], 0
         )
-        node.static_env = compose_env(inherited, node)
-        node.adr = merge_adr(meta.get("add_deps_recursive") or {}, adr)
-        if node.cacheable:
-            from ckx.engine.cache import cache_key
+        return found[k]
 
-            node.cache_key = cache_key(node)
-            node.cached = self.provider.cache_lookup(node)
-        if node.cached is not None:
-            node.status = "cached"
-            self._produced += list(meta.get("new_env_keys") or [])
-            return node
-        if meta.get("detect"):
-            node.status = "detect"
-        self._expand(node, (*ancestors, key))
-        self._produced += list(meta.get("new_env_keys") or [])
-        return node
-
-    def _expand(self, node: Node, ancestors: tuple) -> None:
-        env = dict(node.static_env)
-        for kind in DEP_KINDS:
-            for k, raw in enumerate(node.meta.get(kind) or []):
-                dep = self._merged_dep(node, raw)
-                edge = Edge(kind=kind, index=k, dep=dep)
-                node.edges.append(edge)
-                reads = envs.condition_keys(dep)
-                edge.deferred = bool(reads) and (
-                    kind != "deps" or any(envs.matches(r, self._produced) for r in reads)
+    # -- deps ------------------------------------------------------------------------------
+    def _expand(self, node: dict[str, Any], walk: _Walk, ancestors: tuple) -> tuple[Edge, ...]:
+        env: dict[str, Any] = node["static_env"]
+        edges: list[Edge] = []
+        counts: dict[str, int] = {}
+        for kind, raw in self.provider.dependencies(node["meta"]):
+            k = counts[kind] = counts.get(kind, -1) + 1
+            dep = self._merged_dep(node["meta"], node["adr"], raw)
+            reads = envs.condition_keys(dep)
+            deferred = bool(reads) and (
+                kind != "deps" or any(envs.matches(r, walk.produced) for r in reads)
+            )
+            if not deferred and not envs.dep_enabled(dep, env):
+                edges.append(Edge(kind, k, dep, query=_as_query(dep.get("tags")), skipped=True))
+                continue
+            query = _as_query(dep.get("tags")).merged(_as_query(envs.tags_from_env(dep, env)))
+            origin = Origin(
+                query=query,
+                name=None,
+                path=f"{node['path']}/{kind}.{k}",
+                chain=node["chain"],
+                inherited=env,
+                request_env=dict(dep.get("env") or {}),
+                adr=dict(node["adr"]),
+                inputs={},
+                own=Constraint.of(dep, ()),
+                ancestors=ancestors,
+                produced=tuple(walk.produced),
+            )
+            child, error = None, None
+            try:
+                child = self._node(origin, walk)
+            except HookError:
+                raise  # a broken customize.py is refused whether or not the dep is needed
+            except CkxError as e:
+                if not deferred:
+                    raise
+                error = e  # raised at run time only if the dep is needed
+            edges.append(
+                Edge(
+                    kind,
+                    k,
+                    dep,
+                    query=query,
+                    deferred=deferred,
+                    node=child,
+                    error=error,
+                    origin=origin,
                 )
-                if not edge.deferred and not envs.dep_enabled(dep, env):
-                    edge.skipped = True
-                    edge.query = _as_query(dep.get("tags"))
-                    continue
-                edge.query = _as_query(dep.get("tags")).merged(
-                    _as_query(envs.tags_from_env(dep, env))
-                )
-                try:
-                    edge.node = self._child(node, edge, edge.query, env, ancestors)
-                except CkxError as e:
-                    if not edge.deferred:
-                        raise
-                    edge.error = e  # raised at run time only if the dep is needed
+            )
+        return tuple(edges)
 
-    def _merged_dep(self, node: Node, raw: dict) -> dict:
+    @staticmethod
+    def _merged_dep(meta: dict, adr: dict, raw: dict) -> dict:
+        """A dep with the ``add_deps`` of its parent and the ``add_deps_recursive`` in force
+        merged in, for each of its ``names``."""
         dep = dict(raw or {})
         names = [str(n) for n in (dep.get("names") or [])]
         extra: dict[str, Any] = {}
-        for source in (node.meta.get("add_deps") or {}, node.adr):
+        for source in (meta.get("add_deps") or {}, adr):
             for n in names:
                 if n in source:
                     extra = merge_adr({"x": extra}, {"x": source[n]})["x"]
@@ -588,78 +383,54 @@ class Planner:
             dep = merge_adr({"x": dep}, {"x": extra})["x"]
         return dep
 
-    def _child(self, parent: Node, edge: Edge, query: Query, env: dict, ancestors: tuple) -> Node:
-        dep = edge.dep
-        return self._node(
-            query,
-            name=None,
-            path=f"{parent.path}/{edge.kind}.{edge.index}",
-            chain=parent.chain,
-            inherited=env,
-            request_env=dict(dep.get("env") or {}),
-            adr=dict(parent.adr),
-            inputs={},
-            own=self._constraint(dep, ()),
-            ancestors=ancestors or self._ancestors_of(parent),
-        )
-
-    def _ancestors_of(self, node: Node) -> tuple:
-        # used for run-time re-planning, where the walk's ancestor list is gone: the chain
-        # is enough to catch a cycle through the node itself
-        return ((node.entry.uid, node.selection.names),)
-
-    @staticmethod
-    def _constraint(fields: dict, chain: tuple[str, ...]) -> tuple[Constraint, ...]:
-        vals = {
-            k: (str(fields[k]) if fields.get(k) not in (None, "") else None)
-            for k in _VERSION_FIELDS
-        }
-        c = Constraint(**vals, chain=chain)
-        return () if c.is_empty() else (c,)
-
+    # -- candidates and versions -------------------------------------------------------------
     def _pick(
-        self, query: Query, name: str | None, chain: tuple[str, ...], pin: dict | None
+        self, query: Query, name: str | None, chain: tuple[str, ...], pin: dict, *, root: bool
     ) -> Entry:
-        # a provider may search the root differently (ckx install package: packages only)
-        root_finder = getattr(self.provider, "find_root_matches", None) if not chain else None
-        hits = root_finder(query, name) if root_finder else self.provider.find_matches(query, name)
+        hits = self.provider.find_candidates(query, name, root=root)
         if pin:
+            for e in hits:
+                if e.uid != pin.get("uid"):
+                    self.reporter.rejected(e, query, f"the lock file pins {pin.get('uid')}")
             hits = [e for e in hits if e.uid == pin.get("uid")]
             if not hits:
-                raise ResolutionError(
-                    f"the lock file pins {pin.get('alias')} ({pin.get('uid')}) at {pin.get('path')}, "
-                    f"but no such entry matches '{query}' any more",
-                    hint="restore that entry, or plan again without --lock and write a new lock",
-                )
+                raise PlanError("pin-gone", chain=chain, pin=pin, query=str(query))
         if not hits and query.variations:
             # tell "unknown variation" apart from "unknown script"
-            plain = self.provider.find_matches(
-                Query(tags=query.tags, not_tags=query.not_tags), name
+            plain = self.provider.find_candidates(
+                Query(tags=query.tags, not_tags=query.not_tags), name, root=root
             )
             for e in plain:
                 select(e.meta, query, f"{e.cid} ({' → '.join((*chain, e.alias))})")
-        if not hits and name and not query.variations and hasattr(self.provider, "not_found"):
-            raise self.provider.not_found(name, chain)
+        if not hits and name and not query.variations:
+            missing = self.provider.missing(name, chain)
+            if missing is not None:
+                raise missing
         if not hits:
-            who = f" (needed by {' → '.join(chain)})" if chain else ""
-            target = f"'{name}' with tags '{query}'" if name else f"tags '{query}'"
-            kinds = " or ".join(getattr(self.provider, "automations", ("script",)))
-            raise ResolutionError(
-                f"no {kinds} entry matches {target}{who}",
-                hint=f"list candidates with: ckx find script --tags={','.join(query.tags)}"
-                f" (and ckx find package --tags=...)",
+            raise PlanError(
+                "no-match",
+                chain=chain,
+                query=str(query),
+                name=name,
+                kinds=self.provider.kinds,
+                tags=query.tags,
             )
         if len(hits) == 1:
             return hits[0]
-        hits.sort(key=_priority)
+        return self._choose_among(sorted(hits, key=self.provider.preference), query, name, chain)
+
+    def _choose_among(
+        self, hits: list[Entry], query: Query, name: str | None, chain: tuple[str, ...]
+    ) -> Entry:
         memo = f"{query}|{name}"
-        if memo in self._remembered:
-            for e in hits:
-                if e.uid == self._remembered[memo]:
-                    return e
+        for e in hits:
+            if e.uid == self._remembered.get(memo):
+                return e
         options = [f"{e.cid} ({e.path})" for e in hits]
         who = f" for {' → '.join(chain)}" if chain else ""
-        k = self.provider.choose(f"{len(hits)} entries match '{query}'{who}", options, 0)
+        k = self.reporter.choose(f"{len(hits)} entries match '{query}'{who}", options, 0)
+        for e in hits[:k] + hits[k + 1 :]:
+            self.reporter.rejected(e, query, f"{hits[k].cid} was chosen")
         self._remembered[memo] = hits[k].uid
         return hits[k]
 
@@ -685,34 +456,96 @@ class Planner:
         if fits:
             return newest(fits)
         if declared:
-            raise ResolutionError(
-                f"{entry.alias} ({' → '.join(chain)}): none of its versions "
-                f"({', '.join(declared)}) fits {Constraint(**bounds).describe()}",  # type: ignore[arg-type]
-                hint="change the version constraint or add the version to the entry's 'versions'",
+            raise PlanError(
+                "no-version",
+                chain=chain,
+                alias=entry.alias,
+                declared=declared,
+                wanted=Constraint(
+                    version=bounds["version"],
+                    version_min=bounds["version_min"],
+                    version_max=bounds["version_max"],
+                ).describe(),
             )
         return None
-
-    def _reseed(self, root: Node) -> bool:
-        """Check one version per (entry, variations); seed and return True to plan again."""
-        groups: dict[tuple, list[Node]] = {}
-        for n in root.walk():
-            groups.setdefault(n.group, []).append(n)
-        again = False
-        for key, nodes in groups.items():
-            if len(nodes) < 2:
-                continue
-            allc = list(dict.fromkeys(c for n in nodes for c in n.constraints))
-            combine(allc)  # raises the conflict with both chains
-            versions = {n.version for n in nodes}
-            if any(set(allc) - set(n.constraints) for n in nodes) or len(versions) > 1:
-                if set(allc) != set(self._seeds.get(key, [])):
-                    self._seeds[key] = allc
-                    again = True
-        return again
 
     def _new_id(self) -> int:
         self._next_id += 1
         return self._next_id
+
+    # -- one version per (entry, variations) ---------------------------------------------------
+    def _settle(self, root: Node, origin: Origin) -> Node:
+        """Give every node of a group the group's constraints (see *Versions*): nodes planned
+        before a constraint of their group was seen are copied or have their subtree planned
+        again, until nothing changes."""
+        changed = False
+        for _ in range(MAX_ROUNDS):
+            stale = self._stale(root)
+            if not stale:
+                return _renumber(root) if changed else root
+            changed = True
+            root = self._replan(root, stale, origin)
+        groups = sorted({n.title() for n in self._stale(root).values()})
+        raise PlanError("unsettled", rounds=MAX_ROUNDS, groups=groups)
+
+    def _stale(self, root: Node) -> dict[str, Node]:
+        """Nodes whose constraints miss some of their group's (by path); raises a conflict."""
+        groups: dict[Group, list[Node]] = {}
+        for n in root.walk():
+            groups.setdefault(n.group, []).append(n)
+        stale: dict[str, Node] = {}
+        for group, nodes in groups.items():
+            if len(nodes) < 2:
+                continue
+            allc = tuple(dict.fromkeys(c for n in nodes for c in n.constraints))
+            combine(allc)  # a conflict, with both chains
+            versions = {n.version for n in nodes}
+            todo = [n for n in nodes if set(n.constraints) != set(allc) or len(versions) > 1]
+            if todo:
+                self._seeds[group] = tuple(dict.fromkeys((*self._seeds.get(group, ()), *allc)))
+                self.reporter.conflict(nodes[0].title(), allc)
+                stale.update((n.path, n) for n in todo)
+        return stale
+
+    def _replan(self, root: Node, stale: dict[str, Node], origin: Origin) -> Node:
+        """``root`` with its ``stale`` nodes settled; the whole tree is planned again only when a
+        settled subtree produces other env keys (deps decided later may depend on them)."""
+        new: dict[str, Node] = {}
+        for path in sorted(stale):
+            if any(path.startswith(p + "/") for p in new):
+                continue  # inside a subtree planned again already
+            node = stale[path]
+            cons = tuple(dict.fromkeys((*node.constraints, *self._seeds[node.group])))
+            joint = combine(cons)
+            version = self._choose_version(node.entry, node.selection.meta, joint, node.chain)
+            if joint == node.joint() and version == node.version:
+                new[path] = node.but(constraints=cons)  # same version, same env: a copy will do
+                continue
+            walk = _Walk(node.origin.produced)
+            new[path] = self._node(node.origin, walk)
+            if set(walk.produced) != set(node.origin.produced) | _produced(node):
+                return self._node(origin, _Walk())
+        return replace_nodes(root, new)
+
+
+def _produced(node: Node) -> set[str]:
+    return {k for n in node.walk() for k in (n.meta.get("new_env_keys") or [])}
+
+
+def _renumber(root: Node) -> Node:
+    """The tree with ids in run order again (after subtrees were planned again)."""
+    counter = iter(range(1, 1 << 30))
+
+    def visit(n: Node) -> Node:
+        nid = next(counter)
+        edges = tuple(e.but(node=visit(e.node)) if e.node is not None else e for e in n.edges)
+        return n.but(id=nid, edges=edges)
+
+    return visit(root)
+
+
+def _describe(rec: CacheRecord) -> str:
+    return rec.describe()
 
 
 def _pinned_variations(pin: dict) -> list[Variation]:
@@ -721,40 +554,3 @@ def _pinned_variations(pin: dict) -> list[Variation]:
         name, _, value = str(v).partition(".")
         out.append(Variation(name, value or None))
     return out
-
-
-def compose_env(inherited: dict[str, Any], node: Node) -> dict[str, Any]:
-    """The env a node starts with (see :mod:`ckx.engine.envs` for the order)."""
-    meta = node.meta
-    env = envs.without_local(inherited, meta.get("local_env_keys") or ())
-    envs.set_all(env, node.request_env)
-    envs.set_defaults(env, meta.get("default_env") or {})
-    envs.set_all(env, meta.get("env") or {})
-    envs.set_all(env, mapped_inputs(meta, node.inputs))
-    current = meta.get("default_to_current_python")
-    if current and not env.get(current):
-        # the interpreter running ckx (a venv's python) unless the user chose one
-        env[current] = sys.executable
-    joint = node.joint()
-    if node.version:
-        env["CKX_VERSION"] = node.version
-    for k in ("version_min", "version_max", "version_max_usable"):
-        if joint.get(k):
-            env[f"CKX_{k.upper()}"] = joint[k]
-    return env
-
-
-def mapped_inputs(meta: dict, inputs: dict[str, Any]) -> dict[str, Any]:
-    """``input_mapping``: request input ``key`` -> env key."""
-    out = {}
-    for key, env_key in (meta.get("input_mapping") or {}).items():
-        if key in inputs and inputs[key] is not None:
-            out[str(env_key)] = envs.normalise_value(inputs[key])
-    return out
-
-
-def meta_digest(meta: dict) -> str:
-    """sha256 of a meta's canonical JSON (for lock files)."""
-    import hashlib
-
-    return hashlib.sha256(json.dumps(meta, sort_keys=True, default=str).encode()).hexdigest()

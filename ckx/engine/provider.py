@@ -1,13 +1,21 @@
-"""The planner's view of the world: script entries from the index, results from the cache."""
+"""The planner's view of the world: entries from the index, results from the cache, the
+dialect of each repo. :class:`RepoProvider` is the :class:`~ckx.engine.protocols.Provider`
+over a :class:`ckx.core.context.Context`."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from ckx.core.entries import Entry
+from ckx.core.errors import CkxError
 from ckx.core.query import Query
 from ckx.engine.cache import CacheRecord, CacheStore
-from ckx.engine.planner import Provider
+from ckx.engine.dialect import CKX, Dialect, dialect_for, registered
+from ckx.engine.model import DEP_KINDS
+
+if TYPE_CHECKING:
+    from ckx.core.context import Context
 
 
 class CacheFlags:
@@ -21,17 +29,18 @@ class CacheFlags:
         self.renew = renew
         self.skip_cache = skip_cache
 
-    def reuse(self, node) -> bool:
-        return not (node.path == "root" and (self.new or self.renew or self.skip_cache))
+    def reuse(self, path: str) -> bool:
+        """May the node at tree ``path`` reuse a cached result?"""
+        return not (path == "root" and (self.new or self.renew or self.skip_cache))
 
 
-def cache_store(ctx) -> CacheStore:
+def cache_store(ctx: Context) -> CacheStore:
     """The cache of a context: the ``cache`` folder of the local repo."""
     repo = ctx.registry.get("local")
     return CacheStore(repo.folder_for("cache"))
 
 
-def entries_changed(ctx) -> None:
+def entries_changed(ctx: Context) -> None:
     """Tell an already loaded index that entries were written (cache, env), so a later search
     in this process sees them. (The index re-checks freshness once per instance.)"""
     index = ctx.__dict__.get("index")
@@ -39,22 +48,32 @@ def entries_changed(ctx) -> None:
         index.invalidate()
 
 
-class RepoProvider(Provider):
-    """A :class:`ckx.engine.planner.Provider` over a :class:`ckx.core.context.Context`."""
+class RepoProvider:
+    """A :class:`~ckx.engine.protocols.Provider` over a :class:`ckx.core.context.Context`."""
 
     def __init__(
         self,
-        ctx,
+        ctx: Context,
         *,
         automation: str | tuple[str, ...] = ("script", "package"),
         flags: CacheFlags | None = None,
     ) -> None:
         self.ctx = ctx
         #: the kinds of entries that are nodes: scripts and packages (programs at the root)
-        self.automations = (automation,) if isinstance(automation, str) else tuple(automation)
+        self.kinds = (automation,) if isinstance(automation, str) else tuple(automation)
         self.flags = flags or CacheFlags()
         self._store: CacheStore | None = None
         self._searches: dict[tuple[str, str | None], list[Entry]] = {}
+        self._dialects: dict[str, Dialect] = {}
+
+    def with_flags(self, flags: CacheFlags) -> RepoProvider:
+        """The same provider (searches, cache) for a request with other cache ``flags`` (a
+        nested run)."""
+        other = RepoProvider(self.ctx, automation=self.kinds, flags=flags)
+        other._store = self._store
+        other._searches = self._searches
+        other._dialects = self._dialects
+        return other
 
     @property
     def store(self) -> CacheStore:
@@ -62,24 +81,28 @@ class RepoProvider(Provider):
             self._store = cache_store(self.ctx)
         return self._store
 
-    def find_matches(self, query: Query, name: str | None = None) -> list[Entry]:
+    def find_candidates(self, query: Query, name: str | None, *, root: bool) -> list[Entry]:
+        if root:
+            # the root is searched among its own kind only: ckx install package never picks a script
+            return self.ctx.search(self.kinds[0], query, name=name)
         memo = (str(query), name)
         if memo not in self._searches:
             hits: list[Entry] = []
-            for automation in self.automations:
+            for automation in self.kinds:
                 hits += self.ctx.search(automation, query, name=name)
             self._searches[memo] = hits
         return list(self._searches[memo])
 
-    def find_root_matches(self, query: Query, name: str | None = None) -> list[Entry]:
-        """The root of a request is searched among its own kind only (the first of
-        ``automations``): ``ckx install package`` never picks a script."""
-        return self.ctx.search(self.automations[0], query, name=name)
+    def preference(self, entry: Entry) -> tuple:
+        return priority(entry)
 
-    def not_found(self, name: str, chain: tuple[str, ...]):
-        """The error for an unknown name: did-you-mean, or why the entry is invalid."""
-        kind = self.automations[0] if not chain else self.automations[-1]
-        for automation in self.automations:
+    def dependencies(self, meta: dict[str, Any]) -> Sequence[tuple[str, dict[str, Any]]]:
+        return [(kind, dep) for kind in DEP_KINDS for dep in (meta.get(kind) or [])]
+
+    def missing(self, name: str, chain: tuple[str, ...]) -> CkxError | None:
+        """An unknown name: did-you-mean, or why the entry is invalid."""
+        kind = self.kinds[0] if not chain else self.kinds[-1]
+        for automation in self.kinds:
             if any(
                 p.path.rstrip("/").endswith("/" + name)
                 for p in self.ctx.index.problems(None, automation)
@@ -87,28 +110,47 @@ class RepoProvider(Provider):
                 kind = automation
         return self.ctx.not_found(kind, name)
 
-    def choose(self, title: str, options: list[str], default: int) -> int:
-        return self.ctx.ui.choose(title, options, default)
+    def satisfied_by(self, entry: Entry, key: str, path: str) -> list[CacheRecord]:
+        if not self.flags.reuse(path):
+            return []
+        found = self.store.valid(key)
+        if len(found) > 1:
+            found.sort(key=_newest_first)
+        return found
 
-    def cache_lookup(self, node) -> CacheRecord | None:
-        if not self.flags.reuse(node):
-            return None
-        found = self.store.valid(node.cache_key)
-        if not found:
-            return None
-        if len(found) == 1:
-            return found[0]
-        found.sort(key=_newest_first)
-        k = self.choose(
-            f"{len(found)} cached results of {node.title()}",
-            [r.describe() for r in found],
-            0,
-        )
-        return found[k]
+    def dialect(self, entry: Entry) -> Dialect:
+        if not registered():
+            return CKX  # nothing else known: no need to read the registry
+        if entry.repo not in self._dialects:
+            self._dialects[entry.repo] = dialect_for(self.ctx.registry.get(entry.repo))
+        return self._dialects[entry.repo]
+
+
+def priority(entry: Entry) -> tuple:
+    """The documented order among several matching entries: declared priority (meta ``sort``
+    or ``priority``, higher first), then newest version (the newest key of ``versions``, else
+    ``default_version``), then alias."""
+    from ckx.core.versions import parse_version
+
+    meta = entry.meta
+    try:
+        prio = float(meta.get("sort", meta.get("priority", 0)) or 0)
+    except (TypeError, ValueError):
+        prio = 0.0
+    vs = [str(v) for v in (meta.get("versions") or {})]
+    if meta.get("default_version"):
+        vs.append(str(meta["default_version"]))
+    best = None
+    for v in vs:
+        try:
+            pv = parse_version(v)
+        except CkxError:
+            continue
+        best = pv if best is None or pv > best else best
+    return (-prio, 0 if best is not None else 1, _Rev(best), entry.alias)
 
 
 def _newest_first(rec: CacheRecord) -> tuple:
-    from ckx.core.errors import CkxError
     from ckx.core.versions import parse_version
 
     v: Any = None
@@ -122,7 +164,9 @@ def _newest_first(rec: CacheRecord) -> tuple:
 
 
 class _Rev:
-    def __init__(self, v) -> None:
+    """Sorts versions newest first inside a key tuple (None sorts with anything)."""
+
+    def __init__(self, v: Any) -> None:
         self.v = v
 
     def __lt__(self, other: _Rev) -> bool:

@@ -1,43 +1,63 @@
-"""The runner: executes a :class:`~ckx.engine.planner.Plan`, node by node.
+"""The runner: executes a :class:`~ckx.engine.model.Plan`, node by node, without changing it.
 
 Per node (a cache hit skips all of it and exports what the entry recorded)::
 
-    compose env (see ckx.engine.envs) -> deps -> detect block (if any) -> preprocess(i)
-    -> prehook_deps -> run.sh / run.bat -> posthook_deps -> postprocess(i)
-    -> detect_version(i) -> post_deps -> check the version -> export new_env_keys/new_state_keys
+    compose env (ckx.engine.envs.compose of the node's layers) -> deps -> detect block (if any)
+    -> downloads -> preprocess(i) -> prehook_deps -> run script -> posthook_deps
+    -> postprocess(i) -> detect_version(i) (nodes without a detect block) -> post_deps
+    -> check the version -> export new_env_keys/new_state_keys
 
 A dep's exported env is merged into its parent's env as soon as the dep is done, so later
 deps and the parent's hooks and script see it.
 
-The script runs with the node's env exported (``+PATH``-style lists prepended), in its
-working folder: the cache entry for cacheable scripts, otherwise ``--outdirname`` if given,
-else a fresh folder under ``CKX_HOME/state/work``. It reports back through files:
+The plan is immutable. What is learnt only while running goes through one step,
+:meth:`Runner._revise` (:meth:`ckx.engine.planner.Planner.revise`), which plans the affected
+node and its subtree again and tells the reporter why:
 
-* ``$CKX_OUTPUT_ENV_FILE`` (``ckx-output.env``): ``KEY=VALUE`` lines (``+PATH=/dir`` appends),
-  merged into the node's env; ``CKX_DETECTED_VERSION=...`` there sets the node's version;
-* ``$CKX_OUTPUT_STATE_FILE`` (``ckx-output.json``): a JSON object merged into the state.
+* a deferred dep whose tags, once its condition is decided on the real env, differ from the
+  plan (or whose planning failed and which is needed);
+* a node with ``cache_key_env`` whose key, from the env it really inherits, differs from the
+  planned one;
+* a node planned as cached whose cache entry is no longer valid when reached.
 
-Other variables it gets: ``CKX_TMP_CURRENT_SCRIPT_PATH`` (the entry folder),
-``CKX_TMP_CURRENT_PATH`` (where ckx was started), ``CKX_RUN_DIR`` (its working folder),
-``CKX_VERSION``/``CKX_VERSION_MIN``/``CKX_VERSION_MAX`` (what was asked).
+:meth:`Runner.ran_plan` is the plan as it was run (revised nodes in place).
+
+How the runner talks to a node's files (hook ``i``, hook folder, run script, output files,
+engine variables) is its dialect's business (:mod:`ckx.engine.dialect`). For ckx's own: the
+script runs with the node's env exported (``+PATH``-style lists prepended), in its working
+folder (the cache entry for cacheable scripts, otherwise ``--outdirname`` if given, else a
+fresh folder under ``CKX_HOME/state/work``), and reports back through
+``$CKX_OUTPUT_ENV_FILE`` (``KEY=VALUE`` lines; ``CKX_DETECTED_VERSION`` sets the version) and
+``$CKX_OUTPUT_STATE_FILE`` (a JSON object merged into the state).
+
+Hooks may run another script now with ``i.run_script(...)`` (:meth:`Runner.run_nested`): a
+nested plan under the same cache, locks and reporter, whose cycle check sees every node
+being run.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ckx.core.errors import CkxError, RunError
+from ckx.core.query import parse
 from ckx.engine import envs
-from ckx.engine.planner import Edge, Node, Plan, Planner, compose_env
-from ckx.engine.provider import CacheFlags, RepoProvider
+from ckx.engine.hooks import HookCall, call_hook, detect_spec
+from ckx.engine.model import Edge, Node, Origin, Plan
+from ckx.engine.planner import Outer, Planner, node_key
+from ckx.engine.protocols import Reporter
+from ckx.engine.provider import CacheFlags, RepoProvider, entries_changed
+from ckx.engine.request import plan_args
 
-OUTPUT_STATE_FILE = "ckx-output.json"
+if TYPE_CHECKING:
+    from ckx.core.context import Context
+    from ckx.engine.cache import CacheRecord
+
 LOG_FILE = "ckx-run.log"
 TAIL_LINES = 25
 
@@ -65,47 +85,86 @@ class Result:
 
 
 class Runner:
-    """Runs plans made by ``planner`` against the context ``ctx``."""
+    """Runs plans made by ``planner`` against the context ``ctx``; ``stack`` is shared with
+    the runners of nested runs (the nodes being run, outermost first)."""
 
     def __init__(
-        self, ctx, planner: Planner, provider: RepoProvider, *, flags: CacheFlags | None = None
+        self,
+        ctx: Context,
+        planner: Planner,
+        provider: RepoProvider,
+        reporter: Reporter | None = None,
+        *,
+        flags: CacheFlags | None = None,
+        stack: list[Node] | None = None,
     ) -> None:
         self.ctx = ctx
         self.planner = planner
         self.provider = provider
+        self.reporter: Reporter = reporter or planner.reporter
         self.flags = flags or provider.flags
         self.results: dict[int, Result] = {}
-        self._shown_cached: set[str] = set()
+        self.revised: dict[str, Node] = {}
+        self.notes: list[str] = []
+        self.stack: list[Node] = stack if stack is not None else []
+        self.plan: Plan | None = None
+        self.root_env: dict[str, Any] = {}
 
     def run(
         self, plan: Plan, *, env: dict[str, Any] | None = None, state: dict[str, Any] | None = None
     ) -> Result:
         """Run the whole plan; return the root's result."""
+        self.plan = plan
         self.root_env = dict(plan.root.request_env)  # --env of the request reaches every node
         return self._node(plan.root, dict(env or {}), dict(state or {}))
+
+    def ran_plan(self) -> Plan:
+        """The plan as it was run: revised nodes in place, the revisions noted."""
+        assert self.plan is not None, "run() first"
+        return self.plan.with_revisions(self.revised, self.notes)
+
+    # -- the one revise step -----------------------------------------------------------------
+    def _revise(self, origin: Origin, env: dict[str, Any], reason: str, query: Any = None) -> Node:
+        assert self.plan is not None
+        node = self.planner.revise(self.plan, origin, env, reason, query)
+        self.revised[origin.path] = node
+        self.notes.append(f"{' → '.join(node.chain)}: {reason}")
+        return node
 
     # -- one node --------------------------------------------------------------------------
     def _node(self, node: Node, inherited: dict[str, Any], state: dict[str, Any]) -> Result:
         if node.cacheable and node.meta.get("cache_key_env"):
-            self._rekey(node, inherited)
+            key = node_key(node, envs.compose(inherited, node.layers))
+            if key != node.cache_key:
+                why = "cache_key_env values from the deps that ran give another cache key"
+                node = self._revise(node.origin, inherited, why)
         rec = node.cached
-        if rec is not None and not rec.problems():
-            return self._from_cache(node, rec)
+        if rec is not None:
+            problems = rec.problems()
+            if not problems:
+                return self._from_cache(node, rec)
+            why = f"its cache entry {rec.uid} is no longer valid ({problems[0]})"
+            node = self._revise(node.origin, inherited, why)
+            if node.cached is not None:
+                return self._from_cache(node, node.cached)
         if not node.cacheable:
             return self._build(node, inherited, state, work=None)
+        return self._build_cached(node, inherited, state)
+
+    def _build_cached(self, node: Node, inherited: dict[str, Any], state: dict[str, Any]) -> Result:
         store = self.provider.store
         assert node.cache_key is not None  # set by the planner for every cacheable node
-        with store.locked(
-            node.cache_key, what=f"run {node.entry.alias} {node.selection.text}".strip()
-        ):
-            if self.flags.reuse(node):
+        root = node.path == "root"
+        what = f"run {node.entry.alias} {node.selection.text}".strip()
+        with store.locked(node.cache_key, what=what):
+            if self.flags.reuse(node.path):
                 again = store.valid(node.cache_key)
                 if again:  # another process made it while we waited
                     return self._from_cache(node, again[0])
-            if node.path == "root" and self.flags.renew:
+            if root and self.flags.renew:
                 for old in store.records(node.cache_key):
                     store.remove(old)
-            if node.path == "root" and self.flags.skip_cache:
+            if root and self.flags.skip_cache:
                 return self._build(node, inherited, state, work=None)
             build = store.begin(node.cache_key)
             try:
@@ -114,26 +173,12 @@ class Runner:
             except BaseException:
                 store.abort(build)
                 raise
-        from ckx.engine.provider import entries_changed
-
         entries_changed(self.ctx)
         result.cache_uid = rec.uid
         return result
 
-    def _rekey(self, node: Node, inherited: dict[str, Any]) -> None:
-        """Recompute the key with the env as it is now (deps that ran may have set keys)."""
-        from ckx.engine.cache import cache_key
-        from ckx.engine.planner import compose_env
-
-        key = cache_key(node, compose_env(inherited, node))
-        if key != node.cache_key:
-            node.cache_key = key
-            node.cached = self.provider.cache_lookup(node)
-
-    def _from_cache(self, node: Node, rec) -> Result:
-        if rec.uid not in self._shown_cached:  # a shared dep (get-python3) is reported once per run
-            self._shown_cached.add(rec.uid)
-            self.ctx.ui.info(f"  cached: {node.title()} ({rec.path})")
+    def _from_cache(self, node: Node, rec: CacheRecord) -> Result:
+        self.reporter.cached(node, rec)
         res = Result(
             env=dict(rec.env),
             state=dict(rec.state),
@@ -143,6 +188,7 @@ class Runner:
             node_id=node.id,
         )
         self.results[node.id] = res
+        self.reporter.done(node, "cached")
         return res
 
     def _cache_meta(self, node: Node, result: Result, path: Path) -> dict[str, Any]:
@@ -172,74 +218,94 @@ class Runner:
     def _build(
         self, node: Node, inherited: dict[str, Any], state_in: dict[str, Any], work: Path | None
     ) -> Result:
-        where = " → ".join(node.chain)
-        self.ctx.ui.info(f"  run: {where}")
-        env = compose_env(inherited, node)
-        state = dict(state_in)
+        self.reporter.started(node)
+        env = envs.compose(inherited, node.layers)
         work = work or self._work_dir(node)
-        env.update(
-            {
-                "CKX_TMP_CURRENT_SCRIPT_PATH": str(node.entry.path),
-                "CKX_TMP_CURRENT_PATH": os.getcwd(),
-                "CKX_RUN_DIR": str(work),
-            }
-        )
+        call = self._call_of(node, env, dict(state_in), work)
+        env.update(node.dialect.engine_env(call, os.getcwd()))
         version = node.version
-        self._edges(node, "deps", env, state)
-        if node.meta.get("detect"):
-            version = self._detect(node, env) or version
-        if node.meta.get("download"):
-            from ckx.artifacts.prepare import prepare_downloads
+        self.stack.append(node)
+        try:
+            self._edges(node, "deps", env, call.state)
+            if node.meta.get("detect"):
+                version = self._detect(node, env) or version
+            if node.meta.get("download"):
+                from ckx.artifacts.prepare import prepare_downloads
 
-            envs.set_all(env, prepare_downloads(self.ctx, node.meta, env, work, inputs=node.inputs))
-        from ckx.engine.hooks import HookInput, call_hook, load_customize
-
-        cust = load_customize(node.entry.path / "customize.py")
-        i = HookInput(
-            env=env,
-            state=state,
-            meta=node.meta,
-            input=node.inputs,
-            script_path=node.entry.path,
-            run_path=work,
-            variations=list(node.variations),
-            variation_values=dict(node.selection.values),
-            version=version,
-            constraints=node.joint(),
-            tags=list(node.entry.tags),
-            base_environ=self.ctx.environ,
-            objects_root=self.ctx.home / "objects",
-        )
-        skip = False
-        if cust and cust.has("preprocess"):
-            out = call_hook(cust, "preprocess", i, node.entry.cid)
-            skip = bool(out.get("skip"))
-            version = out.get("version") or version
-        if not skip:
-            self._edges(node, "prehook_deps", env, state)
-            version = self._script(node, env, state, work) or version
-            self._edges(node, "posthook_deps", env, state)
-            if cust and cust.has("postprocess"):
-                i.version = version
-                version = (
-                    call_hook(cust, "postprocess", i, node.entry.cid).get("version") or version
-                )
-        if cust and cust.has("detect_version"):
-            i.version = version
-            version = call_hook(cust, "detect_version", i, node.entry.cid).get("version") or version
-        self._edges(node, "post_deps", env, state)
+                got = prepare_downloads(self.ctx, node.meta, env, work, inputs=node.inputs)
+                envs.set_all(env, got)
+            version = self._hooks_and_script(node, call, work, version)
+            self._edges(node, "post_deps", env, call.state)
+        finally:
+            self.stack.pop()
         version = str(version) if version else None
         self._check_version(node, version)
-        exported = envs.export(envs.without_local(env), node.meta.get("new_env_keys") or [])
+        local = envs.local_keys(node.dialect.prefix)
         res = Result(
-            env=exported,
-            state=envs.export_state(state, node.meta.get("new_state_keys") or []),
+            env=envs.export(envs.without_local(env, local), node.meta.get("new_env_keys") or []),
+            state=envs.export_state(call.state, node.meta.get("new_state_keys") or []),
             version=version,
             status="ran",
             node_id=node.id,
         )
         self.results[node.id] = res
+        self.reporter.done(node, "ran")
         return res
+
+    def _call_of(
+        self, node: Node, env: dict[str, Any], state: dict[str, Any], work: Path
+    ) -> HookCall:
+        return HookCall(
+            script_path=node.entry.path,
+            run_path=work,
+            env=env,
+            state=state,
+            meta=node.meta,
+            inputs=node.inputs,
+            variations=list(node.variations),
+            variation_values=dict(node.selection.values),
+            version=node.version,
+            constraints=node.joint(),
+            tags=list(node.entry.tags),
+            chain=node.chain,
+            base_environ=self.ctx.environ,
+            objects_root=self.ctx.home / "objects",
+            run_script=lambda request: self.run_nested(request, node),
+        )
+
+    def _hooks_and_script(
+        self, node: Node, call: HookCall, work: Path, version: str | None
+    ) -> str | None:
+        hooks = node.hooks
+        skip = False
+        if hooks and hooks.has("preprocess"):
+            out = self._hook(node, "preprocess", call, version)
+            skip = bool(out.get("skip"))
+            version = out.get("version") or version
+        if not skip:
+            self._edges(node, "prehook_deps", call.env, call.state)
+            version = self._script(node, call.env, call.state, work) or version
+            self._edges(node, "posthook_deps", call.env, call.state)
+            if hooks and hooks.has("postprocess"):
+                version = self._hook(node, "postprocess", call, version).get("version") or version
+        if hooks and hooks.has("detect_version") and not node.meta.get("detect"):
+            # with a detect block the version hook already ran once per found candidate
+            version = self._hook(node, "detect_version", call, version).get("version") or version
+        return version
+
+    def _hook(self, node: Node, name: str, call: HookCall, version: str | None) -> dict[str, Any]:
+        assert node.hooks is not None
+        call.version = version
+        i = node.dialect.hook_input(call)
+        cwd = node.dialect.hook_cwd(call)
+        if cwd is None:
+            return call_hook(node.hooks, name, i, node.entry.cid)
+        back = os.getcwd()
+        os.chdir(cwd)  # the dialect's hooks expect to run in that folder
+        try:
+            return call_hook(node.hooks, name, i, node.entry.cid)
+        finally:
+            os.chdir(back)
 
     def _work_dir(self, node: Node) -> Path:
         out = node.inputs.get("outdirname")
@@ -257,74 +323,79 @@ class Runner:
         for edge in node.edges:
             if edge.kind != kind or edge.skipped:
                 continue
-            child = self._resolve_edge(node, edge, env)
+            child = self._reached(node, edge, env)
             if child is None:
                 continue
             res = self._node(child, env, state)
             envs.set_all(env, res.env)
             state.update(res.state)
 
-    def _resolve_edge(self, node: Node, edge: Edge, env: dict[str, Any]) -> Node | None:
+    def _reached(self, node: Node, edge: Edge, env: dict[str, Any]) -> Node | None:
+        """The node a dep runs now: as planned, or (a deferred dep whose tags changed) revised."""
         if not edge.deferred:
             return edge.node
         if not envs.dep_enabled(edge.dep, env):
             return None
-        from ckx.core.query import parse
-
         q = parse(edge.dep.get("tags") or "").merged(parse(envs.tags_from_env(edge.dep, env)))
-        if edge.node is not None and q == edge.query:
-            return edge.node
-        if edge.error is not None and q == edge.query:
-            raise edge.error
-        edge.node = self.planner.plan_edge(node, edge, env)
-        edge.error = None
-        return edge.node
+        if q == edge.query:
+            if edge.node is not None:
+                return edge.node
+            if edge.error is not None:
+                raise edge.error
+        assert edge.origin is not None  # every planned (not skipped) edge has one
+        why = f"{edge.label()} decided when reached: its tags are '{q}' now"
+        return self._revise(edge.origin, env, why, query=q)
+
+    # -- nested runs -----------------------------------------------------------------------
+    def run_nested(self, request: dict[str, Any], parent: Node) -> dict[str, Any]:
+        """Plan and run ``request`` now, for a hook of ``parent`` (see
+        :func:`ckx.engine.nested.run_nested`); return its result dict."""
+        from ckx.engine.request import flags_of
+
+        planner = self.planner.without_pins()
+        outer = Outer(chain=parent.chain, ancestors=tuple(n.group for n in self.stack))
+        plan = planner.plan(**plan_args(request), outer=outer)
+        flags = flags_of(request)
+        runner = Runner(
+            self.ctx,
+            planner,
+            self.provider.with_flags(flags),
+            self.reporter,
+            flags=flags,
+            stack=self.stack,
+        )
+        result = runner.run(plan, state=request.get("state") or {})
+        return result.to_dict()
 
     # -- the script ------------------------------------------------------------------------
     def _script(
         self, node: Node, env: dict[str, Any], state: dict[str, Any], work: Path
     ) -> str | None:
-        script = _find_script(node.entry.path)
+        dialect = node.dialect
+        script = dialect.script_file(node.entry.path)
         if script is None:
             return None
-        out_env = work / envs.OUTPUT_ENV_FILE
-        out_state = work / OUTPUT_STATE_FILE
-        for f in (out_env, out_state):
-            f.unlink(missing_ok=True)
-        env["CKX_OUTPUT_ENV_FILE"] = str(out_env)
-        env["CKX_OUTPUT_STATE_FILE"] = str(out_state)
+        dialect.prepare_outputs(work, env)
         proc_env = envs.to_process_env(self.ctx.environ, env)
-        cmd = ["cmd", "/c", str(script)] if script.suffix == ".bat" else ["bash", str(script)]
-        rc, tail, log = self._execute(cmd, work, proc_env)
+        rc, tail, log = self._execute(node, dialect.command(script), work, proc_env)
         if rc != 0:
             raise RunError(
                 f"{script.name} of {node.entry.cid} failed with exit code {rc} "
                 f"(in {' → '.join(node.chain)})\n--- last lines of its output ({log}) ---\n"
                 + "\n".join(tail),
-                hint=f"rerun just this step: {rerun_command(node, getattr(self, 'root_env', {}))}",
+                hint=f"rerun just this step: {rerun_command(node, self.root_env)}",
             )
-        produced = envs.read_output_env(out_env)
-        version = produced.pop("CKX_DETECTED_VERSION", None)
-        envs.set_all(env, produced)
-        if out_state.is_file():
-            try:
-                state.update(json.loads(out_state.read_text(encoding="utf-8")))
-            except (json.JSONDecodeError, TypeError, ValueError) as e:
-                raise RunError(f"{out_state}: not a JSON object written by {script}: {e}") from None
-        for k in ("CKX_OUTPUT_ENV_FILE", "CKX_OUTPUT_STATE_FILE"):
-            env.pop(k, None)
-        return version
+        return dialect.collect_outputs(work, env, state, script)
 
     def _execute(
-        self, cmd: list[str], cwd: Path, proc_env: dict[str, str]
+        self, node: Node, cmd: list[str], cwd: Path, proc_env: dict[str, str]
     ) -> tuple[int, list[str], Path]:
-        """Run ``cmd``, echoing its output (unless quiet) into a log; return rc, tail, log."""
+        """Run ``cmd``, its output to the reporter and a log; return rc, tail, log."""
         import subprocess
         from collections import deque
 
         log = cwd / LOG_FILE
         tail: deque[str] = deque(maxlen=TAIL_LINES)
-        echo = self.ctx.ui.mode == "con" and not self.ctx.ui.quiet
         with open(log, "w", encoding="utf-8", errors="replace") as logf:
             proc = subprocess.Popen(
                 cmd,
@@ -342,8 +413,7 @@ class Runner:
                 for line in proc.stdout:
                     logf.write(line)
                     tail.append(line.rstrip("\n"))
-                    if echo:
-                        self.ctx.ui.stderr.write(line)
+                    self.reporter.output(node, line)
                 rc = proc.wait()
             except BaseException:
                 proc.kill()
@@ -353,16 +423,10 @@ class Runner:
 
     # -- detection -------------------------------------------------------------------------
     def _detect(self, node: Node, env: dict[str, Any]) -> str | None:
-        from ckx.artifacts.detect import DetectSpec, detect
+        from ckx.artifacts.detect import detect
         from ckx.core.versions import satisfies
 
-        cust = node.entry.path / "customize.py"
-        spec = DetectSpec.from_meta(
-            node.meta["detect"],
-            str(node.entry.meta_file),
-            env_prefix=node.meta.get("env_prefix"),
-            customize_path=cust if cust.is_file() else None,
-        )
+        spec = detect_spec(node.meta, str(node.entry.meta_file), node.hooks)
         proc_env = envs.to_process_env(self.ctx.environ, env)
         kwargs: dict[str, Any] = {"warn": self.ctx.ui.warn}
         if spec.is_python_package:
@@ -379,15 +443,16 @@ class Runner:
         fits = [d for d in found if d.version is None or satisfies(d.version, **joint)]
         if not fits:
             seen = ", ".join(f"{d.path} ({d.version})" for d in found) or "nothing"
+            wanted = node.constraints[0].describe() if node.constraints else "it"
             raise RunError(
-                f"{node.entry.cid}: detection found no match for {node.constraints[0].describe() if node.constraints else 'it'}"
+                f"{node.entry.cid}: detection found no match for {wanted}"
                 f" (found: {seen}; in {' → '.join(node.chain)})",
                 hint=node.meta.get("detect_hint")
                 or "install it or point ckx at it with --search_dirs=DIR",
             )
         k = 0
         if len(fits) > 1:
-            k = self.provider.choose(
+            k = self.reporter.choose(
                 f"{len(fits)} installations found for {node.title()}",
                 [f"{d.path} {d.version or ''}".strip() for d in fits],
                 0,
@@ -415,18 +480,6 @@ class Runner:
                 f"{node.entry.cid} provides version {version}, but {who}",
                 hint="install a matching version or relax the constraint",
             )
-
-
-def _find_script(path: Path) -> Path | None:
-    if os.name == "nt":
-        names = ["run.bat"]
-    else:
-        plat = "darwin" if sys.platform == "darwin" else "linux"
-        names = [f"run-{plat}.sh", "run.sh"]
-    for n in names:
-        if (path / n).is_file():
-            return path / n
-    return None
 
 
 def rerun_command(node: Node, root_env: dict[str, Any] | None = None) -> str:

@@ -14,11 +14,18 @@ from ckx.artifacts.detect import (
     DetectSpec,
     detect,
     find_executables,
-    load_detector,
-    load_determine_version,
     probe_version,
 )
 from ckx.core.errors import MetaError, UsageError
+from ckx.engine.hooks import load_detector
+from ckx.engine.hookspec import load_customize
+
+
+def load_determine_version(path: Path):
+    """The version hook of a customize.py, loaded and checked by the engine's hook spec."""
+    cust = load_customize(path)
+    return cust.hooks.get("detect_version") if cust else None
+
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="fake executables are /bin/sh scripts")
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ckx.artifacts.detect import detect, load_detector
+from ckx.artifacts.detect import detect
+from ckx.engine.hooks import load_detector
 
 SOFT = Path(__file__).resolve().parents[2] / "soft"
 ENTRIES = sorted(p.parent for p in SOFT.glob("*/meta.yaml"))

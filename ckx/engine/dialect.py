@@ -1,0 +1,196 @@
+"""Content dialects: how the runner talks to one kind of content.
+
+ckx runs its own scripts and, through ``ckx/compat/``, MLCFlow's. Their plan is the same (meta
+vocabulary, deps, variations, versions, cache); what differs is the contract between the
+engine and the files of an entry. A :class:`Dialect`, chosen per entry (by its repo), decides:
+
+* the hook spec its ``customize.py`` is checked against, and how it is loaded (:meth:`load_hooks`);
+* the ``i`` a hook gets (:meth:`hook_input`, from a :class:`HookCall`) and the folder a hook
+  runs in (:meth:`hook_cwd`: ckx leaves the process where it is, MLCFlow enters the run folder);
+* the prefix of the engine's variables (``CKX_`` -> ``CKX_VERSION``, ``CKX_TMP_*``, ...) and
+  the ones set before a script runs (:meth:`engine_env`);
+* which run script a folder's entry runs (:meth:`script_file`) and with what (:meth:`command`);
+* how a script reports back (:meth:`prepare_outputs` before it runs, :meth:`collect_outputs`
+  after: ckx reads ``$CKX_OUTPUT_ENV_FILE`` and ``$CKX_OUTPUT_STATE_FILE``).
+
+The runner never looks at a file name or a variable prefix itself. A new dialect is an object
+with these methods (no subclassing needed), made known with :func:`register_dialect`; its
+:meth:`~Dialect.claims` says which repos it serves. Only :data:`CKX` is built in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ckx.core.entries import Entry
+from ckx.core.errors import MetaError, RunError
+from ckx.engine import envs
+from ckx.engine.hookspec import CKX_HOOKS, Customize, HookSpecs, load_customize
+
+if TYPE_CHECKING:
+    from ckx.core.context import Context
+    from ckx.engine.hooks import HookCall
+
+
+class Dialect(Protocol):
+    """The contract between the runner and one kind of content (see the module doc)."""
+
+    #: a short name (``ckx``, ``mlcflow``), shown in messages
+    name: str
+    #: prefix of the engine's variables (``CKX_``)
+    prefix: str
+    #: the hooks a ``customize.py`` of this dialect may define
+    hooks: HookSpecs
+
+    def claims(self, repo: Any) -> bool:
+        """Does this dialect serve the entries of ``repo`` (a :class:`ckx.core.repos.Repo`)?"""
+        ...
+
+    def load_hooks(self, folder: Path) -> Customize | None:
+        """The checked hooks of the entry in ``folder`` (None: it has none)."""
+        ...
+
+    def hook_input(self, call: HookCall) -> Any:
+        """The ``i`` passed to a hook."""
+        ...
+
+    def hook_cwd(self, call: HookCall) -> Path | None:
+        """The folder a hook runs in (None: where the process is)."""
+        ...
+
+    def engine_env(self, call: HookCall, cwd: str) -> dict[str, str]:
+        """Variables the engine sets for a node before its hooks and script run."""
+        ...
+
+    def script_file(self, folder: Path) -> Path | None:
+        """The run script of the entry in ``folder`` for this machine (None: it has none)."""
+        ...
+
+    def command(self, script: Path) -> list[str]:
+        """The argv that runs ``script``."""
+        ...
+
+    def prepare_outputs(self, work: Path, env: dict[str, Any]) -> None:
+        """Before the script runs: make the report-back files known (and empty)."""
+        ...
+
+    def collect_outputs(
+        self, work: Path, env: dict[str, Any], state: dict[str, Any], script: Path
+    ) -> str | None:
+        """After the script ran: merge what it reported into ``env``/``state``; return the
+        version it reported, if any."""
+        ...
+
+
+OUTPUT_STATE_FILE = "ckx-output.json"
+
+
+class CkxDialect:
+    """ckx's own content: ``CKX_`` variables, ``run-<os>.sh``/``run.sh``/``run.bat``,
+    ``$CKX_OUTPUT_ENV_FILE``/``$CKX_OUTPUT_STATE_FILE``, hooks get a
+    :class:`~ckx.engine.hooks.HookInput` and run where the process is."""
+
+    name = "ckx"
+    prefix = "CKX_"
+    hooks = CKX_HOOKS
+
+    def claims(self, repo: Any) -> bool:
+        return True  # the default for every repo no other dialect claims
+
+    def load_hooks(self, folder: Path) -> Customize | None:
+        return load_customize(folder / "customize.py", self.hooks)
+
+    def hook_input(self, call: HookCall) -> Any:
+        from ckx.engine.hooks import HookInput  # run time only: a dataclass costs at start-up
+
+        return HookInput.from_call(call)
+
+    def hook_cwd(self, call: HookCall) -> Path | None:
+        return None
+
+    def engine_env(self, call: HookCall, cwd: str) -> dict[str, str]:
+        return {
+            "CKX_TMP_CURRENT_SCRIPT_PATH": str(call.script_path),
+            "CKX_TMP_CURRENT_PATH": cwd,
+            "CKX_RUN_DIR": str(call.run_path),
+        }
+
+    def script_file(self, folder: Path) -> Path | None:
+        if os.name == "nt":
+            names = ["run.bat"]
+        else:
+            plat = "darwin" if sys.platform == "darwin" else "linux"
+            names = [f"run-{plat}.sh", "run.sh"]
+        for n in names:
+            if (folder / n).is_file():
+                return folder / n
+        return None
+
+    def command(self, script: Path) -> list[str]:
+        return ["cmd", "/c", str(script)] if script.suffix == ".bat" else ["bash", str(script)]
+
+    def prepare_outputs(self, work: Path, env: dict[str, Any]) -> None:
+        out_env, out_state = work / envs.OUTPUT_ENV_FILE, work / OUTPUT_STATE_FILE
+        for f in (out_env, out_state):
+            f.unlink(missing_ok=True)
+        env["CKX_OUTPUT_ENV_FILE"] = str(out_env)
+        env["CKX_OUTPUT_STATE_FILE"] = str(out_state)
+
+    def collect_outputs(
+        self, work: Path, env: dict[str, Any], state: dict[str, Any], script: Path
+    ) -> str | None:
+        produced = envs.read_output_env(work / envs.OUTPUT_ENV_FILE)
+        version = produced.pop("CKX_DETECTED_VERSION", None)
+        envs.set_all(env, produced)
+        out_state = work / OUTPUT_STATE_FILE
+        if out_state.is_file():
+            try:
+                state.update(json.loads(out_state.read_text(encoding="utf-8")))
+            except (json.JSONDecodeError, TypeError, ValueError) as e:
+                raise RunError(f"{out_state}: not a JSON object written by {script}: {e}") from None
+        for k in ("CKX_OUTPUT_ENV_FILE", "CKX_OUTPUT_STATE_FILE"):
+            env.pop(k, None)
+        return version
+
+
+#: ckx's dialect (the default).
+CKX: Dialect = CkxDialect()
+
+_registered: dict[str, Dialect] = {}
+
+
+def register_dialect(dialect: Dialect) -> None:
+    """Make ``dialect`` known (by its name; registering a name again replaces it). Asked
+    before :data:`CKX`, in registration order, whether it :meth:`~Dialect.claims` a repo."""
+    _registered[dialect.name] = dialect
+
+
+def registered() -> list[Dialect]:
+    """The dialects other than ckx's, in registration order."""
+    return list(_registered.values())
+
+
+def dialect_for(repo: Any) -> Dialect:
+    """The dialect of the entries of ``repo`` (None or an unclaimed repo: ckx's)."""
+    if repo is not None:
+        for d in _registered.values():
+            if d.claims(repo):
+                return d
+    return CKX
+
+
+def hook_problems(ctx: Context, entry: Entry) -> list[str]:
+    """What is wrong with the ``customize.py`` of ``entry`` under its dialect's hook spec (an
+    import error, a hook with the wrong signature, ...): ``ckx lint`` reports these."""
+    if not (entry.path / "customize.py").is_file():
+        return []
+    dialect = dialect_for(ctx.registry.get(entry.repo)) if _registered else CKX
+    try:
+        dialect.load_hooks(entry.path)
+    except MetaError as e:
+        return [e.message]
+    return []

@@ -1,0 +1,124 @@
+"""The planner's two partners (resolvelib's split): a :class:`Provider` that answers questions
+about the world, and a :class:`Reporter` that is told what happens.
+
+The planner knows nothing of repositories, files or terminals: it asks the provider for
+candidates, their order, their dependencies, cached results and their dialect, and it tells the
+reporter what it planned, rejected, chose and revised. The runner tells the same reporter what
+runs. :class:`ckx.engine.provider.RepoProvider` is the provider over the index and the cache;
+:class:`ckx.engine.reporter.CliReporter` the reporter that turns events into ``ctx.ui`` lines
+and prompts. Tests plan against an in-memory provider (``tests/engine/memory.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ckx.core.entries import Entry
+from ckx.core.errors import CkxError
+from ckx.core.query import Query
+
+if TYPE_CHECKING:
+    from ckx.engine.cache import CacheRecord
+    from ckx.engine.dialect import Dialect
+    from ckx.engine.model import Constraint, Node
+
+
+class Provider(Protocol):
+    """What the planner asks the world."""
+
+    #: the kinds of entries that are nodes, the root's first (``("script", "package")``)
+    kinds: tuple[str, ...]
+
+    def find_candidates(self, query: Query, name: str | None, *, root: bool) -> list[Entry]:
+        """Entries matching ``query`` (and alias/uid ``name``); ``root``: for the requested
+        entry itself (``ckx install package`` searches packages only)."""
+        ...
+
+    def preference(self, entry: Entry) -> tuple:
+        """Sort key among several candidates of one query: the first is preferred."""
+        ...
+
+    def dependencies(self, meta: dict[str, Any]) -> Sequence[tuple[str, dict[str, Any]]]:
+        """The deps an entry with ``meta`` (overlays applied) declares: ``(kind, dep)`` pairs,
+        kinds in run order (``deps``, ``prehook_deps``, ``posthook_deps``, ``post_deps``)."""
+        ...
+
+    def satisfied_by(self, entry: Entry, key: str, path: str) -> Sequence[CacheRecord]:
+        """Valid cached results for the node at ``path`` with cache ``key``, preferred first
+        (empty: it must run; the root with ``--new`` is never satisfied)."""
+        ...
+
+    def dialect(self, entry: Entry) -> Dialect:
+        """How the runner talks to ``entry``'s files (and how its hooks are checked)."""
+        ...
+
+    def missing(self, name: str, chain: tuple[str, ...]) -> CkxError | None:
+        """The error for an entry ``name`` that matches nothing (did-you-mean, or why the
+        entry is invalid), or None for the planner's own no-match error."""
+        ...
+
+
+class Reporter(Protocol):
+    """What the planner and runner tell (and, for choices, ask) the outside world."""
+
+    def planned(self, node: Node) -> None:
+        """A node was planned (or planned again)."""
+
+    def rejected(self, entry: Entry, query: Query, reason: str) -> None:
+        """A candidate of ``query`` was dropped (a lock pin, a variation it lacks, ...)."""
+
+    def choose(self, title: str, options: list[str], default: int) -> int:
+        """Pick one of several candidates, cached results or installations; return its
+        index. A prompt when interactive, else ``default`` and a note saying so."""
+        ...
+
+    def conflict(self, title: str, causes: Sequence[Constraint]) -> None:
+        """Nodes of one (entry, variations) group disagreed; they are planned again with
+        ``causes`` together."""
+
+    def revised(self, node: Node, reason: str) -> None:
+        """While running, ``node`` was planned again (``reason`` says why)."""
+
+    def started(self, node: Node) -> None:
+        """``node`` starts running."""
+
+    def cached(self, node: Node, record: CacheRecord) -> None:
+        """``node`` is reused from the cache entry ``record``."""
+
+    def output(self, node: Node, line: str) -> None:
+        """A line its script printed."""
+
+    def done(self, node: Node, status: str) -> None:
+        """``node`` finished (``ran``, ``cached``)."""
+
+
+class NullReporter:
+    """Says nothing; takes the default of every choice."""
+
+    def planned(self, node: Node) -> None:
+        pass
+
+    def rejected(self, entry: Entry, query: Query, reason: str) -> None:
+        pass
+
+    def choose(self, title: str, options: list[str], default: int) -> int:
+        return default
+
+    def conflict(self, title: str, causes: Sequence[Constraint]) -> None:
+        pass
+
+    def revised(self, node: Node, reason: str) -> None:
+        pass
+
+    def started(self, node: Node) -> None:
+        pass
+
+    def cached(self, node: Node, record: CacheRecord) -> None:
+        pass
+
+    def output(self, node: Node, line: str) -> None:
+        pass
+
+    def done(self, node: Node, status: str) -> None:
+        pass

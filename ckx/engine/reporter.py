@@ -1,0 +1,69 @@
+"""The command-line :class:`~ckx.engine.protocols.Reporter`: engine events as ``ctx.ui`` lines.
+
+* choices (several entries, cached results, installations) are ``ctx.ui.choose`` prompts when
+  interactive, otherwise the first is taken and a note says so (shown even with ``--quiet``);
+* progress: ``  run: a → b`` when a node starts, ``  cached: x (path)`` once per cache entry,
+  the script's output (unless ``--quiet``);
+* revisions made while running: ``  revised: ...`` lines, also kept in :attr:`revisions`
+  (``run_request`` returns them, ``Plan.with_revisions`` records them).
+
+Planning events (planned, rejected, conflict) are collected in :attr:`events` for ``--debug``
+style inspection and tests; they print nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ckx.core.entries import Entry
+from ckx.core.query import Query
+from ckx.core.ui import UI
+
+if TYPE_CHECKING:
+    from ckx.engine.cache import CacheRecord
+    from ckx.engine.model import Constraint, Node
+
+
+class CliReporter:
+    """Reports to ``ui`` (a :class:`ckx.core.ui.UI`)."""
+
+    def __init__(self, ui: UI) -> None:
+        self.ui = ui
+        self.events: list[tuple[str, str]] = []
+        self.revisions: list[str] = []
+        self._shown_cached: set[str] = set()
+        self._echo = ui.mode == "con" and not ui.quiet
+
+    def planned(self, node: Node) -> None:
+        self.events.append(("planned", f"{' → '.join(node.chain)} [{node.status}]"))
+
+    def rejected(self, entry: Entry, query: Query, reason: str) -> None:
+        self.events.append(("rejected", f"{entry.cid} for '{query}': {reason}"))
+
+    def choose(self, title: str, options: list[str], default: int) -> int:
+        return self.ui.choose(title, options, default)
+
+    def conflict(self, title: str, causes: Sequence[Constraint]) -> None:
+        asks = "; ".join(f"{' → '.join(c.chain)} requires {c.describe()}" for c in causes)
+        self.events.append(("conflict", f"{title}: {asks}"))
+
+    def revised(self, node: Node, reason: str) -> None:
+        note = f"{' → '.join(node.chain)}: {reason}"
+        self.revisions.append(note)
+        self.ui.info(f"  revised: {note}")
+
+    def started(self, node: Node) -> None:
+        self.ui.info(f"  run: {' → '.join(node.chain)}")
+
+    def cached(self, node: Node, record: CacheRecord) -> None:
+        if record.uid not in self._shown_cached:  # a shared dep (get-python3) is said once
+            self._shown_cached.add(record.uid)
+            self.ui.info(f"  cached: {node.title()} ({record.path})")
+
+    def output(self, node: Node, line: str) -> None:
+        if self._echo:
+            self.ui.stderr.write(line)
+
+    def done(self, node: Node, status: str) -> None:
+        self.events.append(("done", f"{' → '.join(node.chain)} [{status}]"))

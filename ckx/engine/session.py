@@ -1,0 +1,105 @@
+"""One request through the engine: provider, reporter and planner for it, the plan, the run,
+the result dict. :mod:`ckx.engine` re-exports these functions (its public API)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ckx.engine.model import Plan
+from ckx.engine.planner import Planner
+from ckx.engine.protocols import Reporter
+from ckx.engine.provider import RepoProvider
+from ckx.engine.reporter import CliReporter
+from ckx.engine.request import flags_of, plan_args, with_lock
+
+if TYPE_CHECKING:
+    from ckx.core.context import Context
+    from ckx.engine.runner import Result
+
+
+def make_planner(
+    ctx: Context, request: dict[str, Any], reporter: Reporter | None = None
+) -> tuple[Planner, RepoProvider]:
+    """The planner and provider for ``request`` (pins from ``--lock`` included); ``reporter``
+    defaults to a :class:`~ckx.engine.reporter.CliReporter` on ``ctx.ui``."""
+    root_kind = request.get("automation") or "script"
+    kinds = tuple(dict.fromkeys((root_kind, "script", "package")))
+    provider = RepoProvider(ctx, automation=kinds, flags=flags_of(request))
+    pins = None
+    if request.get("lock"):
+        from ckx.engine.lockfile import pins as lock_pins
+        from ckx.engine.lockfile import read_lock
+
+        pins = lock_pins(read_lock(request["lock"]))
+    return Planner(provider, reporter or CliReporter(ctx.ui), pins=pins), provider
+
+
+def make_plan(ctx: Context, request: dict[str, Any], planner: Planner | None = None) -> Plan:
+    """Resolve ``request`` (the dict of ``ckx run script ...``) into a Plan."""
+    if planner is None:
+        planner, _ = make_planner(ctx, request)
+    lock = None
+    if request.get("lock"):
+        from ckx.engine.lockfile import read_lock
+
+        lock = read_lock(request["lock"])
+        request = with_lock(request, lock)
+    plan = planner.plan(**plan_args(request))
+    if lock is not None:
+        from ckx.engine.lockfile import check_replay
+
+        check_replay(plan, lock)
+    return plan
+
+
+def run_plan(
+    ctx: Context,
+    plan: Plan,
+    request: dict[str, Any],
+    planner: Planner | None = None,
+    provider: RepoProvider | None = None,
+) -> Result:
+    """Run ``plan``; return the root's :class:`~ckx.engine.runner.Result`."""
+    from ckx.engine.runner import Runner
+
+    if planner is None or provider is None:
+        planner, provider = make_planner(ctx, request)
+    return Runner(ctx, planner, provider).run(plan, state=request.get("state") or {})
+
+
+def run_request(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
+    """Plan and run (or, with ``plan``, only plan) one request; return the result dict."""
+    reporter = CliReporter(ctx.ui)
+    planner, provider = make_planner(ctx, request, reporter)
+    plan = make_plan(ctx, request, planner)
+    out: dict[str, Any] = {"return": 0}
+    if request.get("save_lock"):
+        from ckx.engine.lockfile import write_lock
+
+        target = request["save_lock"] if isinstance(request["save_lock"], str) else "ckx.lock"
+        out["lock_file"] = str(write_lock(plan, target))
+    if request.get("plan"):
+        out["plan"] = plan.to_dict()
+        out["plan_text"] = plan.render()
+        return out
+    rec = plan.root.cached
+    uid: str | None
+    if rec is not None and not rec.problems():
+        # the fully cached path: nothing to run, so the runner (and subprocess) is not imported
+        reporter.cached(plan.root, rec)
+        env, state, version, status, uid = rec.env, rec.state, rec.version, "cached", rec.uid
+    else:
+        from ckx.engine.runner import Runner
+
+        runner = Runner(ctx, planner, provider, reporter)
+        result = runner.run(plan, state=request.get("state") or {})
+        plan = runner.ran_plan()
+        env, state, version, status = result.env, result.state, result.version, result.status
+        uid = result.cache_uid
+    out.update(env=env, new_env=env, state=state, new_state=state, version=version)
+    out.update(status=status, cache_uid=uid)
+    if reporter.revisions:
+        out["revisions"] = list(reporter.revisions)
+    if request.get("want_lock"):
+        out["lock"] = plan.to_lock()  # what experiments record (entries, variations, versions)
+    return out
