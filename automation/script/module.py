@@ -26,9 +26,11 @@ def _check_request(i: dict[str, Any]) -> None:
 
 def run(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """Plan the graph of the requested script and run it (``--plan``: only print the plan)."""
+    from ckx.compat import activate
     from ckx.engine import run_request
 
     _check_request(i)
+    activate(ctx)  # MLCFlow repositories registered: their scripts run as MLCFlow runs them
     out = run_request(ctx, i)
     if "plan_text" in out:
         ctx.ui.print(out["plan_text"])

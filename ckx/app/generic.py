@@ -297,9 +297,12 @@ def _deep_merge(a: dict, b: dict) -> dict:
 def lint(ctx, i: dict) -> dict:
     """Every problem: unreadable/invalid metas, schema violations, duplicate uids and aliases,
     ``customize.py`` files whose hooks do not match their spec."""
+    from ckx.compat import activate
     from ckx.core.metafile import find_meta_file as fm
     from ckx.core.schema import problems_of
     from ckx.engine.dialect import hook_problems
+
+    activate(ctx)  # MLCFlow hooks are checked against MLCFlow's hook spec
 
     automation = i.get("automation")
     auto_filter = automation if automation not in (None, "*") else None

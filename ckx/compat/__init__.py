@@ -44,3 +44,17 @@ def is_mlcflow_repo(repo: Any) -> bool:
         desc = (root / "meta.yaml").is_file() or (root / "meta.json").is_file()
         _claims[key] = desc and not own and (root / "script").is_dir()
     return _claims[key]
+
+
+def activate(ctx: Any) -> bool:
+    """Serve MLCFlow content if a registered repository is an MLCFlow repository: registers
+    the MLCFlow dialect with the engine (once per process). Returns whether it is served."""
+    if not any(is_mlcflow_repo(r) for r in ctx.registry.repos if r.kind == "user"):
+        return False
+    from ckx.engine.dialect import register_dialect, registered
+
+    if not any(d.name == "mlcflow" for d in registered()):
+        from ckx.compat.dialect import MlcDialect
+
+        register_dialect(MlcDialect())
+    return True

@@ -169,7 +169,9 @@ class Origin(_Frozen):
 
     ``chain`` is the parent's chain (the node's own label is added when it is planned),
     ``ancestors`` the (entry uid, variations) groups above it (a cycle check), ``produced``
-    the ``new_env_keys`` of nodes planned before it (which deps are decided when reached).
+    the ``new_env_keys`` of nodes planned before it (which deps are decided when reached),
+    ``via`` the dialect name of the node that asks (``""`` for the root): a dep of MLCFlow
+    content is looked for among MLCFlow content first (see the provider).
     """
 
     __slots__ = (
@@ -185,6 +187,7 @@ class Origin(_Frozen):
         "ancestors",
         "produced",
         "nested",
+        "via",
     )
     query: Query
     name: str | None
@@ -198,9 +201,11 @@ class Origin(_Frozen):
     ancestors: tuple[tuple[str, tuple[str, ...]], ...]
     produced: tuple[str, ...]
     nested: bool
+    via: str
 
     def __init__(self, **fields: Any) -> None:
         fields.setdefault("nested", False)
+        fields.setdefault("via", "")
         self._init(**fields)
 
     def but(self, **changes: Any) -> Origin:
@@ -436,7 +441,7 @@ def replace_nodes(node: Node, new: dict[str, Node]) -> Node:
         if e.node is not None:
             edges.append(e.but(node=replace_nodes(e.node, new)))
         elif target in new:
-            edges.append(e.but(node=new[target], error=None))
+            edges.append(e.but(node=new[target], error=None, skipped=False))
         else:
             edges.append(e)
     return node.but(edges=tuple(edges))
@@ -480,6 +485,8 @@ def _render(n: Node, head: str, indent: str, lines: list[str]) -> None:
         tag = f"{e.kind}: " + ("(decided when reached) " if e.deferred else "")
         if e.skipped:
             lines.append(f"{branch}{tag}{e.query}  [skipped: condition false]")
+        elif e.node is None and e.error is None and e.deferred:
+            lines.append(f"{branch}{tag}{e.query}  [not planned: condition false now]")
         elif e.node is None:
             why = f": {e.error.message.splitlines()[0]}" if e.error else ""
             lines.append(f"{branch}{tag}{e.query}  [unresolved{why}]")

@@ -30,8 +30,10 @@ Rules written down here because users depend on them:
   ``update_tags_from_env`` are evaluated at plan time on the node's static env (inherited
   static env, request env, ``default_env``, ``env``, variation and version env, inputs) —
   unless a key they read may be produced while running: a key matching the ``new_env_keys``
-  of a node planned before (it runs earlier), or any key for ``prehook_deps``,
-  ``posthook_deps`` and ``post_deps`` (the node's ``preprocess`` runs before them). Such a
+  of a node planned before (it runs earlier; for the subtrees of a node's ``prehook_deps``,
+  ``posthook_deps`` and ``post_deps``, the node's own keys too), or any key for
+  ``prehook_deps``, ``posthook_deps`` and ``post_deps`` (the node's ``preprocess`` runs
+  before them). Such a
   dep is *deferred*: it is planned (so ``--plan`` shows it) but decided when reached; if its
   tags then differ, it is planned again then (:meth:`Planner.revise`); a planning error of a
   deferred dep is raised only if the dep is actually needed (a bad ``customize.py`` always).
@@ -279,7 +281,9 @@ class Planner:
                 variations=tuple(_pinned_variations(pin)),
                 not_variations=(),
             )
-        entry = self._pick(query, origin.name, origin.chain, pin, root=origin.path == "root")
+        entry = self._pick(
+            query, origin.name, origin.chain, pin, root=origin.path == "root", via=origin.via
+        )
         where = f"{entry.cid} ({' → '.join((*origin.chain, entry.alias))})"
         selection = select(entry.meta, query, where)
         label = entry.alias + (f"({selection.text})" if selection.names else "")
@@ -323,15 +327,21 @@ class Planner:
         counts: dict[str, int] = {}
         for kind, raw in self.provider.dependencies(node["meta"]):
             k = counts[kind] = counts.get(kind, -1) + 1
-            dep = self._merged_dep(node["meta"], node["adr"], raw)
+            if kind != "deps" and not counts.get("_own"):
+                # prehook/posthook/post deps run after the node's hooks: what it exports may
+                # be set by then, so their subtrees decide conditions on it when reached
+                counts["_own"] = 1
+                walk.produced += list(node["meta"].get("new_env_keys") or [])
+            dialect = node["dialect"]
+            dep = dialect.plan_dep(self._merged_dep(node["meta"], node["adr"], raw), node)
             reads = envs.condition_keys(dep)
             deferred = bool(reads) and (
                 kind != "deps" or any(envs.matches(r, walk.produced) for r in reads)
             )
-            if not deferred and not envs.dep_enabled(dep, env):
-                edges.append(Edge(kind, k, dep, query=_as_query(dep.get("tags")), skipped=True))
-                continue
-            query = _as_query(dep.get("tags")).merged(_as_query(envs.tags_from_env(dep, env)))
+            skipped = not deferred and not dialect.dep_enabled(dep, env)
+            query = _as_query(dep.get("tags"))
+            if not skipped:
+                query = query.merged(_as_query(envs.tags_from_env(dep, env)))
             origin = Origin(
                 query=query,
                 name=None,
@@ -344,7 +354,15 @@ class Planner:
                 own=Constraint.of(dep, ()),
                 ancestors=ancestors,
                 produced=tuple(walk.produced),
+                via=dialect.name,
             )
+            if skipped:  # kept with its origin: a dialect deciding at run time may need it
+                edges.append(Edge(kind, k, dep, query=query, skipped=True, origin=origin))
+                continue
+            if deferred and dialect.predicts_conditions and not dialect.dep_enabled(dep, env):
+                # false on what is known now: planned when reached, if it holds by then
+                edges.append(Edge(kind, k, dep, query=query, deferred=True, origin=origin))
+                continue
             child, error = None, None
             try:
                 child = self._node(origin, walk)
@@ -385,9 +403,16 @@ class Planner:
 
     # -- candidates and versions -------------------------------------------------------------
     def _pick(
-        self, query: Query, name: str | None, chain: tuple[str, ...], pin: dict, *, root: bool
+        self,
+        query: Query,
+        name: str | None,
+        chain: tuple[str, ...],
+        pin: dict,
+        *,
+        root: bool,
+        via: str = "",
     ) -> Entry:
-        hits = self.provider.find_candidates(query, name, root=root)
+        hits = self.provider.find_candidates(query, name, root=root, via=via)
         if pin:
             for e in hits:
                 if e.uid != pin.get("uid"):
@@ -398,7 +423,7 @@ class Planner:
         if not hits and query.variations:
             # tell "unknown variation" apart from "unknown script"
             plain = self.provider.find_candidates(
-                Query(tags=query.tags, not_tags=query.not_tags), name, root=root
+                Query(tags=query.tags, not_tags=query.not_tags), name, root=root, via=via
             )
             for e in plain:
                 select(e.meta, query, f"{e.cid} ({' → '.join((*chain, e.alias))})")

@@ -57,11 +57,15 @@ class RepoProvider:
         *,
         automation: str | tuple[str, ...] = ("script", "package"),
         flags: CacheFlags | None = None,
+        repo: str | None = None,
     ) -> None:
         self.ctx = ctx
         #: the kinds of entries that are nodes: scripts and packages (programs at the root)
         self.kinds = (automation,) if isinstance(automation, str) else tuple(automation)
         self.flags = flags or CacheFlags()
+        #: the repo the request names (``ckx run mlc:script:get-python3``): the root comes
+        #: from it
+        self.repo = repo
         self._store: CacheStore | None = None
         self._searches: dict[tuple[str, str | None], list[Entry]] = {}
         self._dialects: dict[str, Dialect] = {}
@@ -69,7 +73,7 @@ class RepoProvider:
     def with_flags(self, flags: CacheFlags) -> RepoProvider:
         """The same provider (searches, cache) for a request with other cache ``flags`` (a
         nested run)."""
-        other = RepoProvider(self.ctx, automation=self.kinds, flags=flags)
+        other = RepoProvider(self.ctx, automation=self.kinds, flags=flags)  # no repo: nested
         other._store = self._store
         other._searches = self._searches
         other._dialects = self._dialects
@@ -81,20 +85,48 @@ class RepoProvider:
             self._store = cache_store(self.ctx)
         return self._store
 
-    def find_candidates(self, query: Query, name: str | None, *, root: bool) -> list[Entry]:
+    def find_candidates(
+        self, query: Query, name: str | None, *, root: bool, via: str = ""
+    ) -> list[Entry]:
+        """Matching entries; see :meth:`choosable` for which of them compete."""
         if root:
             # the root is searched among its own kind only: ckx install package never picks a script
-            return self.ctx.search(self.kinds[0], query, name=name)
+            return self.choosable(self.ctx.search(self.kinds[0], query, name=name, repo=self.repo))
         memo = (str(query), name)
         if memo not in self._searches:
             hits: list[Entry] = []
             for automation in self.kinds:
                 hits += self.ctx.search(automation, query, name=name)
             self._searches[memo] = hits
-        return list(self._searches[memo])
+        return self.choosable(list(self._searches[memo]), via)
+
+    def choosable(self, hits: list[Entry], via: str = "") -> list[Entry]:
+        """Among entries of several dialects (ckx's and a registered one, e.g. MLCFlow's),
+        a built-in entry steps aside for another dialect's entry with the same alias or uid
+        (MLCFlow's ``get-python3`` runs, not ckx's), and a dep of content of one dialect is
+        served by that dialect's entries when there are any."""
+        if not registered() or len(hits) < 2:
+            return hits
+        kinds = {id(e): self.dialect(e) for e in hits}
+        foreign = [e for e in hits if kinds[id(e)] is not CKX]
+        if not foreign:
+            return hits
+        names = {e.alias for e in foreign} | {e.uid for e in foreign}
+        repos = {r.alias: r.kind for r in self.ctx.registry.repos}
+        hits = [
+            e
+            for e in hits
+            if kinds[id(e)] is not CKX
+            or repos.get(e.repo) != "builtin"
+            or not ({e.alias, e.uid} & names)
+        ]
+        same = [e for e in hits if via and kinds[id(e)].name == via]
+        return same or hits
 
     def preference(self, entry: Entry) -> tuple:
-        return priority(entry)
+        d = self.dialect(entry)
+        own = d.preference(entry)
+        return (d.rank, *(priority(entry) if own is None else own))
 
     def dependencies(self, meta: dict[str, Any]) -> Sequence[tuple[str, dict[str, Any]]]:
         return [(kind, dep) for kind in DEP_KINDS for dep in (meta.get(kind) or [])]

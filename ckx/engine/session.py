@@ -24,7 +24,8 @@ def make_planner(
     defaults to a :class:`~ckx.engine.reporter.CliReporter` on ``ctx.ui``."""
     root_kind = request.get("automation") or "script"
     kinds = tuple(dict.fromkeys((root_kind, "script", "package")))
-    provider = RepoProvider(ctx, automation=kinds, flags=flags_of(request))
+    repo = request.get("repo") if isinstance(request.get("repo"), str) else None
+    provider = RepoProvider(ctx, automation=kinds, flags=flags_of(request), repo=repo)
     pins = None
     if request.get("lock"):
         from ckx.engine.lockfile import pins as lock_pins
@@ -72,6 +73,7 @@ def run_request(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
     reporter = CliReporter(ctx.ui)
     planner, provider = make_planner(ctx, request, reporter)
     plan = make_plan(ctx, request, planner)
+    plan.root.dialect.check_plan(plan, request)  # e.g. an input no node can read
     out: dict[str, Any] = {"return": 0}
     if request.get("save_lock"):
         from ckx.engine.lockfile import write_lock
