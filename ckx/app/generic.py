@@ -297,7 +297,7 @@ def _deep_merge(a: dict, b: dict) -> dict:
 def lint(ctx, i: dict) -> dict:
     """Every problem: unreadable/invalid metas, schema violations, duplicate uids and aliases,
     ``customize.py`` files whose hooks do not match their spec."""
-    from ckx.compat import activate
+    from ckx.compat.repo import activate
     from ckx.core.metafile import find_meta_file as fm
     from ckx.core.schema import problems_of
     from ckx.engine.dialect import hook_problems

@@ -6,6 +6,7 @@ See the table in :mod:`ckx.compat.automation`. Every function returns MLCFlow's 
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from ckx.compat import envrules
@@ -67,6 +68,11 @@ _CKX_OPTIONS = (
     "renew",
     "skip_cache",
 )
+
+
+def as_item(path: str | Path, meta: dict[str, Any], **extra: Any) -> SimpleNamespace:
+    """An MLCFlow artifact as search results hold them (``path``, ``meta``)."""
+    return SimpleNamespace(path=str(path), meta=meta, **extra)
 
 
 def access(node: MlcNode, i: dict[str, Any]) -> dict[str, Any]:
@@ -148,8 +154,6 @@ def run(node: MlcNode, i: dict[str, Any]) -> dict[str, Any]:
 
 
 def _search(node: MlcNode, target: str, i: dict[str, Any]) -> list[Any]:
-    from ckx.compat.automation import as_item
-
     ctx = node.ops.ctx
     tags = [t for t in str(i.get("tags") or "").split(",") if t.strip()]
     if target == "repo":
@@ -166,7 +170,6 @@ def _search(node: MlcNode, target: str, i: dict[str, Any]) -> list[Any]:
 
 
 def _repos(ctx: Any, item: str) -> list[Any]:
-    from ckx.compat.automation import as_item
     from ckx.core.repos import read_repo_description
 
     names = {p.strip() for p in item.split(",") if p.strip()}

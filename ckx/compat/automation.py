@@ -36,8 +36,6 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from ckx.compat import runscript
@@ -472,8 +470,3 @@ class ActionObject:
             return mapping.access(self.automation.node, i)
         except CkxError as e:
             return self.automation._as_result(e, int(getattr(e, "exit_code", 1) or 1))
-
-
-def as_item(path: str | Path, meta: dict[str, Any], **extra: Any) -> SimpleNamespace:
-    """An MLCFlow artifact as search results hold them (``path``, ``meta``)."""
-    return SimpleNamespace(path=str(path), meta=meta, **extra)

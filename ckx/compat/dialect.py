@@ -11,17 +11,19 @@ what their deps install), and a refusal of inputs no node of the graph reads
 
 from __future__ import annotations
 
-import ast
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ckx.compat import deps, envrules, offline
-from ckx.compat.imports import HookImports
-from ckx.compat.osinfo import os_info
 from ckx.core.errors import CkxError, MetaError, UsageError
 from ckx.engine.dialect import DialectDefaults
 from ckx.engine.hookspec import Customize, HookError, HookSpec, HookSpecs
+
+if TYPE_CHECKING:
+    from ckx.compat.imports import HookImports
+
+# The MLCFlow modules are imported where they are used: a fully cached run of an MLCFlow
+# script needs this class (the planner asks it for the order of candidates) and no more.
 
 #: MLCFlow's hooks (names and one argument ``i``; results are MLCFlow's dicts)
 MLC_HOOKS = HookSpecs(
@@ -44,10 +46,10 @@ class MlcDialect(DialectDefaults):
     predicts_conditions = True
 
     def __init__(self) -> None:
-        self._imports = HookImports()
+        self._imports: HookImports | None = None
 
     def claims(self, repo: Any) -> bool:
-        from ckx.compat import is_mlcflow_repo
+        from ckx.compat.repo import is_mlcflow_repo
 
         return is_mlcflow_repo(repo)
 
@@ -60,6 +62,7 @@ class MlcDialect(DialectDefaults):
         return (sort, str(entry.path))
 
     def plan_dep(self, dep: dict[str, Any], parent: dict[str, Any]) -> dict[str, Any]:
+        from ckx.compat import deps
         from ckx.engine.model import combine
 
         return deps.plan_dep(
@@ -72,12 +75,16 @@ class MlcDialect(DialectDefaults):
         )
 
     def dep_enabled(self, dep: dict[str, Any], env: dict[str, Any]) -> bool:
-        return not envrules.dep_skipped(dep, env)
+        from ckx.compat.envrules import dep_skipped
+
+        return not dep_skipped(dep, env)
 
     def load_hooks(self, folder: Path) -> Customize | None:
         """Check the hooks of ``folder/customize.py`` by reading it (a syntax error, a hook
         that does not take exactly one argument): importing waits for the run, because MLCFlow
         hooks import modules their own deps install."""
+        import ast
+
         path = folder / "customize.py"
         if not path.is_file():
             return None
@@ -110,6 +117,9 @@ class MlcDialect(DialectDefaults):
     # -- run -------------------------------------------------------------------------------
     def engine_env(self, call: Any, cwd: str) -> dict[str, Any]:
         """MLCFlow's engine variables for a node (before its steps)."""
+        from ckx.compat import envrules
+        from ckx.compat.osinfo import os_info
+
         env = call.env
         info = os_info()
         out: dict[str, Any] = dict(info["env"])
@@ -131,11 +141,14 @@ class MlcDialect(DialectDefaults):
 
     def lifecycle(self, ops: Any) -> tuple[str | None, dict[str, Any], dict[str, Any]]:
         """MLCFlow's steps of one node (see :mod:`ckx.compat.runtime`); its exports."""
+        from ckx.compat import envrules, offline
+        from ckx.compat.imports import HookImports
+        from ckx.compat.osinfo import os_info
         from ckx.compat.runtime import MlcNode
 
         node, call = ops.node, ops.call
         env, state = call.env, call.state
-        if len(ops.runner.stack) == 1:
+        if self._imports is None or len(ops.runner.stack) == 1:
             self._imports = HookImports()  # a new top-level run
         ui = ops.ctx.ui
         if ui.quiet or not ui.interactive or env.get("MLC_QUIET"):
@@ -194,6 +207,7 @@ class MlcOps:
     def run_deps(
         self, kind: str, env: dict[str, Any], state: dict[str, Any], declared: list[dict]
     ) -> None:
+        from ckx.compat import deps, envrules
         from ckx.core.query import parse
         from ckx.engine import envs
         from ckx.engine.planner import Planner
@@ -249,6 +263,8 @@ def _parent_fields(node: Any) -> dict[str, Any]:
 def _conditional_meta(meta: dict[str, Any], env: dict[str, Any], state: dict[str, Any]) -> None:
     """``update_meta_if_env`` (the script's and its variations'), at run time: each block whose
     conditions hold adds its ``default_env`` (unset keys), ``env``, ``const`` and ``state``."""
+    from ckx.compat import envrules
+
     for block in meta.get("update_meta_if_env") or []:
         if not isinstance(block, dict) or envrules.dep_skipped(block, env):
             continue

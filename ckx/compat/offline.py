@@ -29,13 +29,12 @@ from ckx.core.errors import CkxError, DownloadError, RunError
 if TYPE_CHECKING:
     from ckx.compat.runtime import MlcNode
 
-_NETWORK = re.compile(
+_NETWORK_RE = (
     r"could not resolve host|temporary failure in name resolution|name or service not known|"
     r"network is unreachable|no route to host|failed to establish a new connection|"
     r"connection (refused|timed out|reset)|unable to resolve host address|"
     r"max retries exceeded|urlopen error|getaddrinfo failed|failed to connect to|"
-    r"could not connect to|unable to access 'https?://|no matching distribution found",
-    re.IGNORECASE,
+    r"could not connect to|unable to access 'https?://|no matching distribution found"
 )
 _URL = re.compile(r"(?:https?|ftp)://[^\s'\"<>]+|git@[\w.-]+:[\w./-]+")
 GIT_KEYS = ("MLC_GIT_URL",)
@@ -96,14 +95,32 @@ def script_failure(
     output says so, else MLCFlow's "native run script failed" with the output's tail."""
     shown = "\n".join(tail)
     where = node.where()
-    net = next((line for line in tail if _NETWORK.search(line)), None)
+    log = keep_log(node, log)
+    network = re.compile(_NETWORK_RE, re.IGNORECASE)
+    net = next((line for line in tail if network.search(line)), None)
     if net is not None:
         return _network_error(node, script, net, tail, env, log)
     return RunError(
         f"{script.name} of {node.node.entry.cid} failed with exit code {rc} (in {where})\n"
         f"--- last lines of its output ({log}) ---\n{shown}",
-        hint=f"see {log}; the script ran from {node.work / 'tmp-run.sh'} (rerun it there to debug)",
+        hint=f"its whole output is in {log}; rerun with --debug for the steps before it",
     )
+
+
+def keep_log(node: MlcNode, log: Path) -> Path:
+    """A copy of a failed script's log that outlives its working folder (a cache entry
+    being built is removed when its script fails): ``CKX_HOME/state/logs/``."""
+    import shutil
+    import time
+
+    try:
+        dest = node.ops.ctx.state_dir("logs") / (
+            f"{node.node.entry.alias}-{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(2).hex()}.log"
+        )
+        shutil.copyfile(log, dest)
+    except OSError:
+        return log
+    return dest
 
 
 def _network_error(

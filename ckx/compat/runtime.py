@@ -110,10 +110,12 @@ class MlcNode:
         self.automation = MlcAutomation(self)
         self.run_script_input = self._run_script_input()
         self.imports.visit(self.script_dir)
-        self.module = self._load()
-        if not envrules.is_false(self.meta.get("predeps", True)) and self._has("predeps"):
+        if not envrules.is_false(self.meta.get("predeps", True)) and self._defines("predeps"):
+            self.module = self._load()
             self.hook("predeps")
         self.ops.run_deps("deps", self.env, self.state, self.meta.get("deps") or [])
+        if self.module is None:
+            self.module = self._load()  # after the deps: they may install what it imports
         envrules.substitute(self.env)
         self._clean_outputs()
         self.env["MLC_TMP_PIP_VERSION_STRING"] = _pip_version_string(self.env)
@@ -195,6 +197,17 @@ class MlcNode:
             except Exception as exc:  # noqa: BLE001 - any error in content becomes a RunError
                 raise self._hook_error("import", exc) from exc
         return module
+
+    def _defines(self, name: str) -> bool:
+        """Does ``customize.py`` define ``name`` at top level (read, not imported)?"""
+        import ast
+
+        f = self.script_dir / "customize.py"
+        try:
+            tree = ast.parse(f.read_text(encoding="utf-8", errors="replace"))
+        except (OSError, SyntaxError):
+            return False
+        return any(isinstance(n, ast.FunctionDef) and n.name == name for n in tree.body)
 
     def _has(self, name: str) -> bool:
         return self.module is not None and callable(getattr(self.module, name, None))
