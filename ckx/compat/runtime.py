@@ -237,13 +237,20 @@ class MlcNode:
 
     @contextmanager
     def hook_context(self) -> Iterator[None]:
-        """Hooks run in the working folder, with MLCFlow's imports and this node's ``mlc``."""
+        """Hooks run in the working folder, with MLCFlow's imports and this node's ``mlc``;
+        what they print goes to stderr (ckx's stdout carries results, ``--json`` included)."""
+        from contextlib import redirect_stdout
+
         from ckx.compat.automation import serving
 
         back = os.getcwd()
         os.chdir(self.work)
         try:
-            with self.imports.active(self.repo_root, self.script_dir), serving(self.automation):
+            with (
+                self.imports.active(self.repo_root, self.script_dir),
+                serving(self.automation),
+                redirect_stdout(sys.stderr),
+            ):
                 yield
         finally:
             os.chdir(back)

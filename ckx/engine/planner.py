@@ -322,7 +322,6 @@ class Planner:
 
     # -- deps ------------------------------------------------------------------------------
     def _expand(self, node: dict[str, Any], walk: _Walk, ancestors: tuple) -> tuple[Edge, ...]:
-        env: dict[str, Any] = node["static_env"]
         edges: list[Edge] = []
         counts: dict[str, int] = {}
         for kind, raw in self.provider.dependencies(node["meta"]):
@@ -332,59 +331,55 @@ class Planner:
                 # be set by then, so their subtrees decide conditions on it when reached
                 counts["_own"] = 1
                 walk.produced += list(node["meta"].get("new_env_keys") or [])
-            dialect = node["dialect"]
-            dep = dialect.plan_dep(self._merged_dep(node["meta"], node["adr"], raw), node)
-            reads = envs.condition_keys(dep)
-            deferred = bool(reads) and (
-                kind != "deps" or any(envs.matches(r, walk.produced) for r in reads)
-            )
-            skipped = not deferred and not dialect.dep_enabled(dep, env)
-            query = _as_query(dep.get("tags"))
-            if not skipped:
-                query = query.merged(_as_query(envs.tags_from_env(dep, env)))
-            origin = Origin(
-                query=query,
-                name=None,
-                path=f"{node['path']}/{kind}.{k}",
-                chain=node["chain"],
-                inherited=env,
-                request_env=dict(dep.get("env") or {}),
-                adr=dict(node["adr"]),
-                inputs={},
-                own=Constraint.of(dep, ()),
-                ancestors=ancestors,
-                produced=tuple(walk.produced),
-                via=dialect.name,
-            )
-            if skipped:  # kept with its origin: a dialect deciding at run time may need it
-                edges.append(Edge(kind, k, dep, query=query, skipped=True, origin=origin))
-                continue
-            if deferred and dialect.predicts_conditions and not dialect.dep_enabled(dep, env):
-                # false on what is known now: planned when reached, if it holds by then
-                edges.append(Edge(kind, k, dep, query=query, deferred=True, origin=origin))
-                continue
-            child, error = None, None
-            try:
-                child = self._node(origin, walk)
-            except HookError:
-                raise  # a broken customize.py is refused whether or not the dep is needed
-            except CkxError as e:
-                if not deferred:
-                    raise
-                error = e  # raised at run time only if the dep is needed
-            edges.append(
-                Edge(
-                    kind,
-                    k,
-                    dep,
-                    query=query,
-                    deferred=deferred,
-                    node=child,
-                    error=error,
-                    origin=origin,
-                )
-            )
+            edges.append(self._edge(node, kind, k, raw, walk, ancestors))
         return tuple(edges)
+
+    def _edge(
+        self, node: dict[str, Any], kind: str, k: int, raw: dict, walk: _Walk, ancestors: tuple
+    ) -> Edge:
+        """Dep ``k`` of ``kind`` of the node being planned: skipped, deferred or planned."""
+        env: dict[str, Any] = node["static_env"]
+        dialect = node["dialect"]
+        dep = dialect.plan_dep(self._merged_dep(node["meta"], node["adr"], raw), node)
+        reads = envs.condition_keys(dep)
+        deferred = bool(reads) and (
+            kind != "deps" or any(envs.matches(r, walk.produced) for r in reads)
+        )
+        skipped = not deferred and not dialect.dep_enabled(dep, env)
+        query = _as_query(dep.get("tags"))
+        if not skipped:
+            query = query.merged(_as_query(envs.tags_from_env(dep, env)))
+        origin = Origin(
+            query=query,
+            name=None,
+            path=f"{node['path']}/{kind}.{k}",
+            chain=node["chain"],
+            inherited=env,
+            request_env=dict(dep.get("env") or {}),
+            adr=dict(node["adr"]),
+            inputs={},
+            own=Constraint.of(dep, ()),
+            ancestors=ancestors,
+            produced=tuple(walk.produced),
+            via=dialect.name,
+        )
+        if skipped:  # kept with its origin: a dialect deciding at run time may need it
+            return Edge(kind, k, dep, query=query, skipped=True, origin=origin)
+        if deferred and dialect.predicts_conditions and not dialect.dep_enabled(dep, env):
+            # false on what is known now: planned when reached, if it holds by then
+            return Edge(kind, k, dep, query=query, deferred=True, origin=origin)
+        child, error = None, None
+        try:
+            child = self._node(origin, walk)
+        except HookError:
+            raise  # a broken customize.py is refused whether or not the dep is needed
+        except CkxError as e:
+            if not deferred:
+                raise
+            error = e  # raised at run time only if the dep is needed
+        return Edge(
+            kind, k, dep, query=query, deferred=deferred, node=child, error=error, origin=origin
+        )
 
     @staticmethod
     def _merged_dep(meta: dict, adr: dict, raw: dict) -> dict:

@@ -13,7 +13,8 @@ The rule (MLCFlow's, written down):
    ``default_variations``, then the variation's ``default_variations`` overrides, then the
    variation marked ``default: true`` — unless the query forbids it (``-_name``).
    Steps 2–4 repeat until nothing changes.
-5. ``invalid_variation_combinations: [[a, b], ..]`` are refused.
+5. ``invalid_variation_combinations: [[a, b], ..]`` are refused; with
+   ``valid_variation_combinations`` the selection must include all of one of them (MLCFlow).
 6. Overlays are applied in declaration order of the single variations, then the combined
    keys ``a,b`` (all parts selected) in order of their number of parts; in a dynamic
    variation's block every ``#`` is replaced by its value.
@@ -30,9 +31,15 @@ from ckx.core.query import Query
 from ckx.engine.envs import substitute_hash
 
 #: Fields that merge as dicts; lists of deps append; the rest replace.
-_DICT_FIELDS = ("env", "default_env", "state", "const", "input_mapping")
+_DICT_FIELDS = ("env", "default_env", "state", "const", "const_state", "input_mapping")
 _DEP_FIELDS = ("deps", "prehook_deps", "posthook_deps", "post_deps")
-_LIST_FIELDS = ("new_env_keys", "new_state_keys", "local_env_keys", *_DEP_FIELDS)
+_LIST_FIELDS = (
+    "new_env_keys",
+    "new_state_keys",
+    "local_env_keys",
+    "update_meta_if_env",
+    *_DEP_FIELDS,
+)
 _ADR_FIELDS = {
     "add_deps_recursive": "add_deps_recursive",
     "adr": "add_deps_recursive",
@@ -48,6 +55,7 @@ _REPLACE_FIELDS = (
     "env_prefix",
     "download",
     "python_package",
+    "script_name",
 )
 
 
@@ -254,6 +262,17 @@ def _all_groups(singles: dict[str, dict]) -> dict[str, list[str]]:
 
 def _check_combinations(meta: dict, chosen: dict[str, str | None], where: str) -> None:
     names = {k.removesuffix(".#") for k in chosen}
+    valid = [
+        {str(p).lstrip("_") for p in _as_list(c)}
+        for c in meta.get("valid_variation_combinations") or []
+    ]
+    if valid and not any(v <= names for v in valid):
+        shown = "; ".join(",".join(f"_{p}" for p in sorted(v)) for v in valid)
+        picked = ",".join(f"_{n}" for n in sorted(names)) or "none"
+        raise ResolutionError(
+            f"{where}: the variations {picked} are not one of the valid combinations",
+            hint=f"select all of one of: {shown}",
+        )
     for combo in meta.get("invalid_variation_combinations") or []:
         parts = {str(p).lstrip("_") for p in _as_list(combo)}
         if parts and parts <= names:
