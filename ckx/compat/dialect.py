@@ -136,6 +136,7 @@ class MlcDialect(DialectDefaults):
         if not env.get("MLC_USER_RUN_DIR"):
             out["MLC_USER_RUN_DIR"] = cwd
         out.update(envrules.input_flags_env(call.inputs))
+        out.update(_path_inputs(call.meta, call.inputs, env.get("MLC_USER_RUN_DIR") or cwd))
         out.update(call.meta.get("const") or {})
         return out
 
@@ -248,6 +249,24 @@ class MlcOps:
 
     def info(self, text: str) -> None:
         self.ops.info(text)
+
+
+def _path_inputs(meta: dict[str, Any], inputs: dict[str, Any], base: str) -> dict[str, str]:
+    """Inputs declared ``is_path`` in ``input_description``: ``~`` expanded, relative ones
+    made absolute against the folder ckx was started in (MLCFlow's ``MLC_USER_RUN_DIR``)."""
+    out = {}
+    desc = meta.get("input_description") or {}
+    for key, env_key in (meta.get("input_mapping") or {}).items():
+        d = desc.get(key)
+        if (
+            key in inputs
+            and isinstance(d, dict)
+            and str(d.get("is_path", "")).lower() in ("1", "yes", "on", "true")
+        ):
+            out[str(env_key)] = os.path.abspath(
+                os.path.join(base, os.path.expanduser(str(inputs[key])))
+            )
+    return out
 
 
 def _parent_fields(node: Any) -> dict[str, Any]:

@@ -109,7 +109,12 @@ def test_a_script_runs_its_hooks_scripts_and_protocol_as_mlcflow_does(ctx, app, 
 def test_mlcflow_engine_variables_reach_hooks_and_scripts(ctx, mini):
     mini.script(
         "vars",
-        {"new_env_keys": ["SEEN_*"], "default_env": {"X": "<<<MLC_TMP_CURRENT_SCRIPT_PATH>>>/x"}},
+        {
+            "new_env_keys": ["SEEN_*"],
+            "default_env": {"X": "<<<MLC_TMP_CURRENT_SCRIPT_PATH>>>/x"},
+            "input_mapping": {"data": "SEEN_DATA"},
+            "input_description": {"data": {"is_path": True}},
+        },
         {
             "customize.py": "def preprocess(i):\n"
             "    e = i['env']\n"
@@ -123,8 +128,9 @@ def test_mlcflow_engine_variables_reach_hooks_and_scripts(ctx, mini):
             'echo "SEEN_USER=$MLC_USER_RUN_DIR" >> tmp-run-env.out\n',
         },
     )
-    env = run(ctx, "vars")["env"]
+    env = run(ctx, "vars", data="rel/dir")["env"]
     script = mini.root / "script" / "vars"
+    assert env["SEEN_DATA"] == os.path.join(os.getcwd(), "rel", "dir")  # is_path: absolute
     assert env["SEEN_SCRIPT"] == str(script) and env["SEEN_X"] == f"{script}/x"
     assert env["SEEN_QUIET"] == "yes" and env["SEEN_OS"] in ("linux", "darwin", "windows")
     assert env["SEEN_USER"] == os.getcwd() and Path(env["SEEN_WORK"]).is_dir()
