@@ -59,6 +59,11 @@ def repo_utils(repo_root: Path | None) -> ModuleType:
             spec.loader.exec_module(module)
         finally:
             _restore(saved)
+        if callable(getattr(module, "download_file", None)):
+            from ckx.compat.offline import mirrored_download
+
+            # the file is untouched; this process's copy of the function also reads mirrors
+            module.download_file = mirrored_download(module.download_file)  # type: ignore[attr-defined]
         _repo_utils[key] = module
     return _repo_utils[key]
 

@@ -68,6 +68,46 @@ def use_mirrors(env: dict[str, Any], environ: Mapping[str, str], say: Any) -> No
             say(f"  mirror: {key}={url} -> {hit}")
 
 
+def mirror_file(url: str, environ: Mapping[str, str]) -> Path | None:
+    """The copy of ``url``'s file in a ``CKX_MIRROR`` directory (``<mirror>/<filename>``)."""
+    name = os.path.basename(urlparse(url).path) if _is_remote(url) else ""
+    return next((d / name for d in mirror_dirs(environ) if name and (d / name).is_file()), None)
+
+
+def mirrored_download(original: Any) -> Any:
+    """MLCFlow's ``utils.download_file``, served from a mirror when one holds the file."""
+
+    def download_file(i: dict[str, Any]) -> dict[str, Any]:
+        import shutil
+
+        hit = mirror_file(str(i.get("url") or ""), os.environ)
+        if hit is None:
+            return original(i)
+        name = i.get("filename") or hit.name
+        dest = Path(i.get("path") or os.getcwd()) / name
+        shutil.copyfile(hit, dest)
+        print(f"mirror: {i['url']} -> {hit}")
+        return {"return": 0, "filename": name, "path": str(dest), "size": dest.stat().st_size}
+
+    download_file.__doc__ = original.__doc__
+    return download_file
+
+
+def hook_failure(node: MlcNode, where: str, text: str) -> CkxError | None:
+    """A hook that failed on the network (a download in ``preprocess``): what it fetched and
+    how to supply it offline; None when ``text`` is not about the network."""
+    if not re.search(_NETWORK_RE, text, re.IGNORECASE):
+        return None
+    urls = [u.rstrip(".,;:)/'\"") for u in _URL.findall(text)]
+    pool = re.search(r"host='([^']+)'.*?url: (/\S+)", text)  # requests' connection errors
+    url = urls[0] if urls else (f"https://{pool.group(1)}{pool.group(2)}" if pool else "")
+    return DownloadError(
+        f"{node.node.entry.alias} needs the network (in {node.where()}): {where} tried to "
+        f"fetch {url or 'a file'} and failed: {text.strip().splitlines()[0][:400]}",
+        hint=_offline_hint("", url, "hook download"),
+    )
+
+
 def _is_remote(url: str) -> bool:
     return url.startswith(("http://", "https://", "ftp://", "git@", "ssh://"))
 
@@ -166,8 +206,10 @@ def _offline_hint(key: str, url: str, what: str) -> str:
             f"(CKX_MIRROR=/mirror holding /mirror/{name}, a `git clone` of it), or point "
             f"the script at one: --env.{key or 'MLC_GIT_URL'}=/path/to/{name}"
         )
+    mirror = f"to run offline, supply the file: a mirror folder (CKX_MIRROR=/mirror holding /mirror/{name})"
+    if what == "hook download":  # utils.download_file in a hook: only the mirror reaches it
+        return mirror + "; a tool the script can detect instead is given with --path=DIR"
     return (
-        f"to run offline, supply the file: a mirror folder (CKX_MIRROR=/mirror holding "
-        f"/mirror/{name}), or a local copy: --env.MLC_DOWNLOAD_LOCAL_FILE_PATH=/path/to/{name}"
+        f"{mirror}, or a local copy: --env.MLC_DOWNLOAD_LOCAL_FILE_PATH=/path/to/{name}"
         " (download-file's --local_path); an installed tool can be given with --path=DIR"
     )

@@ -231,8 +231,15 @@ class MlcNode:
                 f"{self._file()}: {name}() returned {type(out).__name__}, expected a dict"
             )
         if out.get("return", 0) not in (0, None, False):
+            from ckx.compat.offline import hook_failure
+
             assert self.automation is not None
-            raise self.automation.failure_of(out, f"{self._file()}: {name}() of {self.where()}")
+            where = f"{self._file()}: {name}() of {self.where()}"
+            failure = self.automation.failure_of(out, where)
+            if failure.message.startswith(where):  # the hook's own error, not a nested run's
+                text = str(out.get("error"))
+                raise hook_failure(self, f"{name}() of {self._file()}", text) or failure
+            raise failure
         return out
 
     @contextmanager
@@ -319,7 +326,7 @@ class MlcNode:
     def _file(self) -> Path:
         return self.script_dir / "customize.py"
 
-    def _hook_error(self, name: str, exc: BaseException) -> RunError:
+    def _hook_error(self, name: str, exc: BaseException) -> CkxError:
         what = "importing it" if name == "import" else f"{name}()"
         if isinstance(exc, ModuleNotFoundError) and exc.name and exc.name.split(".")[0] != "mlc":
             mod = exc.name.split(".")[0]
@@ -328,7 +335,9 @@ class MlcNode:
                 f"which the Python running ckx ({sys.executable}) does not have",
                 hint=f"install it there: {sys.executable} -m pip install {mod}",
             )
-        return RunError(
+        from ckx.compat.offline import hook_failure
+
+        return hook_failure(self, f"{what} of {self._file()}", f"{exc}") or RunError(
             f"{self._file()}: {what} of {self.where()} raised {type(exc).__name__}: {exc}",
             hint="run with --debug for the traceback",
         )

@@ -331,3 +331,62 @@ def test_plan_time_hook_check_reads_customize_without_importing_it(ctx, mini):
     )
     with pytest.raises(CkxError, match="hook 'preprocess' must take exactly one argument"):
         run(ctx, "later", plan=True)
+
+
+def _git_repo(path: Path) -> Path:
+    import subprocess
+
+    path.mkdir(parents=True)
+    (path / "README").write_text("from the mirror\n")
+    for cmd in (["init", "-q", "-b", "master", "."], ["add", "."], ["commit", "-qm", "init"]):
+        subprocess.run(
+            ["git", "-c", "user.email=t@t", "-c", "user.name=t", *cmd], cwd=path, check=True
+        )
+    return path
+
+
+def test_what_scripts_fetch_comes_from_a_mirror_when_it_has_a_copy(
+    ctx, mini, tmp_path, monkeypatch
+):
+    (mini.root / "automation").mkdir()
+    (mini.root / "automation" / "utils.py").write_text(
+        "from mlc.utils import *\n\ndef download_file(i):\n    raise RuntimeError('no network here')\n"
+    )
+    mirror = tmp_path / "mirror"
+    _git_repo(mirror / "tiny")
+    (mirror / "model.onnx").write_text("weights")
+    mini.script(
+        "fetcher",
+        {"env": {"MLC_GIT_URL": "https://example.invalid/org/tiny.git"}, "new_env_keys": ["GOT_*"]},
+        {
+            "customize.py": "from utils import download_file\nimport os\n\ndef preprocess(i):\n"
+            "    r = download_file({'url': 'https://example.invalid/files/model.onnx'})\n"
+            "    i['env']['GOT_FILE'] = open(r['path']).read()\n    return {'return': 0}\n",
+            "run.sh": 'git clone -q "$MLC_GIT_URL" repo && echo "GOT_CLONE=$(cat repo/README)" > tmp-run-env.out\n',
+        },
+    )
+    monkeypatch.setenv("CKX_MIRROR", str(mirror))  # hooks' downloads read the process env,
+    monkeypatch.setitem(ctx.environ, "CKX_MIRROR", str(mirror))  # scripts the call's env
+    env = run(ctx, "fetcher")["env"]
+    assert env == {"GOT_FILE": "weights", "GOT_CLONE": "from the mirror"}
+
+
+def test_a_fetch_without_network_says_what_and_how_to_supply_it(ctx, mini, monkeypatch):
+    from ckx.core.errors import DownloadError
+    from tests.compat.conftest import no_network_env
+    from tests.helpers.httpserver import closed_port_url
+
+    for k, v in no_network_env(closed_port_url("/")).items():
+        monkeypatch.setenv(k, v)
+        monkeypatch.setitem(ctx.environ, k, v)  # scripts get the call's environment
+    mini.script(
+        "cloner",
+        {"env": {"MLC_GIT_URL": "https://github.com/example/thing"}},
+        {"run.sh": 'git clone "$MLC_GIT_URL" thing\n'},
+    )
+    with pytest.raises(DownloadError) as e:
+        run(ctx, "cloner")
+    assert "cloner needs the network" in e.value.message
+    assert "git clone of https://github.com/example/thing (from MLC_GIT_URL)" in e.value.message
+    assert "CKX_MIRROR=/mirror holding /mirror/thing" in (e.value.hint or "")
+    assert "--env.MLC_GIT_URL=/path/to/thing" in (e.value.hint or "")
