@@ -32,8 +32,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = [
-    ("search get,python3", ["find", "script", "--tags=get,python3"], ["search", "script", "--tags=get,python3"], None),
-    ("detect,cpu (uncached)", ["run", "detect,cpu", "--new", "--quiet"], ["detect,cpu", "--new", "--quiet"], 500),
+    (
+        "search get,python3",
+        ["find", "script", "--tags=get,python3"],
+        ["search", "script", "--tags=get,python3"],
+        None,
+    ),
+    (
+        "detect,cpu (uncached)",
+        ["run", "detect,cpu", "--new", "--quiet"],
+        ["detect,cpu", "--new", "--quiet"],
+        500,
+    ),
     ("get,python3 (cached)", ["run", "get,python3", "--quiet"], ["get,python3", "--quiet"], 60),
 ]
 
@@ -71,16 +81,46 @@ def main() -> None:
         repo = base / "mlperf-automations"
         shutil.copytree(a.repo, repo, symlinks=True)
         os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-        env = {**os.environ, "CKX_HOME": str(base / "ckx-home"), "PYTHONPYCACHEPREFIX": str(base / "pyc")}
+        env = {
+            **os.environ,
+            "CKX_HOME": str(base / "ckx-home"),
+            "PYTHONPYCACHEPREFIX": str(base / "pyc"),
+        }
         ckx = [sys.executable, "-m", "ckx"]
-        subprocess.run([*ckx, "add", "repo:mlc", f"--path={repo}"], env=env, cwd=base, check=True, capture_output=True)
-        subprocess.run([*ckx, "run", "detect,os", "--quiet"], env=env, cwd=base, check=True, capture_output=True)
+        subprocess.run(
+            [*ckx, "add", "repo:mlc", f"--path={repo}"],
+            env=env,
+            cwd=base,
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [*ckx, "run", "detect,os", "--quiet"],
+            env=env,
+            cwd=base,
+            check=True,
+            capture_output=True,
+        )
         menv = {**os.environ, "HOME": str(base)}
         if mlc is not None:
-            subprocess.run([str(mlc / "mlc"), "add", "repo", str(repo)], env=menv, cwd=base, check=True, capture_output=True)
-            subprocess.run([str(mlc / "mlcr"), "detect,os", "--quiet"], env=menv, cwd=base, check=True, capture_output=True)
+            subprocess.run(
+                [str(mlc / "mlc"), "add", "repo", str(repo)],
+                env=menv,
+                cwd=base,
+                check=True,
+                capture_output=True,
+            )
+            subprocess.run(
+                [str(mlc / "mlcr"), "detect,os", "--quiet"],
+                env=menv,
+                cwd=base,
+                check=True,
+                capture_output=True,
+            )
         floor = _median([sys.executable, "-c", "pass"], env, base, a.runs)
-        print(f"MLCFlow: {mlc or 'not installed'}; runs: ckx {a.runs}, MLCFlow {a.mlc_runs}; interpreter floor {floor:.1f} ms")
+        print(
+            f"MLCFlow: {mlc or 'not installed'}; runs: ckx {a.runs}, MLCFlow {a.mlc_runs}; interpreter floor {floor:.1f} ms"
+        )
         print(f"{'command':26} {'ckx ms':>9} {'MLCFlow ms':>11} {'ratio':>7} {'ckx goal':>9}")
         for label, ours, theirs, goal in ROWS:
             c = _median([*ckx, *ours], env, base, a.runs)

@@ -6,21 +6,23 @@ Importing ckx has no side effects and imports nothing heavy.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 __all__ = ["__version__", "access", "CkxError"]
 
 
 def access(request: dict) -> dict:
     """Run one action described by ``request``; return ``{"return": 0, ...}`` or an error dict."""
-    from ckx.app.api import access as _access
+    from ckx.app.api import access as _access  # on first call: `import ckx` stays cheap
 
     return _access(request)
 
 
-def __getattr__(name: str):  # lazy re-export, keeps `import ckx` cheap
+def __getattr__(name: str) -> object:  # lazy re-exports: `import ckx` imports nothing else
     if name == "CkxError":
         from ckx.core.errors import CkxError
 
         return CkxError
+    if name == "__version__":
+        from ckx.core.version import __version__
+
+        return __version__
     raise AttributeError(name)

@@ -26,7 +26,7 @@ def _check_request(i: dict[str, Any]) -> None:
 
 def run(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """Plan the graph of the requested script and run it (``--plan``: only print the plan)."""
-    from ckx.compat import activate
+    from ckx.compat.repo import activate
     from ckx.engine import run_request
 
     _check_request(i)

@@ -3,39 +3,28 @@
 A request names an ``action`` and usually an ``automation`` (and ``entry``/``repo`` or a
 ``cid`` such as ``local:experiment:ssd-*``), plus any inputs. CK's names are accepted too
 (``module_uoa``, ``data_uoa``, ``repo_uoa``). The answer is ``{"return": 0, ...}`` or, on
-failure, ``{"return": <exit code>, "error": <message>, "hint": <what to do>}``.
+failure, ``{"return": <exit code>, "error": <message>, "hint": ...}``.
+
+Actions are dispatched from the one command table, ``ckx.core.commands``.
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from typing import Any
 
+from ckx.core.automations import Automation, known_actions
+from ckx.core.cid import parse_cid
+from ckx.core.commands import command, default_automation
+from ckx.core.context import Context
 from ckx.core.errors import CkxError, NotFoundError, UsageError
-
-#: Actions that need no automation, and the kernel function that implements them.
-KERNEL_ACTIONS = {
-    "help": "ckx.app.help:help_action",
-    "version": "ckx.app.help:version_action",
-    "lint": "ckx.app.generic:lint",
-}
-#: The automation an action applies to when none is named (MLCFlow's `mlc run get,python3`).
-DEFAULT_AUTOMATION = {
-    "run": "script",
-    "detect": "soft",
-    "install": "package",
-    "benchmark": "program",
-    "prefetch": "package",
-    "dashboard": "experiment",
-    "replay": "experiment",
-    "compare": "experiment",
-}
+from ckx.core.query import parse
+from ckx.core.ui import UI
 
 
 def access(request: dict) -> dict:
     """Run ``request``; never raises a CkxError (it becomes an error dict)."""
-    from ckx.core.context import Context
-    from ckx.core.ui import UI
-
     req = dict(request)
     ui = UI(mode=str(req.pop("out", "none") or "none"), quiet=bool(req.get("quiet")))
     try:
@@ -45,11 +34,8 @@ def access(request: dict) -> dict:
         return e.to_dict()
 
 
-def normalize(ctx, req: dict) -> dict:
+def normalize(ctx: Context, req: dict) -> dict:
     """Fill ``automation``, ``entry``, ``repo`` and ``query`` from CID/tags/CK-style keys."""
-    from ckx.core.cid import parse_cid
-    from ckx.core.query import parse
-
     i = dict(req)
     if "module_uoa" in i and "automation" not in i:
         i["automation"] = i.pop("module_uoa")
@@ -60,7 +46,7 @@ def normalize(ctx, req: dict) -> dict:
     cid = i.pop("cid", None) or i.pop("artifact", None)
     if cid:
         c = parse_cid(str(cid))
-        if ":" not in str(cid) and i.get("action") in DEFAULT_AUTOMATION:
+        if ":" not in str(cid) and default_automation(str(i.get("action"))):
             i["_bare_word"] = str(cid)  # `ckx run app`: an automation, or else a tag (MLCFlow)
         i["automation"] = c.automation
         if c.entry is not None:
@@ -78,54 +64,17 @@ def normalize(ctx, req: dict) -> dict:
     return i
 
 
-def run(ctx, req: dict) -> dict:
+def run(ctx: Context, req: dict) -> dict:
     """Dispatch a request on an existing context; raises CkxError."""
     action = req.get("action")
     if not action or not isinstance(action, str):
         raise UsageError("no action given", hint="try: ckx help")
     i = normalize(ctx, req)
-    automation = i.get("automation")
-    if not automation and action in KERNEL_ACTIONS:
-        fn = _kernel_function(action)
+    cmd = command(action)
+    if not i.get("automation") and cmd and cmd.standalone:
+        fn = implementation(action)
     else:
-        if not automation:
-            automation = DEFAULT_AUTOMATION.get(action)
-            if not automation:
-                from ckx.app.help import known_actions
-
-                acts = known_actions(ctx)
-                if action not in acts:
-                    from ckx.core.suggest import did_you_mean
-
-                    raise NotFoundError(
-                        f"unknown action '{action}'" + did_you_mean(action, acts),
-                        hint="list actions with: ckx help",
-                    )
-                raise UsageError(
-                    f"'{action}' needs an automation, e.g. ckx {action} script:NAME",
-                    hint=f"see: ckx {action} --help",
-                )
-            i["automation"] = automation
-        bare = i.pop("_bare_word", None)
-        if bare and bare not in ctx.index.automations() and action in DEFAULT_AUTOMATION:
-            from ckx.core.query import parse
-
-            extra = parse(bare)
-            i["query"] = extra if i.get("query") is None else i["query"].merged(extra)
-            automation = i["automation"] = DEFAULT_AUTOMATION[action]
-        auto = ctx.automation(automation)
-        fn = auto.function(action)
-        if fn is None:
-            if action in KERNEL_ACTIONS:
-                fn = _kernel_function(action)
-            else:
-                from ckx.core.suggest import did_you_mean
-
-                raise NotFoundError(
-                    f"automation '{automation}' has no action '{action}'"
-                    + did_you_mean(action, auto.all_actions()),
-                    hint=f"list its actions with: ckx help {automation}",
-                )
+        fn = _automation_function(ctx, action, i)
     out: Any = fn(ctx, i)
     if out is None:
         out = {}
@@ -137,8 +86,62 @@ def run(ctx, req: dict) -> dict:
     return out
 
 
-def _kernel_function(action: str):
-    import importlib
+def _automation_function(ctx: Context, action: str, i: dict) -> Callable:
+    """The function of ``action`` for the request's automation (its default one when none
+    is named); fills ``i["automation"]``."""
+    automation = i.get("automation")
+    default = default_automation(action)
+    if not automation:
+        if not default:
+            from ckx.core.suggest import did_you_mean  # the error path only: not at start-up
 
-    mod, _, name = KERNEL_ACTIONS[action].partition(":")
+            acts = known_actions(ctx)
+            if action not in acts:
+                raise NotFoundError(
+                    f"unknown action '{action}'" + did_you_mean(action, acts),
+                    hint="list actions with: ckx help",
+                )
+            raise UsageError(
+                f"'{action}' needs an automation, e.g. ckx {action} script:NAME",
+                hint=f"see: ckx {action} --help",
+            )
+        automation = i["automation"] = default
+    bare = i.pop("_bare_word", None)
+    if bare and default and bare not in ctx.index.automations():
+        extra = parse(bare)
+        i["query"] = extra if i.get("query") is None else i["query"].merged(extra)
+        automation = i["automation"] = default
+    auto = ctx.automation(automation)
+    fn = function_for(auto, action)
+    cmd = command(action)
+    if fn is None and cmd and cmd.standalone:
+        fn = implementation(action)
+    if fn is None:
+        from ckx.core.suggest import did_you_mean  # the error path only: not at start-up
+
+        raise NotFoundError(
+            f"automation '{automation}' has no action '{action}'"
+            + did_you_mean(action, auto.all_actions()),
+            hint=f"list its actions with: ckx help {automation}",
+        )
+    return fn
+
+
+def function_for(auto: Automation, action: str) -> Callable | None:
+    """What runs ``action`` of ``auto``: the automation module's own function, else the
+    kernel's generic one from the command table, else None."""
+    fn = auto.function(action)
+    if fn is None:
+        cmd = command(action)
+        if cmd is not None and cmd.generic:
+            fn = implementation(action)
+    return fn
+
+
+def implementation(action: str) -> Callable:
+    """The kernel function of a table action, imported on first use (``"module:function"``)."""
+    cmd = command(action)
+    if cmd is None or cmd.impl is None:
+        raise NotFoundError(f"the kernel has no implementation of action '{action}'")
+    mod, _, name = cmd.impl.partition(":")
     return getattr(importlib.import_module(mod), name)

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import sys
 
-#: Flags the CLI itself consumes.
-_CLI_FLAGS = {"json", "debug"}
+# Everything else is imported inside the functions that need it: `ckx --version` (the fast
+# path of main) imports only ckx.core.version.
 
 
 def parse_argv(argv: list[str]) -> dict:
     """Translate argv (without the program name) into a request dict."""
+    from ckx.core.commands import command
     from ckx.core.errors import UsageError
 
     req: dict = {}
@@ -48,11 +49,8 @@ def parse_argv(argv: list[str]) -> dict:
         rest = positional[1:]
         if rest:
             first = rest[0]
-            if (
-                "," in first
-                or first.startswith(("_", "-"))
-                and req["action"] in ("run", "detect", "install")
-            ):
+            cmd = command(req["action"])
+            if "," in first or first.startswith(("_", "-")) and cmd is not None and cmd.tags_first:
                 req["query"] = first
             else:
                 req["cid"] = first
@@ -99,8 +97,8 @@ def _merge(a: dict, b: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv in (["--version"], ["version"], ["-V"]):  # the fast path: no imports at all
-        from ckx import __version__
+    if argv in (["--version"], ["version"], ["-V"]):  # the fast path: one leaf module
+        from ckx.core.version import __version__
 
         print(f"ckx {__version__}")
         return 0
@@ -133,12 +131,13 @@ def _print_error(e, debug: bool) -> None:
 
 def _main(argv: list[str]) -> int:
     from ckx.app.api import run
+    from ckx.core.commands import OPTIONS
     from ckx.core.context import Context
     from ckx.core.ui import UI
 
     req = parse_argv(argv)
-    as_json = bool(req.pop("json", False))
-    debug = bool(req.pop("debug", False))
+    own = {o.name: bool(req.pop(o.name, False)) for o in OPTIONS if o.cli_only}
+    as_json, debug = own["json"], own["debug"]
     if not req.get("action") or req.get("action") in ("help",) or req.get("help"):
         from ckx.app.help import cli_help
 

@@ -1,5 +1,6 @@
 """Generic actions every automation has (CK's kernel verbs): add, load, find, search, ls, rm,
-ren, cp, mv, update, lint. An automation's module may override any of them.
+ren, cp, mv, update, lint. An automation's module may override any of them. Their names,
+aliases and descriptions are rows of the command table, ``ckx.core.commands``.
 
 Each takes ``(ctx, i)`` and returns a dict; human output goes through ``ctx.ui.print``.
 ``i["automation"]``, ``i.get("entry")`` (alias/uid glob), ``i.get("repo")`` come from the CID;
@@ -10,27 +11,18 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from ckx.core.cid import parse_cid
 from ckx.core.entries import Entry, is_uid, new_uid
-from ckx.core.errors import ConflictError, NotFoundError, UsageError
-from ckx.core.metafile import find_meta_file, load_meta, save_meta
+from ckx.core.errors import ConflictError, MetaError, NotFoundError, UsageError
+from ckx.core.metafile import dump_text, find_meta_file, load_meta, save_meta
 
-GENERIC_DESC = {
-    "add": "Create a new entry (from a template with --template=NAME)",
-    "load": "Print an entry's meta",
-    "find": "Print the path of matching entries",
-    "search": "List entries matching --tags (a,b,-c) and/or a name pattern",
-    "ls": "List entries (CID wildcards: ckx ls experiment:ssd-*)",
-    "rm": "Remove entries (asks unless --force or --quiet)",
-    "ren": "Rename an entry: ckx ren AUTOMATION:OLD NEW",
-    "cp": "Copy an entry (new uid): ckx cp AUTOMATION:SRC [REPO:]AUTOMATION:DST",
-    "mv": "Move an entry to another repo or alias (keeps its uid)",
-    "update": "Update an entry's meta: --meta.KEY=VALUE or @file.yaml",
-    "lint": "Check metas against their schemas and report every problem",
-}
+if TYPE_CHECKING:
+    from ckx.core.context import Context
 
 
-def _matches(ctx, i: dict, *, need: bool = True) -> list[Entry]:
+def _matches(ctx: Context, i: dict, *, need: bool = True) -> list[Entry]:
     automation = i["automation"]
     name = i.get("entry")
     hits = ctx.search(automation, i.get("query"), repo=i.get("repo"), name=name)
@@ -44,7 +36,7 @@ def _matches(ctx, i: dict, *, need: bool = True) -> list[Entry]:
     return hits
 
 
-def _one(ctx, i: dict) -> Entry:
+def _one(ctx: Context, i: dict) -> Entry:
     if not i.get("entry"):
         hits = _matches(ctx, i)
         if len(hits) > 1:
@@ -58,41 +50,39 @@ def _one(ctx, i: dict) -> Entry:
     return ctx.load(i["automation"], i["entry"], repo=i.get("repo"))
 
 
-def _list(ctx, hits: list[Entry], what: str = "cid") -> None:
+def _list(ctx: Context, hits: list[Entry], what: str = "cid") -> None:
     for e in hits:
         ctx.ui.print(str(e.path) if what == "path" else e.cid)
 
 
-def search(ctx, i: dict) -> dict:
+def search(ctx: Context, i: dict) -> dict:
     hits = _matches(ctx, i, need=False)
     _list(ctx, hits)
     return {"list": [e.to_dict() for e in hits]}
 
 
-def ls(ctx, i: dict) -> dict:
+def ls(ctx: Context, i: dict) -> dict:
     return search(ctx, i)
 
 
-def find(ctx, i: dict) -> dict:
+def find(ctx: Context, i: dict) -> dict:
     hits = _matches(ctx, i)
     _list(ctx, hits, "path")
     return {"list": [e.to_dict() for e in hits], "path": str(hits[0].path)}
 
 
-def load(ctx, i: dict) -> dict:
+def load(ctx: Context, i: dict) -> dict:
     e = _one(ctx, i)
     if ctx.ui.mode == "con":
-        from ckx.core.metafile import dump_text
-
         ctx.ui.print(dump_text(e.meta, "x.yaml").rstrip())
     return {"entry": e.to_dict(), "meta": e.meta}
 
 
-def _target_repo(ctx, i: dict):
+def _target_repo(ctx: Context, i: dict):
     return ctx.registry.get(i.get("repo") or "local")
 
 
-def add(ctx, i: dict) -> dict:
+def add(ctx: Context, i: dict) -> dict:
     automation = i["automation"]
     alias = ctx.require(
         i.get("entry"), "the new entry's name", f"ckx add {automation}:my-entry --tags=a,b"
@@ -136,7 +126,7 @@ def add(ctx, i: dict) -> dict:
     return {"path": str(dest), "uid": meta["uid"], "cid": f"{repo.alias}:{automation}:{alias}"}
 
 
-def _template_dir(ctx, automation: str, name: str) -> Path:
+def _template_dir(ctx: Context, automation: str, name: str) -> Path:
     auto = ctx.automation(automation)
     base = auto.entry.path / "templates" if auto.entry else None
     d = base / name if base else None
@@ -149,7 +139,7 @@ def _template_dir(ctx, automation: str, name: str) -> Path:
     return d
 
 
-def rm(ctx, i: dict) -> dict:
+def rm(ctx: Context, i: dict) -> dict:
     if not i.get("entry") and not (i.get("query") and not i["query"].is_empty()):
         raise UsageError(
             f"say which {i['automation']} entries to remove",
@@ -197,7 +187,7 @@ def _new_name(i: dict) -> str:
     return new
 
 
-def ren(ctx, i: dict) -> dict:
+def ren(ctx: Context, i: dict) -> dict:
     e = ctx.load(
         i["automation"],
         ctx.require(i.get("entry"), "the entry to rename", "ckx ren script:old new"),
@@ -216,9 +206,7 @@ def ren(ctx, i: dict) -> dict:
     return {"path": str(dest)}
 
 
-def _copy_or_move(ctx, i: dict, move: bool) -> dict:
-    from ckx.core.cid import parse_cid
-
+def _copy_or_move(ctx: Context, i: dict, move: bool) -> dict:
     e = ctx.load(
         i["automation"],
         ctx.require(i.get("entry"), "the entry", "ckx cp script:a local:script:b"),
@@ -248,15 +236,15 @@ def _copy_or_move(ctx, i: dict, move: bool) -> dict:
     return {"path": str(dest), "uid": meta["uid"]}
 
 
-def cp(ctx, i: dict) -> dict:
+def cp(ctx: Context, i: dict) -> dict:
     return _copy_or_move(ctx, i, move=False)
 
 
-def mv(ctx, i: dict) -> dict:
+def mv(ctx: Context, i: dict) -> dict:
     return _copy_or_move(ctx, i, move=True)
 
 
-def update(ctx, i: dict) -> dict:
+def update(ctx: Context, i: dict) -> dict:
     hits = _matches(ctx, i)
     changes = dict(i.get("meta") or {})
     if i.get("query") and i["query"].tags:
@@ -268,15 +256,13 @@ def update(ctx, i: dict) -> dict:
     for key in ("uid", "alias"):
         if key in changes:
             raise UsageError(f"'{key}' cannot be changed with update", hint="use ckx ren / ckx cp")
-    from ckx.core.schema import problems_of
+    from ckx.core.schema import problems_of  # only update and lint validate: not at start-up
 
     for e in hits:
         meta = load_meta(e.meta_file)
         merged = _deep_merge(meta, changes)
         problems = problems_of(merged, e.meta_file, e.automation, ctx.registry)
         if problems:
-            from ckx.core.errors import MetaError
-
             raise MetaError("the update would make the meta invalid: " + problems[0])
         save_meta(e.meta_file, merged)
         ctx.ui.print(f"updated {e.cid}")
@@ -294,12 +280,11 @@ def _deep_merge(a: dict, b: dict) -> dict:
     return out
 
 
-def lint(ctx, i: dict) -> dict:
+def lint(ctx: Context, i: dict) -> dict:
     """Every problem: unreadable/invalid metas, schema violations, duplicate uids and aliases,
     ``customize.py`` files whose hooks do not match their spec."""
     from ckx.compat.repo import activate
-    from ckx.core.metafile import find_meta_file as fm
-    from ckx.core.schema import problems_of
+    from ckx.core.schema import problems_of  # only update and lint validate: not at start-up
     from ckx.engine.dialect import hook_problems
 
     activate(ctx)  # MLCFlow hooks are checked against MLCFlow's hook spec
@@ -315,7 +300,7 @@ def lint(ctx, i: dict) -> dict:
     )
     warnings: list[str] = []
     for e in entries:
-        f = fm(e.path)
+        f = find_meta_file(e.path)
         if f is None:
             continue
         problems += problems_of(e.meta, f, e.automation, ctx.registry)
@@ -374,23 +359,3 @@ def _duplicates(entries: list[Entry]) -> list[str]:
         else:
             by_alias[key] = e
     return out
-
-
-GENERIC = {
-    "add": add,
-    "load": load,
-    "find": find,
-    "search": search,
-    "ls": ls,
-    "list": ls,
-    "rm": rm,
-    "delete": rm,
-    "ren": ren,
-    "rename": ren,
-    "cp": cp,
-    "copy": cp,
-    "mv": mv,
-    "move": mv,
-    "update": update,
-    "lint": lint,
-}

@@ -1,41 +1,36 @@
-"""``ckx help``, ``ckx help AUTOMATION`` and ``ckx ACTION --help``."""
+"""``ckx help``, ``ckx help AUTOMATION`` and ``ckx ACTION --help``.
+
+The generic actions and their descriptions come from the command table
+(``ckx.core.commands``); an automation's own actions from its meta.
+"""
 
 from __future__ import annotations
 
+from ckx.app.api import function_for
+from ckx.core.automations import Automation, all_automations, known_actions
+from ckx.core.commands import OPTIONS, command, generic_descriptions
+from ckx.core.context import Context
 from ckx.core.errors import NotFoundError
+from ckx.core.suggest import did_you_mean
+from ckx.core.version import __version__
 
 USAGE = """usage: ckx ACTION [AUTOMATION[:ENTRY] | TAGS] [--key=value ...] [--env.KEY=VALUE] [@input.yaml]
        ckx help [AUTOMATION]      ckx ACTION --help      ckx --version
 
-common options: --json (machine output)  --quiet (no prompts, take defaults)  --debug (tracebacks)
+common options: {options}
 examples:
   ckx search script --tags=get,python3        ckx run get,python3
   ckx ls repo                                 ckx add repo:mine --path=DIR
   ckx run program:od-bench --cmd_key=accuracy-offline --quiet
-"""
+""".format(options="  ".join(f"--{o.name} ({o.desc})" for o in OPTIONS))
 
 
-def _automations(ctx):
-    from ckx.core.automations import all_automations
-
+def _automations(ctx: Context) -> list[Automation]:
     return sorted(all_automations(ctx), key=lambda a: a.alias)
 
 
-def known_actions(ctx) -> dict[str, list[str]]:
-    """action -> automations that implement it (generic actions: '*')."""
-    from ckx.app.api import KERNEL_ACTIONS
-    from ckx.app.generic import GENERIC_DESC
-
-    out: dict[str, list[str]] = {a: ["*"] for a in GENERIC_DESC}
-    for a in KERNEL_ACTIONS:
-        out.setdefault(a, ["*"])
-    for auto in _automations(ctx):
-        for act in auto.actions:
-            out.setdefault(act, []).append(auto.alias)
-    return out
-
-
-def cli_help(ctx, req: dict) -> int:
+def cli_help(ctx: Context, req: dict) -> int:
+    """Print the help a command line asked for; returns the exit code."""
     action = req.get("action")
     if req.get("help") and action and action != "help":
         return _action_help(ctx, action, req.get("cid"))
@@ -48,14 +43,12 @@ def cli_help(ctx, req: dict) -> int:
         acts = ", ".join(sorted(auto.actions)) or "(generic actions only)"
         ctx.ui.print(f"  {auto.alias:<12} {auto.desc}")
         ctx.ui.print(f"  {'':<12}   {acts}")
-    from ckx.app.generic import GENERIC_DESC
-
-    ctx.ui.print("generic actions: " + ", ".join(sorted(GENERIC_DESC)))
+    ctx.ui.print("generic actions: " + ", ".join(sorted(generic_descriptions())))
     ctx.ui.print("more: ckx help AUTOMATION, ckx ACTION --help, docs/cli.md")
     return 0
 
 
-def _automation_help(ctx, name: str) -> int:
+def _automation_help(ctx: Context, name: str) -> int:
     auto = ctx.automation(name)
     ctx.ui.print(f"{auto.alias}: {auto.desc}")
     if auto.entry:
@@ -67,13 +60,9 @@ def _automation_help(ctx, name: str) -> int:
     return 0
 
 
-def _action_help(ctx, action: str, cid: str | None) -> int:
-    from ckx.app.generic import GENERIC_DESC
-
+def _action_help(ctx: Context, action: str, cid: str | None) -> int:
     acts = known_actions(ctx)
     if action not in acts:
-        from ckx.core.suggest import did_you_mean
-
         raise NotFoundError(
             f"unknown action '{action}'" + did_you_mean(action, acts),
             hint="list actions with: ckx help",
@@ -82,26 +71,26 @@ def _action_help(ctx, action: str, cid: str | None) -> int:
         auto = ctx.automation(cid.split(":")[-2] if cid.count(":") == 2 else cid.split(":")[0])
         desc = auto.all_actions().get(action)
         ctx.ui.print(f"ckx {action} {auto.alias}: {desc or '(not available)'}")
-        doc = getattr(auto.function(action), "__doc__", None)
+        doc = getattr(function_for(auto, action), "__doc__", None)
         if doc:
             ctx.ui.print(doc.strip())
         return 0
     ctx.ui.print(f"ckx {action}:")
-    if action in GENERIC_DESC:
-        ctx.ui.print(f"  (every automation) {GENERIC_DESC[action]}")
+    cmd = command(action)
+    if cmd is not None and cmd.generic:
+        ctx.ui.print(f"  (every automation) {cmd.desc}")
     for auto in _automations(ctx):
         if action in auto.actions:
             ctx.ui.print(f"  {auto.alias:<12} {auto.actions[action]}")
     return 0
 
 
-def help_action(ctx, i: dict) -> dict:
+def help_action(ctx: Context, i: dict) -> dict:
     """API form of help: the automations and their actions as data."""
     return {a.alias: {"desc": a.desc, "actions": a.all_actions()} for a in _automations(ctx)}
 
 
-def version_action(ctx, i: dict) -> dict:
-    from ckx import __version__
-
+def version_action(ctx: Context, i: dict) -> dict:
+    """The version of ckx."""
     ctx.ui.print(f"ckx {__version__}")
     return {"version": __version__}

@@ -35,9 +35,13 @@ import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ckx.artifacts.download import Artifact, FetchResult
+from ckx.artifacts.archive import detect_kind, extract
+from ckx.artifacts.cas import ObjectStore, hash_file
+from ckx.artifacts.download import Artifact, FetchResult, KnownHashes, fetch
+from ckx.artifacts.mirror import mirrors_from_env
+from ckx.artifacts.rclone import fetch_rclone
 from ckx.core.errors import (
     ArchiveError,
     ChecksumError,
@@ -46,6 +50,10 @@ from ckx.core.errors import (
     MetaError,
     NotFoundError,
 )
+from ckx.core.progress import Progress
+
+if TYPE_CHECKING:
+    from ckx.core.context import Context
 
 MANIFEST = "ckx-artifacts.json"
 PATH_ENV = "CKX_PACKAGE_PATH"  # what a `_path.#` variation sets
@@ -214,22 +222,18 @@ def _join(dest: str, name: str) -> str:
 # --- services of a context -----------------------------------------------------------------
 
 
-def object_store(ctx):
+def object_store(ctx: Context) -> ObjectStore:
     """The context's content-addressed store (``CKX_HOME/objects``)."""
-    from ckx.artifacts.cas import ObjectStore
-
     return ObjectStore(ctx.home / "objects")
 
 
-def known_hashes_file(ctx) -> Path:
+def known_hashes_file(ctx: Context) -> Path:
     """Where sha256s of artefacts without a published checksum are recorded."""
     return ctx.home / "state" / "known-hashes.json"
 
 
-def configured_mirrors(ctx) -> list[str]:
+def configured_mirrors(ctx: Context) -> list[str]:
     """``CKX_MIRROR`` entries, then the ``mirrors`` list of ``CKX_HOME/config.yaml``."""
-    from ckx.artifacts.mirror import mirrors_from_env
-
     return mirrors_from_env(ctx.environ, config=read_config(ctx.home).get("mirrors") or [])
 
 
@@ -249,21 +253,17 @@ def read_config(home: Path) -> dict[str, Any]:
     return data
 
 
-def _progress(ctx):
-    from ckx.core.progress import Progress
-
+def _progress(ctx: Context) -> Progress:
     return Progress(quiet=ctx.quiet or ctx.ui.mode == "none")
 
 
 def fetch_item(
-    ctx, item: DownloadItem, store=None, *, mirrors: list[str] | None = None
+    ctx: Context, item: DownloadItem, store=None, *, mirrors: list[str] | None = None
 ) -> FetchResult:
     """Make one item present and verified in the store: mirrors, then URLs or the rclone remote."""
-    from ckx.artifacts.download import fetch
-
     store = store or object_store(ctx)
     mirrors = configured_mirrors(ctx) if mirrors is None else mirrors
-    opts = {"progress": _progress(ctx), "known_hashes": known_hashes_file(ctx)}
+    opts: dict[str, Any] = {"progress": _progress(ctx), "known_hashes": known_hashes_file(ctx)}
     if not item.rclone:
         return fetch(item.artifact, store, mirrors=mirrors, **opts)
     if mirrors:  # an air-gapped machine gets gated files from its mirror like any other
@@ -273,7 +273,6 @@ def fetch_item(
             if isinstance(exc, ChecksumError):
                 raise
             ctx.ui.info(f"  {item.artifact.label}: not in a mirror, trying rclone {item.rclone}")
-    from ckx.artifacts.rclone import fetch_rclone
 
     return fetch_rclone(
         item.rclone, item.artifact, store, environ=ctx.environ, known_hashes=known_hashes_file(ctx)
@@ -283,7 +282,9 @@ def fetch_item(
 # --- prepare ---------------------------------------------------------------------------------
 
 
-def prepare_downloads(ctx, meta: dict, env: dict, workdir: Path, *, inputs: dict) -> dict[str, str]:
+def prepare_downloads(
+    ctx: Context, meta: dict, env: dict, workdir: Path, *, inputs: dict
+) -> dict[str, str]:
     """Fetch, verify and place every artefact of ``meta['download']`` in ``workdir``; return
     the env vars the items declare (absolute paths).
 
@@ -353,7 +354,6 @@ def _place_one(
         store.link_into(res.sha256, staging / item.dest, item.artifact.filename)
         record["paths"] = [item.placed_file]
         return record
-    from ckx.artifacts.archive import extract
 
     tmp = staging / f".x-{os.urandom(4).hex()}"
     names = extract(res.path, tmp, strip_components=item.strip_components, kind=_kind_of(item))
@@ -364,8 +364,6 @@ def _place_one(
 
 
 def _kind_of(item: DownloadItem) -> str | None:
-    from ckx.artifacts.archive import detect_kind
-
     try:  # from the file name; an object in the store has none, so sniff the bytes otherwise
         return detect_kind(item.artifact.filename)
     except ArchiveError:
@@ -401,7 +399,7 @@ def _env_for(items: Iterable[DownloadItem], root: Path) -> dict[str, str]:
 
 
 def register_existing(
-    ctx,
+    ctx: Context,
     items: list[DownloadItem],
     path: Path,
     workdir: Path | None = None,
@@ -445,7 +443,7 @@ def register_existing(
 
 
 def _register_file(
-    ctx, items: list[DownloadItem], path: Path, workdir: Path | None, where: str
+    ctx: Context, items: list[DownloadItem], path: Path, workdir: Path | None, where: str
 ) -> dict[str, str]:
     if len(items) != 1 or items[0].extract:
         raise NotFoundError(
@@ -479,11 +477,8 @@ def _layout_hint(items: list[DownloadItem]) -> str:
     return f" (expected: {', '.join(wanted[:6])}{', …' if len(wanted) > 6 else ''})"
 
 
-def verify_file(ctx, artifact: Artifact, path: Path, where: str = "package") -> None:
+def verify_file(ctx: Context, artifact: Artifact, path: Path, where: str = "package") -> None:
     """Check ``path`` against the artefact's size and checksums (or its recorded sha256)."""
-    from ckx.artifacts.cas import hash_file
-    from ckx.artifacts.download import KnownHashes
-
     size = path.stat().st_size
     if artifact.size is not None and size != artifact.size:
         raise ChecksumError(
@@ -535,7 +530,9 @@ def check_prepared(workdir: Path) -> list[str]:
 # --- prefetch ------------------------------------------------------------------------------------
 
 
-def prefetch_items(ctx, items: Iterable[DownloadItem], dest: Path | str) -> list[FetchResult]:
+def prefetch_items(
+    ctx: Context, items: Iterable[DownloadItem], dest: Path | str
+) -> list[FetchResult]:
     """Fetch every item and place it in the mirror folder ``dest`` (``<filename>`` and
     ``sha256/<hash>``), hardlinked or copied, never symlinked."""
     store = object_store(ctx)
@@ -551,7 +548,7 @@ def prefetch_items(ctx, items: Iterable[DownloadItem], dest: Path | str) -> list
     return out
 
 
-def prefetch_plan(ctx, plan, dest: Path | str) -> list[FetchResult]:
+def prefetch_plan(ctx: Context, plan, dest: Path | str) -> list[FetchResult]:
     """Prefetch the artefacts of every node of an engine plan (``plan.root.walk()``)."""
     items: list[DownloadItem] = []
     seen: set[tuple[str, tuple[str, ...]]] = set()

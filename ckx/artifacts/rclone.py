@@ -21,6 +21,7 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
+from ckx.artifacts.cas import hash_file
 from ckx.artifacts.download import Artifact, FetchResult, KnownHashes
 from ckx.core.errors import (
     ChecksumError,
@@ -128,8 +129,6 @@ def fetch_rclone(
 
     A known sha256 already in the store is reused without calling rclone.
     """
-    from ckx.artifacts.cas import hash_file
-
     known = KnownHashes(Path(known_hashes)) if known_hashes else None
     expected = artifact.sha256 or (known.lookup(_keyed(artifact, location)) if known else None)
     if expected and store.has(expected):

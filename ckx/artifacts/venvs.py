@@ -33,7 +33,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ckx.core.errors import ConflictError, NotFoundError, RunError, UsageError
+from ckx.artifacts.detect import DetectSpec, detect, print_to_stderr
+from ckx.artifacts.prepare import read_config
+from ckx.core.context import default_home
+from ckx.core.errors import ConflictError, MetaError, NotFoundError, RunError, UsageError
+from ckx.core.locks import path_lock
+from ckx.core.suggest import did_you_mean
+from ckx.core.versions import satisfies
 
 MARKER = "ckx-venv.json"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -134,8 +140,6 @@ def create_venv(
     UsageError for an unknown template; RunError (with pip's last lines) when an install fails,
     in which case nothing is left behind.
     """
-    from ckx.core.locks import path_lock
-
     final = venv_dir(home, name)
     reqs = _template(template) + list(requirements)
     root = venvs_root(home)
@@ -246,8 +250,6 @@ def load_venv(home: Path | str, name: str) -> VenvInfo:
     try:
         data = json.loads((path / MARKER).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        from ckx.core.suggest import did_you_mean
-
         names = [v.name for v in list_venvs(home)] if venvs_root(home).is_dir() else []
         raise NotFoundError(
             f"no ckx venv named '{name}'" + did_you_mean(name, names),
@@ -320,8 +322,6 @@ def pins_from(environ: Mapping[str, str], home: Path | str | None = None) -> lis
     """The pins in force: ``CKX_PIP_PINS`` entries, then config ``pip_pins``."""
     pins = [p.strip() for p in environ.get("CKX_PIP_PINS", "").split(",") if p.strip()]
     if home is not None:
-        from ckx.artifacts.prepare import read_config
-
         pins += [str(p) for p in read_config(Path(home)).get("pip_pins") or []]
     return pins
 
@@ -416,8 +416,6 @@ class PythonPackage:
 
     @classmethod
     def from_meta(cls, block: Any, where: str) -> PythonPackage:
-        from ckx.core.errors import MetaError
-
         if not isinstance(block, dict) or not block.get("name"):
             raise MetaError(
                 f"{where}: field 'python_package' must be a mapping with at least 'name'"
@@ -481,9 +479,6 @@ def _detect_fit(
     warn: Callable[[str], None] | None,
     where: str,
 ):
-    from ckx.artifacts.detect import DetectSpec, detect, print_to_stderr
-    from ckx.core.versions import satisfies
-
     spec = DetectSpec.from_meta(
         {"python_package": pkg.dists, "import_name": pkg.import_name}, where, env_prefix=env_prefix
     )
@@ -503,8 +498,6 @@ def _describe(constraints: Mapping[str, str | None]) -> str:
 
 def python_package_preprocess(i) -> dict[str, Any]:
     """The ``preprocess`` hook of the ``lib-python-*`` packages (their customize.py imports it)."""
-    from ckx.core.context import default_home
-
     meta = i.meta
     where = str(meta.get("alias") or "lib-python")
     pkg = PythonPackage.from_meta(meta.get("python_package"), where)

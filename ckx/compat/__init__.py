@@ -2,7 +2,7 @@
 
 A compatibility layer kept apart from the kernel: nothing in ``ckx/core``, ``ckx/artifacts``
 or ``ckx/engine`` imports it, and it is loaded only when a registered repository is an
-MLCFlow repository (:func:`ckx.compat.repo.is_mlcflow_repo`; :func:`ckx.compat.repo.activate`
+MLCFlow repository (:func:`ckx.compat.detect.is_mlcflow_repo`; :func:`ckx.compat.repo.activate`
 registers the dialect), through the engine's content-dialect seam
 (:mod:`ckx.engine.dialect`). Layer: above the engine, below experiments and the app.
 

@@ -49,7 +49,7 @@ class MlcDialect(DialectDefaults):
         self._imports: HookImports | None = None
 
     def claims(self, repo: Any) -> bool:
-        from ckx.compat.repo import is_mlcflow_repo
+        from ckx.compat.detect import is_mlcflow_repo
 
         return is_mlcflow_repo(repo)
 

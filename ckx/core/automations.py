@@ -12,9 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
+from ckx.core.commands import COMMANDS, generic_descriptions, is_generic
 from ckx.core.entries import Entry
 from ckx.core.errors import MetaError, NotFoundError
+
+if TYPE_CHECKING:
+    from ckx.core.context import Context
 
 
 class Automation:
@@ -48,27 +53,23 @@ class Automation:
         return self._module
 
     def function(self, action: str) -> Callable | None:
-        """The function for ``action``: the module's own, else the kernel's generic one."""
-        from ckx.app.generic import GENERIC
-
+        """The module's own function for a declared ``action``, or None: the kernel's generic
+        one then comes from the command table (``ckx.app.api.function_for``)."""
         if action in self.actions:
             mod = self.module
-            fn = getattr(mod, action, None) if mod else None
-            if fn is not None:
-                return fn
-        return GENERIC.get(action)
+            return getattr(mod, action, None) if mod else None
+        return None
 
     def all_actions(self) -> dict[str, str]:
-        from ckx.app.generic import GENERIC_DESC
-
-        out = dict(GENERIC_DESC)
+        """Every action of this automation (the generic ones too) -> its description."""
+        out = generic_descriptions()
         out.update(self.actions)
         return out
 
 
 def load_module(path: Path, name: str) -> ModuleType:
     """Import a Python file by path under a unique module name (no sys.path changes)."""
-    from ckx.core.pyfile import import_file
+    from ckx.core.pyfile import import_file  # not at start-up: most commands load no module
 
     return import_file(path, name)
 
@@ -79,9 +80,7 @@ def check_module(mod: ModuleType, path: Path, actions: dict[str, str]) -> None:
     for action in actions:
         fn = getattr(mod, action, None)
         if fn is None:
-            from ckx.app.generic import GENERIC
-
-            if action in GENERIC:
+            if is_generic(action):
                 continue  # the meta documents a generic action; the kernel provides it
             raise MetaError(
                 f"{path}: action '{action}' is declared in the meta but has no function"
@@ -91,12 +90,12 @@ def check_module(mod: ModuleType, path: Path, actions: dict[str, str]) -> None:
             raise MetaError(f"{path}: function '{action}' must take (ctx, i); {problem}")
 
 
-def load_automation(ctx, name: str) -> Automation:
+def load_automation(ctx: Context, name: str) -> Automation:
     hits = ctx.search("automation", None, name=name)
     if not hits and name in ctx.index.automations():
         return Automation(alias=name, entry=None, actions={})
     if not hits:
-        from ckx.core.suggest import did_you_mean
+        from ckx.core.suggest import did_you_mean  # the error path only: not at start-up
 
         raise NotFoundError(
             f"unknown automation '{name}'" + did_you_mean(name, ctx.index.names("automation")),
@@ -108,7 +107,7 @@ def load_automation(ctx, name: str) -> Automation:
     return Automation(alias=entry.alias, entry=entry, actions=actions)
 
 
-def all_automations(ctx) -> list[Automation]:
+def all_automations(ctx: Context) -> list[Automation]:
     seen: dict[str, Automation] = {}
     for e in ctx.search("automation", None):
         if e.alias not in seen:
@@ -122,3 +121,12 @@ def all_automations(ctx) -> list[Automation]:
                 },
             )
     return list(seen.values())
+
+
+def known_actions(ctx: Context) -> dict[str, list[str]]:
+    """action -> automations that implement it (generic and standalone actions: '*')."""
+    out: dict[str, list[str]] = {c.name: ["*"] for c in COMMANDS if c.generic or c.standalone}
+    for auto in sorted(all_automations(ctx), key=lambda a: a.alias):
+        for act in auto.actions:
+            out.setdefault(act, []).append(auto.alias)
+    return out

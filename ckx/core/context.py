@@ -10,11 +10,17 @@ import sys
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from ckx.core.automations import Automation, load_automation
 from ckx.core.entries import Entry
 from ckx.core.errors import NotFoundError, UsageError
-from ckx.core.query import Query
+from ckx.core.query import Query, parse
+from ckx.core.repos import Registry
 from ckx.core.ui import UI
+
+if TYPE_CHECKING:
+    from ckx.core.index import Index
 
 
 def default_home(environ: Mapping[str, str] | None = None) -> Path:
@@ -53,14 +59,12 @@ class Context:
         return self.ui.quiet
 
     @cached_property
-    def registry(self):
-        from ckx.core.repos import Registry
-
+    def registry(self) -> Registry:
         return Registry(self.home, self._builtin_root)
 
     @cached_property
-    def index(self):
-        from ckx.core.index import Index
+    def index(self) -> Index:
+        from ckx.core.index import Index  # sqlite3: imported by the commands that search only
 
         return Index(self.home, self.registry, warn=self.ui.warn)
 
@@ -87,8 +91,6 @@ class Context:
     ) -> list[Entry]:
         """Entries of ``automation`` whose tags match ``query`` (and alias/uid glob ``name``)."""
         if isinstance(query, str):
-            from ckx.core.query import parse
-
             query = parse(query)
         return self.index.search(automation, query, repo=repo, name=name)
 
@@ -106,14 +108,14 @@ class Context:
         return hits[0]
 
     def not_found(self, automation: str, name: str, *, repo: str | None = None) -> NotFoundError:
-        from ckx.core.suggest import did_you_mean
-
         bad = [p for p in self.index.problems(repo) if Path(p.path).name == name]
         if bad:
             return NotFoundError(
                 f"entry '{automation}:{name}' exists but is invalid: {bad[0].message}",
                 hint="fix the meta file; `ckx lint` lists every problem",
             )
+        from ckx.core.suggest import did_you_mean  # the error path only: not at start-up
+
         where = f" in repo '{repo}'" if repo else ""
         return NotFoundError(
             f"no {automation} entry named '{name}'{where}"
@@ -121,13 +123,11 @@ class Context:
             hint=f"list them with: ckx ls {automation}",
         )
 
-    def automation(self, name: str):
+    def automation(self, name: str) -> Automation:
         """The loaded automation ``name`` (see :mod:`ckx.core.automations`)."""
-        from ckx.core.automations import load_automation
-
         return load_automation(self, name)
 
-    def require(self, value, what: str, example: str):
+    def require(self, value: Any, what: str, example: str) -> Any:
         if value in (None, "", []):
             raise UsageError(f"missing {what}", hint=f"for example: {example}")
         return value

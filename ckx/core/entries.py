@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ckx.core.metafile import load_meta
+
 
 def new_uid() -> str:
     """A fresh 16-hex uid, as CK/CM/MLCFlow use."""
@@ -74,8 +76,6 @@ class Entry:
             if self._meta_json is not None:
                 self._meta = json.loads(self._meta_json)
             else:
-                from ckx.core.metafile import load_meta
-
                 self._meta = load_meta(self.meta_file)
         return self._meta
 

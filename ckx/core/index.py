@@ -24,8 +24,10 @@ import os
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 from ckx.core.entries import Entry
+from ckx.core.errors import MetaError
 from ckx.core.metafile import META_NAMES, load_meta
 from ckx.core.query import Query
 from ckx.core.repos import Registry, Repo
@@ -488,7 +490,7 @@ def _racy_unchanged(racy: list) -> bool:
 
 def entry_schema_cached(index: Index, automation: str):
     if automation not in index.schemas:
-        from ckx.core.schema import entry_schema
+        from ckx.core.schema import entry_schema  # only when metas changed: not at start-up
 
         index.schemas[automation] = entry_schema(automation, index.registry)
     return index.schemas[automation]
@@ -527,7 +529,7 @@ def _single_threaded() -> bool:
 
 def _parse_job(job: tuple, schemas: dict):
     """Parse and validate one meta: (row, None) or (None, Problem)."""
-    from ckx.core.errors import MetaError
+    # only when metas changed: not at start-up
     from ckx.core.schema import check_entry_meta, tolerate
 
     repo, automation, path, meta_file, st = job
@@ -588,7 +590,7 @@ class _exclusive:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
-        self._fl = None
+        self._fl: Any = None  # a filelock.FileLock where there is no fcntl (Windows)
         self.waited = True  # whether another process may have held it before us
 
     def __enter__(self):

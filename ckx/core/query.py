@@ -159,12 +159,9 @@ def parse(text: str | Iterable[str] | None) -> Query:
         if not all(isinstance(t, str) for t in items):
             raise QueryError(f"bad tag query: expected strings, got {items!r}")
         text = ",".join(items)
-    tags: list[str] = []
-    not_tags: list[str] = []
-    variations: dict[str, Variation] = {}
-    not_variations: list[str] = []
     if text.strip(_WS) == "":
         return Query(text=text)
+    terms = _Terms()
     pos = 0
     n = len(text)
     while True:
@@ -173,33 +170,13 @@ def parse(text: str | Iterable[str] | None) -> Query:
         if neg:
             pos += 1
         if text.startswith("_", pos):
-            pos += 1
-            m = _NAME_RE.match(text, pos)
-            if not m:
-                raise _fail(text, pos, "expected a variation name after '_'")
-            name = m.group(0)
-            pos = m.end()
-            value = None
-            if text.startswith(".", pos):
-                end = text.find(",", pos + 1)
-                end = n if end < 0 else end
-                value = text[pos + 1 : end].strip(_WS)
-                if not value:
-                    raise _fail(text, pos + 1, f"expected a value after '_{name}.'")
-                pos = end
-            if neg:
-                # a dotted forbidden name is a static dotted variation (-_bert-99.9)
-                not_variations.append(name if value is None else f"{name}.{value}")
-            else:
-                if name in variations and variations[name] != Variation(name, value):
-                    raise _fail(text, m.start(), f"variation '_{name}' is given twice")
-                variations[name] = Variation(name, value)
+            pos = _variation_term(text, pos + 1, neg, terms)
         else:
             m = _TAG_RE.match(text, pos)
             if not m:
                 what = "a tag" if not neg else "a tag or '_variation' after '-'"
                 raise _fail(text, pos, f"expected {what}, found {_describe(text, pos)}")
-            (not_tags if neg else tags).append(m.group(0))
+            (terms.not_tags if neg else terms.tags).append(m.group(0))
             pos = m.end()
         pos = _skip_ws(text, pos)
         if pos >= n:
@@ -209,23 +186,61 @@ def parse(text: str | Iterable[str] | None) -> Query:
         pos += 1
         if _skip_ws(text, pos) >= n:
             raise _fail(text, pos - 1, "a trailing ',' with no term after it")
-    both = set(tags) & set(not_tags)
-    if both:
-        raise QueryError(
-            f"bad tag query '{text}': tag '{sorted(both)[0]}' is both required and forbidden"
+    return terms.query(text)
+
+
+class _Terms:
+    """The terms of a query as the parser meets them."""
+
+    def __init__(self) -> None:
+        self.tags: list[str] = []
+        self.not_tags: list[str] = []
+        self.variations: dict[str, Variation] = {}
+        self.not_variations: list[str] = []
+
+    def query(self, text: str) -> Query:
+        both = set(self.tags) & set(self.not_tags)
+        if both:
+            raise QueryError(
+                f"bad tag query '{text}': tag '{sorted(both)[0]}' is both required and forbidden"
+            )
+        clash = set(self.variations) & set(self.not_variations)
+        if clash:
+            raise QueryError(
+                f"bad tag query '{text}': variation '_{sorted(clash)[0]}' is both selected and forbidden"
+            )
+        return Query(
+            tags=_uniq(tuple(self.tags)),
+            not_tags=_uniq(tuple(self.not_tags)),
+            variations=tuple(self.variations.values()),
+            not_variations=_uniq(tuple(self.not_variations)),
+            text=text,
         )
-    clash = set(variations) & set(not_variations)
-    if clash:
-        raise QueryError(
-            f"bad tag query '{text}': variation '_{sorted(clash)[0]}' is both selected and forbidden"
-        )
-    return Query(
-        tags=_uniq(tuple(tags)),
-        not_tags=_uniq(tuple(not_tags)),
-        variations=tuple(variations.values()),
-        not_variations=_uniq(tuple(not_variations)),
-        text=text,
-    )
+
+
+def _variation_term(text: str, pos: int, neg: bool, terms: _Terms) -> int:
+    """Read ``name[.value]`` at ``pos`` (just after the ``_``); returns the position after it."""
+    m = _NAME_RE.match(text, pos)
+    if not m:
+        raise _fail(text, pos, "expected a variation name after '_'")
+    name = m.group(0)
+    pos = m.end()
+    value = None
+    if text.startswith(".", pos):
+        end = text.find(",", pos + 1)
+        end = len(text) if end < 0 else end
+        value = text[pos + 1 : end].strip(_WS)
+        if not value:
+            raise _fail(text, pos + 1, f"expected a value after '_{name}.'")
+        pos = end
+    if neg:
+        # a dotted forbidden name is a static dotted variation (-_bert-99.9)
+        terms.not_variations.append(name if value is None else f"{name}.{value}")
+    else:
+        if name in terms.variations and terms.variations[name] != Variation(name, value):
+            raise _fail(text, m.start(), f"variation '_{name}' is given twice")
+        terms.variations[name] = Variation(name, value)
+    return pos
 
 
 def _skip_ws(text: str, pos: int) -> int:

@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 
 from ckx.core.errors import ConflictError, MetaError, NotFoundError, UsageError
-from ckx.core.metafile import atomic_write_text
+from ckx.core.metafile import atomic_write_text, load_meta
 
 #: Folder names that never hold entries.
 IGNORED_FOLDERS = frozenset({"tests", "docs", "bench", "ckx", "build", "dist", "node_modules"})
@@ -110,8 +110,6 @@ def project_root() -> Path:
 
 def read_repo_description(path: Path) -> dict:
     """Alias, uid and folders of the repo at ``path`` from whichever description file it has."""
-    from ckx.core.metafile import load_meta
-
     for name in REPO_DESC_FILES:
         f = path / name
         if not f.is_file():
@@ -134,8 +132,6 @@ def read_repo_description(path: Path) -> dict:
 def cached_yaml(path: Path, home: Path) -> dict:
     """Parse a YAML file, keeping a JSON copy keyed by (mtime, size) in ``home`` (YAML costs ~30 ms)."""
     import hashlib
-
-    from ckx.core.metafile import load_meta
 
     st = path.stat()
     key = hashlib.sha1(str(path).encode()).hexdigest()[:16]
@@ -224,7 +220,7 @@ class Registry:
         for r in self.repos:
             if r.alias == alias or (r.uid and r.uid == alias):
                 return r
-        from ckx.core.suggest import did_you_mean
+        from ckx.core.suggest import did_you_mean  # the error path only: not at start-up
 
         raise NotFoundError(
             f"unknown repo '{alias}'" + did_you_mean(alias, [r.alias for r in self.repos]),

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ckx.core.errors import MetaError
+from ckx.core.metafile import find_meta_file, load_meta
 
 BASE_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -97,8 +98,6 @@ def iter_problems(meta: dict, meta_file: Path | str, schema: dict) -> list[str]:
 
 def entry_schema(automation: str, registry) -> dict | None:
     """The ``entry_schema`` an automation declares in its meta, or None."""
-    from ckx.core.metafile import find_meta_file, load_meta
-
     for repo in registry.repos:
         d = repo.folder_for("automation") / automation
         f = find_meta_file(d) if d.is_dir() else None

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ckx.core.errors import ConflictError, UsageError, missing_extra
+from ckx.experiments.records import points_table, resolve_key
+from ckx.experiments.stats import is_number
 
 MARKER = ".ckx-dashboard"
 
@@ -52,9 +54,6 @@ def plot_points(
     A numeric ``x`` gives lines with min-max error bars; any other ``x`` gives grouped bars
     (one bar per series and y key) with the same error bars.
     """
-    from ckx.experiments.records import resolve_key
-    from ckx.experiments.stats import is_number
-
     everything = [p for _, pts in series for p in pts]
     if not everything:
         raise UsageError("nothing to plot: no recorded points")
@@ -90,8 +89,6 @@ def plot_points(
 
 
 def _yerr(p, k: str, stat: str, factor: float) -> tuple[float | None, float, float]:
-    from ckx.experiments.stats import is_number
-
     s = p.stat_of(k) or {}
     v = p.values(stat).get(k)
     if not is_number(v):
@@ -173,8 +170,6 @@ def _esc(v: Any) -> str:
 
 
 def _html_table(table) -> str:
-    from ckx.experiments.stats import is_number
-
     head = "".join(f"<th>{_esc(h)}</th>" for h in table.header)
     body = []
     for r in table.rows:
@@ -195,8 +190,6 @@ def _num(text: str) -> Any:
 
 def _headline_plots(points) -> list[tuple[str, list[str]]]:
     """(title, y keys) of the charts worth drawing for these points."""
-    from ckx.experiments.stats import is_number
-
     keys = [k for p in points for k, s in p.statistics.items() if "values" not in s]
     have = set(keys)
 
@@ -248,8 +241,6 @@ def _safe(name: str) -> str:
 
 
 def _experiment_section(entry, points, root: Path) -> tuple[str, int]:
-    from ckx.experiments.records import points_table
-
     anchor = _safe(entry.alias)
     nrep = sum(len(p.repetitions) for p in points)
     parts = [

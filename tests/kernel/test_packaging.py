@@ -68,3 +68,13 @@ def test_builtin_repo_location_can_be_overridden(tmp_path, monkeypatch):
     assert project_root() == ROOT  # an editable checkout uses itself
     monkeypatch.setenv("CKX_BUILTIN_REPO", str(tmp_path))
     assert project_root() == tmp_path
+
+
+def test_the_version_ckx_reports_is_the_packaged_one():
+    import re
+
+    import ckx
+    from ckx.core.version import __version__
+
+    declared = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M)
+    assert declared and ckx.__version__ == __version__ == declared.group(1)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .coco_index import read_coco_index
 from .errors import CkxError, NotFoundError, UsageError, report
 
 MANIFEST_NAME = "odbench-preprocessed.json"
@@ -326,7 +327,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def preprocess_command(args: argparse.Namespace) -> dict[str, Any]:
     """Run the pre-processing command for parsed ``args``; returns the manifest written."""
-    from .dataset_coco import read_coco_index
     from .profiles import SUPPORTED_DATASETS, profile_defaults
 
     prof = profile_defaults(args.profile)
