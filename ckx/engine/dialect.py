@@ -46,11 +46,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ckx.core.entries import Entry
 from ckx.core.errors import MetaError, RunError
 from ckx.engine import envs
-from ckx.engine.hookspec import CKX_HOOKS, Customize, HookSpecs, load_customize
 
 if TYPE_CHECKING:
     from ckx.core.context import Context
     from ckx.engine.hooks import HookCall
+    from ckx.engine.hookspec import Customize, HookSpecs
 
 
 class Dialect(Protocol):
@@ -60,8 +60,11 @@ class Dialect(Protocol):
     name: str
     #: prefix of the engine's variables (``CKX_``)
     prefix: str
-    #: the hooks a ``customize.py`` of this dialect may define
-    hooks: HookSpecs
+
+    @property
+    def hooks(self) -> HookSpecs:
+        """The hooks a ``customize.py`` of this dialect may define (a class attribute will do)."""
+        ...
 
     def claims(self, repo: Any) -> bool:
         """Does this dialect serve the entries of ``repo`` (a :class:`ckx.core.repos.Repo`)?"""
@@ -161,13 +164,21 @@ class CkxDialect(DialectDefaults):
 
     name = "ckx"
     prefix = "CKX_"
-    hooks = CKX_HOOKS
     rank = 0
+
+    @property
+    def hooks(self) -> HookSpecs:
+        # imported when a hook is loaded: the fully cached path never needs the hook spec
+        from ckx.engine.hookspec import CKX_HOOKS
+
+        return CKX_HOOKS
 
     def claims(self, repo: Any) -> bool:
         return True  # the default for every repo no other dialect claims
 
     def load_hooks(self, folder: Path) -> Customize | None:
+        from ckx.engine.hookspec import load_customize
+
         return load_customize(folder / "customize.py", self.hooks)
 
     def hook_input(self, call: HookCall) -> Any:

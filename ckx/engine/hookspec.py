@@ -41,8 +41,9 @@ class HookError(MetaError):
 
 
 class HookSpec:
-    """One hook: its ``name``, its argument names, the keys its result dict may hold,
-    whether it may return a plain string (a version), its ``aliases`` and a one-line ``doc``."""
+    """One hook: its ``name``, its argument names, the keys its result dict may hold (``None``:
+    any key, for a dialect whose hooks return more than the engine reads), whether it may
+    return a plain string (a version), its ``aliases`` and a one-line ``doc``."""
 
     __slots__ = ("name", "args", "returns", "returns_text", "aliases", "doc")
 
@@ -51,14 +52,14 @@ class HookSpec:
         name: str,
         *,
         args: tuple[str, ...] = ("i",),
-        returns: Iterable[str] = ("return", "error"),
+        returns: Iterable[str] | None = ("return", "error"),
         returns_text: bool = False,
         aliases: tuple[str, ...] = (),
         doc: str = "",
     ) -> None:
         self.name = name
         self.args = args
-        self.returns = frozenset(returns)
+        self.returns = None if returns is None else frozenset(returns)
         self.returns_text = returns_text
         self.aliases = aliases
         self.doc = doc
@@ -144,12 +145,12 @@ def check_result(out: Any, spec: HookSpec, where: str) -> dict[str, Any]:
     if not isinstance(out, Mapping):
         want = "a dict, a version string or None" if spec.returns_text else "a dict or None"
         raise HookError(f"{where} returned {type(out).__name__}, expected {want}")
-    unknown = sorted(set(out) - spec.returns)
+    unknown = sorted(set(out) - spec.returns) if spec.returns is not None else []
     if unknown:
         raise HookError(
             f"{where} returned the unknown key{'s' if len(unknown) > 1 else ''} "
             f"{', '.join(repr(k) for k in unknown)}",
-            hint=f"{spec.name} may return: {', '.join(sorted(spec.returns))}",
+            hint=f"{spec.name} may return: {', '.join(sorted(spec.returns or ()))}",
         )
     return dict(out)
 

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ckx.core.errors import ResolutionError, UsageError
+from ckx.core.errors import UsageError
 
 LOCK_VERSION = 1
 _FILES = ("run.sh", "run.bat", "customize.py")
@@ -114,24 +114,18 @@ def _under_cached(path: str, want: dict[str, dict]) -> bool:
 
 
 def check_replay(plan: Any, lock: dict[str, Any]) -> None:
-    """Refuse a replay whose entries changed since the lock was written."""
+    """Refuse a replay whose entries changed since the lock was written (a ``PlanError`` of
+    kind ``lock-graph`` or ``lock-changed``)."""
+    from ckx.engine.problems import PlanError
+
     want = pins(lock)
     for n in plan.nodes:
         pin = want.get(n.path)
         if pin is None and _under_cached(n.path, want):
             continue  # the lock was written while an ancestor was cached: its deps were not planned
         if pin is None:
-            raise ResolutionError(
-                f"the lock file has no node at {n.path} ({n.entry.cid}): the graph changed",
-                hint="plan again without --lock and write a new lock",
-            )
+            raise PlanError("lock-graph", chain=n.chain, path=n.path, cid=n.entry.cid)
         if pin.get("meta_sha256") and pin["meta_sha256"] != meta_digest(n.entry.meta):
-            raise ResolutionError(
-                f"{n.entry.cid} changed since the lock was written (its meta differs)",
-                hint="restore the entry, or write a new lock",
-            )
+            raise PlanError("lock-changed", chain=n.chain, cid=n.entry.cid, what="its meta")
         if pin.get("files") is not None and pin["files"] != _file_digests(n.entry.path):
-            raise ResolutionError(
-                f"{n.entry.cid} changed since the lock was written (its scripts differ)",
-                hint="restore the entry, or write a new lock",
-            )
+            raise PlanError("lock-changed", chain=n.chain, cid=n.entry.cid, what="its scripts")

@@ -16,13 +16,13 @@ from ckx.core.entries import Entry
 from ckx.core.errors import CkxError
 from ckx.core.query import Query
 from ckx.engine import envs
-from ckx.engine.problems import PlanError
 from ckx.engine.variations import Selection
 
 if TYPE_CHECKING:
     from ckx.engine.cache import CacheRecord
     from ckx.engine.dialect import Dialect
     from ckx.engine.hookspec import Customize
+    from ckx.engine.problems import PlanError
 
 DEP_KINDS = ("deps", "prehook_deps", "posthook_deps", "post_deps")
 _VERSION_FIELDS = envs.VERSION_FIELDS
@@ -111,6 +111,8 @@ def combine(constraints: Sequence[Constraint]) -> dict[str, str | None]:
                 try:
                     parse_version(str(text))
                 except CkxError as e:
+                    from ckx.engine.problems import PlanError
+
                     raise PlanError("bad-version", causes=(c,), text=text, why=e.message) from None
         if c.version:
             if exact and compare(str(exact.version), c.version) != 0:
@@ -136,6 +138,8 @@ def combine(constraints: Sequence[Constraint]) -> dict[str, str | None]:
 
 
 def _conflict(a: Constraint, b: Constraint) -> PlanError:
+    from ckx.engine.problems import PlanError
+
     target = a.chain[-1] if a.chain else "?"
     return PlanError("conflict", causes=(a, b), chain=a.chain, target=target)
 

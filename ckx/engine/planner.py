@@ -45,14 +45,13 @@ Rules written down here because users depend on them:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ckx.core.entries import Entry
 from ckx.core.errors import CkxError
 from ckx.core.query import Query, Variation, parse
 from ckx.engine import envs
 from ckx.engine.cache import CacheRecord, cache_key, key_env
-from ckx.engine.hookspec import HookError
 from ckx.engine.model import (
     Constraint,
     Edge,
@@ -63,15 +62,24 @@ from ckx.engine.model import (
     is_cacheable,
     replace_nodes,
 )
-from ckx.engine.problems import PlanError
-from ckx.engine.protocols import NullReporter, Provider, Reporter
 from ckx.engine.variations import Selection, merge_adr, merge_meta, select
+
+if TYPE_CHECKING:
+    from ckx.engine.problems import PlanError
+    from ckx.engine.protocols import Provider, Reporter
 
 MAX_DEPTH = 64
 #: Settling rounds before giving up (each round plans only the subtrees that disagree).
 MAX_ROUNDS = 64
 
 Group = tuple[str, tuple[str, ...]]
+
+
+def _error(kind: str, **fields: Any) -> PlanError:
+    """A planning error (its module is imported only when one happens)."""
+    from ckx.engine.problems import PlanError
+
+    return PlanError(kind, **fields)
 
 
 class Outer:
@@ -140,7 +148,11 @@ class Planner:
         pins: dict[str, dict] | None = None,
     ) -> None:
         self.provider = provider
-        self.reporter: Reporter = reporter or NullReporter()
+        if reporter is None:
+            from ckx.engine.protocols import NullReporter
+
+            reporter = NullReporter()
+        self.reporter: Reporter = reporter
         self.pins = pins or {}
         self._remembered: dict[str, str] = {}
         self._seeds: dict[Group, tuple[Constraint, ...]] = {}
@@ -292,9 +304,9 @@ class Planner:
         chain = (*origin.chain, label)
         group = (entry.uid, selection.names)
         if group in origin.ancestors:
-            raise PlanError("cycle", cycle=chain, chain=chain)
+            raise _error("cycle", cycle=chain, chain=chain)
         if len(chain) > MAX_DEPTH:
-            raise PlanError("depth", chain=chain, limit=MAX_DEPTH)
+            raise _error("depth", chain=chain, limit=MAX_DEPTH)
         return entry, selection, chain, group, pin
 
     def _constraints(
@@ -371,11 +383,11 @@ class Planner:
         child, error = None, None
         try:
             child = self._node(origin, walk)
-        except HookError:
-            raise  # a broken customize.py is refused whether or not the dep is needed
         except CkxError as e:
-            if not deferred:
-                raise
+            from ckx.engine.hookspec import HookError
+
+            if not deferred or isinstance(e, HookError):
+                raise  # a broken customize.py is refused whether or not the dep is needed
             error = e  # raised at run time only if the dep is needed
         return Edge(
             kind, k, dep, query=query, deferred=deferred, node=child, error=error, origin=origin
@@ -414,7 +426,7 @@ class Planner:
                     self.reporter.rejected(e, query, f"the lock file pins {pin.get('uid')}")
             hits = [e for e in hits if e.uid == pin.get("uid")]
             if not hits:
-                raise PlanError("pin-gone", chain=chain, pin=pin, query=str(query))
+                raise _error("pin-gone", chain=chain, pin=pin, query=str(query))
         if not hits and query.variations:
             # tell "unknown variation" apart from "unknown script"
             plain = self.provider.find_candidates(
@@ -427,7 +439,7 @@ class Planner:
             if missing is not None:
                 raise missing
         if not hits:
-            raise PlanError(
+            raise _error(
                 "no-match",
                 chain=chain,
                 query=str(query),
@@ -476,7 +488,7 @@ class Planner:
         if fits:
             return newest(fits)
         if declared:
-            raise PlanError(
+            raise _error(
                 "no-version",
                 chain=chain,
                 alias=entry.alias,
@@ -506,7 +518,7 @@ class Planner:
             changed = True
             root = self._replan(root, stale, origin)
         groups = sorted({n.title() for n in self._stale(root).values()})
-        raise PlanError("unsettled", rounds=MAX_ROUNDS, groups=groups)
+        raise _error("unsettled", rounds=MAX_ROUNDS, groups=groups)
 
     def _stale(self, root: Node) -> dict[str, Node]:
         """Nodes whose constraints miss some of their group's (by path); raises a conflict."""

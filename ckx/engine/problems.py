@@ -2,7 +2,7 @@
 
 The planner raises :class:`PlanError` (a :class:`~ckx.core.errors.ResolutionError`) carrying
 what went wrong as fields: ``kind``, ``chain`` (the aliases from the root to where it
-happened), ``cycle`` (for a dependency cycle, the chain that closes it), ``causes`` (the
+happened; for a variation problem ``details["where"]`` names the entry and its chain), ``cycle`` (for a dependency cycle, the chain that closes it), ``causes`` (the
 version constraints involved, each with the chain of who asked) and ``details``. The
 message and hint a user reads are made from these fields by :func:`render`, the only place
 that words them; callers that want to show or check a conflict differently read the fields.
@@ -104,12 +104,74 @@ def _pin_gone(e: PlanError) -> tuple[str, str | None]:
     )
 
 
+def _lock_graph(e: PlanError) -> tuple[str, str | None]:
+    d = e.details
+    return (
+        f"the lock file has no node at {d['path']} ({d['cid']}): the graph changed",
+        "plan again without --lock and write a new lock",
+    )
+
+
+def _lock_changed(e: PlanError) -> tuple[str, str | None]:
+    d = e.details
+    return (
+        f"{d['cid']} changed since the lock was written ({d['what']} differ"
+        f"{'s' if d['what'] == 'its meta' else ''})",
+        "restore the entry, or write a new lock",
+    )
+
+
 def _unsettled(e: PlanError) -> tuple[str, str | None]:
     return (
         f"version constraints did not settle after {e.details['rounds']} rounds "
         f"(still changing: {', '.join(e.details['groups'])})",
         "pin the versions of these scripts with --adr.NAME.version=...",
     )
+
+
+def _variation(e: PlanError) -> tuple[str, str | None]:
+    d = e.details
+    name, where = d.get("name"), d["where"]
+    known = "declared variations: " + (
+        ", ".join(f"_{k}" for k in d.get("declared", ())) or "(none)"
+    )
+    if e.kind == "variation-unknown":
+        from ckx.core.suggest import did_you_mean
+
+        return f"{where}: no variation '_{name}'" + did_you_mean(str(name), d["declared"]), known
+    if e.kind == "variation-needs-value":
+        return f"{where}: variation '_{name}' needs a value: '_{name}.VALUE'", known
+    if e.kind == "variation-not-dynamic":
+        return (
+            f"{where}: '_{name}.{d['value']}' asks for a dynamic variation '{name}.#', "
+            "which is not declared",
+            known,
+        )
+    if e.kind == "variation-forbidden":
+        return f"{where}: variation '_{name}' is both selected and forbidden", None
+    if e.kind == "variation-group":
+        a, b = d["names"]
+        return (
+            f"{where}: variations '_{a}' and '_{b}' are both selected but belong to the same "
+            f"group '{d['group']}'",
+            "select one variation per group",
+        )
+    if e.kind == "variation-combination":
+        shown = ", ".join(f"_{p}" for p in d["names"])
+        return f"{where}: the variations {shown} cannot be combined", None
+    if e.kind == "variation-not-valid":
+        picked = ",".join(f"_{n}" for n in d["names"]) or "none"
+        shown = "; ".join(",".join(f"_{p}" for p in v) for v in d["valid"])
+        return (
+            f"{where}: the variations {picked} are not one of the valid combinations",
+            f"select all of one of: {shown}",
+        )
+    if e.kind == "variation-default":
+        return (
+            f"{where}: default variation '_{name}' of group '{d['group']}' is not declared",
+            None,
+        )
+    return f"{where}: variation bases and defaults do not settle (a base cycle?)", None
 
 
 _RENDER: dict[str, Callable[[PlanError], tuple[str, str | None]]] = {
@@ -121,6 +183,22 @@ _RENDER: dict[str, Callable[[PlanError], tuple[str, str | None]]] = {
     "no-match": _no_match,
     "pin-gone": _pin_gone,
     "unsettled": _unsettled,
+    "lock-graph": _lock_graph,
+    "lock-changed": _lock_changed,
+    **dict.fromkeys(
+        (
+            "variation-unknown",
+            "variation-needs-value",
+            "variation-not-dynamic",
+            "variation-forbidden",
+            "variation-group",
+            "variation-combination",
+            "variation-not-valid",
+            "variation-default",
+            "variation-unsettled",
+        ),
+        _variation,
+    ),
 }
 
 #: The kinds of :class:`PlanError`.

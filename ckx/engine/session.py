@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ckx.engine.model import Plan
 from ckx.engine.planner import Planner
-from ckx.engine.protocols import Reporter
 from ckx.engine.provider import RepoProvider
 from ckx.engine.reporter import CliReporter
 from ckx.engine.request import flags_of, plan_args, with_lock
 
 if TYPE_CHECKING:
     from ckx.core.context import Context
+    from ckx.engine.model import Plan
+    from ckx.engine.protocols import Reporter
     from ckx.engine.runner import Result
 
 

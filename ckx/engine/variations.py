@@ -24,11 +24,13 @@ The normalised variations (sorted, ``name`` or ``name.value``) are part of the c
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ckx.core.errors import ResolutionError
 from ckx.core.query import Query
 from ckx.engine.envs import substitute_hash
+
+if TYPE_CHECKING:
+    from ckx.engine.problems import PlanError
 
 #: Fields that merge as dicts; lists of deps append; the rest replace.
 _DICT_FIELDS = ("env", "default_env", "state", "const", "const_state", "input_mapping")
@@ -129,9 +131,7 @@ def select(meta: dict[str, Any], query: Query, where: str) -> Selection:
     forbidden = set(query.not_variations)
     bad = forbidden & {k.removesuffix(".#") for k in chosen}
     if bad:
-        raise ResolutionError(
-            f"{where}: variation '_{sorted(bad)[0]}' is both selected and forbidden"
-        )
+        raise _error("variation-forbidden", where=where, name=sorted(bad)[0])
     _expand(meta, singles, chosen, forbidden, where)
     _check_combinations(meta, chosen, where)
     overlays = _overlays(declared, singles, chosen)
@@ -158,10 +158,7 @@ def _declared_key(
             return _declared_key(singles, f"{name}.{value}", None, where)
         if f"{name}.#" in singles:
             return f"{name}.#", value
-        raise ResolutionError(
-            f"{where}: '_{name}.{value}' asks for a dynamic variation '{name}.#', which is not declared",
-            hint=_known(singles),
-        )
+        raise _error("variation-not-dynamic", where=where, name=name, value=value, declared=singles)
     if name not in singles and "." in name:
         # a dotted name given as one string (base, default, alias): static, else dynamic
         head, _, rest = name.partition(".")
@@ -169,23 +166,21 @@ def _declared_key(
             return _declared_key(singles, head, rest, where)
     if name not in singles:
         if f"{name}.#" in singles:
-            raise ResolutionError(
-                f"{where}: variation '_{name}' needs a value: '_{name}.VALUE'", hint=_known(singles)
-            )
-        from ckx.core.suggest import did_you_mean
-
-        raise ResolutionError(
-            f"{where}: no variation '_{name}'" + did_you_mean(name, list(singles)),
-            hint=_known(singles),
-        )
+            raise _error("variation-needs-value", where=where, name=name, declared=singles)
+        raise _error("variation-unknown", where=where, name=name, declared=singles)
     target = singles[name].get("alias")
     if target:
         return _declared_key(singles, str(target), None, where)
     return name, None
 
 
-def _known(singles: dict[str, dict]) -> str:
-    return "declared variations: " + (", ".join(f"_{k}" for k in singles) or "(none)")
+def _error(kind: str, **details: Any) -> PlanError:
+    """A variation problem as data (worded by :func:`ckx.engine.problems.render`)."""
+    from ckx.engine.problems import PlanError
+
+    if "declared" in details:
+        details["declared"] = list(details["declared"])
+    return PlanError(kind, **details)
 
 
 def _expand(
@@ -224,15 +219,13 @@ def _expand(
             if pick not in singles and not (
                 "." in pick and pick.partition(".")[0] + ".#" in singles
             ):
-                raise ResolutionError(
-                    f"{where}: default variation '_{pick}' of group '{group}' is not declared"
-                )
+                raise _error("variation-default", where=where, name=pick, group=group)
             pkey, pval = _declared_key(singles, pick, None, where)
             chosen[pkey] = pval
         if chosen == before:
             _groups(singles, chosen, where)
             return
-    raise ResolutionError(f"{where}: variation bases and defaults do not settle (a base cycle?)")
+    raise _error("variation-unsettled", where=where)
 
 
 def _groups(singles: dict[str, dict], chosen: dict[str, str | None], where: str) -> dict[str, str]:
@@ -243,11 +236,8 @@ def _groups(singles: dict[str, dict], chosen: dict[str, str | None], where: str)
             continue
         if group in seen and seen[group] != key:
             a, b = sorted((seen[group], key))
-            raise ResolutionError(
-                f"{where}: variations '_{a.removesuffix('.#')}' and '_{b.removesuffix('.#')}' are both "
-                f"selected but belong to the same group '{group}'",
-                hint="select one variation per group",
-            )
+            pair = (a.removesuffix(".#"), b.removesuffix(".#"))
+            raise _error("variation-group", where=where, names=pair, group=group)
         seen[group] = key
     return seen
 
@@ -267,17 +257,16 @@ def _check_combinations(meta: dict, chosen: dict[str, str | None], where: str) -
         for c in meta.get("valid_variation_combinations") or []
     ]
     if valid and not any(v <= names for v in valid):
-        shown = "; ".join(",".join(f"_{p}" for p in sorted(v)) for v in valid)
-        picked = ",".join(f"_{n}" for n in sorted(names)) or "none"
-        raise ResolutionError(
-            f"{where}: the variations {picked} are not one of the valid combinations",
-            hint=f"select all of one of: {shown}",
+        raise _error(
+            "variation-not-valid",
+            where=where,
+            names=sorted(names),
+            valid=[sorted(v) for v in valid],
         )
     for combo in meta.get("invalid_variation_combinations") or []:
         parts = {str(p).lstrip("_") for p in _as_list(combo)}
         if parts and parts <= names:
-            shown = ", ".join(f"_{p}" for p in sorted(parts))
-            raise ResolutionError(f"{where}: the variations {shown} cannot be combined")
+            raise _error("variation-combination", where=where, names=sorted(parts))
 
 
 def _overlays(

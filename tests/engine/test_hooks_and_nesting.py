@@ -189,3 +189,27 @@ def test_a_registered_dialect_runs_its_content_without_runner_changes(
     out = run_request(ctx, {"query": "app"})
     assert out["env"] == {"TOY_OUT": "1-1.0-hook-was-here"}
     ctx.index.close()
+
+
+def test_run_nested_is_a_plain_function_with_a_context_or_a_runner(ectx, script_repo):
+    from ckx.engine.nested import run_nested
+    from ckx.engine.runner import Runner
+    from ckx.engine.session import make_plan, make_planner
+
+    write_script(script_repo, "tool", {"new_env_keys": ["T"], "env": {"T": "1"}})
+    write_script(script_repo, "app", {})
+    out = run_nested(ectx, {"query": "tool"})
+    assert out == {
+        "env": {"T": "1"},
+        "state": {},
+        "version": None,
+        "status": "ran",
+        "cache_uid": None,
+    }
+    planner, provider = make_planner(ectx, {"query": "app"})
+    runner = Runner(ectx, planner, provider)
+    runner.run(make_plan(ectx, {"query": "app"}, planner))
+    with pytest.raises(RuntimeError, match="needs a node being run"):
+        run_nested(runner, {"query": "tool"})  # nothing is being run any more
+    app = make_plan(ectx, {"query": "app"}, planner).root
+    assert run_nested(runner, {"query": "tool"}, parent=app)["env"] == {"T": "1"}
