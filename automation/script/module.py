@@ -46,10 +46,12 @@ def plan(ctx, i: dict[str, Any]) -> dict[str, Any]:
 
 def test(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """Run each matching script's ``tests.run_inputs`` (MLCFlow's field) and report."""
+    from ckx.compat.repo import activate
     from ckx.core.errors import CkxError
     from ckx.core.query import Query
     from ckx.engine import run_request
 
+    activate(ctx)
     q = i.get("query") or Query()
     hits = ctx.search("script", q, name=i.get("entry"))
     report = []

@@ -205,6 +205,20 @@ class MlcOps:
         self.ctx = ops.ctx
         self.quiet = ops.quiet
 
+    @property
+    def request(self) -> dict[str, Any]:
+        """The request of the plan being run, for its root (hooks read ``--adr``, ``--env``
+        and versions from ``i['input']``, as MLCFlow gives them); ``{}`` for other nodes."""
+        plan = getattr(self.ops.runner, "plan", None)
+        if plan is None or self.ops.node.path != "root":
+            return {}
+        req = plan.request
+        out: dict[str, Any] = {"env": dict(req.get("env") or {}), "quiet": True}
+        if req.get("adr"):
+            out["adr"] = out["add_deps_recursive"] = dict(req["adr"])
+        out.update({k: v for k, v in (req.get("constraint") or {}).items() if v})
+        return out
+
     def run_deps(
         self, kind: str, env: dict[str, Any], state: dict[str, Any], declared: list[dict]
     ) -> None:

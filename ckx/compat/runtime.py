@@ -288,7 +288,14 @@ class MlcNode:
 
     def _input(self) -> dict[str, Any]:
         node = self.node
-        return {"action": "run", "automation": "script", "tags": str(node.query), **node.inputs}
+        extra = getattr(self.ops, "request", None) or {}
+        return {
+            "action": "run",
+            "automation": "script",
+            "tags": str(node.query),
+            **extra,
+            **node.inputs,
+        }
 
     def _run_script_input(self) -> dict[str, Any]:
         m = self.meta

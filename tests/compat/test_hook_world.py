@@ -73,10 +73,21 @@ def test_a_repository_without_automation_utils_gets_ckx_fallback(tmp_path):
 def test_os_info_has_mlcflow_keys():
     info = os_info()
     want = {
-        "platform", "bat_ext", "set_env", "env_separator", "env_quote", "env_var", "bat_rem",
-        "run_local_bat", "run_local_bat_from_python", "run_bat", "start_script", "env", "bits",
+        "platform",
+        "bat_ext",
+        "set_env",
+        "env_separator",
+        "env_quote",
+        "env_var",
+        "bat_rem",
+        "run_local_bat",
+        "run_local_bat_from_python",
+        "run_bat",
+        "start_script",
+        "env",
+        "bits",
         "python_bits",
-    }  # fmt: skip
+    }
     assert want <= set(info)
     assert info["env"]["MLC_HOST_OS_TYPE"] == info["platform"]
     info["env"]["X"] = "1"

@@ -32,6 +32,7 @@ def preprocess(i):
     env['SEEN_DEP'] = env.get('DEP_ONE_OUT', '')
     env['KEYS_OK'] = 'yes' if is_true('on') and i['os_info']['bat_ext'] == '.sh' else 'no'
     env['IN_MODEL'] = i['input'].get('model', '')
+    env['IN_ADR'] = ','.join(sorted(i['input'].get('adr', {})))
     r = i['automation'].run_native_script(
         {'run_script_input': i['run_script_input'], 'env': env, 'script_name': 'extra'})
     if r['return'] > 0:
@@ -74,11 +75,12 @@ def app(mini):
                 "HOOK_CWD",
                 "KEYS_OK",
                 "IN_MODEL",
+                "IN_ADR",
                 "MLC_MODEL",
                 "<<<OUT_NAME>>>",
                 "MLC_DETECTED*",
             ],
-        },  # fmt: skip
+        },
         {
             "customize.py": APP_HOOKS,
             "run.sh": "exit 3\n",  # MLCFlow picks run-<flavor>.sh over run.sh
@@ -91,7 +93,7 @@ def app(mini):
 
 
 def test_a_script_runs_its_hooks_scripts_and_protocol_as_mlcflow_does(ctx, app, tmp_path):
-    out = run(ctx, "app,demo", model="ssd")
+    out = run(ctx, "app,demo", model="ssd", adr={"first": {"env": {"DEP_ONE_X": "1"}}})
     env = out["env"]
     assert env["ORDER"] == "predeps,preprocess,postprocess"  # predeps before the deps
     assert env["FROM_RUN"] == "predeps,preprocess"  # tmp-run-env.out of run-<flavor>.sh
@@ -100,6 +102,7 @@ def test_a_script_runs_its_hooks_scripts_and_protocol_as_mlcflow_does(ctx, app, 
     assert env["SEEN_DEP"] == "from-dep"  # the dep's export reached the preprocess hook
     assert env["DYN_KEY"] == "dyn"  # new_env_keys: <<<OUT_NAME>>>
     assert env["KEYS_OK"] == "yes" and env["IN_MODEL"] == "ssd" and env["MLC_MODEL"] == "ssd"
+    assert env["IN_ADR"] == "first"  # --adr reaches i['input'] of the requested script
     assert "MLC_DETECTED_VERSION" in env  # exported only because new_env_keys asks
     hook_cwd = Path(env["HOOK_CWD"])
     assert hook_cwd != Path.cwd() and (hook_cwd / "tmp-run.sh").is_file()  # the run folder
@@ -238,7 +241,7 @@ def test_versions_variations_and_dep_fields_mean_what_mlcflow_means(ctx, mini):
                 "master": {"env": {"TOOL_BRANCH": "master"}},
                 "r2.0": {"env": {"TOOL_BRANCH": "r2.0"}},
             },
-        },  # fmt: skip
+        },
         {"run.sh": 'echo "TOOL_SEEN_VERSION=$MLC_VERSION" > tmp-run-env.out\n'},
     )
     mini.script(
@@ -254,7 +257,7 @@ def test_versions_variations_and_dep_fields_mean_what_mlcflow_means(ctx, mini):
             ],
             "env": {"WANT_LANG": "c++"},
             "new_env_keys": ["TOOL_*"],
-        },  # fmt: skip
+        },
     )
     env = run(ctx, "tool,_v0.5,_lang.py")["env"]
     assert (env["TOOL_RELEASE"], env["TOOL_LANG"], env["TOOL_BRANCH"]) == ("0.5", "py", "master")
