@@ -83,14 +83,16 @@ def _error(kind: str, **fields: Any) -> PlanError:
 
 
 class Outer:
-    """Where a nested plan is asked from: the ``chain`` of the node whose hook asks, and the
-    ``ancestors`` (entry uid, variations) being run above it (a cycle check)."""
+    """Where a nested plan is asked from: the ``chain`` of the node whose hook asks, the
+    ``ancestors`` (entry uid, variations) being run above it (a cycle check), and ``via``,
+    the dialect of that node (its own content serves the nested root first)."""
 
-    __slots__ = ("chain", "ancestors")
+    __slots__ = ("chain", "ancestors", "via")
 
-    def __init__(self, chain: tuple[str, ...], ancestors: tuple[Group, ...]) -> None:
+    def __init__(self, chain: tuple[str, ...], ancestors: tuple[Group, ...], via: str = "") -> None:
         self.chain = chain
         self.ancestors = ancestors
+        self.via = via
 
 
 class _Walk:
@@ -203,6 +205,7 @@ class Planner:
             ancestors=outer.ancestors if outer else (),
             produced=(),
             nested=outer is not None,
+            via=outer.via if outer else "",
         )
         root = self._settle(self._node(origin, _Walk()), origin)
         return Plan(root, request, groups=dict(self._seeds))

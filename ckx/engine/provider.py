@@ -91,7 +91,8 @@ class RepoProvider:
         """Matching entries; see :meth:`choosable` for which of them compete."""
         if root:
             # the root is searched among its own kind only: ckx install package never picks a script
-            return self.choosable(self.ctx.search(self.kinds[0], query, name=name, repo=self.repo))
+            own = self.ctx.search(self.kinds[0], query, name=name, repo=self.repo)
+            return self.choosable(own, via)
         memo = (str(query), name)
         if memo not in self._searches:
             hits: list[Entry] = []
@@ -101,27 +102,30 @@ class RepoProvider:
         return self.choosable(list(self._searches[memo]), via)
 
     def choosable(self, hits: list[Entry], via: str = "") -> list[Entry]:
-        """Among entries of several dialects (ckx's and a registered one, e.g. MLCFlow's),
-        a built-in entry steps aside for another dialect's entry with the same alias or uid
-        (MLCFlow's ``get-python3`` runs, not ckx's), and a dep of content of one dialect is
-        served by that dialect's entries when there are any."""
+        """Among entries of several dialects (ckx's and a registered one, e.g. MLCFlow's): a
+        dep is served by its own content's dialect when that has candidates (ckx's od-bench
+        keeps ckx's ``get-python3``, an MLCFlow script gets MLCFlow's); for the requested
+        entry itself, a built-in entry steps aside for another dialect's entry with the same
+        alias or uid (``ckx run get,python3`` runs MLCFlow's ``get-python3`` once an MLCFlow
+        repository is registered)."""
         if not registered() or len(hits) < 2:
             return hits
         kinds = {id(e): self.dialect(e) for e in hits}
+        if via:
+            same = [e for e in hits if kinds[id(e)].name == via]
+            return same or hits
         foreign = [e for e in hits if kinds[id(e)] is not CKX]
         if not foreign:
             return hits
         names = {e.alias for e in foreign} | {e.uid for e in foreign}
         repos = {r.alias: r.kind for r in self.ctx.registry.repos}
-        hits = [
+        return [
             e
             for e in hits
             if kinds[id(e)] is not CKX
             or repos.get(e.repo) != "builtin"
             or not ({e.alias, e.uid} & names)
         ]
-        same = [e for e in hits if via and kinds[id(e)].name == via]
-        return same or hits
 
     def preference(self, entry: Entry) -> tuple:
         d = self.dialect(entry)

@@ -360,7 +360,11 @@ class Runner:
         from ckx.engine.request import flags_of
 
         planner = self.planner.without_pins()
-        outer = Outer(chain=parent.chain, ancestors=tuple(n.group for n in self.stack))
+        outer = Outer(
+            chain=parent.chain,
+            ancestors=tuple(n.group for n in self.stack),
+            via=parent.dialect.name,
+        )
         plan = planner.plan(**plan_args(request), outer=outer)
         flags = flags_of(request)
         runner = Runner(

@@ -393,3 +393,21 @@ def test_a_fetch_without_network_says_what_and_how_to_supply_it(ctx, mini, monke
     assert "git clone of https://github.com/example/thing (from MLC_GIT_URL)" in e.value.message
     assert "CKX_MIRROR=/mirror holding /mirror/thing" in (e.value.hint or "")
     assert "--env.MLC_GIT_URL=/path/to/thing" in (e.value.hint or "")
+
+
+def test_ckx_content_keeps_ckx_scripts_when_an_mlcflow_twin_exists(ctx, mini, tmp_path):
+    """ckx's own scripts read CKX_* names: their deps are not served by MLCFlow's twins."""
+    from ckx.core.repos import Repo
+    from tests.conftest import write_entry
+
+    mini.script("detect-os", {"tags": ["detect-os", "detect", "os"], "uid": "863735b7db8c44fc"})
+    own = tmp_path / "own"
+    (own / "script").mkdir(parents=True)
+    (own / "repo.yaml").write_text("alias: own\nuid: 00000000000000aa\n")
+    write_entry(
+        own / "script", "uses-os", "00000000000000ab", ["uses-os"], deps=[{"tags": "detect,os"}]
+    )
+    ctx.registry.add(Repo(alias="own", uid="00000000000000aa", path=own))
+    plan = run(ctx, "uses-os", plan=True)["plan_text"]
+    assert "(builtin:script:detect-os)" in plan and "mini:script:detect-os" not in plan
+    assert "(mini:script:detect-os)" in run(ctx, "detect,os", plan=True)["plan_text"]
