@@ -69,7 +69,7 @@ class MlcDialect(DialectDefaults):
             dep,
             variations=parent["selection"].names,
             variation_meta=parent["meta"].get("variations") or {},
-            env=parent["static_env"],
+            env=_with_host(parent["static_env"]),
             version=parent["version"],
             constraints=combine(parent["constraints"]),
         )
@@ -77,7 +77,7 @@ class MlcDialect(DialectDefaults):
     def dep_enabled(self, dep: dict[str, Any], env: dict[str, Any]) -> bool:
         from ckx.compat.envrules import dep_skipped
 
-        return not dep_skipped(dep, env)
+        return not dep_skipped(dep, _with_host(env))
 
     def load_hooks(self, folder: Path) -> Customize | None:
         """Check the hooks of ``folder/customize.py`` by reading it (a syntax error, a hook
@@ -281,6 +281,15 @@ def _path_inputs(meta: dict[str, Any], inputs: dict[str, Any], base: str) -> dic
                 os.path.join(base, os.path.expanduser(str(inputs[key])))
             )
     return out
+
+
+def _with_host(env: dict[str, Any]) -> dict[str, Any]:
+    """``env`` as a script will see it: MLCFlow puts ``os_info``'s variables
+    (``MLC_HOST_OS_TYPE``, ``MLC_HOST_PLATFORM_FLAVOR``) into every script's env, so plan-time
+    conditions on them are decided right."""
+    from ckx.compat.osinfo import host_env
+
+    return {**env, **host_env()}
 
 
 def _parent_fields(node: Any) -> dict[str, Any]:

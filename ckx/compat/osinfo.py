@@ -71,3 +71,13 @@ def os_info() -> dict[str, Any]:
     info["bits"] = _os_bits(info["platform"], pbits)
     info["python_bits"] = pbits
     return info
+
+
+@lru_cache(maxsize=1)
+def _host_env() -> tuple[tuple[str, str], ...]:
+    return tuple(os_info()["env"].items())
+
+
+def host_env() -> dict[str, str]:
+    """The variables ``os_info`` puts into every script's env (``MLC_HOST_OS_TYPE``, ...)."""
+    return dict(_host_env())
