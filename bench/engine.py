@@ -1,11 +1,17 @@
 """Engine start-up benchmarks: whole-process medians of real ``ckx`` commands.
 
-    python bench/engine.py [--runs N]
+    python bench/engine.py [--runs N] [--compare OTHER_TREE]
 
 Prints a table: a fully cached ``ckx run get,python3`` (target <= 80 ms), a fully cached
 graph of 20 nodes (<= 150 ms) and ``--plan`` on a 200-node synthetic graph. Each command is
 a fresh ``python -m ckx ...`` process in a scratch CKX_HOME (warmed once, so the index and
-the cache exist), exactly what a user pays.
+the cache exist), exactly what a user pays. Besides wall-clock time the table shows the
+CPU time (user + system) of the process, which a busy shared machine inflates much less.
+
+``--compare OTHER_TREE`` runs every command also with another source tree of ckx (for
+example ``git archive main | tar -x -C /tmp/main``) first on ``PYTHONPATH``, alternating the
+two run by run, each with its own CKX_HOME: on a loaded machine only such an interleaved
+comparison says whether a change made ckx faster or slower.
 
 Bytecode: an installed ckx has its ``.pyc`` files, so by default the commands run with a
 bytecode cache in the scratch folder (``PYTHONPYCACHEPREFIX``), even if the calling shell sets
@@ -17,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -62,13 +69,25 @@ def make_repo(base: Path) -> Path:
 
 ENV: dict[str, str] = {}
 
+COMMANDS = [
+    ("ckx --version", ["--version"], None),
+    ("ckx run get,python3 (fully cached)", ["run", "get,python3", "--quiet"], 80),
+    ("ckx run graph20 (20 nodes, fully cached)", ["run", "script:graph20", "--quiet"], 150),
+    ("ckx run p0 --plan (200-node graph)", ["run", "script:p0", "--plan", "--quiet"], None),
+]
 
-def _env(home: Path) -> dict[str, str]:
-    return {**os.environ, **ENV, "CKX_HOME": str(home)}
+
+def _env(home: Path, tree: Path | None = None) -> dict[str, str]:
+    env = {**os.environ, **ENV, "CKX_HOME": str(home)}
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
+        if "PYTHONPYCACHEPREFIX" in env and tree != ROOT:
+            env["PYTHONPYCACHEPREFIX"] += "-other"
+    return env
 
 
-def register(home: Path, repo: Path) -> None:
-    env = _env(home)
+def register(home: Path, repo: Path, tree: Path | None = None) -> None:
+    env = _env(home, tree)
     code = (
         "from ckx.core.context import Context; from ckx.core.repos import Repo; import sys;"
         "Context(sys.argv[1]).registry.add(Repo(alias='bench', uid='00000000000be7c0', path=sys.argv[2]))"
@@ -78,26 +97,56 @@ def register(home: Path, repo: Path) -> None:
     )
 
 
-def timed(args: list[str], home: Path, runs: int) -> tuple[float, float]:
-    env = _env(home)
-    cmd = [sys.executable, "-m", "ckx", *args]
-    subprocess.run(
-        cmd, check=True, env=env, cwd=ROOT, capture_output=True
-    )  # warm: index, cache, pyc
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        p = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
-        times.append((time.perf_counter() - t) * 1000)
-        if p.returncode != 0:
-            raise SystemExit(f"{' '.join(args)} failed:\n{p.stderr}")
-    return statistics.median(times), min(times)
+def once(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall-clock and CPU (user + system) milliseconds of one process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    p = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
+    wall = (time.perf_counter() - t) * 1000
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if p.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{p.stderr}")
+    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000
+    return wall, cpu
+
+
+def measure(envs: list[dict[str, str]], runs: int) -> list[dict[str, list[float]]]:
+    """Per env (tree), per command label: wall and cpu samples, the trees alternating."""
+    out: list[dict[str, list[float]]] = [{} for _ in envs]
+    for label, args, _ in [("python -c pass (interpreter floor)", None, None), *COMMANDS]:
+        cmd = (
+            [sys.executable, "-c", "pass"] if args is None else [sys.executable, "-m", "ckx", *args]
+        )
+        for env in envs:
+            if args is not None:
+                subprocess.run(cmd, check=True, env=env, cwd=ROOT, capture_output=True)  # warm
+        for _ in range(runs):
+            for k, env in enumerate(envs):
+                wall, cpu = once(cmd, env)
+                out[k].setdefault(label + "|wall", []).append(wall)
+                out[k].setdefault(label + "|cpu", []).append(cpu)
+    return out
+
+
+def table(results: list[dict[str, list[float]]], names: list[str]) -> None:
+    cols = "".join(f" {n + ' wall':>14} {'cpu':>7} {'min':>6}" for n in names)
+    print(f"{'command (medians; min = lowest cpu)':44}{cols} {'target':>7}")
+    targets = {label: t for label, _, t in COMMANDS}
+    for key in [k for k in results[0] if k.endswith("|wall")]:
+        label = key[: -len("|wall")]
+        row = ""
+        for r in results:
+            wall, cpu = r[key], r[label + "|cpu"]
+            row += f" {statistics.median(wall):14.1f} {statistics.median(cpu):7.1f} {min(cpu):6.1f}"
+        tgt = f"<= {targets[label]}" if targets.get(label) else ""
+        print(f"{label:44}{row} {tgt:>7}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--no-pyc", action="store_true", help="no bytecode cache: compile every module")
+    ap.add_argument("--compare", type=Path, help="another ckx source tree, run alternately")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="ckx-bench-") as tmp:
         if a.no_pyc:
@@ -106,32 +155,19 @@ def main() -> None:
             os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
             ENV["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
         print(
-            f"bytecode cache: {'off (--no-pyc)' if a.no_pyc else 'on'}; runs per command: {a.runs}"
+            f"bytecode cache: {'off (--no-pyc)' if a.no_pyc else 'on'}; runs per command: {a.runs}; "
+            f"load average: {os.getloadavg()[0]:.2f}"
         )
-        home = Path(tmp) / "home"
-        register(home, make_repo(Path(tmp)))
-        rows = [
-            ("python -c pass (interpreter floor)", None, None),
-            ("ckx --version", ["--version"], None),
-            ("ckx run get,python3 (fully cached)", ["run", "get,python3", "--quiet"], 80),
-            ("ckx run graph20 (20 nodes, fully cached)", ["run", "script:graph20", "--quiet"], 150),
-            ("ckx run p0 --plan (200-node graph)", ["run", "script:p0", "--plan", "--quiet"], None),
-        ]
-        print(f"{'command':46} {'median ms':>10} {'min ms':>8} {'target':>8}")
-        for label, args, target in rows:
-            if args is None:
-                ts = []
-                for _ in range(a.runs):
-                    t = time.perf_counter()
-                    subprocess.run(
-                        [sys.executable, "-c", "pass"], check=True, env={**os.environ, **ENV}
-                    )
-                    ts.append((time.perf_counter() - t) * 1000)
-                med, low = statistics.median(ts), min(ts)
-            else:
-                med, low = timed(args, home, a.runs)
-            tgt = f"<= {target}" if target else ""
-            print(f"{label:46} {med:10.1f} {low:8.1f} {tgt:>8}")
+        repo = make_repo(Path(tmp))
+        # when comparing, both trees come first on PYTHONPATH: the same import path for both
+        trees: list[Path | None] = [ROOT, a.compare.resolve()] if a.compare else [None]
+        envs = []
+        for k, tree in enumerate(trees):
+            home = Path(tmp) / f"home{k}"
+            register(home, repo, tree)
+            envs.append(_env(home, tree))
+        names = ["this"] + (["other"] if a.compare else [])
+        table(measure(envs, a.runs), names)
 
 
 if __name__ == "__main__":

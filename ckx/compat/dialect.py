@@ -108,7 +108,7 @@ class MlcDialect(DialectDefaults):
     def check_plan(self, plan: Any, request: dict[str, Any]) -> None:
         """Refuse an input that no node of the graph can read (MLCFlow ignores it)."""
         from ckx.compat.inputs import unreadable
-        from ckx.engine.request import RESERVED
+        from ckx.engine.planner import RESERVED
 
         bad = unreadable(request, plan.nodes, RESERVED)
         if bad:

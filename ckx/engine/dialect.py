@@ -177,9 +177,12 @@ class CkxDialect(DialectDefaults):
         return True  # the default for every repo no other dialect claims
 
     def load_hooks(self, folder: Path) -> Customize | None:
+        path = os.path.join(folder, "customize.py")
+        if not os.path.isfile(path):  # most entries have none: no Path, no hook spec import
+            return None
         from ckx.engine.hookspec import load_customize
 
-        return load_customize(folder / "customize.py", self.hooks)
+        return load_customize(Path(path), self.hooks)
 
     def hook_input(self, call: HookCall) -> Any:
         from ckx.engine.hooks import HookInput  # run time only: a dataclass costs at start-up

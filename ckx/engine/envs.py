@@ -79,21 +79,20 @@ class EnvLayers:
     (dep ``env``, ``--adr.NAME.env``, ``--env``); ``defaults``/``overrides``: ``default_env`` and
     ``env`` of the meta (variation and version overlays applied); ``inputs``: ``input_mapping``
     values; ``current_python``: the ``default_to_current_python`` key; ``version``: the version
-    variables. Immutable once made (read by planner and runner alike).
+    variables. Not changed once made (read by planner and runner alike).
     """
 
     __slots__ = ("local", "request", "defaults", "overrides", "inputs", "current_python", "version")
     local: tuple[str, ...]
-    request: dict[str, Any]
-    defaults: dict[str, Any]
-    overrides: dict[str, Any]
-    inputs: dict[str, Any]
+    request: Mapping[str, Any]
+    defaults: Mapping[str, Any]
+    overrides: Mapping[str, Any]
+    inputs: Mapping[str, Any]
     current_python: str | None
-    version: dict[str, str]
+    version: Mapping[str, str]
 
     def __init__(
         self,
-        *,
         local: tuple[str, ...] = LOCAL_KEYS,
         request: Mapping[str, Any] | None = None,
         defaults: Mapping[str, Any] | None = None,
@@ -102,19 +101,14 @@ class EnvLayers:
         current_python: str | None = None,
         version: Mapping[str, str] | None = None,
     ) -> None:
-        for name, value in (
-            ("local", tuple(local)),
-            ("request", dict(request or {})),
-            ("defaults", dict(defaults or {})),
-            ("overrides", dict(overrides or {})),
-            ("inputs", dict(inputs or {})),
-            ("current_python", current_python),
-            ("version", dict(version or {})),
-        ):
-            object.__setattr__(self, name, value)
-
-    def __setattr__(self, key: str, value: Any) -> None:
-        raise AttributeError(f"EnvLayers are fixed once planned (tried to set {key})")
+        # kept as given (no copies): the planner passes dicts nobody changes afterwards
+        self.local = tuple(local)
+        self.request = request or {}
+        self.defaults = defaults or {}
+        self.overrides = overrides or {}
+        self.inputs = inputs or {}
+        self.current_python = current_python
+        self.version = version or {}
 
 
 def layers_for(
@@ -134,14 +128,17 @@ def layers_for(
     for k in VERSION_FIELDS[1:]:
         if constraints.get(k):
             ver[f"{prefix}{k.upper()}"] = str(constraints[k])
+    local = local_keys(prefix)
+    if meta.get("local_env_keys"):
+        local = (*local, *meta["local_env_keys"])
     return EnvLayers(
-        local=(*local_keys(prefix), *(meta.get("local_env_keys") or ())),
-        request=request_env,
-        defaults=meta.get("default_env") or {},
-        overrides=meta.get("env") or {},
-        inputs=mapped_inputs(meta, inputs),
-        current_python=meta.get("default_to_current_python") or None,
-        version=ver,
+        local,
+        request_env,
+        meta.get("default_env") or {},
+        meta.get("env") or {},
+        mapped_inputs(meta, inputs) if inputs else {},
+        meta.get("default_to_current_python") or None,
+        ver,
     )
 
 

@@ -71,6 +71,19 @@ def plan_to_lock(plan: Any) -> dict[str, Any]:
     }
 
 
+def replay_request(request: dict[str, Any], lock: dict[str, Any]) -> dict[str, Any]:
+    """The request a lock file replays: its query, entry, env and ``--adr`` (the request's own
+    ``--env`` added on top)."""
+    req = lock.get("request") or {}
+    return {
+        **request,
+        "query": req.get("query"),
+        "entry": req.get("name"),
+        "env": {**(req.get("env") or {}), **(request.get("env") or {})},
+        "adr": req.get("adr") or request.get("adr"),
+    }
+
+
 def write_lock(plan: Any, path: Path | str) -> Path:
     """Write ``plan``'s lock to ``path`` atomically."""
     from ckx.core.metafile import atomic_write_text

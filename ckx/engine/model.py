@@ -84,6 +84,8 @@ class Constraint:
     @classmethod
     def of(cls, fields: dict[str, Any], chain: tuple[str, ...]) -> tuple[Constraint, ...]:
         """The constraint written in ``fields`` (a dep, ``--adr``, a request), or ()."""
+        if all(fields.get(k) in (None, "") for k in _VERSION_FIELDS):
+            return ()
         vals = {
             k: (str(fields[k]) if fields.get(k) not in (None, "") else None)
             for k in _VERSION_FIELDS
@@ -152,7 +154,13 @@ def is_cacheable(entry: Entry, meta: dict[str, Any]) -> bool:
 
 
 class _Frozen:
-    """Attributes are set once, in ``__init__``; assigning later raises AttributeError."""
+    """Attributes are set once, when made; assigning later raises AttributeError.
+
+    How: a frozen class's ``__new__`` fills an instance of its open twin (a subclass with
+    no slots of its own and the default ``__setattr__``) by plain assignments, then switches
+    the instance's class to the frozen one. Assigning through ``object.__setattr__`` instead
+    costs several times more, and a plan makes three of these objects per node.
+    """
 
     __slots__ = ()
 
@@ -162,12 +170,15 @@ class _Frozen:
             "ask the planner to revise it"
         )
 
-    def _init(self, **fields: Any) -> None:
-        for k, v in fields.items():
-            object.__setattr__(self, k, v)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass  # everything was set by __new__
+
+    def _fields(self) -> dict[str, Any]:
+        names: tuple[str, ...] = type(self).__slots__
+        return {k: getattr(self, k) for k in names}
 
 
-class Origin(_Frozen):
+class Origin:
     """How a node was planned: everything needed to plan it again (a revision, a settled
     version), with the env it inherits replaced by the one known then.
 
@@ -176,6 +187,9 @@ class Origin(_Frozen):
     the ``new_env_keys`` of nodes planned before it (which deps are decided when reached),
     ``via`` the dialect name of the node that asks (``""`` for the root): a dep of MLCFlow
     content is looked for among MLCFlow content first (see the provider).
+
+    The planner's bookkeeping, never changed once made (:meth:`but` makes a changed copy);
+    not guarded like :class:`Node` because one is made per dep and only the planner reads it.
     """
 
     __slots__ = (
@@ -193,24 +207,36 @@ class Origin(_Frozen):
         "nested",
         "via",
     )
-    query: Query
-    name: str | None
-    path: str
-    chain: tuple[str, ...]
-    inherited: dict[str, Any]
-    request_env: dict[str, Any]
-    adr: dict[str, dict]
-    inputs: dict[str, Any]
-    own: tuple[Constraint, ...]
-    ancestors: tuple[tuple[str, tuple[str, ...]], ...]
-    produced: tuple[str, ...]
-    nested: bool
-    via: str
 
-    def __init__(self, **fields: Any) -> None:
-        fields.setdefault("nested", False)
-        fields.setdefault("via", "")
-        self._init(**fields)
+    def __init__(
+        self,
+        query: Query,
+        name: str | None,
+        path: str,
+        chain: tuple[str, ...],
+        inherited: dict[str, Any],
+        request_env: dict[str, Any],
+        adr: dict[str, dict],
+        inputs: dict[str, Any],
+        own: tuple[Constraint, ...],
+        ancestors: tuple[tuple[str, tuple[str, ...]], ...],
+        produced: tuple[str, ...],
+        nested: bool = False,
+        via: str = "",
+    ) -> None:
+        self.query = query
+        self.name = name
+        self.path = path
+        self.chain = chain
+        self.inherited = inherited
+        self.request_env = request_env
+        self.adr = adr
+        self.inputs = inputs
+        self.own = own
+        self.ancestors = ancestors
+        self.produced = produced
+        self.nested = nested
+        self.via = via
 
     def but(self, **changes: Any) -> Origin:
         """A copy with ``changes``."""
@@ -236,8 +262,8 @@ class Edge(_Frozen):
     error: CkxError | None
     origin: Origin | None
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         kind: str,
         index: int,
         dep: dict[str, Any],
@@ -248,26 +274,24 @@ class Edge(_Frozen):
         node: Node | None = None,
         error: CkxError | None = None,
         origin: Origin | None = None,
-    ) -> None:
-        self._init(
-            kind=kind,
-            index=index,
-            dep=dep,
-            query=query,
-            deferred=deferred,
-            skipped=skipped,
-            node=node,
-            error=error,
-            origin=origin,
-        )
+    ) -> Edge:
+        e: Any = object.__new__(_OpenEdge)  # typed Any: its class changes below
+        e.kind, e.index, e.dep, e.query = kind, index, dep, query
+        e.deferred, e.skipped, e.node, e.error, e.origin = deferred, skipped, node, error, origin
+        e.__class__ = Edge
+        return e
 
     def label(self) -> str:
         return f"{self.kind}[{self.index}]"
 
     def but(self, **changes: Any) -> Edge:
-        f = {k: getattr(self, k) for k in self.__slots__}
-        f.update(changes)
+        f = {**self._fields(), **changes}
         return Edge(f.pop("kind"), f.pop("index"), f.pop("dep"), **f)
+
+
+class _OpenEdge(Edge):
+    __slots__ = ()
+    __setattr__ = object.__setattr__  # type: ignore[assignment]  # only while Edge.__new__ fills it
 
 
 class Node(_Frozen):
@@ -327,18 +351,46 @@ class Node(_Frozen):
     dialect: Dialect
     origin: Origin
 
-    def __init__(self, **fields: Any) -> None:
-        missing = set(self.__slots__) - set(fields)
-        if missing:
-            raise TypeError(f"Node needs {', '.join(sorted(missing))}")
-        self._init(**fields)
+    def __new__(
+        cls,
+        *,
+        id: int,
+        path: str,
+        entry: Entry,
+        query: Query,
+        chain: tuple[str, ...],
+        selection: Selection,
+        meta: dict[str, Any],
+        request_env: dict[str, Any],
+        inputs: dict[str, Any],
+        constraints: tuple[Constraint, ...],
+        version: str | None,
+        layers: envs.EnvLayers,
+        static_env: dict[str, Any],
+        adr: dict[str, dict],
+        edges: tuple[Edge, ...],
+        cache_key: str | None,
+        cached: CacheRecord | None,
+        status: str,
+        hooks: Customize | None,
+        dialect: Dialect,
+        origin: Origin,
+    ) -> Node:
+        n: Any = object.__new__(_OpenNode)  # typed Any: its class changes below
+        n.id, n.path, n.entry, n.query, n.chain = id, path, entry, query, chain
+        n.selection, n.meta, n.request_env, n.inputs = selection, meta, request_env, inputs
+        n.constraints, n.version, n.layers, n.static_env = constraints, version, layers, static_env
+        n.adr, n.edges, n.cache_key, n.cached, n.status = adr, edges, cache_key, cached, status
+        n.hooks, n.dialect, n.origin = hooks, dialect, origin
+        n.__class__ = Node
+        return n
 
     def __repr__(self) -> str:
         return f"Node({self.path}: {self.title()} [{self.status}])"
 
     def but(self, **changes: Any) -> Node:
         """A copy with ``changes`` (the planner's way to settle or revise a node)."""
-        return Node(**{**{k: getattr(self, k) for k in self.__slots__}, **changes})
+        return Node(**{**self._fields(), **changes})
 
     @property
     def cacheable(self) -> bool:
@@ -368,6 +420,11 @@ class Node(_Frozen):
                 yield from e.node.walk()
 
 
+class _OpenNode(Node):
+    __slots__ = ()
+    __setattr__ = object.__setattr__  # type: ignore[assignment]  # only while Node.__new__ fills it
+
+
 class Plan(_Frozen):
     """The resolved graph: a tree of nodes in run order, the request it answers, and the
     version constraints each (entry, variations) group settled on (``groups``, which a
@@ -380,14 +437,17 @@ class Plan(_Frozen):
     groups: dict[tuple[str, tuple[str, ...]], tuple[Constraint, ...]]
     revisions: tuple[str, ...]
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         root: Node,
         request: dict[str, Any] | None = None,
         groups: dict[tuple[str, tuple[str, ...]], tuple[Constraint, ...]] | None = None,
         revisions: tuple[str, ...] = (),
-    ) -> None:
-        self._init(root=root, request=request or {}, groups=groups or {}, revisions=revisions)
+    ) -> Plan:
+        p: Any = object.__new__(_OpenPlan)  # typed Any: its class changes below
+        p.root, p.request, p.groups, p.revisions = root, request or {}, groups or {}, revisions
+        p.__class__ = Plan
+        return p
 
     @property
     def nodes(self) -> list[Node]:
@@ -430,6 +490,11 @@ class Plan(_Frozen):
             return self
         root = replace_nodes(self.root, revised)
         return Plan(root, self.request, self.groups, (*self.revisions, *notes))
+
+
+class _OpenPlan(Plan):
+    __slots__ = ()
+    __setattr__ = object.__setattr__  # type: ignore[assignment]  # only while Plan.__new__ fills it
 
 
 def replace_nodes(node: Node, new: dict[str, Node]) -> Node:

@@ -40,7 +40,7 @@ def run_nested(
     from ckx.engine.runner import Runner
 
     if not isinstance(runner, Runner):
-        from ckx.engine.session import run_request
+        from ckx.engine import run_request
 
         out = run_request(runner, request)
         return {k: out.get(k) for k in ("env", "state", "version", "status", "cache_uid")}

@@ -45,7 +45,7 @@ Rules written down here because users depend on them:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ckx.core.entries import Entry
 from ckx.core.errors import CkxError
@@ -73,6 +73,7 @@ MAX_DEPTH = 64
 MAX_ROUNDS = 64
 
 Group = tuple[str, tuple[str, ...]]
+_EMPTY = Query()
 
 
 def _error(kind: str, **fields: Any) -> PlanError:
@@ -80,6 +81,71 @@ def _error(kind: str, **fields: Any) -> PlanError:
     from ckx.engine.problems import PlanError
 
     return PlanError(kind, **fields)
+
+
+# -- requests: the dict of ``ckx run script ...`` as planner arguments -----------------------
+#: Request keys that are options of the engine, not inputs of the script.
+RESERVED = frozenset(
+    {
+        "action",
+        "automation",
+        "entry",
+        "query",
+        "tags",
+        "env",
+        "adr",
+        "add_deps_recursive",
+        "quiet",
+        "new",
+        "renew",
+        "skip_cache",
+        "plan",
+        "lock",
+        "save_lock",
+        "json",
+        "out",
+        "debug",
+        "version",
+        "version_min",
+        "version_max",
+        "version_max_usable",
+        "cid",
+        "repo",
+        "force",
+        "state",
+        "cmd_key",
+        "outdirname",
+        "args",
+        "unparsed",
+        "want_lock",
+    }
+)
+
+_VERSION_KEYS = ("version", "version_min", "version_max", "version_max_usable")
+
+
+def query_of(request: dict[str, Any]) -> Query:
+    """The tag query of a request (``query`` or ``tags``; text or a parsed Query)."""
+    q = request.get("query")
+    if q is None:
+        q = request.get("tags")
+    if isinstance(q, Query):
+        return q
+    return parse(q)
+
+
+def plan_args(request: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of :meth:`ckx.engine.planner.Planner.plan` for ``request``."""
+    return {
+        "query": query_of(request),
+        "name": request.get("entry"),
+        "env": dict(request.get("env") or {}),
+        "adr": request.get("adr") or {},
+        "inputs": {k: v for k, v in request.items() if k not in RESERVED},
+        "constraint": {
+            k: str(request[k]) for k in _VERSION_KEYS if request.get(k) not in (None, "", True)
+        },
+    }
 
 
 class Outer:
@@ -158,7 +224,8 @@ class Planner:
         self.pins = pins or {}
         self._remembered: dict[str, str] = {}
         self._seeds: dict[Group, tuple[Constraint, ...]] = {}
-        self._next_id = 0
+        self._seen: dict[Group, int] = {}  # nodes planned per group (settling is needed only
+        self._next_id = 0  # when a group has several)
 
     def without_pins(self) -> Planner:
         """A planner for nested runs: same provider, reporter and remembered choices, no pins
@@ -191,6 +258,7 @@ class Planner:
             "constraint": dict(constraint or {}),
         }
         self._seeds = {}
+        self._seen = {}
         self._next_id = 0
         origin = Origin(
             query=q,
@@ -252,8 +320,28 @@ class Planner:
         if is_cacheable(entry, meta):
             key = _key(entry, selection, meta, version, joint, origin, static_env)
             cached = self._cached(entry, key, origin.path, selection)
-        fields: dict[str, Any] = dict(
-            id=self._new_id(),
+        nid = self._new_id()  # ids in run order: a node is numbered before its deps
+        adr = merge_adr(meta.get("add_deps_recursive") or {}, origin.adr)
+        hooks, status, edges = None, "cached", cast("tuple[Edge, ...]", ())
+        if cached is None:
+            hooks = dialect.load_hooks(entry.path)  # checked now, before anything runs
+            status = "detect" if meta.get("detect") else "run"
+            above = (*origin.ancestors, group)
+            parent = {
+                "dialect": dialect,
+                "selection": selection,
+                "meta": meta,
+                "static_env": static_env,
+                "version": version,
+                "constraints": cons,
+            }
+            edges = self._expand(origin.path, chain, meta, adr, static_env, walk, above, parent)
+        walk.produced += meta.get("new_env_keys") or ()
+        if cons:
+            self._seeds[group] = tuple(dict.fromkeys((*self._seeds.get(group, ()), *cons)))
+        self._seen[group] = self._seen.get(group, 0) + 1
+        node = Node(
+            id=nid,
             path=origin.path,
             entry=entry,
             query=origin.query,
@@ -266,22 +354,15 @@ class Planner:
             version=version,
             layers=layers,
             static_env=static_env,
-            adr=merge_adr(meta.get("add_deps_recursive") or {}, origin.adr),
+            adr=adr,
+            edges=edges,
             cache_key=key,
             cached=cached,
+            status=status,
+            hooks=hooks,
             dialect=dialect,
             origin=origin,
-            status="cached",
-            hooks=None,
-            edges=(),
         )
-        if cached is None:
-            fields["hooks"] = dialect.load_hooks(entry.path)  # checked now, before anything runs
-            fields["status"] = "detect" if meta.get("detect") else "run"
-            fields["edges"] = self._expand(fields, walk, (*origin.ancestors, group))
-        walk.produced += list(meta.get("new_env_keys") or [])
-        self._seeds[group] = tuple(dict.fromkeys((*self._seeds.get(group, ()), *cons)))
-        node = Node(**fields)
         self.reporter.planned(node)
         return node
 
@@ -299,8 +380,9 @@ class Planner:
         entry = self._pick(
             query, origin.name, origin.chain, pin, root=origin.path == "root", via=origin.via
         )
-        where = f"{entry.cid} ({' → '.join((*origin.chain, entry.alias))})"
-        selection = select(entry.meta, query, where)
+        selection = select(
+            entry.meta, query, lambda: f"{entry.cid} ({' → '.join((*origin.chain, entry.alias))})"
+        )
         label = entry.alias + (f"({selection.text})" if selection.names else "")
         if origin.nested and origin.path == "root":
             label = "(nested) " + label
@@ -317,10 +399,13 @@ class Planner:
     ) -> tuple[Constraint, ...]:
         """The node's own constraints (asked by ``chain``), its lock pin, and every one the
         nodes of its group planned before it were asked."""
+        seeds = self._seeds.get(group, ())
+        if not origin.own and not pin.get("version"):
+            return seeds  # most nodes: nothing asked here
         cons = [Constraint(**c.fields(), chain=chain) for c in origin.own]
         if pin.get("version"):
             cons.append(Constraint(version=str(pin["version"]), chain=("ckx.lock", *chain)))
-        return tuple(dict.fromkeys((*cons, *self._seeds.get(group, ()))))
+        return tuple(dict.fromkeys((*cons, *seeds)))
 
     def _cached(self, entry: Entry, key: str, path: str, selection: Selection) -> Any:
         """The cache record the node reuses (the reporter picks among several), or None."""
@@ -336,47 +421,69 @@ class Planner:
         return found[k]
 
     # -- deps ------------------------------------------------------------------------------
-    def _expand(self, node: dict[str, Any], walk: _Walk, ancestors: tuple) -> tuple[Edge, ...]:
+    def _expand(
+        self,
+        path: str,
+        chain: tuple[str, ...],
+        meta: dict[str, Any],
+        adr: dict[str, dict],
+        env: dict[str, Any],
+        walk: _Walk,
+        ancestors: tuple[Group, ...],
+        parent: dict[str, Any],
+    ) -> tuple[Edge, ...]:
+        """The edges of the node at ``path`` (its deps planned, skipped or deferred);
+        ``parent``: the node's fields its dialect reads its deps with."""
         edges: list[Edge] = []
         counts: dict[str, int] = {}
-        for kind, raw in self.provider.dependencies(node["meta"]):
+        for kind, raw in self.provider.dependencies(meta):
             k = counts[kind] = counts.get(kind, -1) + 1
             if kind != "deps" and not counts.get("_own"):
                 # prehook/posthook/post deps run after the node's hooks: what it exports may
                 # be set by then, so their subtrees decide conditions on it when reached
                 counts["_own"] = 1
-                walk.produced += list(node["meta"].get("new_env_keys") or [])
-            edges.append(self._edge(node, kind, k, raw, walk, ancestors))
+                walk.produced += meta.get("new_env_keys") or ()
+            dep = parent["dialect"].plan_dep(self._merged_dep(meta, adr, raw), parent)
+            where = (f"{path}/{kind}.{k}", chain, adr, ancestors)
+            edges.append(self._edge(kind, k, dep, env, walk, where, parent["dialect"]))
         return tuple(edges)
 
     def _edge(
-        self, node: dict[str, Any], kind: str, k: int, raw: dict, walk: _Walk, ancestors: tuple
+        self,
+        kind: str,
+        k: int,
+        dep: dict[str, Any],
+        env: dict[str, Any],
+        walk: _Walk,
+        where: tuple,
+        dialect: Any,
     ) -> Edge:
-        """Dep ``k`` of ``kind`` of the node being planned: skipped, deferred or planned."""
-        env: dict[str, Any] = node["static_env"]
-        dialect = node["dialect"]
-        dep = dialect.plan_dep(self._merged_dep(node["meta"], node["adr"], raw), node)
+        """Dep ``k`` of ``kind``: skipped, deferred (planned or, for a dialect that predicts
+        conditions, not yet), or planned."""
+        path, chain, adr, ancestors = where
         reads = envs.condition_keys(dep)
         deferred = bool(reads) and (
             kind != "deps" or any(envs.matches(r, walk.produced) for r in reads)
         )
         skipped = not deferred and not dialect.dep_enabled(dep, env)
         query = _as_query(dep.get("tags"))
-        if not skipped:
-            query = query.merged(_as_query(envs.tags_from_env(dep, env)))
-        origin = Origin(
-            query=query,
-            name=None,
-            path=f"{node['path']}/{kind}.{k}",
-            chain=node["chain"],
-            inherited=env,
-            request_env=dict(dep.get("env") or {}),
-            adr=dict(node["adr"]),
-            inputs={},
-            own=Constraint.of(dep, ()),
-            ancestors=ancestors,
-            produced=tuple(walk.produced),
-            via=dialect.name,
+        extra = envs.tags_from_env(dep, env) if not skipped else None
+        if extra:
+            query = query.merged(_as_query(extra))
+        origin = Origin(  # positional: one per dep, keep it cheap
+            query,
+            None,
+            path,
+            chain,
+            env,
+            dict(dep.get("env") or {}),
+            adr,  # not copied: nothing changes it (merge_adr makes new dicts)
+            {},
+            Constraint.of(dep, ()),
+            ancestors,
+            tuple(walk.produced),
+            False,
+            dialect.name,
         )
         if skipped:  # kept with its origin: a dialect deciding at run time may need it
             return Edge(kind, k, dep, query=query, skipped=True, origin=origin)
@@ -513,6 +620,8 @@ class Planner:
         """Give every node of a group the group's constraints (see *Versions*): nodes planned
         before a constraint of their group was seen are copied or have their subtree planned
         again, until nothing changes."""
+        if all(n == 1 for n in self._seen.values()):
+            return root  # every (entry, variations) once: nothing to settle
         changed = False
         for _ in range(MAX_ROUNDS):
             stale = self._stale(root)

@@ -29,6 +29,15 @@ class CacheFlags:
         self.renew = renew
         self.skip_cache = skip_cache
 
+    @classmethod
+    def of(cls, request: dict[str, Any]) -> CacheFlags:
+        """The flags of a request dict."""
+        return cls(
+            new=bool(request.get("new")),
+            renew=bool(request.get("renew")),
+            skip_cache=bool(request.get("skip_cache")),
+        )
+
     def reuse(self, path: str) -> bool:
         """May the node at tree ``path`` reuse a cached result?"""
         return not (path == "root" and (self.new or self.renew or self.skip_cache))

@@ -7,14 +7,14 @@
 * revisions made while running: ``  revised: ...`` lines, also kept in :attr:`revisions`
   (``run_request`` returns them, ``Plan.with_revisions`` records them).
 
-Planning events (planned, rejected, conflict) are collected in :attr:`events` for ``--debug``
-style inspection and tests; they print nothing.
+Planning events (planned, rejected, conflict, done) are collected in :attr:`events` (kind,
+object) and worded by :meth:`lines` on demand; they print nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ckx.core.entries import Entry
 from ckx.core.query import Query
@@ -30,13 +30,13 @@ class CliReporter:
 
     def __init__(self, ui: UI) -> None:
         self.ui = ui
-        self.events: list[tuple[str, str]] = []
+        self.events: list[tuple[str, Any]] = []
         self.revisions: list[str] = []
         self._shown_cached: set[str] = set()
         self._echo = ui.mode == "con" and not ui.quiet
 
     def planned(self, node: Node) -> None:
-        self.events.append(("planned", f"{' → '.join(node.chain)} [{node.status}]"))
+        self.events.append(("planned", node))  # worded only if asked: planning stays fast
 
     def rejected(self, entry: Entry, query: Query, reason: str) -> None:
         self.events.append(("rejected", f"{entry.cid} for '{query}': {reason}"))
@@ -66,4 +66,15 @@ class CliReporter:
             self.ui.stderr.write(line)
 
     def done(self, node: Node, status: str) -> None:
-        self.events.append(("done", f"{' → '.join(node.chain)} [{status}]"))
+        self.events.append(("done", (node, status)))
+
+    def lines(self) -> list[str]:
+        """The events as text, one per line."""
+        out = []
+        for kind, what in self.events:
+            if kind == "planned":
+                what = f"{' → '.join(what.chain)} [{what.status}]"
+            elif kind == "done":
+                what = f"{' → '.join(what[0].chain)} [{what[1]}]"
+            out.append(f"{kind}: {what}")
+        return out

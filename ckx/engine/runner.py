@@ -49,10 +49,9 @@ from ckx.core.query import parse
 from ckx.engine import envs
 from ckx.engine.hooks import HookCall, call_hook, detect_spec
 from ckx.engine.model import Edge, Node, Origin, Plan
-from ckx.engine.planner import Outer, Planner, node_key
+from ckx.engine.planner import Outer, Planner, node_key, plan_args
 from ckx.engine.protocols import Reporter
 from ckx.engine.provider import CacheFlags, RepoProvider, entries_changed
-from ckx.engine.request import plan_args
 
 if TYPE_CHECKING:
     from ckx.core.context import Context
@@ -357,8 +356,6 @@ class Runner:
     def run_nested(self, request: dict[str, Any], parent: Node) -> dict[str, Any]:
         """Plan and run ``request`` now, for a hook of ``parent`` (see
         :func:`ckx.engine.nested.run_nested`); return its result dict."""
-        from ckx.engine.request import flags_of
-
         planner = self.planner.without_pins()
         outer = Outer(
             chain=parent.chain,
@@ -366,7 +363,7 @@ class Runner:
             via=parent.dialect.name,
         )
         plan = planner.plan(**plan_args(request), outer=outer)
-        flags = flags_of(request)
+        flags = CacheFlags.of(request)
         runner = Runner(
             self.ctx,
             planner,
@@ -563,8 +560,6 @@ class NodeOps:
     def nested(self, request: dict[str, Any]) -> dict[str, Any]:
         """A nested run (``plan: True``: plan only; the result has the plan's direct deps)."""
         if request.get("plan"):
-            from ckx.engine.request import plan_args
-
             planner = self.runner.planner.without_pins()
             plan = planner.plan(**plan_args(request))
             return {"deps": [f"{e.kind}: {e.query}" for e in plan.root.edges if not e.skipped]}

@@ -24,6 +24,7 @@ The normalised variations (sorted, ``name`` or ``name.value``) are part of the c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ckx.core.query import Query
@@ -120,9 +121,14 @@ def _tags_text(tags: Any) -> str:
     return tags if isinstance(tags, str) else ",".join(str(t) for t in tags)
 
 
-def select(meta: dict[str, Any], query: Query, where: str) -> Selection:
-    """Apply the variation rule to ``meta`` for ``query``; ``where`` names the entry."""
+def select(meta: dict[str, Any], query: Query, where: str | Callable[[], str]) -> Selection:
+    """Apply the variation rule to ``meta`` for ``query``; ``where`` names the entry (or
+    makes the name when needed: most entries have no variations to select)."""
     declared: dict[str, dict] = meta.get("variations") or {}
+    if not declared and not query.variations and not query.not_variations:
+        return Selection(names=(), meta=dict(meta))
+    if callable(where):
+        where = where()
     singles = {k: (v or {}) for k, v in declared.items() if "," not in k}
     chosen: dict[str, str | None] = {}  # name (or "name.#") -> dynamic value
     for v in query.variations:

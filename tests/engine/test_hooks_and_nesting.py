@@ -192,9 +192,9 @@ def test_a_registered_dialect_runs_its_content_without_runner_changes(
 
 
 def test_run_nested_is_a_plain_function_with_a_context_or_a_runner(ectx, script_repo):
+    from ckx.engine import make_plan, make_planner
     from ckx.engine.nested import run_nested
     from ckx.engine.runner import Runner
-    from ckx.engine.session import make_plan, make_planner
 
     write_script(script_repo, "tool", {"new_env_keys": ["T"], "env": {"T": "1"}})
     write_script(script_repo, "app", {})

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from ckx.engine import make_planner, run_request
+from ckx.engine import make_plan, make_planner, run_request
 from ckx.engine.planner import Planner
 from ckx.engine.runner import Runner
-from ckx.engine.session import make_plan
 
 from .conftest import write_script
 from .memory import MemoryProvider, TraceReporter

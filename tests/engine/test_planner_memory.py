@@ -17,8 +17,7 @@ import pytest
 import yaml
 
 from ckx.core import errors
-from ckx.engine.planner import Planner
-from ckx.engine.request import plan_args
+from ckx.engine.planner import Planner, plan_args
 
 from .memory import MemoryProvider, TraceReporter
 
