@@ -327,15 +327,8 @@ class Planner:
             hooks = dialect.load_hooks(entry.path)  # checked now, before anything runs
             status = "detect" if meta.get("detect") else "run"
             above = (*origin.ancestors, group)
-            parent = {
-                "dialect": dialect,
-                "selection": selection,
-                "meta": meta,
-                "static_env": static_env,
-                "version": version,
-                "constraints": cons,
-            }
-            edges = self._expand(origin.path, chain, meta, adr, static_env, walk, above, parent)
+            own = (dialect, selection, version, cons)
+            edges = self._expand(origin.path, chain, meta, adr, static_env, walk, above, own)
         walk.produced += meta.get("new_env_keys") or ()
         if cons:
             self._seeds[group] = tuple(dict.fromkeys((*self._seeds.get(group, ()), *cons)))
@@ -430,10 +423,20 @@ class Planner:
         env: dict[str, Any],
         walk: _Walk,
         ancestors: tuple[Group, ...],
-        parent: dict[str, Any],
+        own: tuple,
     ) -> tuple[Edge, ...]:
-        """The edges of the node at ``path`` (its deps planned, skipped or deferred);
-        ``parent``: the node's fields its dialect reads its deps with."""
+        """The edges of the node at ``path`` (its deps planned, skipped or deferred); ``own``:
+        the node's dialect, selection, version and constraints (its dialect reads its deps
+        with them)."""
+        dialect, selection, version, cons = own
+        parent = {
+            "dialect": dialect,
+            "selection": selection,
+            "meta": meta,
+            "static_env": env,
+            "version": version,
+            "constraints": cons,
+        }
         edges: list[Edge] = []
         counts: dict[str, int] = {}
         for kind, raw in self.provider.dependencies(meta):
@@ -443,9 +446,9 @@ class Planner:
                 # be set by then, so their subtrees decide conditions on it when reached
                 counts["_own"] = 1
                 walk.produced += meta.get("new_env_keys") or ()
-            dep = parent["dialect"].plan_dep(self._merged_dep(meta, adr, raw), parent)
+            dep = dialect.plan_dep(self._merged_dep(meta, adr, raw), parent)
             where = (f"{path}/{kind}.{k}", chain, adr, ancestors)
-            edges.append(self._edge(kind, k, dep, env, walk, where, parent["dialect"]))
+            edges.append(self._edge(kind, k, dep, env, walk, where, dialect))
         return tuple(edges)
 
     def _edge(
