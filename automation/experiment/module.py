@@ -1,8 +1,8 @@
-"""The ``experiment`` automation: record, read, compare, plot, share and replay benchmark results.
+"""The ``experiment`` automation: read, compare, plot, share and replay benchmark results.
 
-``ckx benchmark program:NAME --record`` (the program automation delegates to
-:func:`benchmark_program`) runs a program N times and records the repetitions into an
-experiment entry; the layout and the statistics are in :mod:`ckx.experiments.records` and
+``ckx benchmark program:NAME --record`` (the kernel service :mod:`ckx.experiments.benchmark`,
+sweeps in :mod:`ckx.experiments.sweep`) runs a program N times and records the repetitions
+into an experiment entry; the layout and the statistics are in :mod:`ckx.experiments.records` and
 :mod:`ckx.experiments.stats`, the HTML report and charts in :mod:`ckx.experiments.dashboard`, archives in
 :mod:`ckx.experiments.repozip`. The generic ``find``/``ls``/``rm``/``load`` work on experiments as on any
 entry. See docs/experiments.md.
@@ -14,190 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ckx.core.errors import NotFoundError, ResolutionError, UsageError
-
-#: Options of ``benchmark`` that are not inputs of the program run.
-_BENCH_ONLY = (
-    "repetitions",
-    "record",
-    "record_repo",
-    "record_uoa",
-    "record_tags",
-    "print_files",
-    "skip_print_timers",
-    "skip_print_stats",
-    "tags",
-    "help",
-)
-
-
-def _program_module(ctx):
-    mod = ctx.automation("program").module
-    if mod is None:
-        raise NotFoundError("the program automation has no module.py")
-    return mod
-
-
-def _split_query(query):
-    """(experiment tags, the program's query): plain tags label the experiment, ``_v`` terms go to the program."""
-    from ckx.core.query import Query
-
-    if query is None:
-        return [], None
-    prog = Query(variations=query.variations, not_variations=query.not_variations)
-    return list(query.tags), (None if prog.is_empty() else prog)
-
-
-def _positive_int(value: Any, what: str) -> int:
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"--{what} must be a whole number, got {value!r}") from None
-    if n < 1:
-        raise UsageError(f"--{what} must be at least 1, got {n}")
-    return n
-
-
-def _names(value: Any) -> list[str]:
-    if value in (None, "", True, False):
-        return []
-    items = value if isinstance(value, list) else str(value).split(",")
-    return [str(x).strip() for x in items if str(x).strip()]
-
-
-def _kept_files(ctx, run_dir: str | None, names: list[str]) -> dict[str, Path]:
-    """The ``--print_files`` that exist in ``run_dir`` (a warning for each missing one)."""
-    from ckx.artifacts.archive import safe_member_path
-
-    out: dict[str, Path] = {}
-    for name in names:
-        try:
-            rel = safe_member_path(name)
-        except ValueError as e:
-            raise UsageError(
-                f"--print_files: '{name}' is not a relative path inside the run folder ({e})"
-            ) from None
-        f = Path(run_dir) / rel if run_dir and rel else None
-        if f is None or not f.is_file():
-            ctx.ui.warn(f"--print_files: {name} was not written by this run (looked in {run_dir})")
-            continue
-        out[rel] = f
-    return out
-
-
-def _print_file(ctx, rel: str, path: Path, k: int) -> None:
-    ctx.ui.print(f"--- {rel} (repetition {k}) ---")
-    ctx.ui.print(path.read_text(encoding="utf-8", errors="replace").rstrip())
-
-
-def _stats_table(stats: dict[str, dict[str, Any]]):
-    from ckx.experiments.records import Table, fmt, is_noise_key
-
-    rows = []
-    for k, s in stats.items():
-        if is_noise_key(k):
-            continue
-        if "values" in s:
-            rows.append([k, str(s["n"]), "", "", "|".join(map(str, s["values"])), "", "", ""])
-        else:
-            rp = s.get("range_percent")
-            rows.append(
-                [
-                    k,
-                    str(s["n"]),
-                    fmt(s["min"]),
-                    fmt(s["max"]),
-                    fmt(s["mean"]),
-                    fmt(s["median"]),
-                    fmt(s["stdev"]),
-                    "-" if rp is None else f"{rp:.2f}",
-                ]
-            )
-    return Table(header=["key", "n", "min", "max", "mean", "median", "stdev", "range%"], rows=rows)
-
-
-def benchmark_program(ctx, i: dict[str, Any], entry) -> dict[str, Any]:
-    """Run ``entry`` (a program) ``--repetitions`` times; print statistics; ``--record`` them."""
-    from ckx.experiments import records as ex
-    from ckx.experiments.stats import summarize_records
-
-    prog = _program_module(ctx)
-    key = prog.choose_cmd_key(ctx, entry, i.get("cmd_key"))
-    reps = _positive_int(i.get("repetitions", 1), "repetitions")
-    tags, prog_query = _split_query(i.get("query"))
-    tags += [t for t in _names(i.get("record_tags")) if t not in tags]
-    run_i = {k: v for k, v in i.items() if k not in _BENCH_ONLY}
-    run_i["query"] = prog_query
-    inputs = ex.run_inputs(entry, key, run_i)
-    record = bool(i.get("record"))
-    files = _names(i.get("print_files"))
-    name = exp_dir = platform = None
-    if record:
-        repo = ctx.registry.get(str(i.get("record_repo") or "local"))
-        name = str(i.get("record_uoa") or ex.default_name(entry.alias, key))
-        if any(c in name for c in "*?[/\\:") or name.startswith("."):
-            raise UsageError(
-                f"bad experiment name '{name}'", hint="use letters, digits, '-', '_', '.'"
-            )
-        exp_dir = repo.folder_for("experiment") / name
-        platform = ex.platform_info()
-        if not i.get("record_uoa"):
-            ctx.ui.print(f"experiment name: {name}")
-    results, recorded = [], None
-    for k in range(1, reps + 1):
-        out = prog.run_once(ctx, {**run_i, "want_lock": record}, entry, key)
-        if "plan_text" in out:
-            ctx.ui.print(out["plan_text"])
-            return out
-        chars = out.get("characteristics") or {}
-        results.append(chars)
-        if not i.get("skip_print_timers"):
-            ctx.ui.print(
-                f"repetition {k}/{reps}: {chars.get('run_time_s', '?')} s  ({out.get('run_dir')})"
-            )
-        kept = _kept_files(ctx, out.get("run_dir"), files)
-        for rel, path in kept.items():
-            _print_file(ctx, rel, path, k)
-        if record:
-            recorded = ex.record_repetition(
-                exp_dir,
-                name=name,
-                tags=tags,
-                inputs=inputs,
-                platform=platform,
-                repetition={
-                    "characteristics": chars,
-                    "run_dir": out.get("run_dir"),
-                    "status": out.get("status"),
-                },
-                lock=out.get("lock"),
-                files=kept,
-            )
-            ctx.index.invalidate()
-    stats = {k: v for k, v in summarize_records(results).items() if not ex.is_noise_key(k)}
-    if not i.get("skip_print_stats"):
-        ctx.ui.print(_stats_table(stats).text())
-    result: dict[str, Any] = {
-        "cmd_key": key,
-        "program": entry.cid,
-        "inputs": inputs,
-        "statistics": stats,
-        "repetitions": results,
-    }
-    if recorded is not None:
-        repo_alias = ctx.registry.get(str(i.get("record_repo") or "local")).alias
-        cid = f"{repo_alias}:experiment:{name}"
-        ctx.ui.print(
-            f"recorded {reps} repetition(s) into {cid}, point {recorded.point} "
-            f"(now {recorded.repetition} repetition(s)) at {recorded.path}"
-        )
-        result.update(
-            experiment=cid,
-            path=str(recorded.path),
-            point=recorded.point,
-            point_repetitions=recorded.repetition,
-        )
-    return result
-
+from ckx.experiments.benchmark import names as _names
 
 # --- reading ------------------------------------------------------------------------------
 
@@ -269,6 +86,8 @@ def show(ctx, i: dict[str, Any]) -> dict[str, Any]:
             else:
                 ctx.ui.print(f"## {head}\n" if i.get("md") else head)
                 ctx.ui.print(table.markdown() if i.get("md") else table.text())
+                for line in _sweep_lines(e, points, stat):
+                    ctx.ui.print(line)
                 ctx.ui.print()
         else:
             ctx.ui.print(head)
@@ -278,9 +97,36 @@ def show(ctx, i: dict[str, Any]) -> dict[str, Any]:
                 "path": str(e.path),
                 "points": [{"id": p.id, **p.data} for p in points],
                 "table": {"header": table.header, "rows": table.rows} if points else None,
+                "sweeps": _sweeps(e),
             }
         )
     return {"experiments": out}
+
+
+def _sweeps(e) -> list[dict[str, Any]]:
+    from ckx.experiments.sweep import load_sweeps
+
+    return load_sweeps(e.path)
+
+
+def _sweep_lines(e, points, stat: str) -> list[str]:
+    """For an experiment with several points: each sweep's status, and the best point of the
+    headline metrics (by the swept values when there are any)."""
+    from ckx.experiments import sweepview as sv
+    from ckx.experiments.records import fmt
+
+    if len(points) < 2:
+        return sv.status_lines(e.path)
+    keys = sv.swept_keys(e.path, points)
+    lines = sv.status_lines(e.path)
+    for k in ("samples_per_second", "latency_ns.p90", "mAP"):
+        b = sv.best(points, k, stat)
+        if b is not None:
+            lines.append(
+                f"best {k} ({stat}): {fmt(b.values(stat).get(k))} at {sv.label(b, keys)} "
+                f"(point {b.id[:8]})"
+            )
+    return lines
 
 
 def points(ctx, i: dict[str, Any]) -> dict[str, Any]:
@@ -307,20 +153,30 @@ def points(ctx, i: dict[str, Any]) -> dict[str, Any]:
 def compare(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """Metrics of the points of several experiments side by side; ratios to the first one."""
     from ckx.experiments import records as ex
+    from ckx.experiments import sweepview as sv
 
-    cols = []
-    for e in _experiments(ctx, i):
+    cols, swept = [], False
+    exps = _experiments(ctx, i)
+    for e in exps:
         pts = _points(e)
         if i.get("point"):
             pts = [p for p in pts if p.id.startswith(str(i["point"]))]
+        keys = sv.swept_keys(e.path, pts) if len(pts) > 1 else []
         for p in pts:
-            cols.append((e.alias if len(pts) == 1 else f"{e.alias}@{p.id[:6]}", p))
+            if keys:  # a sweep: its points by their swept values
+                name, swept = sv.label(p, keys), True
+                cols.append((name if len(exps) == 1 else f"{e.alias}@{name}", p))
+            else:
+                cols.append((e.alias if len(pts) == 1 else f"{e.alias}@{p.id[:6]}", p))
     if len(cols) < 2:
         raise UsageError(
             "compare needs at least two recorded points",
             hint="e.g. ckx compare experiment:A experiment:B (or one experiment with several points)",
         )
     diffs, metrics = ex.compare_table(cols, _stat(i), only_changed=bool(i.get("only_changed")))
+    metrics = sv.mark_best(metrics, [p for _, p in cols], [lab for lab, _ in cols], _stat(i))
+    if swept:
+        metrics, diffs = sv.number_columns(metrics, len(cols)), sv.number_columns(diffs, len(cols))
     if i.get("md"):
         ctx.ui.print(metrics.markdown())
     elif i.get("csv"):
@@ -344,26 +200,52 @@ def plot(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """A PNG chart of ``--y`` (one or more keys) against ``--x`` over the matching experiments' points."""
     from ckx.experiments.dashboard import plot_points
 
-    x = ctx.require(
-        i.get("x"), "--x=KEY", "ckx plot experiment:NAME --x=cmd_key --y=samples_per_second"
-    )
     ys = _names(
         ctx.require(
             i.get("y"), "--y=KEY", "ckx plot experiment:NAME --x=cmd_key --y=latency_ns.p50"
         )
     )
     exps = _experiments(ctx, i)
-    series = [(e.alias, _points(e)) for e in exps]
-    if not any(p for _, p in series):
+    if not any(_points(e) for e in exps):
         raise NotFoundError("the matching experiments have no recorded points")
+    x, series = _plot_series(ctx, i, exps)
     out = Path(str(_out(i) or f"plot-{exps[0].alias}.png")).expanduser()
     if out.suffix.lower() != ".png":
         raise UsageError(f"--out must name a .png file, got {out}")
     info = plot_points(
-        series, x=str(x), ys=ys, out=out, stat=_stat(i), title=str(i.get("title") or "")
+        series,
+        x=str(x),
+        ys=ys,
+        out=out,
+        stat=_stat(i),
+        title=str(i.get("title") or ""),
+        highlight_best=True,
     )
     ctx.ui.print(f"wrote {out.resolve()}")
     return {"path": str(out.resolve()), **info}
+
+
+def _plot_series(ctx, i: dict[str, Any], exps) -> tuple[str, list]:
+    """(x key, series): a sweep draws against a swept key (``--x``, else the first numeric
+    one), one series per combination of its other swept keys; otherwise one per experiment."""
+    from ckx.experiments import sweepview as sv
+    from ckx.experiments.records import resolve_key
+
+    everything = [p for e in exps for p in _points(e)]
+    keys = {e.alias: sv.swept_keys(e.path, _points(e)) for e in exps}
+    x = i.get("x")
+    if x in (None, "", True):
+        x = next((sv.pick_x(_points(e), keys[e.alias]) for e in exps if keys[e.alias]), None)
+    x = ctx.require(x, "--x=KEY", "ckx plot experiment:NAME --x=cmd_key --y=samples_per_second")
+    xk = resolve_key(everything, str(x), _stat(i))
+    series = []
+    for e in exps:
+        name = e.alias if len(exps) > 1 else ""
+        if xk in keys[e.alias]:
+            series += sv.series(name, _points(e), xk, keys[e.alias])
+        else:
+            series.append((e.alias, _points(e)))
+    return xk, series
 
 
 def dashboard(ctx, i: dict[str, Any]) -> dict[str, Any]:
@@ -446,9 +328,6 @@ def _plan_differences(old: dict[str, Any], new: dict[str, Any] | None) -> list[s
 
 def replay(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """Re-run a recorded point with its recorded plan; print new vs recorded; ``--record`` adds it."""
-    import json
-    import tempfile
-
     from ckx.experiments import records as ex
 
     exps = _experiments(ctx, i)
@@ -461,23 +340,7 @@ def replay(ctx, i: dict[str, Any]) -> dict[str, Any]:
     if lock is None:
         raise NotFoundError(f"{where} has no recorded plan (lock) to replay")
     _check_artifacts(ctx, lock, where)
-    inp = point.inputs
-    program = ctx.load("program", inp.get("program_uid") or inp["program"])
-    from ckx.core.query import parse
-
-    req = {
-        **(inp.get("inputs") or {}),
-        "env": dict(inp.get("env") or {}),
-        "query": parse(",".join(inp.get("variations") or [])) if inp.get("variations") else None,
-        "want_lock": True,
-        "quiet": i.get("quiet"),
-    }
-    prog = _program_module(ctx)
-    with tempfile.TemporaryDirectory(prefix="ckx-replay-") as tmp:
-        lf = Path(tmp) / "ckx.lock"
-        lf.write_text(json.dumps(lock), encoding="utf-8")
-        # the engine refuses (ResolutionError) a graph that no longer matches the lock
-        out = prog.run_once(ctx, {**req, "lock": str(lf)}, program, inp["cmd_key"])
+    out = _rerun(ctx, point, lock, i)
     diffs = _plan_differences(lock, out.get("lock"))
     for d in diffs:
         ctx.ui.warn(f"the plan differs from the recorded one: {d}")
@@ -493,28 +356,61 @@ def replay(ctx, i: dict[str, Any]) -> dict[str, Any]:
         "table": {"header": rows.header, "rows": rows.rows},
     }
     if i.get("record"):
-        rec = ex.record_repetition(
-            e.path,
-            name=e.alias,
-            tags=[],
-            inputs=inp,
-            platform=ex.platform_info(),
-            repetition={
-                "characteristics": chars,
-                "run_dir": out.get("run_dir"),
-                "status": out.get("status"),
-                "replay": True,
-            },
-            lock=out.get("lock"),
-            files={},
-        )
-        ctx.index.invalidate()
-        where_now = (
-            "the same point" if rec.point == point.id else f"point {rec.point} (another machine)"
-        )
-        ctx.ui.print(f"recorded as repetition {rec.repetition} of {where_now}")
-        result["recorded_point"] = rec.point
+        result["recorded_point"] = _record_replay(ctx, e, point, out)
     return result
+
+
+def _rerun(ctx, point, lock: dict[str, Any], i: dict[str, Any]) -> dict[str, Any]:
+    """Run the point's configuration again, pinned to its recorded plan ``lock``."""
+    import json
+    import tempfile
+
+    from ckx.core.query import parse
+    from ckx.experiments.programs import run_once
+
+    inp = point.inputs
+    program = ctx.load("program", inp.get("program_uid") or inp["program"])
+    req = {
+        **(inp.get("inputs") or {}),
+        "env": dict(inp.get("env") or {}),
+        "query": parse(",".join(inp.get("variations") or [])) if inp.get("variations") else None,
+        "want_lock": True,
+        "quiet": i.get("quiet"),
+    }
+    with tempfile.TemporaryDirectory(prefix="ckx-replay-") as tmp:
+        lf = Path(tmp) / "ckx.lock"
+        lf.write_text(json.dumps(lock), encoding="utf-8")
+        # the engine refuses (ResolutionError) a graph that no longer matches the lock
+        return run_once(ctx, {**req, "lock": str(lf)}, program, inp["cmd_key"])
+
+
+def _record_replay(ctx, e, point, out: dict[str, Any]) -> str:
+    """Record a replay as a repetition (of the same point, or of this machine's point)."""
+    from ckx.experiments import records as ex
+    from ckx.experiments.benchmark import where_local
+
+    rec = ex.record_repetition(
+        e.path,
+        name=e.alias,
+        tags=[],
+        inputs=point.inputs,
+        platform=ex.platform_info(),
+        repetition={
+            "characteristics": out.get("characteristics") or {},
+            "run_dir": out.get("run_dir"),
+            "status": out.get("status"),
+            "where": where_local(),
+            "replay": True,
+        },
+        lock=out.get("lock"),
+        files={},
+    )
+    ctx.index.invalidate()
+    where_now = (
+        "the same point" if rec.point == point.id else f"point {rec.point} (another machine)"
+    )
+    ctx.ui.print(f"recorded as repetition {rec.repetition} of {where_now}")
+    return rec.point
 
 
 def _replay_rows(point, chars: dict[str, Any], stat: str):

@@ -8,6 +8,7 @@ downloaded. See docs/packages.md.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +16,20 @@ from ckx.core.errors import NotFoundError, UsageError
 
 
 def install(ctx, i: dict[str, Any]) -> dict[str, Any]:
-    """Install (or reuse from the cache) the package matching ``--tags``/``package:NAME``."""
+    """Install (or reuse from the cache) the package matching ``--tags``/``package:NAME``.
+
+    A version written as a tag (``--tags=lib,python-package,onnxruntime-cpu,1.6.0``, CK's
+    spelling) is ``--version``; a Python library with a version menu offers it when a terminal
+    is present and no version was given. ``--plan`` prints what would be fetched, from where,
+    and what is already there."""
     from ckx.engine import run_request
 
     _check_request(i)
-    out = run_request(ctx, {**i, "automation": "package"})
-    if "plan_text" in out:
-        ctx.ui.print(out["plan_text"])
-        return out
+    i = _version_from_tags(ctx, {**i, "automation": "package"})
+    i = _version_menu(ctx, i)
+    if i.get("plan"):
+        return show_plan(ctx, i)
+    out = run_request(ctx, i)
     ver = f" version {out['version']}" if out.get("version") else ""
     ctx.ui.print(f"done ({out.get('status')}){ver}")
     for k, v in sorted((out.get("env") or {}).items()):
@@ -42,11 +49,7 @@ def prefetch(ctx, i: dict[str, Any]) -> dict[str, Any]:
     items = []
     resolved = resolve(ctx, i)
     for entry, meta in resolved:
-        items += parse_download_block(
-            meta,
-            {**(meta.get("default_env") or {}), **(meta.get("env") or {})},
-            str(entry.meta_file),
-        )
+        items += parse_download_block(meta, _static_env(meta, i), str(entry.meta_file))
     results = prefetch_items(ctx, items, Path(to).expanduser())
     ctx.ui.print(
         f"{len(results)} file(s) of {len(resolved)} package(s) in {to}; "
@@ -68,7 +71,7 @@ def artifacts(ctx, i: dict[str, Any]) -> dict[str, Any]:
 
     rows = []
     for entry, meta in resolve(ctx, i):
-        for item in parse_download_block(meta, meta.get("env") or {}, str(entry.meta_file)):
+        for item in parse_download_block(meta, _static_env(meta, i), str(entry.meta_file)):
             a = item.artifact
             rows.append(
                 {
@@ -82,6 +85,11 @@ def artifacts(ctx, i: dict[str, Any]) -> dict[str, Any]:
                     "extract": item.extract,
                 }
             )
+            if item.git:
+                rows[-1].update(git=item.git, checkout=item.checkout)
+                ctx.ui.print(f"{entry.alias}: git checkout {item.checkout or '(default branch)'}")
+                ctx.ui.print(f"    {item.git}")
+                continue
             check = (
                 f"sha256 {a.sha256}"
                 if a.sha256
@@ -93,6 +101,16 @@ def artifacts(ctx, i: dict[str, Any]) -> dict[str, Any]:
             for src in [*a.urls, *([f"rclone {item.rclone}"] if item.rclone else [])]:
                 ctx.ui.print(f"    {src}")
     return {"return": 0, "list": rows}
+
+
+def _static_env(meta: dict[str, Any], i: dict[str, Any]) -> dict[str, Any]:
+    """The env a download block is read with outside a run: defaults, env, the version."""
+    env = {**(meta.get("default_env") or {}), **(meta.get("env") or {})}
+    version = i.get("version") if i.get("version") not in (None, True, "") else None
+    version = version or meta.get("default_version")
+    if version:
+        env["CKX_VERSION"] = str(version)
+    return env
 
 
 def resolve(ctx, i: dict[str, Any]) -> list[tuple[Any, dict[str, Any]]]:
@@ -140,3 +158,66 @@ def _check_request(i: dict[str, Any]) -> None:
             "which package? give tags or a name",
             hint="for example: ckx install package --tags=dataset,coco,val",
         )
+
+
+def show_plan(ctx, i: dict[str, Any]) -> dict[str, Any]:
+    """``--plan``: the graph, then per node what is installed and what would be fetched."""
+    from ckx.engine import make_plan, make_planner
+    from ckx.engine.inputs import check_inputs
+    from ckx.engine.installed import artifact_report
+
+    planner, _ = make_planner(ctx, i)
+    plan = make_plan(ctx, i, planner)
+    check_inputs(plan, i)
+    out: dict[str, Any] = {"return": 0, "plan": plan.to_dict(), "plan_text": plan.render()}
+    out["artifacts"] = artifact_report(ctx, plan)
+    for line in [out["plan_text"], *out["artifacts"]]:
+        ctx.ui.print(line)
+    return out
+
+
+_VERSION_TAG = re.compile(r"^v?\d+(\.\d+)+([a-z]+\d*)?$")
+
+
+def _version_from_tags(ctx, i: dict[str, Any]) -> dict[str, Any]:
+    """CK wrote versions as tags: a tag like ``1.6.0`` that no package has is ``--version``."""
+    from ckx.core.query import Query
+
+    q = i.get("query")
+    vtags = [t for t in (q.tags if q is not None else ()) if _VERSION_TAG.match(t)]
+    if not vtags or ctx.search("package", q, name=i.get("entry")):
+        return i
+    if len(vtags) > 1:
+        raise UsageError(f"two versions given as tags: {', '.join(vtags)}", hint="keep one")
+    version = vtags[0].lstrip("v")
+    if i.get("version") not in (None, True, "") and str(i["version"]) != version:
+        raise UsageError(
+            f"--version={i['version']} and the version tag {vtags[0]} disagree", hint="keep one"
+        )
+    rest = Query(
+        tags=tuple(t for t in q.tags if t != vtags[0]),
+        not_tags=q.not_tags,
+        variations=q.variations,
+        not_variations=q.not_variations,
+    )
+    ctx.ui.note(f"the tag {vtags[0]} is a version: --version={version}")
+    return {**i, "query": rest, "version": version}
+
+
+def _version_menu(ctx, i: dict[str, Any]) -> dict[str, Any]:
+    """CK's "select a version" menu for a Python library that lists ``versions``: only with a
+    terminal and no version asked for. Choice 0, the default (also without a terminal), is the
+    installed version, else the newest pip finds."""
+    if not ctx.ui.interactive or any(
+        i.get(k) not in (None, "", True) for k in ("version", "version_min", "version_max")
+    ):
+        return i
+    hits = ctx.search("package", i.get("query"), name=i.get("entry"))
+    block = hits[0].meta.get("python_package") if len(hits) == 1 else None
+    versions = [str(v) for v in (block or {}).get("versions") or []]
+    if not versions:
+        return i
+    name = block["name"]
+    options = [f"the installed {name}, else the newest pip finds (default)", *versions]
+    k = ctx.ui.choose(f"{name}: select a version", options, default=0)
+    return i if k == 0 else {**i, "version": versions[k - 1]}

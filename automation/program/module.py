@@ -4,138 +4,56 @@ A program entry is a script entry plus ``run_cmds: {KEY: {desc, env, variations}
 ``ckx run program:NAME --cmd_key=KEY`` plans the program as the root node (its deps are
 scripts and packages, resolved like any script's) with the cmd_key's env and variations
 applied, runs it in a fresh folder (or ``--outdirname``), and prints what the program reports
-in its ``characteristics_file``.
+in its ``characteristics_file``. Running a program is the kernel service
+:mod:`ckx.experiments.programs`, shared with ``benchmark``, sweeps and the experiment
+automation (so the automations never import each other).
 """
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 from typing import Any
 
-from ckx.core.errors import NotFoundError, UsageError
-
-
-def _program(ctx, i: dict[str, Any]):
-    if i.get("entry"):
-        return ctx.load("program", i["entry"], repo=i.get("repo"))
-    q = i.get("query")
-    hits = ctx.search("program", q) if q is not None and not q.is_empty() else []
-    if not hits:
-        names = [e.alias for e in ctx.search("program", None)]
-        raise UsageError(
-            "which program? e.g. ckx run program:od-bench --cmd_key=...",
-            hint="programs: " + (", ".join(names) or "(none)"),
-        )
-    k = ctx.ui.choose(f"{len(hits)} programs match", [e.cid for e in hits], default=0)
-    return hits[k]
-
-
-def choose_cmd_key(ctx, entry, key: str | None) -> str:
-    """The cmd_key: given, or picked from CK's numbered menu (interactive only)."""
-    cmds = entry.meta.get("run_cmds") or {}
-    keys = list(cmds)
-    if key:
-        if key not in cmds:
-            from ckx.core.suggest import did_you_mean
-
-            raise NotFoundError(
-                f"program '{entry.alias}' has no cmd_key '{key}'" + did_you_mean(key, keys),
-                hint="cmd_keys: " + ", ".join(keys),
-            )
-        return key
-    labels = [f"{k}" + (f"  - {cmds[k]['desc']}" if cmds[k].get("desc") else "") for k in keys]
-    k = ctx.ui.choose(
-        f"{entry.alias}: select a command (--cmd_key)",
-        labels,
-        default=None,
-        what=f"pass one with --cmd_key, e.g. ckx run program:{entry.alias} --cmd_key={keys[0]}",
-    )
-    return keys[k]
-
-
-def build_request(ctx, i: dict[str, Any], entry, key: str) -> dict[str, Any]:
-    """The engine request for one run of ``entry`` with cmd_key ``key``."""
-    from ckx.core.query import Query, parse
-
-    cmd = entry.meta["run_cmds"][key]
-    query = i.get("query") or Query()
-    if cmd.get("variations"):
-        query = parse(cmd["variations"]).merged(query)
-    for value in group_inputs(entry, i).values():
-        query = query.merged(parse(f"_{value}"))
-    env = {**{k: str(v) for k, v in (cmd.get("env") or {}).items()}, **(i.get("env") or {})}
-    env["CKX_CMD_KEY"] = key
-    return {
-        **i,
-        "automation": "program",
-        "entry": entry.uid,
-        "query": query,
-        "env": env,
-        "cmd_key": key,
-    }
-
-
-def group_inputs(entry, i: dict[str, Any]) -> dict[str, str]:
-    """Inputs named after a variation group select a variation: ``--model=ssd-resnet34`` is
-    ``_ssd-resnet34`` when the program has a ``model`` group."""
-    variations = entry.meta.get("variations") or {}
-    groups: dict[str, list[str]] = {}
-    for name, v in variations.items():
-        if isinstance(v, dict) and v.get("group"):
-            groups.setdefault(str(v["group"]), []).append(name)
-    out = {}
-    for group, names in groups.items():
-        value = i.get(group)
-        if value in (None, True, ""):
-            continue
-        if str(value) not in names:
-            from ckx.core.suggest import did_you_mean
-
-            raise NotFoundError(
-                f"program '{entry.alias}' has no {group} '{value}'"
-                + did_you_mean(str(value), names),
-                hint=f"--{group}= one of: " + ", ".join(names),
-            )
-        out[group] = str(value)
-    return out
-
-
-def run_once(ctx, i: dict[str, Any], entry, key: str) -> dict[str, Any]:
-    """Run the program once; return the engine result plus ``run_dir``, ``characteristics``."""
-    from ckx.engine import run_request
-
-    req = build_request(ctx, i, entry, key)
-    start = time.time()
-    out = run_request(ctx, req)
-    if "plan_text" in out:
-        return out
-    elapsed = time.time() - start
-    env = out.get("env") or {}
-    run_dir = env.get("CKX_RUN_DIR") or env.get("CKX_PROGRAM_RUN_DIR")
-    chars: dict[str, Any] = {}
-    cf = entry.meta.get("characteristics_file")
-    if cf and run_dir and (Path(run_dir) / cf).is_file():
-        chars = json.loads((Path(run_dir) / cf).read_text(encoding="utf-8"))
-    chars.setdefault("run_time_s", round(elapsed, 3))
-    out.update(run_dir=run_dir, characteristics=chars, cmd_key=key, program=entry.cid)
-    return out
+from ckx.core.errors import UsageError
+from ckx.experiments.programs import (  # noqa: F401  (re-exported: the program API of old)
+    build_request,
+    choose_cmd_key,
+    find_program,
+    group_inputs,
+    run_once,
+    target,
+)
 
 
 def run(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """Run a program with a cmd_key; print its summary and the folder of its output files."""
-    entry = _program(ctx, i)
+    entry, i = target(ctx, i)
     key = choose_cmd_key(ctx, entry, i.get("cmd_key"))
+    if i.get("plan"):
+        return show_plan(ctx, build_request(ctx, i, entry, key))
     out = run_once(ctx, i, entry, key)
-    if "plan_text" in out:
-        ctx.ui.print(out["plan_text"])
-        return out
     summary = (out.get("characteristics") or {}).get("summary_text")
     if summary:
         ctx.ui.print(summary.rstrip())
     if out.get("run_dir"):
         ctx.ui.print(f"output files: {out['run_dir']}")
+    return out
+
+
+def show_plan(ctx, req: dict[str, Any]) -> dict[str, Any]:
+    """``--plan``: the graph, then which installed (or registered) artefact each node uses and
+    what would be fetched. Nothing runs."""
+    from ckx.engine import make_plan, make_planner
+    from ckx.engine.inputs import check_inputs
+    from ckx.engine.installed import artifact_report
+
+    planner, _ = make_planner(ctx, req)
+    plan = make_plan(ctx, req, planner)
+    check_inputs(plan, req)
+    out: dict[str, Any] = {"return": 0, "plan": plan.to_dict(), "plan_text": plan.render()}
+    out["artifacts"] = artifact_report(ctx, plan)
+    for line in [out["plan_text"], *out["artifacts"]]:
+        ctx.ui.print(line)
     return out
 
 
@@ -151,7 +69,7 @@ def prefetch(ctx, i: dict[str, Any]) -> dict[str, Any]:
             "missing --to=DIR (the mirror folder)",
             hint="e.g. ckx prefetch program:od-bench --cmd_key=accuracy-offline --model=ssd-resnet34 --to=/mnt/mirror",
         )
-    entry = _program(ctx, i)
+    entry, i = target(ctx, i)
     key = choose_cmd_key(ctx, entry, i.get("cmd_key"))
     plan = make_plan(ctx, build_request(ctx, i, entry, key))
     results = prefetch_plan(ctx, plan, Path(to).expanduser())
@@ -164,7 +82,7 @@ def prefetch(ctx, i: dict[str, Any]) -> dict[str, Any]:
 
 def cmd_keys(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """List a program's cmd_keys with their descriptions."""
-    entry = _program(ctx, i)
+    entry, i = target(ctx, i)
     cmds = entry.meta.get("run_cmds") or {}
     for k, v in cmds.items():
         ctx.ui.print(f"{k:<28} {v.get('desc', '')}")
@@ -172,11 +90,117 @@ def cmd_keys(ctx, i: dict[str, Any]) -> dict[str, Any]:
 
 
 def benchmark(ctx, i: dict[str, Any]) -> dict[str, Any]:
-    """Run N repetitions and print statistics (``--record``: see the experiment automation)."""
-    from ckx.core.automations import load_module
+    """Run N repetitions and print statistics; ``--record`` an experiment point; ``--sweep.KEY=…``
+    runs a sweep (see :mod:`ckx.experiments.benchmark` and :mod:`ckx.experiments.sweep`)."""
+    entry, i = target(ctx, i)
+    if i.get("sweep") is not None or i.get("sweep_exclude") is not None:
+        from ckx.experiments.sweep import run_sweep
 
-    exp = ctx.automation("experiment")
-    if exp.entry is None:
-        raise NotFoundError("the experiment automation is missing")
-    mod = load_module(exp.entry.path / "module.py", "ckx_automation_experiment")
-    return mod.benchmark_program(ctx, i, entry=_program(ctx, i))
+        return run_sweep(ctx, i, entry)
+    from ckx.experiments.benchmark import benchmark as run_benchmark
+
+    return run_benchmark(ctx, i, entry)
+
+
+def entry_help(ctx, i: dict[str, Any]) -> dict[str, Any]:
+    """``ckx run program:NAME --help``: cmd_keys, variations by group, inputs with their meaning
+    and defaults (``input_description``, ``input_mapping``, ``default_env``), aliases."""
+    entry, _ = target(ctx, {k: v for k, v in i.items() if k != "help"})
+    meta = entry.meta
+    p = ctx.ui.print
+    p(f"program:{entry.alias} - {meta.get('name') or entry.alias}")
+    if i.get("entry") and i["entry"] not in (entry.alias, entry.uid):
+        p(f"  (program:{i['entry']} runs it with: {_defaults_text(ctx, i['entry'])})")
+    p("\ncmd_keys (--cmd_key=KEY; a numbered menu when interactive):")
+    for key, cmd in (meta.get("run_cmds") or {}).items():
+        p(f"  {key:<26} {cmd.get('desc', '')}")
+    p("\nvariations (--tags=_NAME, or --GROUP=NAME):")
+    for group, names in _groups(meta).items():
+        shown = ", ".join(n + (" (default)" if _is_default(meta, n) else "") for n in names)
+        p(f"  {group or '(no group)'}: {shown}")
+    p("\ninputs (--KEY=VALUE):")
+    for key, line in _input_lines(meta).items():
+        p(f"  --{key:<16} {line}")
+    aliases = meta.get("input_aliases") or {}
+    if aliases:
+        p("  aliases: " + ", ".join(f"--{a} = --{t}" for a, t in aliases.items()))
+    p(
+        "\nalso: --env.KEY=VALUE, --outdirname=DIR, --plan, --quiet, --new; "
+        f"ckx benchmark program:{entry.alias} --repetitions=N --record ..."
+    )
+    return {"return": 0, "cmd_keys": list(meta.get("run_cmds") or {}), "inputs": _input_lines(meta)}
+
+
+def _defaults_text(ctx, name: str) -> str:
+    alias = ctx.load("program", name)
+    return " ".join(f"--{k}={v}" for k, v in (alias.meta.get("defaults") or {}).items()) or "-"
+
+
+def _groups(meta: dict) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for name, v in (meta.get("variations") or {}).items():
+        out.setdefault(str(v.get("group") or "") if isinstance(v, dict) else "", []).append(name)
+    return out
+
+
+def _is_default(meta: dict, name: str) -> bool:
+    v = (meta.get("variations") or {}).get(name)
+    return isinstance(v, dict) and bool(v.get("default"))
+
+
+def _input_lines(meta: dict) -> dict[str, str]:
+    described = meta.get("input_description") or {}
+    mapping = meta.get("input_mapping") or {}
+    defaults = meta.get("default_env") or {}
+    out = {}
+    for key in list(described) + [k for k in mapping if k not in described]:
+        d = described.get(key) if isinstance(described.get(key), dict) else {}
+        text = str(d.get("desc") or "")
+        env_key = mapping.get(key)
+        default = d.get("default", defaults.get(env_key) if env_key else None)
+        if d.get("choices"):
+            text += f" [{' | '.join(map(str, d['choices']))}]"
+        if default not in (None, ""):
+            text += f" (default: {default})"
+        if env_key:
+            text += f" -> {env_key}"
+        out[str(key)] = text.strip()
+    return out
+
+
+_COMMON = {
+    "run": [
+        ("--cmd_key=KEY", "which command of the program (a numbered menu when interactive)"),
+        ("--env.KEY=VALUE", 'set an env value (CK\'s --env.EXTRA_OPS="--count 100")'),
+        ("--outdirname=DIR", "write the output files there (default: a fresh folder)"),
+        ("--plan", "print what would run, and which installed artefacts it uses"),
+        ("--quiet", "no prompts: take the documented defaults"),
+    ],
+    "benchmark": [
+        ("--repetitions=N", "run N times and print statistics"),
+        ("--record", "record the runs as an experiment point"),
+        ("--record_repo=REPO", "the repository for the experiment (default: local)"),
+        ("--record_uoa=NAME", "the experiment's name"),
+        ("--tags=a,b", "tags of the experiment"),
+        ("--print_files=a,b", "print these output files after each repetition (and keep them)"),
+        ("--skip_print_timers / --skip_print_stats", "print less"),
+    ],
+}
+
+
+def action_help(ctx, action: str) -> int:
+    """``ckx run program --help``: the options of ``action`` and the programs there are."""
+    p = ctx.ui.print
+    p(f"ckx {action} program:NAME [options]   (ckx {action} program:NAME --help: its own inputs)")
+    rows = _COMMON["run"] + (_COMMON["benchmark"] if action == "benchmark" else [])
+    for opt, text in rows:
+        p(f"  {opt:<40} {text}")
+    p(
+        "  --KEY=VALUE                              an input of the program (strict: unknown keys fail)"
+    )
+    p("programs:")
+    for e in sorted(ctx.search("program", None), key=lambda e: e.alias):
+        what = f"= program:{e.meta['alias_of']}" if e.meta.get("alias_of") else ""
+        keys = len(e.meta.get("run_cmds") or {})
+        p(f"  {e.alias:<50} {what or f'{keys} cmd_keys'}")
+    return 0

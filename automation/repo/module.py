@@ -41,7 +41,19 @@ def add(ctx, i: dict) -> dict:
     return {"repo": repo.to_dict(), "created": created}
 
 
+#: CK repositories whose entries used by the CK MLPerf tutorials ship with ckx (built in).
+CK_BUILTIN = {
+    "mlcommons@ck-venv": "venv templates (ckx create venv:NAME --template=mlperf-inference-dev)",
+    "mlcommons@ck-mlops": "the MLPerf packages and program (tool,cmake,src; mlperf,inference,src,dev; "
+    "lib,python-package,...; program:mlperf-inference-bench-object-detection-onnx-cpu)",
+    "ctuning@ck-env": "soft detection (compiler.python, compiler.gcc, platform.os, ...)",
+}
+
+
 def pull(ctx, i: dict) -> dict:
+    i = _owner_at_name(i, ctx)
+    if i.get("builtin"):
+        return i
     url = i.get("url")
     if not url:
         if i.get("entry"):
@@ -94,6 +106,23 @@ def pull(ctx, i: dict) -> dict:
     return {"repo": repo.to_dict(), "entries": n}
 
 
+def _owner_at_name(i: dict, ctx) -> dict:
+    """MLCFlow's ``owner@name`` (an unregistered repo name with ``@``) is its GitHub URL; CK's
+    repositories whose content ckx has built in answer that there is nothing to fetch."""
+    entry = str(i.get("entry") or "")
+    if i.get("url") or "@" not in entry or ctx.registry.find(entry) is not None:
+        return i
+    if entry in CK_BUILTIN:  # CK's `ck pull repo:mlcommons@ck-mlops`
+        ctx.ui.print(
+            f"{entry}: not pulled; what ckx needs from it is built in: {CK_BUILTIN[entry]}"
+        )
+        url = f"https://github.com/{entry.replace('@', '/')}"
+        ctx.ui.print(f"  (to register the CK repository itself: ckx pull repo --url={url})")
+        return {"return": 0, "builtin": True, "repo": entry}
+    url = f"https://github.com/{entry.replace('@', '/', 1)}.git"
+    return {**i, "url": url, "alias": i.get("alias") or entry}
+
+
 def _git(cmd: list[str], url: str) -> None:
     if shutil.which("git") is None:
         raise MissingDependencyError(
@@ -101,7 +130,14 @@ def _git(cmd: list[str], url: str) -> None:
         )
     p = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600)
     if p.returncode != 0:
-        raise RunError(f"git failed for {url} (exit {p.returncode}): {p.stderr.strip()[-500:]}")
+        offline = any(t in p.stderr for t in ("Could not resolve host", "unable to access"))
+        raise RunError(
+            f"git failed for {url} (exit {p.returncode}): {p.stderr.strip()[-500:]}",
+            hint="no network: clone it on a connected machine, copy the folder here and "
+            "register it with ckx add repo:NAME --path=DIR (or pass a local --url)"
+            if offline
+            else None,
+        )
 
 
 def ls(ctx, i: dict) -> dict:

@@ -32,6 +32,7 @@ def create(ctx, i: dict[str, Any]) -> dict[str, Any]:
         python=i.get("python") if isinstance(i.get("python"), str) else None,
         pins=pins_from(ctx.environ, ctx.home), pip_args=pip_args_from(ctx.environ),
         force=bool(i.get("force")), system_site_packages=bool(i.get("system_site_packages")),
+        report=ctx.ui.info,
     )
     ctx.ui.print(f"created venv '{name}' (Python {info.python_version}) at {info.path}")
     ctx.ui.print(f"activate it with: ckx activate venv:{name}   select it for packages with: --env.CKX_VENV={name}")

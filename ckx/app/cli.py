@@ -108,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
     except CkxError as e:
+        if "--json" in argv:  # machine output stays machine-readable: the API's error dict
+            import json
+
+            print(json.dumps({**e.to_dict(), "hint": e.hint}, indent=2))
         _print_error(e, debug)
         return e.exit_code
     except KeyboardInterrupt:

@@ -6,7 +6,7 @@ The generic actions and their descriptions come from the command table
 
 from __future__ import annotations
 
-from ckx.app.api import function_for
+from ckx.app.api import function_for, implementation
 from ckx.core.automations import Automation, all_automations, known_actions
 from ckx.core.commands import OPTIONS, command, generic_descriptions
 from ckx.core.context import Context
@@ -69,6 +69,13 @@ def _action_help(ctx: Context, action: str, cid: str | None) -> int:
         )
     if cid:
         auto = ctx.automation(cid.split(":")[-2] if cid.count(":") == 2 else cid.split(":")[0])
+        entry_help = getattr(auto.module, "entry_help", None) if ":" in cid else None
+        if entry_help is not None:  # `ckx run program:od-bench --help`: the entry's own help
+            entry_help(ctx, {"entry": cid.split(":")[-1], "help": True})
+            return 0
+        own_help = getattr(auto.module, "action_help", None) if ":" not in cid else None
+        if own_help is not None and action in auto.actions:  # `ckx run program --help`
+            return int(own_help(ctx, action) or 0)
         desc = auto.all_actions().get(action)
         ctx.ui.print(f"ckx {action} {auto.alias}: {desc or '(not available)'}")
         doc = getattr(function_for(auto, action), "__doc__", None)
@@ -79,6 +86,12 @@ def _action_help(ctx: Context, action: str, cid: str | None) -> int:
     cmd = command(action)
     if cmd is not None and cmd.generic:
         ctx.ui.print(f"  (every automation) {cmd.desc}")
+    elif cmd is not None and cmd.standalone:  # help, version, serve
+        ctx.ui.print(f"  {cmd.desc}")
+        # the options, if any: the implementation's docstring after its first paragraph
+        details = (getattr(implementation(action), "__doc__", None) or "").split("\n\n", 1)
+        if len(details) == 2:
+            ctx.ui.print(details[1].rstrip())
     for auto in _automations(ctx):
         if action in auto.actions:
             ctx.ui.print(f"  {auto.alias:<12} {auto.actions[action]}")

@@ -73,6 +73,10 @@ _ITEM_FIELDS = {
     "expect",
     "env",
     "rclone",
+    "git",
+    "checkout",
+    "submodules",
+    "commit_env",
 }
 
 
@@ -87,6 +91,10 @@ class DownloadItem:
     expect: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     rclone: str | None = None
+    git: str | None = None  # a source checkout (see ckx.artifacts.gitsrc) instead of a file
+    checkout: str | None = None
+    submodules: bool = False
+    commit_env: str | None = None
 
     @property
     def placed_file(self) -> str:
@@ -138,11 +146,15 @@ def _parse_item(raw: Any, where: str) -> DownloadItem:
             f"{where}: unknown field '{unknown[0]}'",
             hint="known fields: " + ", ".join(sorted(_ITEM_FIELDS)),
         )
+    if raw.get("git") is not None:
+        return _parse_git_item(raw, where)
     rclone = raw.get("rclone")
     if rclone is not None and (not isinstance(rclone, str) or ":" not in rclone):
         raise MetaError(f"{where}: field 'rclone' must be 'remote:path', got {rclone!r}")
     if not (raw.get("url") or raw.get("urls") or rclone):
-        raise MetaError(f"{where}: needs 'url', 'urls' or 'rclone'")
+        raise MetaError(f"{where}: needs 'url', 'urls', 'rclone' or 'git'")
+    if any(raw.get(k) is not None for k in ("checkout", "submodules", "commit_env")):
+        raise MetaError(f"{where}: 'checkout', 'submodules' and 'commit_env' go with 'git'")
     spec = dict(raw)
     if rclone and not spec.get("filename"):
         spec["filename"] = rclone.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
@@ -159,6 +171,32 @@ def _parse_item(raw: Any, where: str) -> DownloadItem:
         expect=[_relative(str(p), where, "expect") for p in raw.get("expect") or []],
         env=_env_map(raw.get("env") or {}, where),
         rclone=rclone,
+    )
+
+
+def _parse_git_item(raw: dict, where: str) -> DownloadItem:
+    from ckx.artifacts.gitsrc import repo_name
+
+    url = raw["git"]
+    if not isinstance(url, str) or not url.strip():
+        raise MetaError(f"{where}: field 'git' must be a repository URL")
+    for k in ("url", "urls", "rclone", "size", "sha256", "md5", "extract", "strip_components"):
+        if k in raw:
+            raise MetaError(f"{where}: field '{k}' does not go with 'git' (a checkout, not a file)")
+    commit_env = raw.get("commit_env")
+    if commit_env is not None and not _ENV_NAME.match(str(commit_env)):
+        raise MetaError(f"{where}: commit_env {commit_env!r} is not an env var name")
+    name = repo_name(url)
+    return DownloadItem(
+        artifact=Artifact(filename=name, urls=[url], name=raw.get("name") or f"{name} (git)"),
+        extract=True,  # a folder: its expected paths are checked, never a file checksum
+        dest=_relative(str(raw.get("dest", name)), where, "dest"),
+        expect=[_relative(str(p), where, "expect") for p in raw.get("expect") or []],
+        env=_env_map(raw.get("env") or {}, where),
+        git=url,
+        checkout=str(raw["checkout"]) if raw.get("checkout") not in (None, "") else None,
+        submodules=bool(raw.get("submodules", False)),
+        commit_env=str(commit_env) if commit_env else None,
     )
 
 
@@ -299,26 +337,70 @@ def prepare_downloads(
     workdir = Path(workdir)
     existing = inputs.get("path") or env.get(PATH_ENV)
     if existing not in (None, "", True):
-        return register_existing(ctx, items, Path(str(existing)).expanduser(), workdir, where=where)
+        got = register_existing(ctx, items, Path(str(existing)).expanduser(), workdir, where=where)
+        _check_model(ctx, meta, env, got, where, refuse=True)
+        return got
     if not items:
         return {}
     store = object_store(ctx)
     mirrors = configured_mirrors(ctx)
-    fetched = [fetch_item(ctx, item, store, mirrors=mirrors) for item in items]  # all or nothing
-    records = _place_all(items, fetched, store, workdir, where)
+    fetched = [  # all or nothing: checkouts are cloned into the staging folder afterwards
+        None if item.git else fetch_item(ctx, item, store, mirrors=mirrors) for item in items
+    ]
+    records = _place_all(ctx, items, fetched, store, workdir, where, mirrors)
     _write_manifest(workdir, {"version": 1, "package": where, "registered": None, "items": records})
-    return _env_for(items, workdir)
+    env_out = _env_for(items, workdir)
+    for item, rec in zip(items, records, strict=True):
+        if item.commit_env and rec.get("commit"):
+            env_out[item.commit_env] = rec["commit"]
+    _check_model(ctx, meta, env, env_out, where, refuse=False)
+    return env_out
+
+
+def _check_model(ctx, meta: dict, env: dict, placed: dict, where: str, *, refuse: bool) -> None:
+    """A model file that contradicts its entry (format, opset, inputs/outputs, quantization):
+    a ``--path`` registration is refused; a download, whose source the entry names, is only
+    warned about (the tags of some published models are approximate)."""
+    file = placed.get("CKX_ML_MODEL_FILE_WITH_PATH")
+    if not file or not Path(file).is_file():
+        return
+    from ckx.artifacts.onnxinfo import model_problems
+
+    problems = model_problems(
+        file, list(meta.get("tags") or []), {**env, **(meta.get("env") or {})}
+    )
+    if not problems:
+        return
+    text = f"{file} does not fit {where}: " + "; ".join(problems)
+    if not refuse:
+        ctx.ui.warn(text)
+        return
+    from ckx.core.errors import UsageError
+
+    raise UsageError(
+        "refusing to register it: " + text,
+        hint="register it under a package whose tags fit it, or give it to the program directly "
+        "(e.g. ckx run program:od-bench --model_path=FILE: the model is identified from the file)",
+    )
 
 
 def _place_all(
-    items: list[DownloadItem], fetched: list[FetchResult], store, workdir: Path, where: str
+    ctx,
+    items: list[DownloadItem],
+    fetched: list[FetchResult | None],
+    store,
+    workdir: Path,
+    where: str,
+    mirrors: list[str],
 ) -> list[dict[str, Any]]:
     workdir.mkdir(parents=True, exist_ok=True)
     staging = workdir / f".ckx-staging-{os.urandom(4).hex()}"
     staging.mkdir()
     try:
         records = [
-            _place_one(item, res, store, staging, where)
+            _place_git(ctx, item, staging, mirrors)
+            if res is None
+            else _place_one(item, res, store, staging, where)
             for item, res in zip(items, fetched, strict=True)
         ]
         for item in items:
@@ -361,6 +443,35 @@ def _place_one(
     tmp.rmdir()
     record["paths"] = [_join(item.dest, n) for n in names]
     return record
+
+
+def _place_git(ctx, item: DownloadItem, staging: Path, mirrors: list[str]) -> dict[str, Any]:
+    import time
+
+    from ckx.artifacts.gitsrc import clone
+
+    target = staging / item.dest
+    target.parent.mkdir(parents=True, exist_ok=True)
+    start = time.time()
+    source, commit = clone(
+        str(item.git),
+        target,
+        checkout=item.checkout,
+        submodules=item.submodules,
+        mirrors=mirrors,
+        info=ctx.ui.info,
+    )
+    ctx.ui.info(f"  checked out {commit[:12]} from {source} ({time.time() - start:.1f} s)")
+    return {
+        "filename": item.artifact.filename,
+        "git": item.git,
+        "checkout": item.checkout,
+        "commit": commit,
+        "source": source,
+        "from_mirror": source != item.git,
+        "dest": item.dest,
+        "paths": [item.dest],
+    }
 
 
 def _kind_of(item: DownloadItem) -> str | None:
@@ -540,6 +651,12 @@ def prefetch_items(
     dest = Path(dest)
     out = []
     for item in items:
+        if item.git:
+            from ckx.artifacts.gitsrc import prefetch_git
+
+            got = prefetch_git(item.git, dest, mirrors=mirrors)
+            ctx.ui.info(f"  {item.git} -> {got} (a --mirror clone)")
+            continue
         res = fetch_item(ctx, item, store, mirrors=mirrors)
         store.link_into(res.sha256, dest, item.artifact.filename, allow_symlink=False)
         store.link_into(res.sha256, dest / "sha256", res.sha256, allow_symlink=False)
@@ -564,3 +681,41 @@ def prefetch_plan(ctx: Context, plan, dest: Path | str) -> list[FetchResult]:
                 seen.add(key)
                 items.append(item)
     return prefetch_items(ctx, items, dest)
+
+
+# --- what a plan would fetch (``--plan``) ----------------------------------------------------------
+
+
+def describe_item(ctx, item: DownloadItem) -> dict[str, Any]:
+    """What fetching ``item`` would do, without touching the network: whether the store
+    already holds it, which mirror folders have it, and the sources in the order tried."""
+    from ckx.artifacts.download import KnownHashes
+
+    mirrors = configured_mirrors(ctx)
+    a = item.artifact
+    if item.git:
+        from ckx.artifacts.gitsrc import sources
+
+        return {
+            "what": f"git clone {item.git}" + (f" at {item.checkout}" if item.checkout else ""),
+            "have": None,
+            "sources": sources(item.git, mirrors),
+        }
+    sha = a.sha256 or KnownHashes(known_hashes_file(ctx)).lookup(a)
+    have = None
+    if sha and object_store(ctx).has(sha):
+        have = f"in the object store ({object_store(ctx).path(sha)})"
+    srcs = []
+    for m in mirrors:
+        if m.lower().startswith(("http://", "https://")):
+            srcs.append(f"{m.rstrip('/')}/{a.filename} (mirror)")
+        elif (Path(m) / a.filename).is_file() or (sha and (Path(m) / "sha256" / sha).is_file()):
+            srcs.append(f"{Path(m) / a.filename} (mirror folder: has it)")
+    srcs += list(a.urls) + ([f"rclone {item.rclone}"] if item.rclone else [])
+    check = f"sha256 {a.sha256}" if a.sha256 else (f"md5 {a.md5}" if a.md5 else None)
+    if not check:
+        check = (
+            f"recorded sha256 {sha}" if sha else "no published checksum: recorded at first download"
+        )
+    size = f"{a.size} bytes" if a.size is not None else "size unknown"
+    return {"what": f"fetch {a.filename} ({size}; {check})", "have": have, "sources": srcs}

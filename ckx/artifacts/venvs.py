@@ -55,6 +55,19 @@ TEMPLATES: dict[str, list[str]] = {
         "opencv-python-headless",
         "matplotlib",
     ],
+    # CK's template of the MLPerf object-detection tutorial (ck create venv:... --template=
+    # mlperf-inference-dev): what od-bench needs plus the tutorial's absl and cython
+    "mlperf-inference-dev": [
+        "numpy",
+        "onnx",
+        "onnxruntime",
+        "mlcommons-loadgen",
+        "pycocotools",
+        "opencv-python-headless",
+        "matplotlib",
+        "absl-py",
+        "Cython",
+    ],
     "mlperf-inference-torch": [
         "numpy",
         "onnx",
@@ -133,6 +146,7 @@ def create_venv(
     pip_args: Sequence[str] = (),
     force: bool = False,
     system_site_packages: bool = False,
+    report: Callable[[str], None] | None = None,
 ) -> VenvInfo:
     """Create the venv ``name`` atomically and install ``template`` + ``requirements`` into it.
 
@@ -154,8 +168,9 @@ def create_venv(
         try:
             _make(tmp, name, python or sys.executable, system_site_packages)
             if reqs:
-                pip_install(venv_python(tmp), reqs, pins=pins, extra_args=pip_args)
+                pip_install(venv_python(tmp), reqs, pins=pins, extra_args=pip_args, report=report)
             _rewrite_prefix(tmp, final)
+            _add_ck_names(tmp)
             info = _write_marker(tmp, final, name, template, reqs)
             _swap_in(tmp, final)
         except BaseException:
@@ -207,6 +222,23 @@ def _rewrite_prefix(tmp: Path, final: Path) -> None:
             mode = path.stat().st_mode
             path.write_bytes(data.replace(old, new))
             os.chmod(path, mode)
+
+
+def _add_ck_names(tmp: Path) -> None:
+    """Make ``bin/activate`` (bash, zsh, sh) export ``CK_VENV_PYTHON_BIN`` as CK's ck-venv
+    did (the tutorial's ``--full_path=${CK_VENV_PYTHON_BIN}``), and ``deactivate`` unset it."""
+    path = venv_python(tmp).parent / "activate"
+    if os.name == "nt" or not path.is_file():
+        return
+    text = path.read_text(encoding="utf-8")
+    if "deactivate () {" not in text or "CK_VENV_PYTHON_BIN" in text:
+        return
+    text = text.replace("deactivate () {", "deactivate () {\n    unset CK_VENV_PYTHON_BIN", 1)
+    text += (
+        "\n# ckx: CK's name for this venv's interpreter (ck-venv exported it too)\n"
+        'CK_VENV_PYTHON_BIN="$VIRTUAL_ENV/bin/python"\nexport CK_VENV_PYTHON_BIN\n'
+    )
+    path.write_text(text, encoding="utf-8")
 
 
 def _write_marker(
@@ -338,43 +370,103 @@ def pip_install(
     pins: Sequence[str] = (),
     extra_args: Sequence[str] = (),
     environ: Mapping[str, str] | None = None,
+    report: Callable[[str], None] | None = None,
 ) -> str:
     """``python -m pip install`` the requirements with the pins as constraints; return pip's
-    output. RunError naming the requirements, with pip's last lines, on failure."""
+    output. Progress goes to ``report`` (default: stderr): pip's Collecting/Downloading/
+    Installing lines as they come and, when pip is silent, the elapsed time every
+    :data:`HEARTBEAT_S` seconds. RunError naming the requirements, with pip's last lines, on
+    failure."""
     import tempfile
 
-    cmd = [
-        str(python),
-        "-m",
-        "pip",
-        "install",
-        "--disable-pip-version-check",
-        "--no-input",
-        *extra_args,
-    ]
+    cmd = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "--no-input"]
+    cmd += list(extra_args)
+    say = report or _stderr_line
     with tempfile.TemporaryDirectory(prefix="ckx-pip-") as tmp:
         if pins:
             constraints = Path(tmp) / "constraints.txt"
             constraints.write_text("\n".join(pins) + "\n", encoding="utf-8")
             cmd += ["-c", str(constraints)]
         cmd += list(requirements)
-        proc = subprocess.run(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            env=dict(environ) if environ is not None else None,
-            timeout=PIP_TIMEOUT_S,
-        )
-    out = proc.stdout + proc.stderr
-    if proc.returncode != 0:
+        what = f"pip install {' '.join(requirements)}"
+        say(f"  {what} (into {python})")
+        start = time.time()
+        rc, out = _stream(cmd, environ, lambda line: _pip_progress(say, line, start), say, what)
+    if rc != 0:
         pinned = f" (pins: {', '.join(pins)})" if pins else ""
         raise RunError(
             f"pip could not install {' '.join(requirements)}{pinned} into {python}:\n{_tail(out)}",
             hint="check the version constraints and pins (CKX_PIP_PINS); offline, point pip at "
             "local wheels with CKX_PIP_EXTRA_ARGS='--no-index --find-links DIR'",
         )
+    say(f"  {what}: done in {time.time() - start:.1f} s")
     return out
+
+
+HEARTBEAT_S = 10.0
+_PIP_STEPS = ("Collecting", "Downloading", "Building", "Installing", "Successfully", "ERROR")
+
+
+def _stderr_line(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _pip_progress(say: Callable[[str], None], line: str, start: float) -> None:
+    text = line.strip()
+    if text.startswith(_PIP_STEPS):
+        say(f"    [{time.time() - start:5.1f} s] {text[:160]}")
+
+
+def _stream(
+    cmd: list[str],
+    environ: Mapping[str, str] | None,
+    on_line: Callable[[str], None],
+    say: Callable[[str], None],
+    what: str,
+) -> tuple[int, str]:
+    """Run ``cmd``; feed each output line to ``on_line``; while it is silent, say how long it
+    has been running every :data:`HEARTBEAT_S` s. Returns (exit code, whole output)."""
+    import queue
+    import threading
+
+    proc = subprocess.Popen(
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        env=dict(environ) if environ is not None else None,
+    )
+    lines: queue.Queue = queue.Queue()
+
+    def read() -> None:
+        for x in proc.stdout or ():
+            lines.put(x)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    out: list[str] = []
+    start = last = time.time()
+    try:
+        while reader.is_alive() or not lines.empty():
+            try:
+                line = lines.get(timeout=0.5)
+            except queue.Empty:
+                if time.time() - last >= HEARTBEAT_S:
+                    last = time.time()
+                    say(f"    ... {what}: still running, {last - start:.0f} s")
+                if time.time() - start > PIP_TIMEOUT_S:
+                    raise RunError(f"{what} took more than {PIP_TIMEOUT_S:.0f} s") from None
+                continue
+            out.append(line)
+            on_line(line)
+            last = time.time()
+        return proc.wait(), "".join(out)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def requirement_for(name: str, constraints: Mapping[str, str | None]) -> str:
@@ -392,6 +484,24 @@ def requirement_for(name: str, constraints: Mapping[str, str | None]) -> str:
 
 
 # --- python library packages -----------------------------------------------------------------------
+
+
+def current_python(env: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> str:
+    """The interpreter programs and scripts run with when none was chosen: the ckx venv named
+    by ``CKX_VENV`` (``--env.CKX_VENV=NAME`` or the environment), else the activated virtual
+    environment (``VIRTUAL_ENV``, what ``ckx activate venv:NAME`` sets), else the Python
+    running ckx. The same order as :func:`select_python` for library packages, so what
+    ``ckx install package`` put into a venv is what a program run in it imports."""
+    from ckx.core.context import default_home
+
+    environ = os.environ if environ is None else environ
+    name = env.get("CKX_VENV") or environ.get("CKX_VENV")
+    if name:
+        return str(load_venv(default_home(environ), str(name)).python)
+    active = environ.get("VIRTUAL_ENV")
+    if active and venv_python(Path(active)).exists():
+        return str(venv_python(Path(active)))
+    return sys.executable
 
 
 def select_python(env: Mapping[str, Any], environ: Mapping[str, str], home: Path | str) -> Path:
@@ -469,6 +579,12 @@ def ensure_python_package(
         env[f"{env_prefix}_PATH"] = str(found.path)
     env["CKX_VENV_PYTHON"] = str(python)
     return {"version": found.version, "path": found.path, "installed": installed, "env": env}
+
+
+def detect_package(pkg: PythonPackage, python: Path, constraints: Mapping[str, str | None]):
+    """The installation of ``pkg`` in ``python`` that fits ``constraints`` (or None); warnings
+    of a misbehaving interpreter are dropped (this is a look, for ``--plan``)."""
+    return _detect_fit(pkg, python, constraints, None, lambda _msg: None, pkg.name)
 
 
 def _detect_fit(

@@ -166,6 +166,15 @@ COMMANDS: tuple[Command, ...] = (
         "help", "The automations and their actions", "ckx.app.help:help_action", standalone=True
     ),
     Command("version", "The version of ckx", "ckx.app.help:version_action", standalone=True),
+    Command(
+        "serve",
+        "Serve every action over HTTP: POST /access, /jobs, the dashboard (docs/service.md)",
+        "ckx.app.serve:serve_action",
+        standalone=True,
+        writes="anywhere",  # what its clients ask for, within what a token allows
+        deletes="anywhere",
+        runs_code=True,
+    ),
     # -- shorthands: the action's default automation when none is named ------------------
     Command(
         "run",

@@ -40,14 +40,12 @@ def make_planner(
 ) -> tuple[Planner, RepoProvider]:
     """The planner and provider for ``request`` (pins from ``--lock`` included); ``reporter``
     defaults to a :class:`~ckx.engine.reporter.CliReporter` on ``ctx.ui``."""
+    from ckx.engine.installed import provider_for
     from ckx.engine.planner import Planner
-    from ckx.engine.provider import CacheFlags, RepoProvider
     from ckx.engine.reporter import CliReporter
 
-    root_kind = request.get("automation") or "script"
-    kinds = tuple(dict.fromkeys((root_kind, "script", "package")))
-    repo = request.get("repo") if isinstance(request.get("repo"), str) else None
-    provider = RepoProvider(ctx, automation=kinds, flags=CacheFlags.of(request), repo=repo)
+    # installed packages first, registered copies reused, `ckx run TAGS` finds packages too
+    provider = provider_for(ctx, request)  # the repo a request names is its root's
     pins = None
     if request.get("lock"):
         from ckx.engine.lockfile import pins as lock_pins
@@ -99,7 +97,7 @@ def run_request(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
     reporter = CliReporter(ctx.ui)
     planner, provider = make_planner(ctx, request, reporter)
     plan = make_plan(ctx, request, planner)
-    plan.root.dialect.check_plan(plan, request)  # e.g. an input no node can read
+    plan.root.dialect.check_plan(plan, request)  # strict inputs: an unused --key fails first
     out: dict[str, Any] = {"return": 0}
     if request.get("save_lock"):
         from ckx.engine.lockfile import write_lock

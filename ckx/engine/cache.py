@@ -96,7 +96,20 @@ class CacheRecord:
     def describe(self) -> str:
         v = f" v{self.version}" if self.version else ""
         made = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.meta.get("created", 0)))
-        return f"{self.meta.get('alias', self.uid)}{v} (made {made}, {self.path})"
+        reg = self.registered()
+        return f"{self.meta.get('alias', self.uid)}{v} (made {made}, {self.path})" + (
+            f" [registered copy {reg}]" if reg else ""
+        )
+
+    def registered(self) -> str | None:
+        """The folder or file this entry registered with ``--path`` points at (else None)."""
+        from ckx.artifacts.prepare import MANIFEST
+
+        try:
+            data = json.loads((self.path / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data.get("registered") or None if isinstance(data, dict) else None
 
 
 def parse_expiration(value: Any) -> float | None:

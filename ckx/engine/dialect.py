@@ -166,6 +166,12 @@ class CkxDialect(DialectDefaults):
     prefix = "CKX_"
     rank = 0
 
+    def check_plan(self, plan: Any, request: dict[str, Any]) -> None:
+        """Strict inputs (:mod:`ckx.engine.inputs`): an unused ``--key`` fails first."""
+        from ckx.engine.inputs import check_inputs
+
+        check_inputs(plan, request)
+
     @property
     def hooks(self) -> HookSpecs:
         # imported when a hook is loaded: the fully cached path never needs the hook spec

@@ -16,7 +16,8 @@ A node's env is composed from what it inherits, in this order (later wins unless
     -> ``default_env`` of the entry, variations, version overlay (only keys still unset)
     -> ``env`` of the entry, then variations, then the version overlay
     -> ``input_mapping`` values (CLI inputs win over everything)
-    -> ``default_to_current_python``: that key set to ckx's interpreter if still unset
+    -> ``default_to_current_python``: that key set, if still unset, to the python of the ckx venv
+   named by ``CKX_VENV``, else of the activated venv, else the one running ckx
 -> CKX_VERSION, CKX_VERSION_MIN, CKX_VERSION_MAX (the node's planned constraints)
 
 (``CKX_`` is the prefix of ckx's own content; a content dialect may use another one, see
@@ -113,7 +114,6 @@ class EnvLayers:
 
 def layers_for(
     meta: Mapping[str, Any],
-    *,
     request_env: Mapping[str, Any],
     inputs: Mapping[str, Any],
     version: str | None,
@@ -150,10 +150,20 @@ def compose(inherited: Mapping[str, Any], layers: EnvLayers) -> dict[str, Any]:
     set_all(env, layers.overrides)
     set_all(env, layers.inputs)
     if layers.current_python and not env.get(layers.current_python):
-        # the interpreter running ckx (a venv's python) unless the user chose one
-        env[layers.current_python] = sys.executable
+        env[layers.current_python] = _current_python(env)
     env.update(layers.version)
     return env
+
+
+def _current_python(env: Mapping[str, Any]) -> str:
+    """The active ckx venv's python (``CKX_VENV``, ``VIRTUAL_ENV``), else the one running ckx
+    (:func:`ckx.artifacts.venvs.current_python`). Without a venv in sight the answer is
+    ``sys.executable`` and the venv module (~20 ms of imports) stays out of a cached run."""
+    if not (env.get("CKX_VENV") or os.environ.get("CKX_VENV") or os.environ.get("VIRTUAL_ENV")):
+        return sys.executable
+    from ckx.artifacts.venvs import current_python
+
+    return current_python(env)
 
 
 def mapped_inputs(meta: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:

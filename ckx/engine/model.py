@@ -153,6 +153,38 @@ def is_cacheable(entry: Entry, meta: dict[str, Any]) -> bool:
     return envs.normalise_value(meta.get("cache", default)) == "yes"
 
 
+class Lookup:
+    """What a provider is asked to find cached results for (:meth:`Provider.satisfied_by
+    <ckx.engine.protocols.Provider.satisfied_by>`): the ``entry``, its cache ``key``, the
+    node's tree ``path`` (``--new`` applies to ``root``), its ``variations``, joint version
+    ``constraints``, ``inputs`` and ``request_env``."""
+
+    __slots__ = ("entry", "key", "path", "variations", "constraints", "inputs", "request_env")
+
+    def __init__(
+        self,
+        entry: Entry,
+        key: str,
+        path: str,
+        variations: tuple[str, ...],
+        constraints: dict[str, str | None],
+        inputs: dict[str, Any],
+        request_env: dict[str, Any],
+    ) -> None:
+        self.entry = entry
+        self.key = key
+        self.path = path
+        self.variations = variations
+        self.constraints = constraints
+        self.inputs = inputs
+        self.request_env = request_env
+
+    def title(self) -> str:
+        return self.entry.alias + (
+            " " + ",".join(f"_{v}" for v in self.variations) if self.variations else ""
+        )
+
+
 class _Frozen:
     """Attributes are set once, when made; assigning later raises AttributeError.
 

@@ -55,6 +55,7 @@ from ckx.engine.cache import CacheRecord, cache_key, key_env
 from ckx.engine.model import (
     Constraint,
     Edge,
+    Lookup,
     Node,
     Origin,
     Plan,
@@ -141,7 +142,8 @@ def plan_args(request: dict[str, Any]) -> dict[str, Any]:
         "name": request.get("entry"),
         "env": dict(request.get("env") or {}),
         "adr": request.get("adr") or {},
-        "inputs": {k: v for k, v in request.items() if k not in RESERVED},
+        # --outdirname is an engine option the runner reads from the root's inputs (its folder)
+        "inputs": {k: v for k, v in request.items() if k not in RESERVED or k == "outdirname"},
         "constraint": {
             k: str(request[k]) for k in _VERSION_KEYS if request.get(k) not in (None, "", True)
         },
@@ -308,18 +310,13 @@ class Planner:
             meta = merge_meta(meta, meta["versions"][str(version)] or {})
         dialect = self.provider.dialect(entry)
         layers = envs.layers_for(
-            meta,
-            request_env=origin.request_env,
-            inputs=origin.inputs,
-            version=version,
-            constraints=joint,
-            prefix=dialect.prefix,
+            meta, origin.request_env, origin.inputs, version, joint, dialect.prefix
         )
         static_env = envs.compose(origin.inherited, layers)
         key, cached = None, None
         if is_cacheable(entry, meta):
             key = _key(entry, selection, meta, version, joint, origin, static_env)
-            cached = self._cached(entry, key, origin.path, selection)
+            cached = self._cached(entry, key, selection, joint, origin)
         nid = self._new_id()  # ids in run order: a node is numbered before its deps
         adr = merge_adr(meta.get("add_deps_recursive") or {}, origin.adr)
         hooks, status, edges = None, "cached", cast("tuple[Edge, ...]", ())
@@ -400,16 +397,20 @@ class Planner:
             cons.append(Constraint(version=str(pin["version"]), chain=("ckx.lock", *chain)))
         return tuple(dict.fromkeys((*cons, *seeds)))
 
-    def _cached(self, entry: Entry, key: str, path: str, selection: Selection) -> Any:
+    def _cached(
+        self, entry: Entry, key: str, selection: Selection, joint: dict, origin: Origin
+    ) -> Any:
         """The cache record the node reuses (the reporter picks among several), or None."""
-        found = self.provider.satisfied_by(entry, key, path)
+        look = Lookup(
+            entry, key, origin.path, selection.names, joint, origin.inputs, origin.request_env
+        )
+        found = self.provider.satisfied_by(look)
         if not found:
             return None
         if len(found) == 1:
             return found[0]
-        title = entry.alias + (f" {selection.text}" if selection.names else "")
         k = self.reporter.choose(
-            f"{len(found)} cached results of {title}", [_describe(r) for r in found], 0
+            f"{len(found)} cached results of {look.title()}", [_describe(r) for r in found], 0
         )
         return found[k]
 

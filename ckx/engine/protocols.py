@@ -21,7 +21,7 @@ from ckx.core.query import Query
 if TYPE_CHECKING:
     from ckx.engine.cache import CacheRecord
     from ckx.engine.dialect import Dialect
-    from ckx.engine.model import Constraint, Node
+    from ckx.engine.model import Constraint, Lookup, Node
 
 
 class Provider(Protocol):
@@ -47,9 +47,10 @@ class Provider(Protocol):
         kinds in run order (``deps``, ``prehook_deps``, ``posthook_deps``, ``post_deps``)."""
         ...
 
-    def satisfied_by(self, entry: Entry, key: str, path: str) -> Sequence[CacheRecord]:
-        """Valid cached results for the node at ``path`` with cache ``key``, preferred first
-        (empty: it must run; the root with ``--new`` is never satisfied)."""
+    def satisfied_by(self, look: Lookup) -> Sequence[CacheRecord]:
+        """Valid cached results for a node (its entry, cache key, tree path, variations,
+        constraints, inputs), preferred first (empty: it must run; the root with ``--new``
+        is never satisfied)."""
         ...
 
     def dialect(self, entry: Entry) -> Dialect:

@@ -12,7 +12,7 @@ from ckx.core.errors import CkxError
 from ckx.core.query import Query
 from ckx.engine.cache import CacheRecord, CacheStore
 from ckx.engine.dialect import CKX, Dialect, dialect_for, registered
-from ckx.engine.model import DEP_KINDS
+from ckx.engine.model import DEP_KINDS, Lookup
 
 if TYPE_CHECKING:
     from ckx.core.context import Context
@@ -82,10 +82,11 @@ class RepoProvider:
     def with_flags(self, flags: CacheFlags) -> RepoProvider:
         """The same provider (searches, cache) for a request with other cache ``flags`` (a
         nested run)."""
-        other = RepoProvider(self.ctx, automation=self.kinds, flags=flags)  # no repo: nested
-        other._store = self._store
-        other._searches = self._searches
-        other._dialects = self._dialects
+        import copy
+
+        other = copy.copy(self)  # shares the searches, the cache store, the dialects
+        other.flags = flags
+        other.repo = None  # a nested request names no repo
         return other
 
     @property
@@ -155,10 +156,10 @@ class RepoProvider:
                 kind = automation
         return self.ctx.not_found(kind, name)
 
-    def satisfied_by(self, entry: Entry, key: str, path: str) -> list[CacheRecord]:
-        if not self.flags.reuse(path):
+    def satisfied_by(self, look: Lookup) -> list[CacheRecord]:
+        if not self.flags.reuse(look.path):
             return []
-        found = self.store.valid(key)
+        found = self.store.valid(look.key)
         if len(found) > 1:
             found.sort(key=_newest_first)
         return found

@@ -48,11 +48,13 @@ def plot_points(
     out: Path | str,
     stat: str = "mean",
     title: str = "",
+    highlight_best: bool = False,
 ) -> dict[str, Any]:
     """Draw ``ys`` against ``x`` for each (label, points) series into the PNG ``out``.
 
     A numeric ``x`` gives lines with min-max error bars; any other ``x`` gives grouped bars
-    (one bar per series and y key) with the same error bars.
+    (one bar per series and y key) with the same error bars. ``highlight_best`` marks the
+    best point of each y key that has a direction (a star; see ``sweepview.direction``).
     """
     everything = [p for _, pts in series for p in pts]
     if not everything:
@@ -60,14 +62,16 @@ def plot_points(
     xk = resolve_key(everything, x, stat)
     yks = [resolve_key(everything, y, stat) for y in ys]
     factor, unit = _scale(yks)
-    numeric_x = all(is_number(p.values(stat).get(xk)) for p in everything)
+    numeric_x = all(is_number(_number(p.values(stat).get(xk))) for p in everything)
+    best = _best_points(everything, yks, stat) if highlight_best else {}
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
     try:
         if numeric_x:
-            _lines(ax, series, xk, yks, stat, factor)
+            _lines(ax, series, xk, yks, stat, factor, best)
+            _x_ticks(ax, sorted({float(_number(p.values(stat).get(xk))) for p in everything}))
         else:
-            _bars(ax, series, xk, yks, stat, factor)
+            _bars(ax, series, xk, yks, stat, factor, best)
         ax.set_xlabel(xk)
         ax.set_ylabel(", ".join(yks) + unit if len(yks) == 1 else f"value{unit}")
         ax.set_title(title or f"{', '.join(yks)} by {xk}")
@@ -85,7 +89,55 @@ def plot_points(
             tmp.unlink(missing_ok=True)
     finally:
         plt.close(fig)
-    return {"x": xk, "y": yks, "points": len(everything)}
+    return {
+        "x": xk,
+        "y": yks,
+        "points": len(everything),
+        "series": len(series),
+        "best": {k: p.id for k, p in best.items()},
+    }
+
+
+def _legend(label: str, yk: str, nseries: int, nys: int) -> str:
+    """A series' legend: its label when there are several series, the y key when several."""
+    parts = [label] if nseries > 1 or nys == 1 else []
+    return " ".join(t for t in (*parts, yk if nys > 1 else "") if t)
+
+
+def _x_ticks(ax, xs: list[float]) -> None:
+    """Ticks at the swept values; a log2 axis for a range that doubles (1:64:x2)."""
+    if len(xs) >= 3 and xs[0] > 0 and xs[-1] / xs[0] >= 8:
+        ax.set_xscale("log", base=2)
+    if len(xs) <= 16:
+        ax.set_xticks(xs)
+        ax.set_xticklabels([f"{x:g}" for x in xs])
+
+
+def _number(v: Any) -> Any:
+    """Swept inputs are text (``"4"``); drawn along x they are numbers."""
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            return v
+    return v
+
+
+def _best_points(points, yks: list[str], stat: str) -> dict[str, Any]:
+    from ckx.experiments.sweepview import best
+
+    out = {}
+    for yk in yks:
+        b = best(points, yk, stat)
+        if b is not None:
+            out[yk] = b
+    return out
+
+
+def _star(ax, x: Any, y: float | None) -> None:
+    if y is None:
+        return
+    ax.plot([x], [y], marker="*", markersize=16, color="gold", markeredgecolor="black", zorder=5)
 
 
 def _yerr(p, k: str, stat: str, factor: float) -> tuple[float | None, float, float]:
@@ -98,24 +150,25 @@ def _yerr(p, k: str, stat: str, factor: float) -> tuple[float | None, float, flo
     return v * factor, max(lo, 0.0), max(hi, 0.0)
 
 
-def _lines(ax, series, xk: str, yks: list[str], stat: str, factor: float) -> None:
+def _lines(ax, series, xk: str, yks: list[str], stat: str, factor: float, best=None) -> None:
     for label, pts in series:
         for yk in yks:
             rows = sorted(
-                (p.values(stat)[xk], *_yerr(p, yk, stat, factor))
+                (_number(p.values(stat)[xk]), *_yerr(p, yk, stat, factor))
                 for p in pts
                 if _yerr(p, yk, stat, factor)[0] is not None
             )
+            b = (best or {}).get(yk)
+            if b is not None and b in pts:
+                _star(ax, _number(b.values(stat)[xk]), _yerr(b, yk, stat, factor)[0])
             if not rows:
                 continue
             xs, vs, lo, hi = zip(*rows, strict=True)
-            name = " ".join(
-                t for t in (label if len(series) > 1 else "", yk if len(yks) > 1 else label) if t
-            )
+            name = _legend(label, yk, len(series), len(yks))
             ax.errorbar(xs, vs, yerr=[lo, hi], marker="o", capsize=3, label=name)
 
 
-def _bars(ax, series, xk: str, yks: list[str], stat: str, factor: float) -> None:
+def _bars(ax, series, xk: str, yks: list[str], stat: str, factor: float, best=None) -> None:
     cats: list[str] = []
     for _, pts in series:
         for p in pts:
@@ -132,9 +185,11 @@ def _bars(ax, series, xk: str, yks: list[str], stat: str, factor: float) -> None
                 at = cats.index(str(p.values(stat).get(xk)))
                 vals[at], lo[at], hi[at] = v, a, b
         xs = [c + (g - (len(groups) - 1) / 2) * width for c in range(len(cats))]
-        name = " ".join(
-            t for t in (label if len(series) > 1 else "", yk if len(yks) > 1 else label) if t
-        )
+        top = (best or {}).get(yk)
+        if top is not None and top in pts:
+            at = cats.index(str(top.values(stat).get(xk)))
+            _star(ax, xs[at], vals[at] + hi[at])
+        name = _legend(label, yk, len(series), len(yks))
         ax.bar(xs, vals, width=width, yerr=[lo, hi], capsize=3, label=name)
     ax.set_xticks(range(len(cats)))
     ax.set_xticklabels(
@@ -236,6 +291,24 @@ def _x_key(points) -> str:
     return "point"
 
 
+def _chart_series(entry, points) -> tuple[str, list]:
+    """A sweep is drawn against its first numeric swept key, one series per combination of
+    the other swept keys; other experiments against the key that tells their points apart."""
+    from ckx.experiments import sweepview as sv
+
+    keys = sv.swept_keys(entry.path, points)
+    xk = sv.pick_x(points, keys)
+    if xk is None:
+        return _x_key(points), [(entry.alias, points)]
+    return xk, sv.series("", points, xk, keys)
+
+
+def _sweep_status(entry) -> list[str]:
+    from ckx.experiments.sweepview import status_lines
+
+    return status_lines(entry.path)
+
+
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
@@ -251,17 +324,24 @@ def _experiment_section(entry, points, root: Path) -> tuple[str, int]:
     if not points:
         return "\n".join(parts + ["<p>No recorded points.</p>"]), 0
     parts.append(_html_table(points_table(points)))
+    parts += [f'<p class="muted">{_esc(line)}</p>' for line in _sweep_status(entry)]
     nplots = 0
-    xk = _x_key(points)
+    xk, series = _chart_series(entry, points)
     for k, (title, ys) in enumerate(_headline_plots(points)):
         rel = f"plots/{anchor}-{k}.png"
-        plot_points(
-            [(entry.alias, points)], x=xk, ys=ys, out=root / rel, title=f"{entry.alias}: {title}"
+        info = plot_points(
+            series,
+            x=xk,
+            ys=ys,
+            out=root / rel,
+            title=f"{entry.alias}: {title}",
+            highlight_best=True,
         )
+        star = "; star: the best point" if info["best"] else ""
         parts.append(
             f'<figure><img src="{_esc(rel)}" alt="{_esc(title)} of {_esc(entry.alias)}">'
             f'<figcaption class="muted">{_esc(title)} by {_esc(xk)}; bars: mean, whiskers: min-max'
-            "</figcaption></figure>"
+            f"{star}</figcaption></figure>"
         )
         nplots += 1
     parts.append(_files_list(entry, points, root, anchor))

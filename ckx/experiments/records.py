@@ -29,6 +29,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -393,6 +394,18 @@ def _new_meta(name: str, tags: list[str], program: str) -> dict[str, Any]:
     }
 
 
+def experiment_lock(exp_dir: Path, what: str, timeout: float = 300.0):
+    """The cross-process lock every writer of the experiment at ``exp_dir`` holds."""
+    from ckx.core.locks import path_lock
+
+    return path_lock(exp_dir.parent / f".{exp_dir.name}", timeout=timeout, what=what)
+
+
+def ensure_experiment(exp_dir: Path, name: str, tags: list[str], program: str) -> bool:
+    """Create the experiment entry unless it exists (call it holding :func:`experiment_lock`)."""
+    return _ensure_entry(exp_dir, name, tags, program)
+
+
 def _ensure_entry(dest: Path, name: str, tags: list[str], program: str) -> bool:
     """Create the experiment entry (temp folder + rename) unless it exists; True if created."""
     from ckx.core.metafile import find_meta_file, save_meta
@@ -451,46 +464,47 @@ def record_repetition(
     ``repetition`` holds at least ``characteristics``; ``files`` maps names relative to the
     run folder to the files to keep. The whole update runs under the experiment's lock.
     """
-    from ckx.core.locks import path_lock
+    return record_repetitions(
+        exp_dir,
+        name=name,
+        tags=tags,
+        inputs=inputs,
+        platform=platform,
+        repetitions=[(repetition, lock, files)],
+        lock_timeout=lock_timeout,
+    )
 
+
+def record_repetitions(
+    exp_dir: Path,
+    *,
+    name: str,
+    tags: list[str],
+    inputs: dict[str, Any],
+    platform: dict[str, Any],
+    repetitions: list[tuple[dict[str, Any], dict[str, Any] | None, dict[str, Path]]],
+    lock_timeout: float = 300.0,
+    also: Callable[[str, int], None] | None = None,
+) -> Recorded:
+    """Append ``(repetition, lock, files)`` triples to the point of ``inputs`` in one locked
+    update: a reader sees all of them or none (a sweep point is never half-recorded).
+    ``also(point_id, repetitions)`` runs inside the same lock (a sweep notes the point there)."""
     exp_dir = Path(exp_dir)
     machine = machine_of(platform)
     pid = point_id(inputs, machine)
-    with path_lock(
-        exp_dir.parent / f".{exp_dir.name}",
-        timeout=lock_timeout,
-        what=f"record into experiment {name}",
-    ):
+    with experiment_lock(exp_dir, f"record into experiment {name}", lock_timeout):
         created = _ensure_entry(exp_dir, name, tags, str(inputs.get("program")))
         pdir = exp_dir / "points" / pid
         pfile = pdir / POINT_FILE
         new_point = not pfile.is_file()
         if new_point:
-            t = now_iso()
-            data: dict[str, Any] = {
-                "ckx_experiment_point": LAYOUT_VERSION,
-                "id": pid,
-                "created": t,
-                "updated": t,
-                "inputs": inputs,
-                "machine": machine,
-                "platform": platform,
-                "locks": {},
-                "repetitions": [],
-                "statistics": {},
-            }
+            data = _new_point(pid, inputs, machine, platform)
             pdir.mkdir(parents=True, exist_ok=True)
         else:
             data = json.loads(pfile.read_text(encoding="utf-8"))
-        n = len(data["repetitions"]) + 1
-        rep = {"n": n, "time": now_iso(), **repetition}
-        ldig = lock_digest(lock)
-        if ldig:
-            data["locks"].setdefault(ldig, lock)
-            rep["lock_sha256"] = ldig
-        rep["files"] = _copy_files(files, pdir / "files" / f"r{n:04d}") if files else []
-        data["repetitions"].append(rep)
-        data["updated"] = rep["time"]
+        rep: dict[str, Any] = {}
+        for repetition, lock, files in repetitions:
+            rep = _append_repetition(data, pdir, repetition, lock, files)
         data["platform"] = (
             platform  # the latest; the machine (identity) is the same by construction
         )
@@ -498,14 +512,53 @@ def record_repetition(
         _write_json(pfile, data)
         _write_json(pdir / FLAT_FILE, flat_keys(data))
         _update_meta(exp_dir, tags)
+        if also is not None:
+            also(pid, len(data["repetitions"]))
     return Recorded(
         path=exp_dir,
         point=pid,
-        repetition=n,
+        repetition=len(data["repetitions"]),
         created_experiment=created,
         created_point=new_point,
-        files=rep["files"],
+        files=rep.get("files") or [],
     )
+
+
+def _new_point(
+    pid: str, inputs: dict[str, Any], machine: dict[str, Any], platform: dict[str, Any]
+) -> dict[str, Any]:
+    t = now_iso()
+    return {
+        "ckx_experiment_point": LAYOUT_VERSION,
+        "id": pid,
+        "created": t,
+        "updated": t,
+        "inputs": inputs,
+        "machine": machine,
+        "platform": platform,
+        "locks": {},
+        "repetitions": [],
+        "statistics": {},
+    }
+
+
+def _append_repetition(
+    data: dict[str, Any],
+    pdir: Path,
+    repetition: dict[str, Any],
+    lock: dict[str, Any] | None,
+    files: dict[str, Path],
+) -> dict[str, Any]:
+    n = len(data["repetitions"]) + 1
+    rep = {"n": n, "time": now_iso(), **repetition}
+    ldig = lock_digest(lock)
+    if ldig:
+        data["locks"].setdefault(ldig, lock)
+        rep["lock_sha256"] = ldig
+    rep["files"] = _copy_files(files, pdir / "files" / f"r{n:04d}") if files else []
+    data["repetitions"].append(rep)
+    data["updated"] = rep["time"]
+    return rep
 
 
 def statistics_of(repetitions: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -1,13 +1,11 @@
-"""od-bench hooks: pick the reference profile and data set, check inputs, report results.
+"""od-bench hooks: pick the reference profile and data set, check inputs.
 
 ``preprocess`` runs after the deps (model, data set, loadgen, runtime) and before the
-pre-processing prehook and ``run.sh``; ``postprocess`` turns the harness's
-``odbench_summary.json`` into the characteristics ckx records.
+pre-processing prehook and ``run.sh``. The harness itself writes the characteristics ckx
+records (``$CKX_CHARACTERISTICS_FILE``, see ``odbench/characteristics.py``).
 """
 
-import json
 import os
-import sys
 
 # (model, backend) -> the reference profile (mlperf-od.md §1.3; automotive §6)
 PROFILES = {
@@ -60,30 +58,4 @@ def preprocess(i):
             )
     env["CKX_ODBENCH_DATASET_ROOT"] = os.path.abspath(data)
     env["CKX_ODBENCH_OUTPUT_DIR"] = str(i.run_path)
-    return {"return": 0}
-
-
-def postprocess(i):
-    env = i["env"]
-    out = env.get("CKX_ODBENCH_OUTPUT_DIR") or str(i.run_path)
-    path = os.path.join(out, "odbench_summary.json")
-    if not os.path.isfile(path):
-        return {"return": 6, "error": f"od-bench wrote no {path}"}
-    with open(path, encoding="utf-8") as f:
-        rec = json.load(f)
-    sys.path.insert(0, env["CKX_ODBENCH_CODE"])
-    try:
-        from odbench.summary import format_summary
-    finally:
-        sys.path.remove(env["CKX_ODBENCH_CODE"])
-    # `model` is the --model the user chose (ssd-shapes, ssd-resnet34, ...); loadgen's model
-    # name (the key of its settings) is kept as `loadgen_model`
-    rec["loadgen_model"] = rec.get("model")
-    rec["model"] = env.get("CKX_ODBENCH_MODEL") or rec.get("model")
-    rec["summary_text"] = format_summary(rec)
-    rec["cmd_key"] = env.get("CKX_CMD_KEY")
-    tmp = os.path.join(out, "ckx-characteristics.json.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(rec, f, indent=2, sort_keys=True)
-    os.replace(tmp, os.path.join(out, "ckx-characteristics.json"))
     return {"return": 0}

@@ -124,8 +124,8 @@ class MemoryProvider:
     def dependencies(self, meta: dict[str, Any]) -> Sequence[tuple[str, dict[str, Any]]]:
         return [(kind, dep) for kind in DEP_KINDS for dep in (meta.get(kind) or [])]
 
-    def satisfied_by(self, entry: Entry, key: str, path: str) -> Sequence[Any]:
-        return [MemoryRecord(entry.alias)] if entry.alias in self.cached else []
+    def satisfied_by(self, look: Any) -> Sequence[Any]:
+        return [MemoryRecord(look.entry.alias)] if look.entry.alias in self.cached else []
 
     def dialect(self, entry: Entry) -> Any:
         return self._dialect

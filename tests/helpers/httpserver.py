@@ -139,7 +139,9 @@ class FaultServer:
         with self._lock:
             entry = Logged(method, path, headers)
             self.log.append(entry)
-            return entry, self.routes.get(path)
+            # a query string does not change the file (as with any static server; git's
+            # "dumb" HTTP clients probe info/refs?service=... first)
+            return entry, self.routes.get(path) or self.routes.get(path.split("?", 1)[0])
 
     def _take_status(self, route: Route) -> int | None:
         with self._lock:

@@ -94,6 +94,9 @@ HEAVY = [
     "jsonschema",
     "requests",
     "filelock",
+    "starlette",  # ckx serve's stack: imported only when the server starts
+    "uvicorn",
+    "anyio",
 ]
 
 
@@ -103,6 +106,8 @@ HEAVY = [
         "import ckx",
         "import ckx.app.cli, sys; sys.argv=['ckx','--help']; ckx.app.cli.main(['--help'])",
         "import ckx.app.cli; ckx.app.cli.main(['search','automation','--tags=repo'])",
+        "import ckx.client; ckx.client.Client('http://127.0.0.1:1')",
+        "import ckx.app.cli; ckx.app.cli.main(['serve', '--help'])",
     ],
 )
 def test_no_heavy_imports_at_start(code, ckx_home, tmp_path):
@@ -117,3 +122,20 @@ def test_no_heavy_imports_at_start(code, ckx_home, tmp_path):
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip().splitlines()[-1] == "HEAVY:", f"heavy modules imported: {p.stdout}"
     assert list(tmp_path.iterdir()) == [], "nothing may be written to the current folder"
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import ckx.experiments.sweep, ckx.experiments.executors, ckx.experiments.ray_executor,"
+        " ckx.experiments.sweepview, ckx.experiments.worker",
+        "import ckx.app.cli; ckx.app.cli.main(['benchmark', '--help'])",
+        "import ckx.app.cli; ckx.app.cli.main(['benchmark', 'program:od-bench',"
+        " '--cmd_key=performance-offline', '--sweep.threads=1,2', '--plan', '--quiet'])",
+    ],
+)
+def test_ray_is_imported_only_by_a_sweep_that_runs_on_ray(code, ckx_home, tmp_path):
+    probe = code + "\nimport sys\nprint('RAY:' + str('ray' in sys.modules))"
+    p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip().splitlines()[-1] == "RAY:False", p.stdout

@@ -349,7 +349,7 @@ def test_path_that_does_not_exist(make_ctx, tmp_path):
 @pytest.mark.parametrize(
     ("item", "problem"),
     [
-        ({"filename": "x"}, "needs 'url', 'urls' or 'rclone'"),
+        ({"filename": "x"}, "needs 'url', 'urls', 'rclone' or 'git'"),
         ({"url": "http://h/x", "sha256": "abc"}, "'sha256' must be 64 hex digits"),
         ({"url": "http://h/x", "dest": "../up"}, "'dest' must be a path inside"),
         ({"url": "http://h/x", "env": {"1BAD": "."}}, "not an env var name"),

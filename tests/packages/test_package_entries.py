@@ -35,6 +35,14 @@ def test_every_package_entry_is_valid_and_indexed(ctx):
     assert set(MINE) <= indexed
 
 
+def run_env(meta: dict) -> dict:
+    """The env a download block is read with in a run: defaults, env, the default version."""
+    env = {**(meta.get("default_env") or {}), **(meta.get("env") or {})}
+    if meta.get("default_version"):
+        env["CKX_VERSION"] = str(meta["default_version"])
+    return env
+
+
 @pytest.mark.parametrize("alias", MINE)
 def test_download_blocks_parse_in_every_variation(alias):
     meta = load(alias)
@@ -44,7 +52,7 @@ def test_download_blocks_parse_in_every_variation(alias):
         if isinstance(v, dict) and "download" in v
     ]
     for m in metas:
-        for item in parse_download_block(m, where=alias):
+        for item in parse_download_block(m, run_env(m), where=alias):
             assert item.artifact.urls or item.rclone
             assert all(u.startswith(("http://", "https://")) for u in item.artifact.urls)
             assert item.env, f"{alias}: {item.artifact.filename} declares no env"
@@ -82,7 +90,11 @@ def test_ck_tag_queries_find_exactly_one_package(ctx, query, alias):
 
 
 def test_official_artefacts_are_declared_as_published():
-    items = {i.artifact.filename: i.artifact for a in MINE for i in parse_download_block(load(a))}
+    items = {
+        i.artifact.filename: i.artifact
+        for a in MINE
+        for i in parse_download_block(load(a), run_env(load(a)))
+    }
     coco_val = items["val2017.zip"]
     assert coco_val.urls == ["http://images.cocodataset.org/zips/val2017.zip"]
     assert (coco_val.size, coco_val.md5) == (815_585_330, "442b8da7639aecaf257c1dceb8ba8c80")

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import CkxError, NotFoundError, UsageError, missing_module, report
+from .errors import CkxError, NotFoundError, RunError, UsageError, missing_module, report
 from .profiles import BACKEND_ALIASES, SUPPORTED_DATASETS, SUPPORTED_PROFILES, apply_profile
 
 log = logging.getLogger("odbench")
@@ -379,6 +379,22 @@ def write_text_atomic(path: str, text: str) -> None:
 # ---- the run --------------------------------------------------------------------------
 
 
+def used_device(backend: Any, asked: str | None) -> str:
+    """The device the loaded model really runs on (``cpu``/``cuda``); asking for a GPU and
+    getting the CPU is an error, not a quiet CPU benchmark."""
+    providers = getattr(backend, "providers", None) or []
+    where = str(getattr(backend, "device", "") or (providers[0] if providers else "cpu"))
+    device = "cuda" if where.lower().startswith("cuda") else "cpu"
+    if asked and asked.lower() in ("cuda", "gpu") and device != "cuda":
+        raise RunError(
+            f"--device={asked} was asked for, but the model runs on the CPU "
+            f"({backend.name()}: {', '.join(providers) or where})",
+            hint="install the GPU build of the runtime (onnxruntime-gpu, a CUDA torch) and check "
+            "USE_GPU, or run with --device=cpu",
+        )
+    return device
+
+
 def run(cfg: RunConfig) -> dict[str, Any]:
     """Run one LoadGen test; returns the ``odbench_summary.json`` record."""
     try:
@@ -386,7 +402,7 @@ def run(cfg: RunConfig) -> dict[str, Any]:
     except ImportError as exc:  # pragma: no cover
         raise missing_module("mlperf_loadgen", exc) from exc
     from .backends import get_backend
-    from .summary import build_odbench_summary, parse_summary
+    from .summary import build_odbench_summary, parse_detail, parse_summary
     from .sut import QueueRunner, RunnerBase
 
     a = cfg.args
@@ -400,6 +416,7 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         if a.config in MODEL_CONFIGS:  # a built-in name; a .json --config only drives the decoder
             backend.model_config = a.config
     model = backend.load(a.model, inputs=cfg.inputs, outputs=cfg.outputs)
+    device = used_device(backend, a.device)
     max_batchsize = effective_batchsize(a.max_batchsize, backend.fixed_batch)
     post_proc = build_postprocessor(cfg)
     final_results: dict[str, Any] = {
@@ -474,6 +491,9 @@ def run(cfg: RunConfig) -> dict[str, Any]:
 
     summary_path = os.path.join(cfg.output_dir, "mlperf_log_summary.txt")
     summary = parse_summary(summary_path) if os.path.exists(summary_path) else None
+    detail_path = os.path.join(cfg.output_dir, "mlperf_log_detail.txt")
+    if summary is not None and os.path.exists(detail_path):
+        summary["detail_errors"] = parse_detail(detail_path)["_errors"]
     record = build_odbench_summary(
         model=a.model_name,
         profile=a.profile,
@@ -488,6 +508,8 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         summary=summary,
     )
     record["model_file"] = os.path.abspath(a.model)
+    record["dataset_path"] = os.path.abspath(a.dataset_path)
+    record["device"] = device
     record["max_batchsize"] = max_batchsize
     record["threads"] = a.threads
     record["batch_errors"] = runner.errors
@@ -500,11 +522,13 @@ def run(cfg: RunConfig) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m odbench``; returns the exit code."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:%(name)s:%(message)s")
+    from .characteristics import write_characteristics
     from .summary import format_summary
 
     try:
         cfg = resolve_args(argv)
         record = run(cfg)
+        write_characteristics(record)  # what ckx records (CKX_CHARACTERISTICS_FILE)
     except CkxError as exc:
         return report("od-bench", exc)
     except KeyboardInterrupt:

@@ -155,6 +155,7 @@ def build_odbench_summary(
         valid = bool(summary is not None and summary.get("result_valid"))
     sps = _samples_per_second(scenario, fields)
     metric = next((v for k, v in fields.items() if _METRIC.match(k)), None)
+    why = [] if valid else invalid_reasons(summary, mode, mAP)
     return {
         "model": model,
         "profile": profile,
@@ -172,16 +173,41 @@ def build_odbench_summary(
         "output_dir": os.path.abspath(output_dir),
         "loadgen_errors": bool(summary["errors"]) if summary else None,
         "loadgen_warnings": bool(summary["warnings"]) if summary else None,
+        "invalid_reasons": why,
     }
+
+
+def invalid_reasons(summary: dict[str, Any] | None, mode: str, mAP: float | None) -> list[str]:
+    """Why a run is INVALID, in LoadGen's words: its unmet constraints ("Min duration
+    satisfied : NO"), its recommendations, and the errors of ``mlperf_log_detail.txt``."""
+    if summary is None:
+        return ["LoadGen wrote no mlperf_log_summary.txt"]
+    out = [f"{k}: NO" for k, ok in (summary.get("constraints") or {}).items() if not ok]
+    out += list(summary.get("recommendations") or [])
+    out += [f"{e['key']}: {e['value']}" for e in summary.get("detail_errors") or []]
+    if summary.get("errors") and not summary.get("detail_errors"):
+        out.append("LoadGen reported errors (see mlperf_log_detail.txt)")
+    if mode == "AccuracyOnly" and mAP is None:
+        out.append("no mAP was computed")
+    return out or ["LoadGen printed INVALID without a reason (see mlperf_log_summary.txt)"]
 
 
 def format_summary(rec: dict[str, Any]) -> str:
     """The short human summary printed at the end of a run."""
+    device = f" device={rec['device']}" if rec.get("device") else ""
     lines = [
-        f"od-bench: model={rec['model']} profile={rec['profile']} backend={rec['backend']}",
-        f"  scenario={rec['scenario']} mode={rec['mode']} count={rec['count']} "
-        f"result={'VALID' if rec['result_valid'] else 'INVALID'}",
+        f"od-bench: model={rec['model']} profile={rec['profile']} backend={rec['backend']}{device}",
     ]
+    if rec.get("model_file"):
+        lines.append(f"  model file: {rec['model_file']}")
+    if rec.get("dataset_path"):
+        lines.append(f"  data set: {rec['dataset_path']} ({rec['count']} images used)")
+    lines.append(
+        f"  scenario={rec['scenario']} mode={rec['mode']} count={rec['count']} "
+        f"result={'VALID' if rec['result_valid'] else 'INVALID'}"
+    )
+    for why in rec.get("invalid_reasons") or []:
+        lines.append(f"  INVALID because: {why}")
     if rec["mode"] != "AccuracyOnly":
         if rec["samples_per_second"] is not None:
             lines.append(f"  samples/s={rec['samples_per_second']:.3f}")
