@@ -337,8 +337,11 @@ def _deep_merge(a: dict, b: dict) -> dict:
 def lint(ctx: Context, i: dict) -> dict:
     """Every problem: unreadable/invalid metas, schema violations, duplicate uids and aliases,
     ``customize.py`` files whose hooks do not match their spec."""
+    from ckx.compat.repo import activate
     from ckx.core.schema import problems_of  # only update and lint validate: not at start-up
     from ckx.engine.dialect import hook_problems
+
+    activate(ctx)  # MLCFlow hooks are checked against MLCFlow's hook spec
 
     automation = i.get("automation")
     auto_filter = automation if automation not in (None, "*") else None
@@ -350,6 +353,7 @@ def lint(ctx: Context, i: dict) -> dict:
         name=i.get("entry"),
         unique_uids=False,
     )
+    warnings: list[str] = []
     for e in entries:
         f = find_meta_file(e.path)
         if f is None:
@@ -357,6 +361,7 @@ def lint(ctx: Context, i: dict) -> dict:
         problems += _strict_problems(f)  # what a foreign repo's tolerant read let through
         problems += problems_of(e.meta, f, e.automation, ctx.registry)
         problems += hook_problems(ctx, e)  # customize.py against its hook spec
+        warnings += _tolerated(f)
     problems += _duplicates(
         ctx.search(None, None, unique_uids=False)
         if not automation or automation == "*"
@@ -364,11 +369,32 @@ def lint(ctx: Context, i: dict) -> dict:
     )
     for p in problems:
         ctx.ui.print(p)
+    for w in warnings:
+        ctx.ui.print(w)
     if ctx.ui.mode == "con":
         ctx.ui.print(
-            f"{len(problems)} problem(s) in {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}"
+            f"{len(problems)} problem(s), {len(warnings)} warning(s) in {len(entries)} "
+            f"entr{'y' if len(entries) == 1 else 'ies'}"
         )
-    return {"problems": problems, "checked": len(entries), "return": 4 if problems else 0}
+    return {
+        "problems": problems,
+        "warnings": warnings,
+        "checked": len(entries),
+        "return": 4 if problems else 0,
+    }
+
+
+def _tolerated(meta_file) -> list[str]:
+    """Loose forms the index read as MLCFlow does (see ckx.core.schema.tolerate)."""
+    from ckx.core.errors import MetaError
+    from ckx.core.metafile import load_meta
+    from ckx.core.schema import tolerate
+
+    try:
+        raw = load_meta(meta_file)
+    except MetaError:
+        return []  # reported as a problem already
+    return [f"{meta_file}: warning: {note}" for note in tolerate(raw)]
 
 
 def _strict_problems(meta_file: Path) -> list[str]:

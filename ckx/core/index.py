@@ -36,7 +36,9 @@ from ckx.core.repos import Registry, Repo
 #: a second edit within one timestamp tick (a jiffy, ~4 ms, on Linux file systems) would
 #: otherwise keep the same (mtime, size, inode). Coarser file systems (FAT: 2 s) need more.
 RACY_NS = 100_000_000
-SCHEMA_VERSION = 8  # 8: bounded metas and duplicate keys (docs/security.md)
+# 8: metas are stored as tolerate() normalised them; 9: bounded metas and duplicate keys
+# (docs/security.md)
+SCHEMA_VERSION = 9
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries(
@@ -651,11 +653,13 @@ def _single_threaded() -> bool:
 
 def _parse_job(job: tuple, schemas: dict):
     """Parse and validate one meta: (row, None) or (None, Problem)."""
-    from ckx.core.schema import check_entry_meta  # only when metas changed: not at start-up
+    # only when metas changed: not at start-up
+    from ckx.core.schema import check_entry_meta, tolerate
 
     repo, automation, path, meta_file, st, strict = job
     try:
         meta = load_meta(Path(meta_file), strict_keys=strict)
+        tolerate(meta)  # loose forms MLCFlow accepts, read as it reads them; `ckx lint` notes them
         check_entry_meta(meta, meta_file, automation, schema=schemas.get(automation))
     except MetaError as e:
         return None, Problem(repo, automation, path, e.message, st)
@@ -699,8 +703,8 @@ def _has_variations(declared: str, query: Query) -> bool:
             # engine checks those; here we only require that the entry knows the name at all
             if not any(v.name in k.split(",") for k in names):
                 return False
-        if v.value is not None and f"{v.name}.#" not in names:
-            return False
+        if v.value is not None and not ({f"{v.name}.#", f"{v.name}.{v.value}"} & names):
+            return False  # neither the dynamic name.# nor a static dotted name (_v0.5)
     return True
 
 

@@ -3,9 +3,9 @@
 Grammar (EBNF)::
 
     query     = term { "," term } ;
-    term      = ws ( tag | "-" tag | "_" variation | "-_" name ) ws ;
+    term      = ws ( tag | "-" tag | "_" variation | "-_" variation ) ws ;
     tag       = tagchar { tagchar | "." | "-" | "_" | "+" } ;
-    variation = name [ "." value ] ;            (* value only for dynamic "name.#" *)
+    variation = name [ "." value ] ;
     name      = tagchar { tagchar | "-" | "_" | "+" } ;
     value     = valchar { valchar } ;            (* anything but "," *)
     tagchar   = letter | digit ;
@@ -14,6 +14,10 @@ Grammar (EBNF)::
 Meaning: every plain ``tag`` must be present on an entry; a ``-tag`` must be absent; ``_v``
 selects variation ``v`` of the entry (``_v.x`` the dynamic variation ``v.#`` with value ``x``);
 ``-_v`` forbids variation ``v`` (even as a default). An empty query matches everything.
+
+A dotted ``_a.b`` is parsed as name ``a`` and value ``b``; whether it names the static
+variation ``a.b`` (MLCFlow's ``_v0.5``, ``_bert-99.9``) or the dynamic ``a.#`` with value ``b``
+is decided against the entry's declared variations (the static name wins, as in MLCFlow).
 
 Errors are :class:`~ckx.core.errors.QueryError` whose message shows the query with a ``^`` under the
 offending character. Nothing else is ever raised for a string input.
@@ -223,8 +227,6 @@ def _variation_term(text: str, pos: int, neg: bool, terms: _Terms) -> int:
     pos = m.end()
     value = None
     if text.startswith(".", pos):
-        if neg:
-            raise _fail(text, pos, "a forbidden variation '-_name' takes no value")
         end = text.find(",", pos + 1)
         end = len(text) if end < 0 else end
         value = text[pos + 1 : end].strip(_WS)
@@ -232,7 +234,8 @@ def _variation_term(text: str, pos: int, neg: bool, terms: _Terms) -> int:
             raise _fail(text, pos + 1, f"expected a value after '_{name}.'")
         pos = end
     if neg:
-        terms.not_variations.append(name)
+        # a dotted forbidden name is a static dotted variation (-_bert-99.9)
+        terms.not_variations.append(name if value is None else f"{name}.{value}")
     else:
         if name in terms.variations and terms.variations[name] != Variation(name, value):
             raise _fail(text, m.start(), f"variation '_{name}' is given twice")

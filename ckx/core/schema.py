@@ -187,3 +187,77 @@ def check_entry_meta(
     if problems:
         more = f" (and {len(problems) - 1} more; see: ckx lint)" if len(problems) > 1 else ""
         raise MetaError(problems[0] + more)
+
+
+# -- tolerance: what MLCFlow accepts is read, normalised, and noted ----------------------
+
+_DEP_KINDS = ("deps", "prehook_deps", "posthook_deps", "post_deps")
+_MAP_FIELDS = ("env", "default_env", "const", "state", "input_mapping", "default_variations")
+_ADR_FIELDS = ("add_deps_recursive", "adr", "add_deps", "ad")
+
+
+def tolerate(meta: dict) -> list[str]:
+    """Normalise, in place, the loose forms MLCFlow accepts in script metas; return one note
+    per change (``ckx lint`` shows them as warnings; the entry stays usable).
+
+    * a dep's ``names`` given as one string (``names: llvm-install``) becomes a list, split
+      on spaces and commas (MLCFlow tests ``name in names``, a substring test on a string);
+    * an empty (``null``) ``env``/``default_env``/``const``/``state``/``input_mapping``/
+      ``default_variations``, deps list or variation becomes empty;
+    * an ``adr``/``add_deps`` value that is not a mapping (a mis-indented ``KEY: value``) is
+      dropped: MLCFlow fails with an AttributeError when such a variation is selected.
+    """
+    notes: list[str] = []
+    _tolerate_block(meta, "", notes)
+    for group in ("variations", "versions"):
+        blocks = meta.get(group)
+        if not isinstance(blocks, dict):
+            continue
+        for name, block in blocks.items():
+            if block is None:
+                blocks[name] = {}
+            elif isinstance(block, dict):
+                _tolerate_block(block, f"{group}.{name}.", notes)
+    return notes
+
+
+def _tolerate_block(block: dict, where: str, notes: list[str]) -> None:
+    for key in _MAP_FIELDS:
+        if key in block and block[key] is None:
+            block[key] = {}
+            notes.append(f"field '{where}{key}' is empty: read as {{}}")
+    for kind in _DEP_KINDS:
+        if kind in block and block[kind] is None:
+            block[kind] = []
+            notes.append(f"field '{where}{kind}' is empty: read as []")
+        for k, dep in enumerate(block.get(kind) or []):
+            if isinstance(dep, dict):
+                _tolerate_dep(dep, f"{where}{kind}[{k}].", notes)
+    for key in _ADR_FIELDS:
+        adr = block.get(key)
+        if adr is None and key in block:
+            block[key] = {}
+            continue
+        if not isinstance(adr, dict):
+            continue
+        for name in list(adr):
+            if adr[name] is None:
+                adr[name] = {}
+            elif not isinstance(adr[name], dict):
+                notes.append(
+                    f"field '{where}{key}.{name}': {adr[name]!r} is not a mapping of dep fields:"
+                    " ignored (a mis-indented line? MLCFlow fails when this is applied)"
+                )
+                del adr[name]
+            else:
+                _tolerate_dep(adr[name], f"{where}{key}.{name}.", notes)
+
+
+def _tolerate_dep(dep: dict, where: str, notes: list[str]) -> None:
+    names = dep.get("names")
+    if isinstance(names, str):
+        dep["names"] = [n for n in names.replace(",", " ").split() if n]
+        notes.append(f"field '{where}names' is a string: read as the list {dep['names']}")
+    if "env" in dep and dep["env"] is None:
+        dep["env"] = {}
+        notes.append(f"field '{where}env' is empty: read as {{}}")

@@ -17,11 +17,20 @@ Two kinds of version text are understood, and both live in ONE total order:
      post-release (``1.1.1 < 1.1.1d < 1.1.1w < 1.1.1.post1 < 1.1.2``); labels compare
      piecewise, numbers numerically, a number is newer than a word, words alphabetically.
 
-  A text without any digit is not a version. PEP 440 is always tried first, so text it
+  PEP 440 is always tried first, so text it
   accepts keeps its PEP 440 meaning even where a tool meant otherwise: OpenSSL's ``1.1.1a``,
   ``1.1.1b`` and ``1.1.1c`` are PEP 440 pre-releases (older than ``1.1.1``) and ``-DEV`` is
   a dev release. A detector that needs another reading normalises the text in its
   ``determine_version`` hook.
+
+* **Named versions** (``master``, ``main``, ``custom``, ``dev``, ``latest``, ``dev-clean``):
+  a word of letters, ``-``, ``_``, ``.`` or ``+`` with no digit, as MLCFlow scripts declare
+  them in ``versions:``/``default_version``. A named version equals only the same name
+  (case-sensitive, as MLCFlow looks it up in ``versions``) and sorts below every numeric
+  version (MLCFlow reads a name as ``0``), so ``master`` passes a ``version_max`` and fails a
+  ``version_min``. Bounds themselves (``version_min``, ``version_max``) must be numeric.
+
+  Other text without any digit (``""``, ``-``, ``not installed``) is not a version.
 
 Trailing zeros of the release do not count (``3.11 == 3.11.0``), as in PEP 440, so equal
 versions may have different ``text``; they hash equally.
@@ -41,6 +50,7 @@ __all__ = [
     "Version",
     "compare",
     "describe_constraint",
+    "is_named_version",
     "newest",
     "parse_version",
     "satisfies",
@@ -73,6 +83,7 @@ class Version:
     release: tuple[int, ...]
     pep440: bool
     key: tuple = field(repr=False)
+    named: bool = False
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Version):
@@ -130,8 +141,9 @@ def _loose_parse(text: str) -> tuple[tuple[int, ...], tuple]:
         runs.pop(0)  # drop a prefix such as "v", "go", "release-"
     if not runs:
         raise UsageError(
-            f"'{text}' is not a version: it contains no digits",
-            hint="give a version such as 3.11.7 (PEP 440) or a tool version such as 1.1.1w",
+            f"'{text}' is not a version: it contains no digits and is not a name such as master",
+            hint="give a version such as 3.11.7 (PEP 440), a tool version such as 1.1.1w"
+            " or a named version such as master",
         )
     release: list[int] = []
     while runs and runs[0].isdigit():
@@ -142,12 +154,23 @@ def _loose_parse(text: str) -> tuple[tuple[int, ...], tuple]:
     return tuple(release), key
 
 
+_NAMED_RE = re.compile(r"[A-Za-z][A-Za-z_.+\-]*")
+
+
+def is_named_version(text: str) -> bool:
+    """True for a version that is a name (``master``, ``dev-clean``): see the module doc."""
+    return bool(_NAMED_RE.fullmatch(text.strip()))
+
+
 @lru_cache(maxsize=4096)
 def _parse_cached(text: str) -> Version:
     from packaging.version import InvalidVersion
     from packaging.version import Version as PepVersion
 
     stripped = text.strip()
+    if is_named_version(stripped):
+        # below every numeric key (whose first item, the epoch, is >= 0); equal by name only
+        return Version(text=text, release=(), pep440=False, key=(-1, stripped), named=True)
     try:
         v = PepVersion(stripped)
     except InvalidVersion:
@@ -157,9 +180,9 @@ def _parse_cached(text: str) -> Version:
 
 
 def parse_version(text: str | Version) -> Version:
-    """Parse ``text`` as PEP 440, else with the loose rule (see module docstring).
+    """Parse ``text`` as a named version, PEP 440, else with the loose rule (module doc).
 
-    Raises :class:`~ckx.core.errors.UsageError` for text that holds no digit at all.
+    Raises :class:`~ckx.core.errors.UsageError` for text that is neither (no digit, not a name).
     """
     if isinstance(text, Version):
         return text
@@ -195,6 +218,8 @@ def satisfies(
     mean "no constraint", as in MLCFlow's env variables.
     """
     v = parse_version(found)
+    _numeric_bound(version_min, "version_min")
+    _numeric_bound(version_max, "version_max")
     if _given(version) and compare(v, version) != 0:
         return False
     if _given(version_min) and compare(v, version_min) < 0:
@@ -204,6 +229,14 @@ def satisfies(
     if _given(version_max_usable):
         parse_version(version_max_usable)  # still reject garbage early
     return True
+
+
+def _numeric_bound(value: str | Version | None, name: str) -> None:
+    if _given(value) and parse_version(value).named:
+        raise UsageError(
+            f"{name} '{value}' is a named version; a bound must be a number such as 3.8",
+            hint=f"ask for the named version exactly (version={value}) or give a numeric {name}",
+        )
 
 
 def validate_constraint(
@@ -229,6 +262,8 @@ def validate_constraint(
     given: dict[str, str] = {k: str(v) for k, v in raw.items() if _given(v)}
     for v in given.values():
         parse_version(v)
+    _numeric_bound(given.get("version_min"), "version_min")
+    _numeric_bound(given.get("version_max"), "version_max")
     prefix = f"{where}: " if where else ""
     lo, hi = given.get("version_min"), given.get("version_max")
     if lo and hi and compare(lo, hi) > 0:

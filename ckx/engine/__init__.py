@@ -45,7 +45,7 @@ def make_planner(
     from ckx.engine.reporter import CliReporter
 
     # installed packages first, registered copies reused, `ckx run TAGS` finds packages too
-    provider = provider_for(ctx, request)
+    provider = provider_for(ctx, request)  # the repo a request names is its root's
     pins = None
     if request.get("lock"):
         from ckx.engine.lockfile import pins as lock_pins
@@ -97,9 +97,7 @@ def run_request(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
     reporter = CliReporter(ctx.ui)
     planner, provider = make_planner(ctx, request, reporter)
     plan = make_plan(ctx, request, planner)
-    from ckx.engine.inputs import check_inputs
-
-    check_inputs(plan, request)  # strict inputs: an unused --key fails before anything runs
+    plan.root.dialect.check_plan(plan, request)  # strict inputs: an unused --key fails first
     out: dict[str, Any] = {"return": 0}
     if request.get("save_lock"):
         from ckx.engine.lockfile import write_lock

@@ -16,6 +16,23 @@ engine and the files of an entry. A :class:`Dialect`, chosen per entry (by its r
 The runner never looks at a file name or a variable prefix itself. A new dialect is an object
 with these methods (no subclassing needed), made known with :func:`register_dialect`; its
 :meth:`~Dialect.claims` says which repos it serves. Only :data:`CKX` is built in.
+
+Content whose meaning differs from ckx's beyond files and names (MLCFlow's, served by
+``ckx/compat/``) also decides, through the members :class:`DialectDefaults` gives every
+other dialect:
+
+* ``rank`` and :meth:`~Dialect.preference`: the order among several matching entries (ckx's
+  content first, then by each dialect's own order: MLCFlow's lowest ``sort`` first);
+* :meth:`~Dialect.plan_dep` and :meth:`~Dialect.dep_enabled`: what a dep declaration means
+  (fields ckx does not have, how a condition on the env reads);
+* :meth:`~Dialect.check_plan`: a check of the whole plan before anything runs;
+* ``predicts_conditions``: a dep decided when reached whose condition is false on the env
+  known at plan time is not planned until it is reached and holds (MLCFlow's post deps on
+  Windows, installers behind ``MLC_REQUIRE_INSTALL``); ckx plans them all;
+* ``lifecycle``: when not None, the steps of a node between its env and its exports (hooks,
+  deps, run script) are the dialect's, given a :class:`ckx.engine.runner.NodeOps`; it
+  returns ``(version, exported env, exported state)``. The runner keeps the plan, the
+  cache, the locks, revisions, nested runs and the reporter.
 """
 
 from __future__ import annotations
@@ -88,17 +105,72 @@ class Dialect(Protocol):
         version it reported, if any."""
         ...
 
+    #: the dialect's place among several matching entries (ckx's own: 0, first)
+    rank: int
+    #: deferred deps false at plan time are planned only when reached (see the module doc)
+    predicts_conditions: bool
+
+    @property
+    def lifecycle(self) -> Any:
+        """The node's steps, when the dialect runs them itself (see the module doc), else
+        None."""
+        ...
+
+    def preference(self, entry: Entry) -> tuple | None:
+        """Sort key among this dialect's candidates (None: ckx's priority order)."""
+        ...
+
+    def plan_dep(self, dep: dict[str, Any], parent: dict[str, Any]) -> dict[str, Any]:
+        """A dep declaration (``add_deps``/``adr`` merged in) as the planner should read it;
+        ``parent``: the fields of the node planned (meta, selection, static_env, version...)."""
+        ...
+
+    def dep_enabled(self, dep: dict[str, Any], env: dict[str, Any]) -> bool:
+        """Do the dep's conditions hold in ``env``?"""
+        ...
+
+    def check_plan(self, plan: Any, request: dict[str, Any]) -> None:
+        """Refuse a plan before anything runs (raise a CkxError); most dialects accept all."""
+        ...
+
+
+class DialectDefaults:
+    """The members a dialect may leave as ckx's (subclass it, or define them yourself)."""
+
+    rank = 1
+    lifecycle: Any = None
+    predicts_conditions = False
+
+    def preference(self, entry: Entry) -> tuple | None:
+        return None
+
+    def plan_dep(self, dep: dict[str, Any], parent: dict[str, Any]) -> dict[str, Any]:
+        return dep
+
+    def dep_enabled(self, dep: dict[str, Any], env: dict[str, Any]) -> bool:
+        return envs.dep_enabled(dep, env)
+
+    def check_plan(self, plan: Any, request: dict[str, Any]) -> None:
+        return None
+
 
 OUTPUT_STATE_FILE = "ckx-output.json"
 
 
-class CkxDialect:
+class CkxDialect(DialectDefaults):
     """ckx's own content: ``CKX_`` variables, ``run-<os>.sh``/``run.sh``/``run.bat``,
     ``$CKX_OUTPUT_ENV_FILE``/``$CKX_OUTPUT_STATE_FILE``, hooks get a
     :class:`~ckx.engine.hooks.HookInput` and run where the process is."""
 
     name = "ckx"
     prefix = "CKX_"
+    rank = 0
+
+    def check_plan(self, plan: Any, request: dict[str, Any]) -> None:
+        """Strict inputs (:mod:`ckx.engine.inputs`): an unused ``--key`` fails first."""
+        from ckx.engine.inputs import check_inputs
+
+        check_inputs(plan, request)
 
     @property
     def hooks(self) -> HookSpecs:

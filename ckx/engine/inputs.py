@@ -28,42 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from ckx.core.errors import UsageError
+from ckx.engine.planner import RESERVED
 
 #: Keys every run accepts: engine options, API/CLI plumbing, CK/MLCFlow spellings of them.
-KERNEL_OPTIONS = frozenset(
+KERNEL_OPTIONS = RESERVED | frozenset(
     {
-        # engine (ckx.engine.RESERVED)
-        "action",
-        "automation",
-        "entry",
-        "query",
-        "tags",
-        "env",
-        "adr",
-        "add_deps_recursive",
-        "quiet",
-        "new",
-        "renew",
-        "skip_cache",
-        "plan",
-        "lock",
-        "save_lock",
-        "json",
-        "out",
-        "debug",
-        "version",
-        "version_min",
-        "version_max",
-        "version_max_usable",
-        "cid",
-        "repo",
-        "force",
-        "state",
-        "cmd_key",
-        "outdirname",
-        "args",
-        "unparsed",
-        "want_lock",
         # API and CLI plumbing
         "help",
         "home",

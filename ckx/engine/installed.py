@@ -43,13 +43,15 @@ class InstalledFirstProvider(RepoProvider):
         self.root_kinds = root_kinds or self.kinds[:1]
         self._records: list[CacheRecord] | None = None
 
-    def find_candidates(self, query: Query, name: str | None, *, root: bool) -> list[Entry]:
+    def find_candidates(
+        self, query: Query, name: str | None, *, root: bool, via: str = ""
+    ) -> list[Entry]:
         if not root:
-            return self._installed_first(super().find_candidates(query, name, root=False))
+            return self._installed_first(super().find_candidates(query, name, root=False, via=via))
         hits: list[Entry] = []
         for kind in self.root_kinds:
-            hits += self.ctx.search(kind, query, name=name)
-        return self._installed_first(hits)
+            hits += self.ctx.search(kind, query, name=name, repo=self.repo)
+        return self._installed_first(self.choosable(hits, via))
 
     def satisfied_by(self, look: Lookup) -> list[CacheRecord]:
         found = super().satisfied_by(look)
@@ -186,4 +188,5 @@ def provider_for(ctx: Context, request: dict[str, Any]) -> InstalledFirstProvide
     kinds = tuple(dict.fromkeys((root, "script", "package")))
     flags = CacheFlags.of(request)
     roots = ("script", "package") if root == "script" else (root,)
-    return InstalledFirstProvider(ctx, automation=kinds, flags=flags, root_kinds=roots)
+    repo = request.get("repo") if isinstance(request.get("repo"), str) else None
+    return InstalledFirstProvider(ctx, automation=kinds, flags=flags, root_kinds=roots, repo=repo)

@@ -216,7 +216,9 @@ class Origin:
 
     ``chain`` is the parent's chain (the node's own label is added when it is planned),
     ``ancestors`` the (entry uid, variations) groups above it (a cycle check), ``produced``
-    the ``new_env_keys`` of nodes planned before it (which deps are decided when reached).
+    the ``new_env_keys`` of nodes planned before it (which deps are decided when reached),
+    ``via`` the dialect name of the node that asks (``""`` for the root): a dep of MLCFlow
+    content is looked for among MLCFlow content first (see the provider).
 
     The planner's bookkeeping, never changed once made (:meth:`but` makes a changed copy);
     not guarded like :class:`Node` because one is made per dep and only the planner reads it.
@@ -235,6 +237,7 @@ class Origin:
         "ancestors",
         "produced",
         "nested",
+        "via",
     )
 
     def __init__(
@@ -251,6 +254,7 @@ class Origin:
         ancestors: tuple[tuple[str, tuple[str, ...]], ...],
         produced: tuple[str, ...],
         nested: bool = False,
+        via: str = "",
     ) -> None:
         self.query = query
         self.name = name
@@ -264,6 +268,7 @@ class Origin:
         self.ancestors = ancestors
         self.produced = produced
         self.nested = nested
+        self.via = via
 
     def but(self, **changes: Any) -> Origin:
         """A copy with ``changes``."""
@@ -537,7 +542,7 @@ def replace_nodes(node: Node, new: dict[str, Node]) -> Node:
         if e.node is not None:
             edges.append(e.but(node=replace_nodes(e.node, new)))
         elif target in new:
-            edges.append(e.but(node=new[target], error=None))
+            edges.append(e.but(node=new[target], error=None, skipped=False))
         else:
             edges.append(e)
     return node.but(edges=tuple(edges))
@@ -581,6 +586,8 @@ def _render(n: Node, head: str, indent: str, lines: list[str]) -> None:
         tag = f"{e.kind}: " + ("(decided when reached) " if e.deferred else "")
         if e.skipped:
             lines.append(f"{branch}{tag}{e.query}  [skipped: condition false]")
+        elif e.node is None and e.error is None and e.deferred:
+            lines.append(f"{branch}{tag}{e.query}  [not planned: condition false now]")
         elif e.node is None:
             why = f": {e.error.message.splitlines()[0]}" if e.error else ""
             lines.append(f"{branch}{tag}{e.query}  [unresolved{why}]")

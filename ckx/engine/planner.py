@@ -30,8 +30,10 @@ Rules written down here because users depend on them:
   ``update_tags_from_env`` are evaluated at plan time on the node's static env (inherited
   static env, request env, ``default_env``, ``env``, variation and version env, inputs) —
   unless a key they read may be produced while running: a key matching the ``new_env_keys``
-  of a node planned before (it runs earlier), or any key for ``prehook_deps``,
-  ``posthook_deps`` and ``post_deps`` (the node's ``preprocess`` runs before them). Such a
+  of a node planned before (it runs earlier; for the subtrees of a node's ``prehook_deps``,
+  ``posthook_deps`` and ``post_deps``, the node's own keys too), or any key for
+  ``prehook_deps``, ``posthook_deps`` and ``post_deps`` (the node's ``preprocess`` runs
+  before them). Such a
   dep is *deferred*: it is planned (so ``--plan`` shows it) but decided when reached; if its
   tags then differ, it is planned again then (:meth:`Planner.revise`); a planning error of a
   deferred dep is raised only if the dep is actually needed (a bad ``customize.py`` always).
@@ -149,14 +151,16 @@ def plan_args(request: dict[str, Any]) -> dict[str, Any]:
 
 
 class Outer:
-    """Where a nested plan is asked from: the ``chain`` of the node whose hook asks, and the
-    ``ancestors`` (entry uid, variations) being run above it (a cycle check)."""
+    """Where a nested plan is asked from: the ``chain`` of the node whose hook asks, the
+    ``ancestors`` (entry uid, variations) being run above it (a cycle check), and ``via``,
+    the dialect of that node (its own content serves the nested root first)."""
 
-    __slots__ = ("chain", "ancestors")
+    __slots__ = ("chain", "ancestors", "via")
 
-    def __init__(self, chain: tuple[str, ...], ancestors: tuple[Group, ...]) -> None:
+    def __init__(self, chain: tuple[str, ...], ancestors: tuple[Group, ...], via: str = "") -> None:
         self.chain = chain
         self.ancestors = ancestors
+        self.via = via
 
 
 class _Walk:
@@ -272,6 +276,7 @@ class Planner:
             ancestors=outer.ancestors if outer else (),
             produced=(),
             nested=outer is not None,
+            via=outer.via if outer else "",
         )
         root = self._settle(self._node(origin, _Walk()), origin)
         return Plan(root, request, groups=dict(self._seeds))
@@ -320,7 +325,8 @@ class Planner:
             hooks = dialect.load_hooks(entry.path)  # checked now, before anything runs
             status = "detect" if meta.get("detect") else "run"
             above = (*origin.ancestors, group)
-            edges = self._expand(origin.path, chain, meta, adr, static_env, walk, above)
+            own = (dialect, selection, version, cons)
+            edges = self._expand(origin.path, chain, meta, adr, static_env, walk, above, own)
         walk.produced += meta.get("new_env_keys") or ()
         if cons:
             self._seeds[group] = tuple(dict.fromkeys((*self._seeds.get(group, ()), *cons)))
@@ -362,7 +368,9 @@ class Planner:
                 variations=tuple(_pinned_variations(pin)),
                 not_variations=(),
             )
-        entry = self._pick(query, origin.name, origin.chain, pin, root=origin.path == "root")
+        entry = self._pick(
+            query, origin.name, origin.chain, pin, root=origin.path == "root", via=origin.via
+        )
         selection = select(
             entry.meta, query, lambda: f"{entry.cid} ({' → '.join((*origin.chain, entry.alias))})"
         )
@@ -417,57 +425,88 @@ class Planner:
         env: dict[str, Any],
         walk: _Walk,
         ancestors: tuple[Group, ...],
+        own: tuple,
     ) -> tuple[Edge, ...]:
-        """The edges of the node at ``path`` (its deps planned, skipped or deferred)."""
+        """The edges of the node at ``path`` (its deps planned, skipped or deferred); ``own``:
+        the node's dialect, selection, version and constraints (its dialect reads its deps
+        with them)."""
+        dialect, selection, version, cons = own
+        parent = {
+            "dialect": dialect,
+            "selection": selection,
+            "meta": meta,
+            "static_env": env,
+            "version": version,
+            "constraints": cons,
+        }
         edges: list[Edge] = []
         counts: dict[str, int] = {}
         for kind, raw in self.provider.dependencies(meta):
             k = counts[kind] = counts.get(kind, -1) + 1
-            dep = self._merged_dep(meta, adr, raw)
-            reads = envs.condition_keys(dep)
-            deferred = bool(reads) and (
-                kind != "deps" or any(envs.matches(r, walk.produced) for r in reads)
-            )
-            if not deferred and not envs.dep_enabled(dep, env):
-                edges.append(Edge(kind, k, dep, query=_as_query(dep.get("tags")), skipped=True))
-                continue
-            extra = envs.tags_from_env(dep, env)
-            query = _as_query(dep.get("tags")).merged(_as_query(extra) if extra else _EMPTY)
-            origin = Origin(  # positional: one per dep, keep it cheap
-                query,
-                None,
-                f"{path}/{kind}.{k}",
-                chain,
-                env,
-                dict(dep.get("env") or {}),
-                adr,  # not copied: nothing changes it (merge_adr makes new dicts)
-                {},
-                Constraint.of(dep, ()),
-                ancestors,
-                tuple(walk.produced),
-            )
-            child, error = None, None
-            try:
-                child = self._node(origin, walk)
-            except CkxError as e:
-                from ckx.engine.hookspec import HookError
-
-                if not deferred or isinstance(e, HookError):
-                    raise  # a broken customize.py is refused whether or not the dep is needed
-                error = e  # raised at run time only if the dep is needed
-            edges.append(
-                Edge(
-                    kind,
-                    k,
-                    dep,
-                    query=query,
-                    deferred=deferred,
-                    node=child,
-                    error=error,
-                    origin=origin,
-                )
-            )
+            if kind != "deps" and not counts.get("_own"):
+                # prehook/posthook/post deps run after the node's hooks: what it exports may
+                # be set by then, so their subtrees decide conditions on it when reached
+                counts["_own"] = 1
+                walk.produced += meta.get("new_env_keys") or ()
+            dep = dialect.plan_dep(self._merged_dep(meta, adr, raw), parent)
+            where = (f"{path}/{kind}.{k}", chain, adr, ancestors)
+            edges.append(self._edge(kind, k, dep, env, walk, where, dialect))
         return tuple(edges)
+
+    def _edge(
+        self,
+        kind: str,
+        k: int,
+        dep: dict[str, Any],
+        env: dict[str, Any],
+        walk: _Walk,
+        where: tuple,
+        dialect: Any,
+    ) -> Edge:
+        """Dep ``k`` of ``kind``: skipped, deferred (planned or, for a dialect that predicts
+        conditions, not yet), or planned."""
+        path, chain, adr, ancestors = where
+        reads = envs.condition_keys(dep)
+        deferred = bool(reads) and (
+            kind != "deps" or any(envs.matches(r, walk.produced) for r in reads)
+        )
+        skipped = not deferred and not dialect.dep_enabled(dep, env)
+        query = _as_query(dep.get("tags"))
+        extra = envs.tags_from_env(dep, env) if not skipped else None
+        if extra:
+            query = query.merged(_as_query(extra))
+        origin = Origin(  # positional: one per dep, keep it cheap
+            query,
+            None,
+            path,
+            chain,
+            env,
+            dict(dep.get("env") or {}),
+            adr,  # not copied: nothing changes it (merge_adr makes new dicts)
+            {},
+            Constraint.of(dep, ()),
+            ancestors,
+            tuple(walk.produced),
+            False,
+            dialect.name,
+        )
+        if skipped:  # kept with its origin: a dialect deciding at run time may need it
+            return Edge(kind, k, dep, query=query, skipped=True, origin=origin)
+        if deferred and dialect.predicts_conditions and not dialect.dep_enabled(dep, env):
+            # false on what is known now: planned when reached, if it holds by then
+            return Edge(kind, k, dep, query=query, deferred=True, origin=origin)
+        child, error = None, None
+        try:
+            child = self._node(origin, walk)
+        except CkxError as e:
+            from ckx.engine.hookspec import HookError
+
+            if not deferred or isinstance(e, HookError):
+                raise  # a broken customize.py is refused whether or not the dep is needed
+            error = e  # raised at run time only if the dep is needed
+        return Edge(
+            kind, k, dep, query=query, deferred=deferred, node=child, error=error, origin=origin
+        )
 
     @staticmethod
     def _merged_dep(meta: dict, adr: dict, raw: dict) -> dict:
@@ -486,9 +525,16 @@ class Planner:
 
     # -- candidates and versions -------------------------------------------------------------
     def _pick(
-        self, query: Query, name: str | None, chain: tuple[str, ...], pin: dict, *, root: bool
+        self,
+        query: Query,
+        name: str | None,
+        chain: tuple[str, ...],
+        pin: dict,
+        *,
+        root: bool,
+        via: str = "",
     ) -> Entry:
-        hits = self.provider.find_candidates(query, name, root=root)
+        hits = self.provider.find_candidates(query, name, root=root, via=via)
         if pin:
             for e in hits:
                 if e.uid != pin.get("uid"):
@@ -499,7 +545,7 @@ class Planner:
         if not hits and query.variations:
             # tell "unknown variation" apart from "unknown script"
             plain = self.provider.find_candidates(
-                Query(tags=query.tags, not_tags=query.not_tags), name, root=root
+                Query(tags=query.tags, not_tags=query.not_tags), name, root=root, via=via
             )
             for e in plain:
                 select(e.meta, query, f"{e.cid} ({' → '.join((*chain, e.alias))})")

@@ -159,6 +159,13 @@ def _variation(e: PlanError) -> tuple[str, str | None]:
     if e.kind == "variation-combination":
         shown = ", ".join(f"_{p}" for p in d["names"])
         return f"{where}: the variations {shown} cannot be combined", None
+    if e.kind == "variation-not-valid":
+        picked = ",".join(f"_{n}" for n in d["names"]) or "none"
+        shown = "; ".join(",".join(f"_{p}" for p in v) for v in d["valid"])
+        return (
+            f"{where}: the variations {picked} are not one of the valid combinations",
+            f"select all of one of: {shown}",
+        )
     if e.kind == "variation-default":
         return (
             f"{where}: default variation '_{name}' of group '{d['group']}' is not declared",
@@ -186,6 +193,7 @@ _RENDER: dict[str, Callable[[PlanError], tuple[str, str | None]]] = {
             "variation-forbidden",
             "variation-group",
             "variation-combination",
+            "variation-not-valid",
             "variation-default",
             "variation-unsettled",
         ),

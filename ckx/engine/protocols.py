@@ -30,9 +30,12 @@ class Provider(Protocol):
     #: the kinds of entries that are nodes, the root's first (``("script", "package")``)
     kinds: tuple[str, ...]
 
-    def find_candidates(self, query: Query, name: str | None, *, root: bool) -> list[Entry]:
+    def find_candidates(
+        self, query: Query, name: str | None, *, root: bool, via: str = ""
+    ) -> list[Entry]:
         """Entries matching ``query`` (and alias/uid ``name``); ``root``: for the requested
-        entry itself (``ckx install package`` searches packages only)."""
+        entry itself (``ckx install package`` searches packages only); ``via``: the dialect
+        name of the node asking (its own dialect's content is preferred)."""
         ...
 
     def preference(self, entry: Entry) -> tuple:

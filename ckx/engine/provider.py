@@ -66,11 +66,15 @@ class RepoProvider:
         *,
         automation: str | tuple[str, ...] = ("script", "package"),
         flags: CacheFlags | None = None,
+        repo: str | None = None,
     ) -> None:
         self.ctx = ctx
         #: the kinds of entries that are nodes: scripts and packages (programs at the root)
         self.kinds = (automation,) if isinstance(automation, str) else tuple(automation)
         self.flags = flags or CacheFlags()
+        #: the repo the request names (``ckx run mlc:script:get-python3``): the root comes
+        #: from it
+        self.repo = repo
         self._store: CacheStore | None = None
         self._searches: dict[tuple[str, str | None], list[Entry]] = {}
         self._dialects: dict[str, Dialect] = {}
@@ -82,6 +86,7 @@ class RepoProvider:
 
         other = copy.copy(self)  # shares the searches, the cache store, the dialects
         other.flags = flags
+        other.repo = None  # a nested request names no repo
         return other
 
     @property
@@ -90,20 +95,52 @@ class RepoProvider:
             self._store = cache_store(self.ctx)
         return self._store
 
-    def find_candidates(self, query: Query, name: str | None, *, root: bool) -> list[Entry]:
+    def find_candidates(
+        self, query: Query, name: str | None, *, root: bool, via: str = ""
+    ) -> list[Entry]:
+        """Matching entries; see :meth:`choosable` for which of them compete."""
         if root:
             # the root is searched among its own kind only: ckx install package never picks a script
-            return self.ctx.search(self.kinds[0], query, name=name)
+            own = self.ctx.search(self.kinds[0], query, name=name, repo=self.repo)
+            return self.choosable(own, via)
         memo = (str(query), name)
         if memo not in self._searches:
             hits: list[Entry] = []
             for automation in self.kinds:
                 hits += self.ctx.search(automation, query, name=name)
             self._searches[memo] = hits
-        return list(self._searches[memo])
+        return self.choosable(list(self._searches[memo]), via)
+
+    def choosable(self, hits: list[Entry], via: str = "") -> list[Entry]:
+        """Among entries of several dialects (ckx's and a registered one, e.g. MLCFlow's): a
+        dep is served by its own content's dialect when that has candidates (ckx's od-bench
+        keeps ckx's ``get-python3``, an MLCFlow script gets MLCFlow's); for the requested
+        entry itself, a built-in entry steps aside for another dialect's entry with the same
+        alias or uid (``ckx run get,python3`` runs MLCFlow's ``get-python3`` once an MLCFlow
+        repository is registered)."""
+        if not registered() or len(hits) < 2:
+            return hits
+        kinds = {id(e): self.dialect(e) for e in hits}
+        if via:
+            same = [e for e in hits if kinds[id(e)].name == via]
+            return same or hits
+        foreign = [e for e in hits if kinds[id(e)] is not CKX]
+        if not foreign:
+            return hits
+        names = {e.alias for e in foreign} | {e.uid for e in foreign}
+        repos = {r.alias: r.kind for r in self.ctx.registry.repos}
+        return [
+            e
+            for e in hits
+            if kinds[id(e)] is not CKX
+            or repos.get(e.repo) != "builtin"
+            or not ({e.alias, e.uid} & names)
+        ]
 
     def preference(self, entry: Entry) -> tuple:
-        return priority(entry)
+        d = self.dialect(entry)
+        own = d.preference(entry)
+        return (d.rank, *(priority(entry) if own is None else own))
 
     def dependencies(self, meta: dict[str, Any]) -> Sequence[tuple[str, dict[str, Any]]]:
         return [(kind, dep) for kind in DEP_KINDS for dep in (meta.get(kind) or [])]

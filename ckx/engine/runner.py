@@ -222,34 +222,41 @@ class Runner:
         work = work or self._work_dir(node)
         call = self._call_of(node, env, dict(state_in), work)
         env.update(node.dialect.engine_env(call, os.getcwd()))
-        version = node.version
         self.stack.append(node)
         try:
-            self._edges(node, "deps", env, call.state)
-            if node.meta.get("detect"):
-                version = self._detect(node, env) or version
-            if node.meta.get("download"):
-                from ckx.artifacts.prepare import prepare_downloads
-
-                got = prepare_downloads(self.ctx, node.meta, env, work, inputs=node.inputs)
-                envs.set_all(env, got)
-            version = self._hooks_and_script(node, call, work, version)
-            self._edges(node, "post_deps", env, call.state)
+            if node.dialect.lifecycle is not None:
+                # the dialect's own steps (MLCFlow's): they give the exports themselves
+                version, exported, state_out = node.dialect.lifecycle(NodeOps(self, node, call))
+            else:
+                version = self._steps(node, call, work)
         finally:
             self.stack.pop()
         version = str(version) if version else None
-        self._check_version(node, version)
-        local = envs.local_keys(node.dialect.prefix)
-        res = Result(
-            env=envs.export(envs.without_local(env, local), node.meta.get("new_env_keys") or []),
-            state=envs.export_state(call.state, node.meta.get("new_state_keys") or []),
-            version=version,
-            status="ran",
-            node_id=node.id,
-        )
+        if node.dialect.lifecycle is None:
+            self._check_version(node, version)
+            local = envs.local_keys(node.dialect.prefix)
+            exported = envs.export(
+                envs.without_local(env, local), node.meta.get("new_env_keys") or []
+            )
+            state_out = envs.export_state(call.state, node.meta.get("new_state_keys") or [])
+        res = Result(env=exported, state=state_out, version=version, status="ran", node_id=node.id)
         self.results[node.id] = res
         self.reporter.done(node, "ran")
         return res
+
+    def _steps(self, node: Node, call: HookCall, work: Path) -> str | None:
+        """ckx's steps of a node: deps, detection, downloads, hooks and script, post_deps."""
+        env, version = call.env, node.version
+        self._edges(node, "deps", env, call.state)
+        if node.meta.get("detect"):
+            version = self._detect(node, env) or version
+        if node.meta.get("download"):
+            from ckx.artifacts.prepare import prepare_downloads
+
+            envs.set_all(env, prepare_downloads(self.ctx, node.meta, env, work, inputs=node.inputs))
+        version = self._hooks_and_script(node, call, work, version)
+        self._edges(node, "post_deps", env, call.state)
+        return version
 
     def _call_of(
         self, node: Node, env: dict[str, Any], state: dict[str, Any], work: Path
@@ -350,7 +357,11 @@ class Runner:
         """Plan and run ``request`` now, for a hook of ``parent`` (see
         :func:`ckx.engine.nested.run_nested`); return its result dict."""
         planner = self.planner.without_pins()
-        outer = Outer(chain=parent.chain, ancestors=tuple(n.group for n in self.stack))
+        outer = Outer(
+            chain=parent.chain,
+            ancestors=tuple(n.group for n in self.stack),
+            via=parent.dialect.name,
+        )
         plan = planner.plan(**plan_args(request), outer=outer)
         flags = CacheFlags.of(request)
         runner = Runner(
@@ -502,3 +513,65 @@ def rerun_command(node: Node, root_env: dict[str, Any] | None = None) -> str:
     if node.cacheable:
         parts.append("--new")
     return " ".join(shlex.quote(p) for p in parts)
+
+
+class NodeOps:
+    """What a dialect that runs a node's steps itself (``Dialect.lifecycle``) may ask the
+    runner: the node's planned ``edges``, the node a dep runs now (:meth:`reach`, revised
+    when its dep or tags changed), running it (:meth:`run_child`), nested runs, running a
+    command with its output to the reporter, and the user's attention."""
+
+    def __init__(self, runner: Runner, node: Node, call: HookCall) -> None:
+        self.runner = runner
+        self.node = node
+        self.call = call
+        self.ctx = runner.ctx
+        self.work = call.run_path
+
+    @property
+    def quiet(self) -> bool:
+        return bool(self.ctx.ui.quiet)
+
+    def edges(self, kind: str) -> list[Edge]:
+        return [e for e in self.node.edges if e.kind == kind]
+
+    def reach(self, edge: Edge, dep: dict[str, Any], env: dict[str, Any], query: Any) -> Node:
+        """The node ``edge`` runs when its declaration is ``dep`` and its tags ``query`` now:
+        as planned when both are as planned, else planned again (a revision, reported)."""
+        if dep == edge.dep and query == edge.query:
+            if edge.node is not None:
+                return edge.node
+            if edge.error is not None:
+                raise edge.error
+        from ckx.engine.model import Constraint
+
+        assert edge.origin is not None  # every edge of a planned node has one
+        origin = edge.origin
+        if dep != edge.dep:
+            why = f"{edge.label()} was changed by a hook"
+            origin = origin.but(request_env=dict(dep.get("env") or {}), own=Constraint.of(dep, ()))
+        else:
+            why = f"{edge.label()} decided when reached: its tags are '{query}' now"
+        return self.runner._revise(origin, env, why, query=query)
+
+    def run_child(self, child: Node, inherited: dict[str, Any], state: dict[str, Any]) -> Result:
+        return self.runner._node(child, inherited, state)
+
+    def nested(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A nested run (``plan: True``: plan only; the result has the plan's direct deps)."""
+        if request.get("plan"):
+            planner = self.runner.planner.without_pins()
+            plan = planner.plan(**plan_args(request))
+            return {"deps": [f"{e.kind}: {e.query}" for e in plan.root.edges if not e.skipped]}
+        return self.runner.run_nested(request, self.node)
+
+    def execute(
+        self, cmd: list[str], cwd: Path, env: dict[str, str]
+    ) -> tuple[int, list[str], Path]:
+        return self.runner._execute(self.node, cmd, cwd, env)
+
+    def info(self, text: str) -> None:
+        self.ctx.ui.info(text)
+
+    def choose(self, title: str, options: list[str], default: int = 0) -> int:
+        return self.runner.reporter.choose(title, options, default)

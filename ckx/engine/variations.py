@@ -3,8 +3,9 @@
 The rule (MLCFlow's, written down):
 
 1. Every requested ``_name`` must be a declared variation (``name``) or, with a value
-   (``_name.value``), a dynamic one (``name.#``). A variation with ``alias: other`` stands
-   for ``other``.
+   (``_name.value``), a dynamic one (``name.#``). A declared static name that contains a dot
+   (``v0.5``, ``bert-99.9``) wins over the dynamic reading, as in MLCFlow; otherwise the
+   text is split at its first dot. A variation with ``alias: other`` stands for ``other``.
 2. ``base: [..]`` of a selected variation selects those too (recursively), and its
    ``default_variations: {group: name}`` sets the default of other groups.
 3. Two selected variations of one ``group`` are an error naming both.
@@ -12,7 +13,8 @@ The rule (MLCFlow's, written down):
    ``default_variations``, then the variation's ``default_variations`` overrides, then the
    variation marked ``default: true`` — unless the query forbids it (``-_name``).
    Steps 2–4 repeat until nothing changes.
-5. ``invalid_variation_combinations: [[a, b], ..]`` are refused.
+5. ``invalid_variation_combinations: [[a, b], ..]`` are refused; with
+   ``valid_variation_combinations`` the selection must include all of one of them (MLCFlow).
 6. Overlays are applied in declaration order of the single variations, then the combined
    keys ``a,b`` (all parts selected) in order of their number of parts; in a dynamic
    variation's block every ``#`` is replaced by its value.
@@ -32,9 +34,15 @@ if TYPE_CHECKING:
     from ckx.engine.problems import PlanError
 
 #: Fields that merge as dicts; lists of deps append; the rest replace.
-_DICT_FIELDS = ("env", "default_env", "state", "const", "input_mapping")
+_DICT_FIELDS = ("env", "default_env", "state", "const", "const_state", "input_mapping")
 _DEP_FIELDS = ("deps", "prehook_deps", "posthook_deps", "post_deps")
-_LIST_FIELDS = ("new_env_keys", "new_state_keys", "local_env_keys", *_DEP_FIELDS)
+_LIST_FIELDS = (
+    "new_env_keys",
+    "new_state_keys",
+    "local_env_keys",
+    "update_meta_if_env",
+    *_DEP_FIELDS,
+)
 _ADR_FIELDS = {
     "add_deps_recursive": "add_deps_recursive",
     "adr": "add_deps_recursive",
@@ -50,6 +58,7 @@ _REPLACE_FIELDS = (
     "env_prefix",
     "download",
     "python_package",
+    "script_name",
 )
 
 
@@ -151,9 +160,16 @@ def _declared_key(
     singles: dict[str, dict], name: str, value: str | None, where: str
 ) -> tuple[str, str | None]:
     if value is not None:
+        if f"{name}.{value}" in singles:  # a static name with a dot (_v0.5)
+            return _declared_key(singles, f"{name}.{value}", None, where)
         if f"{name}.#" in singles:
             return f"{name}.#", value
         raise _error("variation-not-dynamic", where=where, name=name, value=value, declared=singles)
+    if name not in singles and "." in name:
+        # a dotted name given as one string (base, default, alias): static, else dynamic
+        head, _, rest = name.partition(".")
+        if rest:
+            return _declared_key(singles, head, rest, where)
     if name not in singles:
         if f"{name}.#" in singles:
             raise _error("variation-needs-value", where=where, name=name, declared=singles)
@@ -206,9 +222,12 @@ def _expand(
             pick = str(pick).lstrip("_")
             if pick in forbidden:
                 continue
-            if pick not in singles:
+            if pick not in singles and not (
+                "." in pick and pick.partition(".")[0] + ".#" in singles
+            ):
                 raise _error("variation-default", where=where, name=pick, group=group)
-            chosen[pick] = None
+            pkey, pval = _declared_key(singles, pick, None, where)
+            chosen[pkey] = pval
         if chosen == before:
             _groups(singles, chosen, where)
             return
@@ -239,6 +258,17 @@ def _all_groups(singles: dict[str, dict]) -> dict[str, list[str]]:
 
 def _check_combinations(meta: dict, chosen: dict[str, str | None], where: str) -> None:
     names = {k.removesuffix(".#") for k in chosen}
+    valid = [
+        {str(p).lstrip("_") for p in _as_list(c)}
+        for c in meta.get("valid_variation_combinations") or []
+    ]
+    if valid and not any(v <= names for v in valid):
+        raise _error(
+            "variation-not-valid",
+            where=where,
+            names=sorted(names),
+            valid=[sorted(v) for v in valid],
+        )
     for combo in meta.get("invalid_variation_combinations") or []:
         parts = {str(p).lstrip("_") for p in _as_list(combo)}
         if parts and parts <= names:

@@ -73,10 +73,37 @@ def test_which_rule_parsed_it() -> None:
     assert parse_version("2.39.5.windows.1").release == (2, 39, 5)
 
 
-@pytest.mark.parametrize("text", ["", "   ", "latest", "master", "-"])
-def test_text_without_digits_is_not_a_version(text: str) -> None:
+@pytest.mark.parametrize("text", ["", "   ", "-", "not installed", "_x"])
+def test_text_without_digits_that_is_no_name_is_not_a_version(text: str) -> None:
     with pytest.raises(UsageError, match="not a version"):
         parse_version(text)
+
+
+@pytest.mark.parametrize("name", ["master", "main", "custom", "dev", "latest", "dev-clean"])
+def test_named_versions_match_only_their_own_name(name: str) -> None:
+    v = parse_version(name)
+    assert v.named and v.release == () and str(v) == name
+    assert satisfies(name, version=name)
+    assert not satisfies(name, version="main" if name != "main" else "master")
+    assert not satisfies(name, version="1.0")
+    assert not satisfies("1.0", version=name)
+    assert compare(name, name) == 0 and hash(parse_version(name)) == hash(parse_version(name))
+
+
+def test_named_versions_sort_below_numbers_as_mlcflow_reads_them() -> None:
+    # MLCFlow compares 'master' as 0: it passes a version_max and fails a version_min
+    assert compare("master", "0.0.1") < 0 and compare("3.11", "master") > 0
+    assert satisfies("master", version_max="2.0")
+    assert not satisfies("master", version_min="1.0")
+    assert newest(["master", "1.2", "1.10"]) == "1.10"
+    assert version_tags("master") == []
+
+
+def test_a_named_bound_is_refused() -> None:
+    with pytest.raises(UsageError, match="version_min 'master' is a named version"):
+        satisfies("3.11.7", version_min="master")
+    with pytest.raises(UsageError, match="version_max 'main' is a named version"):
+        validate_constraint(version_max="main")
 
 
 def test_non_string_is_rejected() -> None:

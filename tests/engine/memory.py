@@ -99,7 +99,9 @@ class MemoryProvider:
         self.cached = set(cached)
         self._dialect = MemoryDialect(files)
 
-    def find_candidates(self, query: Query, name: str | None, *, root: bool) -> list[Entry]:
+    def find_candidates(
+        self, query: Query, name: str | None, *, root: bool, via: str = ""
+    ) -> list[Entry]:
         out = []
         for e in self.entries:
             if name and name not in (e.alias, e.uid):

@@ -116,7 +116,7 @@ def test_a_cycle_of_two_nested_runs_is_caught_before_anything_of_it_runs(ectx, s
         run_request(ectx, {"query": "x"})
 
 
-class ToyDialect:
+class ToyDialect(dialect_module.DialectDefaults):
     """A dialect unlike ckx's (as MLCFlow's is): TOY_ variables, go.sh, hooks get a plain dict
     and run in the run folder, the script reports through toy-env.out in its folder."""
 

@@ -56,7 +56,6 @@ def test_canonical_string_round_trips():
         ("get,py thon", 8, "expected ',' or the end"),
         ("get,!x", 5, "expected a tag"),
         ("_", 2, "variation name"),
-        ("-_v.1", 4, "takes no value"),
         ("_d.", 4, "expected a value"),
     ],
 )
@@ -69,6 +68,14 @@ def test_errors_point_at_the_offending_character(text, pos, fragment):
     lines = msg.splitlines()
     assert lines[1].strip() == text.strip() or lines[1] == "  " + text
     assert lines[2].index("^") - 2 == pos - 1
+
+
+def test_dotted_variations_are_name_and_value_until_an_entry_decides():
+    # _v0.5 may be MLCFlow's static variation 'v0.5' or the dynamic 'v0.#' with value 5
+    q = parse("run-abtf-inference,_v0.5,_bert-99.9,-_x.y")
+    assert [(v.name, v.value) for v in q.variations] == [("v0", "5"), ("bert-99", "9")]
+    assert q.not_variations == ("x.y",)
+    assert parse(str(q)) == q
 
 
 def test_contradictions_are_errors():
