@@ -99,14 +99,17 @@ class Context:
     ) -> list[Entry]:
         """Entries of ``automation`` whose tags match ``query`` (and alias/uid glob ``name``).
 
-        Searches among the kinds that are resolved and run (:data:`RESOLVED_KINDS`) refuse
-        two hits that share a uid at different paths (a ResolutionError naming both): a copy
-        claiming a built-in's identity must not be picked, or share its cache. Listing and
-        managing entries (``ls``, ``rm``, ``lint`` ...) pass ``unique_uids=False``."""
+        Searches that pick candidates (a query or a name) among the kinds that are planned
+        (:data:`RESOLVED_KINDS`) refuse two hits that share a uid at different paths (a
+        ResolutionError naming both): a copy claiming a built-in's identity must not be
+        picked. A built-in entry and its twin in a foreign repo (MLCFlow's) are not a clash:
+        the engine's provider chooses by dialect. Listing and managing entries (``ls``,
+        ``rm``, ``lint`` ...) pass ``unique_uids=False``."""
         if isinstance(query, str):
             query = parse(query)
-        if unique_uids is None:
-            unique_uids = automation in RESOLVED_KINDS
+        if unique_uids is None:  # a query or a name picks candidates; neither is a listing
+            picking = bool(name) or (query is not None and not query.is_empty())
+            unique_uids = picking and automation in RESOLVED_KINDS
         return self.index.search(
             automation, query, repo=repo, name=name, unique_uids=bool(unique_uids)
         )

@@ -452,8 +452,18 @@ class Index:
         naming both (a resolver must never pick between entries that claim one identity)."""
         hits = self._guarded(self._search, automation, query, repo=repo, name=name)
         if unique_uids:
-            check_unique_uids(hits)
+            check_unique_uids(hits, self._twins)
         return hits
+
+    def _twins(self, a: Entry, b: Entry) -> bool:
+        """A built-in entry and its twin in a foreign repo registered as it is (ckx's
+        ``get-python3`` carries the uid of MLCFlow's): the engine's provider chooses between
+        those by dialect, so their shared uid is by design, not a claim."""
+        repos = [self.registry.find(e.repo) for e in (a, b)]
+        kinds = {r.kind for r in repos if r is not None}
+        return "builtin" in kinds and any(
+            r is not None and r.kind == "user" and not strict_keys(r) for r in repos
+        )
 
     def problems(self, repo: str | None = None, automation: str | None = None) -> list[Problem]:
         return self._guarded(self._problems, repo, automation)
@@ -563,12 +573,13 @@ class Index:
         return self.db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
 
 
-def check_unique_uids(hits: list[Entry]) -> None:
-    """ResolutionError when two entries at different paths share a uid."""
+def check_unique_uids(hits: list[Entry], twins=None) -> None:
+    """ResolutionError when two entries at different paths share a uid (unless ``twins(a, b)``
+    says the pair shares it by design)."""
     seen: dict[str, Entry] = {}
     for e in hits:
         other = seen.get(e.uid) if e.uid else None
-        if other is not None and other.path != e.path:
+        if other is not None and other.path != e.path and not (twins and twins(other, e)):
             from ckx.core.errors import ResolutionError
 
             raise ResolutionError(
