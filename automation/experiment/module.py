@@ -15,6 +15,8 @@ from typing import Any
 
 from ckx.core.errors import NotFoundError, ResolutionError, UsageError
 from ckx.experiments.benchmark import names as _names
+from ckx.experiments.records import tell_redacted
+from ckx.experiments.replaysafe import safe_replay
 
 # --- reading ------------------------------------------------------------------------------
 
@@ -255,6 +257,7 @@ def dashboard(ctx, i: dict[str, Any]) -> dict[str, Any]:
     out = Path(str(_out(i) or ctx.home / "dashboard")).expanduser().resolve()
     exps = ctx.search("experiment", i.get("query"), repo=i.get("repo"), name=i.get("entry"))
     info = build(out, [(e, _points(e)) for e in exps])
+    tell_redacted(ctx.ui, info["redacted"], "hidden in the dashboard")
     ctx.ui.print(
         f"dashboard: file://{info['index']}  ({len(exps)} experiment(s), {info['plots']} plot(s))"
     )
@@ -272,6 +275,7 @@ def zip(ctx, i: dict[str, Any]) -> dict[str, Any]:  # noqa: A001  (the CK verb)
     exps = _experiments(ctx, i)
     out = Path(str(_out(i) or i.get("zip") or "ckr.zip")).expanduser()
     info = zip_entries(exps, out, source=None)
+    tell_redacted(ctx.ui, info["redacted"], "redacted in the archive")
     ctx.ui.print(
         f"wrote {out.resolve()}: {len(exps)} entr{'y' if len(exps) == 1 else 'ies'}, {info['files']} files"
     )
@@ -340,7 +344,7 @@ def replay(ctx, i: dict[str, Any]) -> dict[str, Any]:
     if lock is None:
         raise NotFoundError(f"{where} has no recorded plan (lock) to replay")
     _check_artifacts(ctx, lock, where)
-    out = _rerun(ctx, point, lock, i)
+    out = _rerun(ctx, e, point, lock, i)
     diffs = _plan_differences(lock, out.get("lock"))
     for d in diffs:
         ctx.ui.warn(f"the plan differs from the recorded one: {d}")
@@ -360,8 +364,9 @@ def replay(ctx, i: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _rerun(ctx, point, lock: dict[str, Any], i: dict[str, Any]) -> dict[str, Any]:
-    """Run the point's configuration again, pinned to its recorded plan ``lock``."""
+def _rerun(ctx, e, point, lock: dict[str, Any], i: dict[str, Any]) -> dict[str, Any]:
+    """Run the point's configuration again, pinned to its recorded plan ``lock``; recorded
+    paths are data, never run (:func:`ckx.experiments.replaysafe.safe_replay`)."""
     import json
     import tempfile
 
@@ -370,9 +375,10 @@ def _rerun(ctx, point, lock: dict[str, Any], i: dict[str, Any]) -> dict[str, Any
 
     inp = point.inputs
     program = ctx.load("program", inp.get("program_uid") or inp["program"])
+    env, lock = safe_replay(ctx, e, inp, lock, i.get("env"))
     req = {
         **(inp.get("inputs") or {}),
-        "env": dict(inp.get("env") or {}),
+        "env": env,
         "query": parse(",".join(inp.get("variations") or [])) if inp.get("variations") else None,
         "want_lock": True,
         "quiet": i.get("quiet"),

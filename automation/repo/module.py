@@ -22,9 +22,16 @@ def _alias_from(i: dict, fallback: str | None = None) -> str:
 def add(ctx, i: dict) -> dict:
     alias = _alias_from(i)
     path = Path(i["path"]).expanduser().resolve() if i.get("path") else ctx.home / "repos" / alias
-    if ctx.registry.find(alias):
+    held = ctx.registry.find_any(alias)
+    if held is not None and held.kind == "untrusted" and (not i.get("path") or path == held.path):
+        repo = ctx.registry.trust(alias)
+        ctx.index.invalidate()
+        n = len(ctx.search(None, None, repo=alias, unique_uids=False))
+        ctx.ui.print(f"trusted repo '{alias}' at {repo.path}: its {n} entries are now used")
+        return {"repo": repo.to_dict(), "created": False, "trusted": True}
+    if held is not None:
         raise ConflictError(
-            f"a repo named '{alias}' is already registered at {ctx.registry.get(alias).path}",
+            f"a repo named '{alias}' is already registered at {held.path}",
             hint=f"pick another name or remove it first: ckx rm repo:{alias}",
         )
     desc = read_repo_description(path) if path.is_dir() else {}
@@ -141,7 +148,7 @@ def _git(cmd: list[str], url: str) -> None:
 
 
 def ls(ctx, i: dict) -> dict:
-    repos = ctx.registry.repos
+    repos = [*ctx.registry.repos, *ctx.registry.untrusted]
     for r in repos:
         ctx.ui.print(f"{r.alias:<20} {r.kind:<8} {r.path}" + (f"  ({r.url})" if r.url else ""))
     return {"list": [r.to_dict() for r in repos]}
@@ -166,8 +173,8 @@ def show(ctx, i: dict) -> dict:
 
 def rm(ctx, i: dict) -> dict:
     alias = _alias_from(i)
-    repo = ctx.registry.get(alias)
-    if repo.kind != "user":
+    repo = ctx.registry.find_any(alias) or ctx.registry.get(alias)
+    if repo.kind not in ("user", "untrusted"):
         raise UsageError(f"the {repo.kind} repo '{alias}' cannot be removed")
     delete = bool(i.get("delete") or i.get("all"))
     owned = repo.path.resolve().is_relative_to((ctx.home / "repos").resolve())
@@ -196,6 +203,7 @@ def rm(ctx, i: dict) -> dict:
 
 def zip(ctx, i: dict) -> dict:  # noqa: A001  (CK's verb)
     """Write every entry of a repo into a repo-fragment archive (``ckr.zip`` by default)."""
+    from ckx.experiments.records import tell_redacted
     from ckx.experiments.repozip import zip_entries
 
     repo = ctx.registry.get(_alias_from(i))
@@ -205,6 +213,7 @@ def zip(ctx, i: dict) -> dict:  # noqa: A001  (CK's verb)
     )  # `out` is the output mode in ckx.access
     out = Path(str(target if target not in (None, True) else "ckr.zip")).expanduser()
     info = zip_entries(entries, out, source={"alias": repo.alias, "uid": repo.uid})
+    tell_redacted(ctx.ui, info["redacted"], "redacted in the archive")
     ctx.ui.print(
         f"wrote {out.resolve()}: {len(entries)} entries of repo '{repo.alias}', {info['files']} files"
     )
@@ -217,9 +226,22 @@ def unzip(ctx, i: dict) -> dict:
 
     repo = ctx.registry.get(_alias_from(i, "local"))
     archive = Path(str(i.get("zip") or i.get("file") or "ckr.zip")).expanduser()
-    report = unzip_into(ctx, repo, archive, overwrite=bool(i.get("overwrite")))
+    report = unzip_into(
+        ctx,
+        repo,
+        archive,
+        overwrite=bool(i.get("overwrite")),
+        allow_code=bool(i.get("allow_code")),
+    )
     for cid in report.added:
         ctx.ui.print(f"added {cid}")
+    for what in report.refused:
+        ctx.ui.warn(f"refused {what}")
+    if report.untrusted_repo:
+        ctx.ui.warn(
+            f"code entries went into the untrusted repo '{report.untrusted_repo}', which ckx "
+            f"does not use: review them, then trust it with: ckx add repo:{report.untrusted_repo}"
+        )
     for cid in report.replaced:
         ctx.ui.print(f"replaced {cid}")
     for cid in report.identical:

@@ -17,8 +17,16 @@ import sys
 # path of main) imports only ckx.core.version.
 
 
+#: Options whose value names a repo: a name or a pattern, never a path.
+_REPO_OPTIONS = ("repo", "record_repo", "repo_uoa")
+
+
 def parse_argv(argv: list[str]) -> dict:
-    """Translate argv (without the program name) into a request dict."""
+    """Translate argv (without the program name) into a request dict.
+
+    Malformed input is a UsageError naming the argument: text that is not valid UTF-8 (a lone
+    surrogate, as undecodable bytes arrive), an option with an empty name part (``--env.=x``,
+    ``--adr..x=1``), a lone ``@``, a repo option that is a path (``--repo=../../etc``)."""
     from ckx.core.commands import command
     from ckx.core.errors import UsageError
 
@@ -26,16 +34,19 @@ def parse_argv(argv: list[str]) -> dict:
     positional: list[str] = []
     extra: list[str] | None = None
     for k, a in enumerate(argv):
+        _check_arg(a, k)
         if a == "--":
             extra = argv[k + 1 :]
+            for j, b in enumerate(extra, start=k + 1):
+                _check_arg(b, j)
             break
-        if a.startswith("@") and len(a) > 1:
+        if a == "@":
+            raise UsageError("a lone '@': name the input file", hint="e.g. ckx run @input.yaml")
+        if a.startswith("@"):
             _merge(req, _load_input_file(a[1:]))
         elif a.startswith("--") and len(a) > 2:
             key, eq, value = a[2:].partition("=")
-            if not key:
-                raise UsageError(f"bad option '{a}'")
-            _set(req, key, value if eq else True)
+            _set(req, _option_key(key, a), value if eq else True)
         elif a in ("-h",):
             req["help"] = True
         elif a.startswith("-") and len(a) > 1 and not a[1].isdigit() and positional == []:
@@ -44,6 +55,11 @@ def parse_argv(argv: list[str]) -> dict:
             positional.append(a)
     if extra is not None:
         req["unparsed"] = extra
+    from ckx.app.api import check_repo_name
+
+    for key in _REPO_OPTIONS:
+        if key in req:
+            check_repo_name(req[key], f"--{key}")
     if positional:
         req["action"] = positional[0]
         rest = positional[1:]
@@ -60,6 +76,40 @@ def parse_argv(argv: list[str]) -> dict:
     return req
 
 
+def _check_arg(a: str, k: int) -> None:
+    from ckx.core.errors import UsageError
+
+    try:
+        a.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise UsageError(
+            f"argument {k + 1} ({a[: e.start]!a}...) is not valid UTF-8 text",
+            hint="pass names, tags and values as UTF-8 text",
+        ) from None
+    if "\0" in a:
+        raise UsageError(f"argument {k + 1} holds a NUL character")
+
+
+def _option_key(key: str, arg: str) -> str:
+    """The dotted key of ``--key.sub=value``; every part must be a name."""
+    from ckx.core.errors import UsageError
+
+    parts = key.split(".")
+    if not key or any(p == "" for p in parts):
+        raise UsageError(
+            f"bad option '{arg}': an empty name "
+            + ("before '='" if not key else "between dots" if "" in parts[1:-1] else "part"),
+            hint="options are written --key=value or --key.sub=value, e.g. --env.X=1",
+        )
+    head = parts[0].replace("-", "_")
+    if not head.replace("_", "").isalnum() or not head.isascii():
+        raise UsageError(
+            f"bad option '{arg}': '{parts[0]}' is not an option name",
+            hint="option names use letters, digits, '-' and '_'",
+        )
+    return key
+
+
 def _load_input_file(path: str) -> dict:
     from pathlib import Path
 
@@ -67,7 +117,7 @@ def _load_input_file(path: str) -> dict:
     from ckx.core.metafile import load_meta
 
     p = Path(path)
-    if not p.is_file():
+    if not p.is_file():  # (a NUL or a lone surrogate never gets here: _check_arg refused it)
         raise NotFoundError(f"input file '{path}' not found")
     if p.suffix not in (".json", ".yaml", ".yml"):
         raise UsageError(f"input file '{path}' must be .json, .yaml or .yml")
@@ -119,6 +169,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as e:  # read-only or full CKX_HOME, a file where a folder must be ...
+        from ckx.core.errors import storage_error
+
+        err = storage_error(e)
+        _print_error(err, debug)
+        return err.exit_code
 
 
 def _print_error(e, debug: bool) -> None:

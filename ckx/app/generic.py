@@ -9,6 +9,7 @@ Each takes ``(ctx, i)`` and returns a dict; human output goes through ``ctx.ui.p
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,7 +26,10 @@ if TYPE_CHECKING:
 def _matches(ctx: Context, i: dict, *, need: bool = True) -> list[Entry]:
     automation = i["automation"]
     name = i.get("entry")
-    hits = ctx.search(automation, i.get("query"), repo=i.get("repo"), name=name)
+    repo = i.get("repo")
+    if isinstance(repo, str) and not any(c in repo for c in "*?["):
+        ctx.registry.get(repo)  # an unknown (or untrusted) repo is an error, not an empty list
+    hits = ctx.search(automation, i.get("query"), repo=i.get("repo"), name=name, unique_uids=False)
     if not hits and need:
         if name and not any(c in name for c in "*?["):
             raise ctx.not_found(automation, name, repo=i.get("repo"))
@@ -47,7 +51,51 @@ def _one(ctx: Context, i: dict) -> Entry:
             )
             return hits[k]
         return hits[0]
-    return ctx.load(i["automation"], i["entry"], repo=i.get("repo"))
+    return ctx.load(i["automation"], i["entry"], repo=i.get("repo"), unique_uids=False)
+
+
+def _is_builtin(ctx: Context, repo_alias: str) -> bool:
+    repo = ctx.registry.find(repo_alias)
+    return repo is not None and repo.kind == "builtin"
+
+
+def _refuse_builtin(ctx: Context, entries: list[Entry], verb: str) -> None:
+    """Built-in entries are ckx itself (often a git checkout): no generic action changes them."""
+    for e in entries:
+        if _is_builtin(ctx, e.repo):
+            raise UsageError(
+                f"{e.cid} is part of ckx itself and is read-only: not {verb}",
+                hint=f"copy it and change the copy: ckx cp {e.automation}:{e.alias} "
+                f"local:{e.automation}:my-{e.alias}",
+            )
+
+
+def _check_new_alias(alias: str) -> str:
+    """A name for a new entry: the alias syntax of every meta, never a pattern or a path."""
+    from ckx.core.schema import BASE_SCHEMA
+
+    if not re.fullmatch(BASE_SCHEMA["properties"]["alias"]["pattern"], alias):
+        raise UsageError(
+            f"'{alias}' is not a valid entry name"
+            + (
+                " (wildcards name several entries, never a new one)"
+                if any(c in alias for c in "*?[")
+                else ""
+            ),
+            hint="names start with a letter or digit and use letters, digits, '-', '_', '.', '@', '+'",
+        )
+    return alias
+
+
+def _one_source(ctx: Context, i: dict, example: str) -> Entry:
+    """The one entry an action changes: a name, never a pattern."""
+    name = ctx.require(i.get("entry"), "the entry", example)
+    if any(c in name for c in "*?["):
+        raise UsageError(
+            f"'{name}' is a pattern; this action changes one entry, named exactly",
+            hint=f"list the candidates with: ckx ls {i['automation']}:{name}",
+        )
+    return ctx.load(i["automation"], name, repo=i.get("repo"), unique_uids=False)
 
 
 def _list(ctx: Context, hits: list[Entry], what: str = "cid") -> None:
@@ -87,10 +135,18 @@ def add(ctx: Context, i: dict) -> dict:
     alias = ctx.require(
         i.get("entry"), "the new entry's name", f"ckx add {automation}:my-entry --tags=a,b"
     )
-    if any(c in alias for c in "*?["):
-        raise UsageError(f"'{alias}' is a pattern, not a name for a new entry")
+    _check_new_alias(alias)
     repo = _target_repo(ctx, i)
-    existing = [e for e in ctx.search(automation, None, name=alias) if e.repo == repo.alias]
+    if repo.kind == "builtin":
+        raise UsageError(
+            f"the repo '{repo.alias}' is part of ckx itself and is read-only",
+            hint=f"add it to your own repo: ckx add {automation}:{alias} (goes to 'local')",
+        )
+    existing = [
+        e
+        for e in ctx.search(automation, None, name=alias, unique_uids=False)
+        if e.repo == repo.alias
+    ]
     if existing:
         raise ConflictError(
             f"{automation}:{alias} already exists in repo '{repo.alias}' at {existing[0].path}"
@@ -146,12 +202,7 @@ def rm(ctx: Context, i: dict) -> dict:
             hint=f"e.g. ckx rm {i['automation']}:NAME, ckx rm '{i['automation']}:*' --force",
         )
     hits = _matches(ctx, i)
-    for e in hits:
-        if e.repo == "builtin" and not i.get("force_builtin"):
-            raise UsageError(
-                f"{e.cid} is part of ckx itself and is not removed",
-                hint="remove it from git instead",
-            )
+    _refuse_builtin(ctx, hits, "removed")
     ask = not (i.get("force") or i.get("f") or ctx.quiet)
     if ask:
         listing = "\n".join(f"  {e.cid}  ({e.path})" for e in hits)
@@ -188,12 +239,9 @@ def _new_name(i: dict) -> str:
 
 
 def ren(ctx: Context, i: dict) -> dict:
-    e = ctx.load(
-        i["automation"],
-        ctx.require(i.get("entry"), "the entry to rename", "ckx ren script:old new"),
-        repo=i.get("repo"),
-    )
-    new = _new_name(i)
+    e = _one_source(ctx, i, "ckx ren script:old new")
+    _refuse_builtin(ctx, [e], "renamed")
+    new = _check_new_alias(_new_name(i))
     dest = e.path.parent / new
     if dest.exists():
         raise ConflictError(f"{dest} already exists")
@@ -207,15 +255,20 @@ def ren(ctx: Context, i: dict) -> dict:
 
 
 def _copy_or_move(ctx: Context, i: dict, move: bool) -> dict:
-    e = ctx.load(
-        i["automation"],
-        ctx.require(i.get("entry"), "the entry", "ckx cp script:a local:script:b"),
-        repo=i.get("repo"),
-    )
+    e = _one_source(ctx, i, "ckx cp script:a local:script:b")
+    if move:
+        _refuse_builtin(ctx, [e], "moved")
     target = _new_name(i)
     cid = parse_cid(target) if ":" in target else None
     repo = ctx.registry.get(cid.repo if cid and cid.repo else e.repo)
-    new_alias = (cid.entry if cid else target) or e.alias  # no entry part: keep the alias
+    if repo.kind == "builtin":
+        hint_repo = "local" if e.repo != "local" else e.repo
+        raise UsageError(
+            f"the repo '{repo.alias}' is part of ckx itself and is read-only",
+            hint=f"copy into your own repo: ckx cp {e.automation}:{e.alias} "
+            f"{hint_repo}:{e.automation}:NEW-NAME",
+        )
+    new_alias = _check_new_alias((cid.entry if cid else target) or e.alias)  # no entry: keep it
     dest = repo.folder_for(e.automation) / new_alias
     if dest.exists():
         raise ConflictError(f"{dest} already exists")
@@ -246,6 +299,7 @@ def mv(ctx: Context, i: dict) -> dict:
 
 def update(ctx: Context, i: dict) -> dict:
     hits = _matches(ctx, i)
+    _refuse_builtin(ctx, hits, "updated")
     changes = dict(i.get("meta") or {})
     if i.get("query") and i["query"].tags:
         changes.setdefault("tags", list(i["query"].tags))
@@ -297,17 +351,21 @@ def lint(ctx: Context, i: dict) -> dict:
         None,
         repo=i.get("repo"),
         name=i.get("entry"),
+        unique_uids=False,
     )
     warnings: list[str] = []
     for e in entries:
         f = find_meta_file(e.path)
         if f is None:
             continue
+        problems += _strict_problems(f)  # what a foreign repo's tolerant read let through
         problems += problems_of(e.meta, f, e.automation, ctx.registry)
         problems += hook_problems(ctx, e)  # customize.py against its hook spec
         warnings += _tolerated(f)
     problems += _duplicates(
-        ctx.search(None, None) if not automation or automation == "*" else entries
+        ctx.search(None, None, unique_uids=False)
+        if not automation or automation == "*"
+        else entries
     )
     for p in problems:
         ctx.ui.print(p)
@@ -337,6 +395,14 @@ def _tolerated(meta_file) -> list[str]:
     except MetaError:
         return []  # reported as a problem already
     return [f"{meta_file}: warning: {note}" for note in tolerate(raw)]
+
+
+def _strict_problems(meta_file: Path) -> list[str]:
+    try:
+        load_meta(meta_file)
+    except MetaError as e:
+        return [e.message]
+    return []
 
 
 def _duplicates(entries: list[Entry]) -> list[str]:

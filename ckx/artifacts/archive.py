@@ -10,6 +10,11 @@ not exist or holds the whole archive.
 
 ``strip_components=N`` drops the first N path components of every member, like GNU tar's
 ``--strip-components``; members with N or fewer components are skipped.
+
+Bounded: an archive may not expand to more than :data:`EXTRACT_LIMITS` allow — total bytes,
+number of members, and (above :data:`RATIO_FLOOR` bytes) bytes per byte of archive — so a
+"zip bomb" is refused before anything is written. Each limit is changed by the environment
+variable of its name (docs/security.md).
 """
 
 from __future__ import annotations
@@ -23,6 +28,63 @@ from typing import IO
 from ckx.core.errors import ArchiveError, ConflictError, NotFoundError, UsageError
 
 KINDS = ("zip", "tar", "tar.gz", "tar.bz2", "tar.xz")
+
+#: Limits of one extraction; the environment variable of each name overrides it.
+EXTRACT_LIMITS = {
+    "CKX_EXTRACT_MAX_BYTES": 512 * 1024**3,  # total size of the extracted files
+    "CKX_EXTRACT_MAX_MEMBERS": 5_000_000,  # files, folders and links (ImageNet train: 1.3M)
+    "CKX_EXTRACT_MAX_RATIO": 200,  # extracted bytes per archive byte (real data: < 20)
+}
+#: Archives that expand to less than this are never refused for their ratio (text compresses
+#: well, and a small archive cannot fill a disk).
+RATIO_FLOOR = 16 * 1024 * 1024
+
+
+def extract_limit(name: str) -> int:
+    """The limit ``name`` of :data:`EXTRACT_LIMITS`, from the environment when set there."""
+    raw = os.environ.get(name)
+    if raw:
+        try:
+            return max(1, int(raw))
+        except ValueError:
+            pass
+    return EXTRACT_LIMITS[name]
+
+
+class _Budget:
+    """Counts members and bytes against the limits while an archive is planned and written."""
+
+    def __init__(self, archive: Path) -> None:
+        self.archive = archive
+        self.size = max(archive.stat().st_size, 1)
+        self.max_bytes = extract_limit("CKX_EXTRACT_MAX_BYTES")
+        self.max_members = extract_limit("CKX_EXTRACT_MAX_MEMBERS")
+        self.max_ratio = extract_limit("CKX_EXTRACT_MAX_RATIO")
+        self.members = 0
+        self.bytes = 0
+
+    def add(self, nbytes: int, members: int = 1) -> None:
+        self.members += members
+        self.bytes += max(nbytes, 0)
+        if self.members > self.max_members:
+            self._refuse(f"more than {self.max_members} members", "CKX_EXTRACT_MAX_MEMBERS")
+        if self.bytes > self.max_bytes:
+            self._refuse(f"expands to more than {self.max_bytes} bytes", "CKX_EXTRACT_MAX_BYTES")
+        if self.bytes > RATIO_FLOOR and self.bytes > self.max_ratio * self.size:
+            self._refuse(
+                f"expands to more than {self.bytes} bytes from {self.size} "
+                f"(over {self.max_ratio} times its size)",
+                "CKX_EXTRACT_MAX_RATIO",
+            )
+
+    def _refuse(self, what: str, var: str) -> None:
+        raise ArchiveError(
+            f"archive {self.archive} {what}; nothing was extracted",
+            hint=f"a decompression bomb, or a genuinely huge archive: if you trust it, raise {var} "
+            "(see docs/security.md)",
+        )
+
+
 _SUFFIXES = {
     ".zip": "zip",
     ".tar": "tar",
@@ -77,10 +139,11 @@ def extract(
     tmp = dest.parent / f".{dest.name}.extract-{os.urandom(4).hex()}"
     tmp.mkdir()
     try:
+        budget = _Budget(archive)
         if kind == "zip":
-            names = _extract_zip(archive, tmp, strip_components)
+            names = _extract_zip(archive, tmp, strip_components, budget)
         else:
-            names = _extract_tar(archive, tmp, strip_components)
+            names = _extract_tar(archive, tmp, strip_components, budget)
         if dest.is_dir():
             dest.rmdir()  # empty (checked above); a rename cannot replace a directory
         os.rename(tmp, dest)
@@ -128,12 +191,12 @@ def _bad(archive: Path, member: str, reason: str) -> ArchiveError:
 # --- tar ---------------------------------------------------------------------------------
 
 
-def _extract_tar(archive: Path, root: Path, strip: int) -> list[str]:
+def _extract_tar(archive: Path, root: Path, strip: int, budget: _Budget) -> list[str]:
     import tarfile
 
     try:
         with tarfile.open(archive, "r:*") as tf:
-            members = _plan_tar(archive, tf.getmembers(), strip)
+            members = _plan_tar(archive, _bounded_members(tf, budget), strip)
             _extract_tar_members(tf, members, root, archive)
     except tarfile.TarError as exc:
         raise ArchiveError(f"cannot read tar archive {archive}: {exc}") from exc
@@ -142,7 +205,14 @@ def _extract_tar(archive: Path, root: Path, strip: int) -> list[str]:
     return [m.name for m in members]
 
 
-def _plan_tar(archive: Path, members: list, strip: int) -> list:
+def _bounded_members(tf, budget: _Budget):
+    """The members, read one by one and counted (getmembers() would read them all first)."""
+    for m in tf:
+        budget.add(m.size if m.isfile() else 0)
+        yield m
+
+
+def _plan_tar(archive: Path, members, strip: int) -> list:
     """Check every member and return copies renamed for ``strip``; raise on the first bad one."""
     planned, seen = [], set()
     for m in members:
@@ -194,11 +264,13 @@ def _extract_tar_members(tf, members: list, root: Path, archive: Path) -> None:
 # --- zip ---------------------------------------------------------------------------------
 
 
-def _extract_zip(archive: Path, root: Path, strip: int) -> list[str]:
+def _extract_zip(archive: Path, root: Path, strip: int, budget: _Budget) -> list[str]:
     import zipfile
 
     try:
         with zipfile.ZipFile(archive) as zf:
+            for info in zf.infolist():  # the declared sizes (zipfile never reads past them)
+                budget.add(info.file_size)
             plan = _plan_zip(archive, zf, strip)
             for info, name in plan:
                 _extract_zip_member(zf, info, name, root, archive)

@@ -11,7 +11,14 @@ download leaves nothing behind except after Ctrl-C, when the ``.part`` file is k
 next fetch of the same URL resumes it.
 
 An artefact with no published sha256 is checked against ``known_hashes`` (a JSON file): the
-first download records its sha256 there, with a warning, and later downloads must match it.
+first download records its sha256 there with its source, with a warning, and later downloads
+must match it. A hash learned from a mirror is provisional: other mirrors must match it, but
+the origin's file is never refused for it (the origin's hash replaces it).
+
+Time is bounded: a whole fetch stops after ``CKX_DOWNLOAD_DEADLINE`` seconds, and a body that
+delivers fewer than ``CKX_DOWNLOAD_STALL_BYTES`` in ``CKX_DOWNLOAD_STALL_S`` seconds is a stall
+(the connection is dropped and resumed; when every try stalls the source fails). Either way
+the ``.part`` file is kept and the next fetch resumes it.
 A per-artefact lock (:func:`ckx.core.locks.path_lock`) makes concurrent fetches of the same
 artefact download it once; the others wait and then find it in the store.
 
@@ -38,6 +45,24 @@ from ckx.core.progress import ProgressSink
 log = logging.getLogger("ckx.artifacts.download")
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+#: Time limits of a fetch (docs/security.md); the environment variable of each name overrides it.
+TIME_LIMITS = {
+    "CKX_DOWNLOAD_DEADLINE": 6 * 3600.0,  # seconds for one whole fetch, all sources together
+    "CKX_DOWNLOAD_STALL_S": 60.0,  # a window of this many seconds ...
+    "CKX_DOWNLOAD_STALL_BYTES": 1024.0,  # ... that brings fewer bytes than this is a stall
+}
+
+
+def time_limit(name: str) -> float:
+    raw = os.environ.get(name)
+    if raw:
+        try:
+            return max(float(raw), 0.001)
+        except ValueError:
+            pass
+    return TIME_LIMITS[name]
+
+
 RETRY_AFTER_CAP_S = 60.0  # never let one server's Retry-After stall a run for longer
 OFFLINE_HINT = (
     "no network, or the host is unreachable. On an offline machine point CKX_MIRROR at a "
@@ -131,6 +156,12 @@ def fetch(
         if expected and store.has(expected):
             return _cached_result(store, expected)
         opts = _Options(progress, timeout, retries, backoff)
+        opts.provisional = bool(
+            expected
+            and artifact.sha256 is None
+            and known is not None
+            and known.from_mirror(artifact)
+        )
         result = _fetch_from_sources(artifact, store, expected, mirrors or [], opts, known)
         if known is not None and artifact.sha256 is None:
             known.record(artifact, result)
@@ -154,6 +185,12 @@ class _Options:
     retries: int
     backoff: float
     session: Any = None  # one requests.Session per fetch, made on first HTTP use
+    provisional: bool = False  # the expected sha256 was learned from a mirror
+    deadline_at: float = field(
+        default_factory=lambda: time.monotonic() + time_limit("CKX_DOWNLOAD_DEADLINE")
+    )
+    stall_s: float = field(default_factory=lambda: time_limit("CKX_DOWNLOAD_STALL_S"))
+    stall_bytes: float = field(default_factory=lambda: time_limit("CKX_DOWNLOAD_STALL_BYTES"))
 
     def http(self) -> Any:
         if self.session is None:
@@ -164,9 +201,17 @@ class _Options:
 class _SourceFailed(Exception):
     """One source did not deliver; the fetch goes on with the next one."""
 
-    def __init__(self, text: str, *, unreachable: bool = False, checksum: bool = False) -> None:
+    def __init__(
+        self,
+        text: str,
+        *,
+        unreachable: bool = False,
+        checksum: bool = False,
+        keep_part: bool = False,
+    ) -> None:
         super().__init__(text)
         self.text, self.unreachable, self.checksum = text, unreachable, checksum
+        self.keep_part = keep_part  # a stalled body is resumed by the next fetch
 
 
 def _fetch_from_sources(
@@ -237,7 +282,9 @@ def _fetch_one(
     else:
         part, digests, size = _download_http(source.location, store, artifact, opts)
     try:
-        _verify(artifact, source, expected, digests, size, known)
+        # a hash learned from a mirror binds the mirrors, never the origin's file
+        check = None if opts.provisional and not source.from_mirror else expected
+        _verify(artifact, source, check, digests, size, known)
     except _SourceFailed:
         _discard(part)
         raise
@@ -283,6 +330,12 @@ def _final_error(
             message,
             hint="the source serves different bytes than expected; nothing was stored. If the "
             "file legitimately changed, update its checksum (or its known-hashes entry)",
+        )
+    if any(f.keep_part for f in failures):
+        return DownloadError(
+            message,
+            hint="the bytes so far are kept: run the same command again to resume "
+            "(CKX_DOWNLOAD_STALL_S / CKX_DOWNLOAD_STALL_BYTES set what counts as a stall)",
         )
     if any(f.unreachable for f in failures):
         return DownloadError(message, hint=OFFLINE_HINT)
@@ -412,9 +465,10 @@ def _download_http(
     try:
         _http_loop(url, writer, state, meta, opts, artifact)
         writer.close()
-    except _SourceFailed:
+    except _SourceFailed as failure:
         writer.close()
-        _discard(part, meta)
+        if not failure.keep_part:
+            _discard(part, meta)
         raise
     except BaseException:  # Ctrl-C and friends: keep the .part so the next fetch resumes it
         writer.close()
@@ -440,9 +494,11 @@ def _http_loop(
         TimeoutError,
     )
     last_error = "no attempt"
+    stalls = 0
     for attempt in range(opts.retries + 1):
         if attempt:
             time.sleep(min(opts.backoff * 2 ** (attempt - 1), 10.0))
+        _check_deadline(opts, artifact, writer)
         try:
             resp = opts.http().get(
                 url, headers=_range_headers(writer, state), stream=True, timeout=opts.timeout
@@ -461,9 +517,12 @@ def _http_loop(
                 continue
             _progress_start(opts, artifact, state.total or artifact.size, writer.written)
             try:
-                for chunk in resp.raw.stream(CHUNK, decode_content=False):
-                    writer.write(chunk)
-                    _progress_update(opts, writer.written)
+                _read_body(resp, writer, opts, artifact)
+            except _Stalled as exc:
+                stalls += 1
+                last_error = str(exc)
+                log.info("%s: %s; resuming", url, last_error)
+                continue
             except drops as exc:
                 last_error = f"connection broken after {writer.written} bytes ({_reason(exc)})"
                 log.info("%s: %s; resuming", url, last_error)
@@ -471,7 +530,51 @@ def _http_loop(
         if state.total is None or writer.written >= state.total:
             return
         last_error = f"body ended at {writer.written} of {state.total} bytes"
-    raise _SourceFailed(f"{url}: gave up after {opts.retries + 1} attempts: {last_error}")
+    raise _SourceFailed(
+        f"{url}: gave up after {opts.retries + 1} attempts: {last_error}",
+        keep_part=stalls > 0 and state.validator is not None,
+    )
+
+
+class _Stalled(Exception):
+    """The body brought too few bytes in the stall window."""
+
+
+def _read_body(resp: Any, writer: _PartWriter, opts: _Options, artifact: Artifact) -> None:
+    """Append the body to ``writer`` as bytes arrive (``read1``: whatever is there, so a server
+    that drips one byte at a time is measured), watching the stall window and the deadline."""
+    window_at, window_from = time.monotonic(), writer.written
+    while True:
+        chunk = resp.raw.read1(CHUNK, decode_content=False)
+        if not chunk:
+            return
+        writer.write(chunk)
+        _progress_update(opts, writer.written)
+        now = time.monotonic()
+        _check_deadline(opts, artifact, writer, now)
+        if now - window_at >= opts.stall_s:
+            got = writer.written - window_from
+            if got < opts.stall_bytes:
+                raise _Stalled(
+                    f"stalled: {got} bytes in {now - window_at:.1f} s, fewer than "
+                    f"{opts.stall_bytes:g} (CKX_DOWNLOAD_STALL_BYTES in CKX_DOWNLOAD_STALL_S)"
+                )
+            window_at, window_from = now, writer.written
+
+
+def _check_deadline(
+    opts: _Options, artifact: Artifact, writer: _PartWriter, now: float | None = None
+) -> None:
+    """DownloadError once the whole fetch has run past its deadline; the .part file stays."""
+    if (now or time.monotonic()) <= opts.deadline_at:
+        return
+    raise DownloadError(
+        f"could not fetch {artifact.label}: the download deadline "
+        f"({time_limit('CKX_DOWNLOAD_DEADLINE'):g} s, CKX_DOWNLOAD_DEADLINE) passed after "
+        f"{writer.written} bytes",
+        hint="the bytes so far are kept: run the same command again to resume (or raise "
+        "CKX_DOWNLOAD_DEADLINE for a slow link)",
+    )
 
 
 def _fatal_request_errors() -> tuple[type[BaseException], ...]:
@@ -606,7 +709,9 @@ class KnownHashes:
     """The sha256 recorded at first download for artefacts that publish none (JSON file).
 
     Format: ``{"version": 1, "files": {"<url>": {"sha256", "size", "md5", "filename",
-    "recorded"}}}``, one entry per origin URL. Written atomically under a lock.
+    "recorded", "source", "from_mirror"}}}``, one entry per origin URL. Written atomically
+    under a lock. An entry learned from a mirror is replaced by the origin's hash the first
+    time the origin itself delivers the file (a mirror can be wrong; the origin is the truth).
     """
 
     def __init__(self, path: Path) -> None:
@@ -621,14 +726,37 @@ class KnownHashes:
                 return check_sha256(entry["sha256"])
         return None
 
+    def from_mirror(self, artifact: Artifact) -> bool:
+        """True when the recorded sha256 of ``artifact`` was learned from a mirror."""
+        files = self._read().get("files", {})
+        for url in artifact.urls:
+            entry = files.get(url)
+            if isinstance(entry, dict) and entry.get("sha256"):
+                return bool(entry.get("from_mirror"))
+        return False
+
     def record(self, artifact: Artifact, result: FetchResult) -> None:
-        """Record ``result`` for every origin URL that has no entry yet (warns when it does)."""
+        """Record ``result`` for every origin URL that has no entry yet, and over an entry
+        learned from a mirror when ``result`` came from the origin (warns in both cases)."""
+        if result.cached:
+            return
         with path_lock(self.path, timeout=60, what="record a known hash"):
             data = self._read()
             files = data.setdefault("files", {})
-            new = [u for u in artifact.urls if u not in files]
+            new = [
+                u
+                for u in artifact.urls
+                if u not in files
+                or (
+                    isinstance(files[u], dict)
+                    and files[u].get("from_mirror")
+                    and not result.from_mirror
+                    and files[u].get("sha256") != result.sha256
+                )
+            ]
             if not new:
                 return
+            replaced = [u for u in new if u in files]
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
             entry = {
                 "sha256": result.sha256,
@@ -636,11 +764,21 @@ class KnownHashes:
                 "md5": result.md5,
                 "filename": artifact.filename,
                 "recorded": stamp,
+                "source": result.source,
+                "from_mirror": result.from_mirror,
             }
             for url in new:
                 files[url] = entry
             data["version"] = 1
             self._write(data)
+        if replaced:
+            log.warning(
+                "%s: the origin's sha256 %s replaces the one a mirror had served; that mirror "
+                "holds a different file",
+                artifact.label,
+                result.sha256,
+            )
+            return
         log.warning(
             "%s publishes no checksum: recorded the sha256 %s of this first download in %s; "
             "later downloads must match it",

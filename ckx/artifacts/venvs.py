@@ -189,7 +189,23 @@ def _template(template: str | None) -> list[str]:
     return list(TEMPLATES[template])
 
 
+def _interpreter(python: str) -> str:
+    """``python`` as a path or a name on PATH; NotFoundError when there is no such program."""
+    found = shutil.which(python) if os.sep not in python else None
+    path = found or python
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        raise NotFoundError(
+            f"no Python interpreter at {python!r} (not an executable file"
+            + ("" if os.sep in python else " and not on PATH")
+            + ")",
+            hint="pass --python=PATH of an installed interpreter, or leave it out to use "
+            f"the one running ckx ({sys.executable})",
+        )
+    return path
+
+
 def _make(tmp: Path, name: str, python: str, system_site_packages: bool) -> None:
+    python = _interpreter(python)
     site = ["--system-site-packages"] if system_site_packages else []
     cmd = [
         python,
@@ -200,9 +216,12 @@ def _make(tmp: Path, name: str, python: str, system_site_packages: bool) -> None
         *site,
         str(tmp),
     ]  # the prompt is not the temp name
-    proc = subprocess.run(
-        cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600
-    )
+    try:
+        proc = subprocess.run(
+            cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600
+        )
+    except OSError as e:  # not a program after all (a script without a shebang, say)
+        raise RunError(f"cannot run {python}: {e.strerror or e}") from None
     if proc.returncode != 0:
         raise RunError(
             f"`{' '.join(cmd)}` failed (exit {proc.returncode}): {_tail(proc.stdout + proc.stderr)}",

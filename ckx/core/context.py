@@ -19,6 +19,10 @@ from ckx.core.query import Query, parse
 from ckx.core.repos import Registry
 from ckx.core.ui import UI
 
+#: Kinds whose entries become nodes of a plan (and whose results are cached): their searches
+#: refuse uid clashes. (Automations are loaded by alias, first repo first, and never cached.)
+RESOLVED_KINDS = frozenset({"script", "package", "program"})
+
 if TYPE_CHECKING:
     from ckx.core.index import Index
 
@@ -50,6 +54,13 @@ class Context:
     ) -> None:
         self.environ = dict(os.environ if environ is None else environ)
         self.home = Path(home).resolve() if home else default_home(self.environ)
+        if self.home.exists() and not self.home.is_dir():
+            from ckx.core.errors import StorageError
+
+            raise StorageError(
+                f"CKX_HOME {self.home} is a file, not a folder",
+                hint="point CKX_HOME at a folder (it is created when missing), or move the file",
+            )
         self.ui = ui or UI()
         self.debug = debug
         self._builtin_root = builtin_root
@@ -71,14 +82,10 @@ class Context:
     # -- repos ---------------------------------------------------------------------------
     def local_repo_path(self) -> Path:
         """The user's ``local`` repo (created on first use)."""
-        p = self.registry.get("local").path
-        p.mkdir(parents=True, exist_ok=True)
-        return p
+        return _made(self.registry.get("local").path)
 
     def state_dir(self, *parts: str) -> Path:
-        p = self.home.joinpath("state", *parts)
-        p.mkdir(parents=True, exist_ok=True)
-        return p
+        return _made(self.home.joinpath("state", *parts))
 
     # -- entries -------------------------------------------------------------------------
     def search(
@@ -88,15 +95,35 @@ class Context:
         *,
         repo: str | None = None,
         name: str | None = None,
+        unique_uids: bool | None = None,
     ) -> list[Entry]:
-        """Entries of ``automation`` whose tags match ``query`` (and alias/uid glob ``name``)."""
+        """Entries of ``automation`` whose tags match ``query`` (and alias/uid glob ``name``).
+
+        Searches that pick candidates (a query or a name) among the kinds that are planned
+        (:data:`RESOLVED_KINDS`) refuse two hits that share a uid at different paths (a
+        ResolutionError naming both): a copy claiming a built-in's identity must not be
+        picked. A built-in entry and its twin in a foreign repo (MLCFlow's) are not a clash:
+        the engine's provider chooses by dialect. Listing and managing entries (``ls``,
+        ``rm``, ``lint`` ...) pass ``unique_uids=False``."""
         if isinstance(query, str):
             query = parse(query)
-        return self.index.search(automation, query, repo=repo, name=name)
+        if unique_uids is None:  # a query or a name picks candidates; neither is a listing
+            picking = bool(name) or (query is not None and not query.is_empty())
+            unique_uids = picking and automation in RESOLVED_KINDS
+        return self.index.search(
+            automation, query, repo=repo, name=name, unique_uids=bool(unique_uids)
+        )
 
-    def load(self, automation: str, name: str, *, repo: str | None = None) -> Entry:
+    def load(
+        self,
+        automation: str,
+        name: str,
+        *,
+        repo: str | None = None,
+        unique_uids: bool | None = None,
+    ) -> Entry:
         """Exactly one entry by alias or uid; NotFoundError with suggestions otherwise."""
-        hits = self.search(automation, None, repo=repo, name=name)
+        hits = self.search(automation, None, repo=repo, name=name, unique_uids=unique_uids)
         if not hits:
             raise self.not_found(automation, name, repo=repo)
         if len(hits) > 1:
@@ -131,3 +158,14 @@ class Context:
         if value in (None, "", []):
             raise UsageError(f"missing {what}", hint=f"for example: {example}")
         return value
+
+
+def _made(p: Path) -> Path:
+    """``p``, created when missing; a StorageError (read-only, full, a file in the way) otherwise."""
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        from ckx.core.errors import storage_error
+
+        raise storage_error(e, "a folder of CKX_HOME") from None
+    return p

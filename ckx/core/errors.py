@@ -99,6 +99,13 @@ class ConflictError(CkxError):
     exit_code = 12
 
 
+class StorageError(CkxError):
+    """ckx's state (``CKX_HOME``) or a target folder cannot be used: read-only, full, not a
+    folder. The message names the path and the cause; nothing half-written is kept."""
+
+    exit_code = 13
+
+
 class Interrupted(CkxError):
     """The user pressed Ctrl-C; nothing half-made was left behind."""
 
@@ -112,3 +119,22 @@ def missing_extra(module: str, extra: str, needed_for: str = "") -> MissingDepen
         f"the Python module '{module}' is not installed{why}",
         hint=f"install it with: pip install 'ckx[{extra}]'",
     )
+
+
+def storage_error(exc: OSError, what: str = "") -> StorageError:
+    """The error for an OSError met while writing (read-only, disk full, not a folder ...)."""
+    import errno
+
+    where = exc.filename if exc.filename is not None else what or "a file"
+    cause = exc.strerror or str(exc) or type(exc).__name__
+    code = exc.errno
+    if code in (errno.EROFS, errno.EACCES, errno.EPERM):
+        hint = "make it writable, or point CKX_HOME at a writable folder"
+    elif code in (errno.ENOSPC, errno.EDQUOT):
+        hint = "free some space (or point CKX_HOME at a disk with room), then run the command again"
+    elif code in (errno.ENOTDIR, errno.EEXIST):
+        hint = "a file stands where ckx needs a folder: move it, or point CKX_HOME elsewhere"
+    else:
+        hint = "check the path and its disk, then run the command again"
+    doing = f" ({what})" if what and exc.filename is not None else ""
+    return StorageError(f"cannot write {where}{doing}: {cause}", hint=hint)

@@ -36,7 +36,9 @@ from ckx.core.repos import Registry, Repo
 #: a second edit within one timestamp tick (a jiffy, ~4 ms, on Linux file systems) would
 #: otherwise keep the same (mtime, size, inode). Coarser file systems (FAT: 2 s) need more.
 RACY_NS = 100_000_000
-SCHEMA_VERSION = 8  # 8: metas are stored as tolerate() normalised them
+# 8: metas are stored as tolerate() normalised them; 9: bounded metas and duplicate keys
+# (docs/security.md)
+SCHEMA_VERSION = 9
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries(
@@ -117,8 +119,22 @@ class Index:
     @property
     def db(self) -> sqlite3.Connection:
         if self._db is None:
+            try:
+                self._db = self._open()
+            except sqlite3.DatabaseError as e:
+                self._recover(e)
+                self._db = self._open()
+        return self._db
+
+    def _open(self) -> sqlite3.Connection:
+        try:
             self.home.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        except OSError as e:
+            from ckx.core.errors import storage_error
+
+            raise storage_error(e, "CKX_HOME") from None
+        db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        try:
             db.execute("PRAGMA synchronous=NORMAL")
             ver = db.execute("PRAGMA user_version").fetchone()[0]
             wal = db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -134,8 +150,51 @@ class Index:
                             db.execute(f"DROP TABLE IF EXISTS {t}")
                         db.executescript(_SCHEMA)
                         db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            self._db = db
-        return self._db
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _recover(self, exc: sqlite3.DatabaseError) -> None:
+        """The index is derived data: a corrupt or truncated file is deleted and rebuilt (with a
+        warning); a file that cannot be written (read-only or full disk) is a StorageError."""
+        from ckx.core.errors import StorageError
+
+        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+            from ckx.core.errors import LockTimeout
+
+            raise LockTimeout(
+                f"the index {self.db_path} stayed locked by another ckx process: {exc}",
+                hint="wait for the other ckx command to finish, then run this one again",
+            ) from None
+        if isinstance(exc, sqlite3.OperationalError):
+            why = str(exc)
+            if not os.access(self.home, os.W_OK):
+                why = f"CKX_HOME {self.home} is read-only ({exc})"
+            elif "full" in why:
+                why = f"the disk holding CKX_HOME {self.home} is full ({exc})"
+            raise StorageError(
+                f"cannot write the index {self.db_path}: {why}",
+                hint="CKX_HOME must be a writable folder with free space "
+                "(point CKX_HOME elsewhere, or free some space)",
+            ) from None
+        self.close()
+        with _exclusive(self.home / "index.lock"):
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                try:
+                    os.unlink(f"{self.db_path}{suffix}")
+                except FileNotFoundError:
+                    pass
+        self._fresh = False
+        self.warn(f"the index {self.db_path} was unreadable ({exc}); rebuilt it from the repos")
+
+    def _guarded(self, fn, *args, **kwargs):
+        """Run a query; a corrupt index is rebuilt once and the query run again."""
+        try:
+            return fn(*args, **kwargs)
+        except sqlite3.DatabaseError as e:
+            self._recover(e)
+            return fn(*args, **kwargs)
 
     def invalidate(self) -> None:
         """Entries were written by this process: re-check freshness on the next query.
@@ -180,7 +239,7 @@ class Index:
         known = {r.alias for r in self.registry.repos}
         return [r[0] for r in self.db.execute("SELECT repo FROM snaps") if r[0] not in known]
 
-    def refresh(self, force: bool = False) -> int:
+    def _refresh(self, force: bool = False) -> int:
         """Bring the index up to date; return the number of meta files (re)parsed."""
         if self._fresh and not force:
             return 0
@@ -246,7 +305,7 @@ class Index:
             except OSError:
                 return None  # the meta file went away
             stats[k] = (s.st_mtime_ns, s.st_size, s.st_ino)
-            jobs.append((repo.alias, hit[1], hit[0], meta, _st(s)))
+            jobs.append((repo.alias, hit[1], hit[0], meta, _st(s), strict_keys(repo)))
         schemas = {a: entry_schema_cached(self, a) for a in {j[1] for j in jobs}}
         rows = _parse_all(jobs, schemas)
         racy = [(p, d) for p, d in marshal.loads(row[2]) if p not in {j[3] for j in jobs}]
@@ -341,7 +400,7 @@ class Index:
             prev = old.get(d) or ((problem_st[d], None) if d in problem_st else None)
             racy_changed = meta in was_racy and _digest(meta) != was_racy[meta]
             if force or prev is None or prev[0] != _st(s) or racy_changed:
-                jobs.append((repo.alias, automation, d, meta, _st(s)))
+                jobs.append((repo.alias, automation, d, meta, _st(s), strict_keys(repo)))
         schemas = {a: entry_schema_cached(self, a) for a in {j[1] for j in jobs}}
         rows = _parse_all(jobs, schemas)
         seen = {d for _, d, _, _ in found}
@@ -373,8 +432,54 @@ class Index:
             raise
         return len(jobs)
 
-    # -- queries ---------------------------------------------------------------------------
+    # -- queries (each rebuilds a corrupt index once and tries again) ---------------------
+    def refresh(self, force: bool = False) -> int:
+        """Bring the index up to date; return the number of meta files (re)parsed."""
+        return self._guarded(self._refresh, force)
+
     def search(
+        self,
+        automation: str | None = None,
+        query: Query | None = None,
+        *,
+        repo: str | None = None,
+        name: str | None = None,
+        unique_uids: bool = False,
+    ) -> list[Entry]:
+        """Entries of ``automation`` matching ``query``; ``name`` is an alias/uid glob.
+
+        ``unique_uids``: two hits at different paths with the same uid are a ResolutionError
+        naming both (a resolver must never pick between entries that claim one identity)."""
+        hits = self._guarded(self._search, automation, query, repo=repo, name=name)
+        if unique_uids:
+            check_unique_uids(hits, self._twins)
+        return hits
+
+    def _twins(self, a: Entry, b: Entry) -> bool:
+        """A built-in entry and its twin in a foreign repo registered as it is (ckx's
+        ``get-python3`` carries the uid of MLCFlow's): the engine's provider chooses between
+        those by dialect, so their shared uid is by design, not a claim."""
+        repos = [self.registry.find(e.repo) for e in (a, b)]
+        kinds = {r.kind for r in repos if r is not None}
+        return "builtin" in kinds and any(
+            r is not None and r.kind == "user" and not strict_keys(r) for r in repos
+        )
+
+    def problems(self, repo: str | None = None, automation: str | None = None) -> list[Problem]:
+        return self._guarded(self._problems, repo, automation)
+
+    def names(self, automation: str | None = None) -> list[str]:
+        """All aliases (of one automation), for 'did you mean'."""
+        return self._guarded(self._names, automation)
+
+    def automations(self) -> list[str]:
+        """Every automation name that has entries (valid or not) in some repo."""
+        return self._guarded(self._automations)
+
+    def count(self) -> int:
+        return self._guarded(self._count)
+
+    def _search(
         self,
         automation: str | None = None,
         query: Query | None = None,
@@ -383,7 +488,7 @@ class Index:
         name: str | None = None,
     ) -> list[Entry]:
         """Entries of ``automation`` matching ``query``; ``name`` is an alias/uid glob."""
-        self.refresh()
+        self._refresh()
         sql = "SELECT e.repo, e.automation, e.alias, e.uid, e.path, e.meta_file, e.tags, e.variations, e.meta_json FROM entries e"
         where: list[str] = []
         args: list = []
@@ -432,8 +537,8 @@ class Index:
         out.sort(key=lambda e: (order.get(e.repo, 1 << 30), e.automation, e.alias))
         return out
 
-    def problems(self, repo: str | None = None, automation: str | None = None) -> list[Problem]:
-        self.refresh()
+    def _problems(self, repo: str | None = None, automation: str | None = None) -> list[Problem]:
+        self._refresh()
         rows = self.db.execute(
             "SELECT repo, automation, path, message, st FROM problems ORDER BY path"
         ).fetchall()
@@ -443,9 +548,9 @@ class Index:
             if (not repo or r[0] == repo) and (not automation or r[1] == automation)
         ]
 
-    def names(self, automation: str | None = None) -> list[str]:
+    def _names(self, automation: str | None = None) -> list[str]:
         """All aliases (of one automation), for 'did you mean'."""
-        self.refresh()
+        self._refresh()
         if automation:
             return [
                 r[0]
@@ -455,17 +560,47 @@ class Index:
             ]
         return [r[0] for r in self.db.execute("SELECT alias FROM entries")]
 
-    def automations(self) -> list[str]:
+    def _automations(self) -> list[str]:
         """Every automation name that has entries (valid or not) in some repo."""
-        self.refresh()
+        self._refresh()
         sql = (
             "SELECT DISTINCT automation FROM entries UNION SELECT DISTINCT automation FROM problems"
         )
         return sorted(r[0] for r in self.db.execute(sql))
 
-    def count(self) -> int:
-        self.refresh()
+    def _count(self) -> int:
+        self._refresh()
         return self.db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
+
+
+def check_unique_uids(hits: list[Entry], twins=None) -> None:
+    """ResolutionError when two entries at different paths share a uid (unless ``twins(a, b)``
+    says the pair shares it by design)."""
+    seen: dict[str, Entry] = {}
+    for e in hits:
+        other = seen.get(e.uid) if e.uid else None
+        if other is not None and other.path != e.path and not (twins and twins(other, e)):
+            from ckx.core.errors import ResolutionError
+
+            raise ResolutionError(
+                f"uid {e.uid} is claimed by two entries: {other.cid} ({other.path}) and "
+                f"{e.cid} ({e.path}); ckx will not choose between them",
+                hint="give one of them a new uid (ckx cp makes a copy with a fresh uid) or "
+                "remove it; `ckx lint` lists every duplicate",
+            )
+        seen.setdefault(e.uid, e)
+
+
+def strict_keys(repo: Repo) -> bool:
+    """Duplicate keys are errors in ckx's repos; a foreign repo registered as it is (MLCFlow's
+    root ``meta.yaml``, CM's ``cmr.yaml``, CK's ``.ckr.json``) keeps YAML's last-one-wins, as
+    the tools it was written for do (17 of the 324 scripts of mlperf-automations rely on it);
+    ``ckx lint`` still reports each duplicate."""
+    if repo.kind in ("builtin", "local") or (repo.path / "repo.yaml").is_file():
+        return True
+    return not any(
+        (repo.path / f).is_file() for f in ("meta.yaml", "meta.json", "cmr.yaml", ".ckr.json")
+    )
 
 
 def _entry_id(db, repo: str, path: str) -> int | None:
@@ -532,9 +667,9 @@ def _parse_job(job: tuple, schemas: dict):
     # only when metas changed: not at start-up
     from ckx.core.schema import check_entry_meta, tolerate
 
-    repo, automation, path, meta_file, st = job
+    repo, automation, path, meta_file, st, strict = job
     try:
-        meta = load_meta(Path(meta_file))
+        meta = load_meta(Path(meta_file), strict_keys=strict)
         tolerate(meta)  # loose forms MLCFlow accepts, read as it reads them; `ckx lint` notes them
         check_entry_meta(meta, meta_file, automation, schema=schemas.get(automation))
     except MetaError as e:

@@ -27,14 +27,17 @@ from ckx.core.metafile import atomic_write_text, load_meta
 IGNORED_FOLDERS = frozenset({"tests", "docs", "bench", "ckx", "build", "dist", "node_modules"})
 
 BUILTIN_ALIAS = "builtin"
+UNTRUSTED = "untrusted"
 LOCAL_ALIAS = "local"
 #: Description files of a repo, in order of preference.
 REPO_DESC_FILES = ("repo.yaml", "cmr.yaml", "meta.yaml", "meta.json", ".ckr.json")
 
 
 class Repo:
-    """A repository of entries. ``kind``: builtin | local | user; ``folders``: automation ->
-    folder (relative), or None for "each top-level folder is the automation of its name"."""
+    """A repository of entries. ``kind``: builtin | local | user | untrusted; ``folders``:
+    automation -> folder (relative), or None for "each top-level folder is the automation of
+    its name". An *untrusted* repo (code that came in an archive, ``ckx unzip --allow_code``)
+    is registered but never indexed or searched until ``ckx add repo:ALIAS`` trusts it."""
 
     __slots__ = ("alias", "uid", "path", "kind", "url", "folders", "extra")
 
@@ -92,6 +95,8 @@ class Repo:
             d["url"] = self.url
         if self.folders:
             d["folders"] = dict(self.folders)
+        if self.kind == UNTRUSTED:
+            d["trusted"] = False
         return d
 
 
@@ -163,9 +168,19 @@ class Registry:
     # -- reading -------------------------------------------------------------------------
     @property
     def repos(self) -> list[Repo]:
+        """The repos entries are searched in: untrusted ones are not among them."""
         if self._repos is None:
-            self._repos = [*self._builtin(), self._local(), *self._user()]
+            self._repos = [
+                *self._builtin(),
+                self._local(),
+                *(r for r in self._user() if r.kind != UNTRUSTED),
+            ]
         return self._repos
+
+    @property
+    def untrusted(self) -> list[Repo]:
+        """Registered repos that ckx does not use until ``ckx add repo:ALIAS`` trusts them."""
+        return [r for r in self._user() if r.kind == UNTRUSTED]
 
     def _builtin(self) -> list[Repo]:
         f = self.builtin_root / "repos.yaml"
@@ -209,7 +224,7 @@ class Registry:
                 alias=r["alias"],
                 uid=r.get("uid", ""),
                 path=Path(r["path"]),
-                kind="user",
+                kind="user" if r.get("trusted", True) is not False else UNTRUSTED,
                 url=r.get("url"),
                 folders=r.get("folders"),
             )
@@ -220,6 +235,13 @@ class Registry:
         for r in self.repos:
             if r.alias == alias or (r.uid and r.uid == alias):
                 return r
+        held = self.find_any(alias)
+        if held is not None:
+            raise NotFoundError(
+                f"repo '{alias}' at {held.path} is not trusted: ckx does not use its entries",
+                hint=f"review what it holds, then trust it with: ckx add repo:{alias} "
+                f"(or remove it: ckx rm repo:{alias} --delete)",
+            )
         from ckx.core.suggest import did_you_mean  # the error path only: not at start-up
 
         raise NotFoundError(
@@ -230,6 +252,10 @@ class Registry:
     def find(self, alias: str) -> Repo | None:
         return next((r for r in self.repos if r.alias == alias), None)
 
+    def find_any(self, alias: str) -> Repo | None:
+        """A repo by alias, trusted or not."""
+        return self.find(alias) or next((r for r in self.untrusted if r.alias == alias), None)
+
     # -- writing -------------------------------------------------------------------------
     def _save_user(self, repos: list[Repo]) -> None:
         data = {
@@ -239,23 +265,34 @@ class Registry:
         atomic_write_text(self.file, json.dumps(data, indent=2) + "\n")
         self._repos = None
 
-    def add(self, repo: Repo) -> Repo:
-        if not repo.alias or any(c in repo.alias for c in ":*?/\\ "):
+    def add(self, repo: Repo, *, trusted: bool = True) -> Repo:
+        if not repo.alias or any(c in repo.alias for c in ":*?/\\ ") or repo.alias in (".", ".."):
             raise UsageError(
                 f"bad repo alias '{repo.alias}': use letters, digits, '-', '_', '.', '@'"
             )
-        if self.find(repo.alias):
+        if self.find_any(repo.alias):
             raise ConflictError(
-                f"a repo named '{repo.alias}' is already registered at {self.get(repo.alias).path}",
+                f"a repo named '{repo.alias}' is already registered at "
+                f"{self.find_any(repo.alias).path}",  # type: ignore[union-attr]
                 hint=f"pick another name or remove it first: ckx rm repo:{repo.alias}",
             )
-        repo.kind = "user"
+        repo.kind = "user" if trusted else UNTRUSTED
         self._save_user([*self._user(), repo])
         return repo
 
+    def trust(self, alias: str) -> Repo:
+        """Make an untrusted repo one whose entries ckx searches and runs."""
+        users = self._user()
+        for r in users:
+            if r.alias == alias and r.kind == UNTRUSTED:
+                r.kind = "user"
+                self._save_user(users)
+                return r
+        raise NotFoundError(f"no untrusted repo named '{alias}'")
+
     def remove(self, alias: str) -> Repo:
-        repo = self.get(alias)
-        if repo.kind != "user":
+        repo = self.find_any(alias) or self.get(alias)
+        if repo.kind not in ("user", UNTRUSTED):
             raise UsageError(f"the {repo.kind} repo '{alias}' cannot be removed")
         self._save_user([r for r in self._user() if r.alias != repo.alias])
         return repo

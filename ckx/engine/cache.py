@@ -19,7 +19,7 @@ once its builder process is gone. Removal renames the folder to ``.trash-<uid>``
 Concurrency. A miss takes the key's lock, looks again, and only then builds: N processes
 asking for the same node do the work once and all get the result.
 
-Key. ``sha256`` over the script uid, normalised variations, version and version
+Key. ``sha256`` over the script uid, the providing repo and entry folder, normalised variations, version and version
 constraints, and the inputs that matter: the env set explicitly for the node (dep ``env``,
 ``--adr.NAME.env``, ``--env`` of the request), ``input_mapping`` inputs, and the values of
 incoming env keys matching the meta's ``cache_key_env`` patterns.
@@ -134,13 +134,17 @@ def cache_key(
     inputs: dict[str, Any],
     path: str | None,
     key_env: dict[str, Any],
+    provider: tuple[str, str] | None = None,
 ) -> str:
-    """The key of a planned node (see the module doc): its ``script`` uid, ``variations``,
+    """The key of a planned node (see the module doc): its ``script`` uid and ``provider``
+    (the repo and entry folder that provide it), ``variations``,
     ``version`` and joint version ``constraints``, its ``request_env``, its ``input_mapping``
     ``inputs``, the local copy ``path`` of a package registered with ``--path``, and the
     ``cache_key_env`` values of its env (:func:`key_env`)."""
     doc = {
         "script": script,
+        # the uid alone is a claim any repo can make: the providing repo and folder are who it is
+        "provider": list(provider) if provider else None,
         "variations": list(variations),
         "version": version,
         "constraints": constraints,

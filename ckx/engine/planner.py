@@ -194,6 +194,7 @@ def _key(
 ) -> str:
     return cache_key(
         script=entry.uid,
+        provider=(entry.repo, str(entry.path)),  # a copy claiming the uid is another result
         variations=selection.names,
         version=version,
         constraints=joint,

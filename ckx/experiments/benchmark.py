@@ -238,6 +238,9 @@ def _report_recorded(ctx, result: dict[str, Any], target: Target, rec: Recorded,
     result.update(
         experiment=target.cid, path=str(rec.path), point=rec.point, point_repetitions=rec.repetition
     )
+    from ckx.experiments.records import tell_redacted
+
+    tell_redacted(ctx.ui, rec.redacted, "not recorded")
 
 
 # --- one point, run whole and recorded whole (sweeps) ---------------------------------------

@@ -352,17 +352,51 @@ def _files_list(entry, points, root: Path, anchor: str) -> str:
     items = []
     for p in points:
         src = p.path / "files"
-        if not src.is_dir():
-            continue
-        dst = root / "files" / anchor / p.id
-        shutil.copytree(src, dst, symlinks=False)
-        for f in sorted(x for x in dst.rglob("*") if x.is_file()):
+        dst = root / "files" / anchor / _safe(p.id)
+        for f in copy_regular_files(src, dst, inside=entry.path):
             rel = f.relative_to(root).as_posix()
             label = f.relative_to(dst).as_posix()
             items.append(f'<li><a href="{_esc(rel)}">{_esc(p.id[:8])}/{_esc(label)}</a></li>')
     if not items:
         return ""
     return "<h3>Recorded files</h3><ul>" + "".join(items) + "</ul>"
+
+
+def copy_regular_files(src: Path, dst: Path, *, inside: Path) -> list[Path]:
+    """Copy the regular files under ``src`` to ``dst``; return the copies, sorted.
+
+    Links are never followed nor copied (a link may point anywhere: at a private file, or at
+    a folder above it, which makes a loop), and nothing is read unless its real path is inside
+    ``inside`` (the experiment entry). What the dashboard publishes is what the entry holds."""
+    import stat
+
+    root = os.path.realpath(inside)
+    real = os.path.realpath(src)
+    if os.path.islink(src) or not (real == root or real.startswith(root + os.sep)):
+        return []
+    if not os.path.isdir(src):
+        return []
+    out: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(src):  # followlinks=False: links are not entered
+        dirnames[:] = sorted(d for d in dirnames if not os.path.islink(os.path.join(dirpath, d)))
+        for name in sorted(filenames):
+            f = os.path.join(dirpath, name)
+            try:
+                st = os.lstat(f)
+            except OSError:
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                continue  # a link, a FIFO, a device: never read
+            target = dst / os.path.relpath(f, src)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:  # O_NOFOLLOW: a file swapped for a link since the lstat is not read either
+                fd = os.open(f, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            except OSError:
+                continue
+            with os.fdopen(fd, "rb") as fin, open(target, "wb") as fout:
+                shutil.copyfileobj(fin, fout)
+            out.append(target)
+    return out
 
 
 def build(out: Path | str, experiments: list[tuple[Any, list]]) -> dict[str, Any]:
@@ -373,6 +407,7 @@ def build(out: Path | str, experiments: list[tuple[Any, list]]) -> dict[str, Any
             f"{out} exists and is not a ckx dashboard; not overwriting it",
             hint="pass --out=ANOTHER_DIR",
         )
+    experiments, hidden = _redacted(experiments)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.urandom(3).hex()}")
     tmp.mkdir()
@@ -394,7 +429,23 @@ def build(out: Path | str, experiments: list[tuple[Any, list]]) -> dict[str, Any
         "index": str(out / "index.html"),
         "experiments": len(experiments),
         "plots": nplots,
+        "redacted": hidden,
     }
+
+
+def _redacted(experiments: list[tuple[Any, list]]) -> tuple[list[tuple[Any, list]], list[str]]:
+    """The points with secret-looking env values hidden (a dashboard is made to be shown)."""
+    from ckx.experiments.records import Point, redact
+
+    out, hidden = [], set()
+    for entry, points in experiments:
+        clean = []
+        for p in points:
+            data, names = redact(p.data)
+            hidden.update(names)
+            clean.append(Point(id=p.id, path=p.path, data=data))
+        out.append((entry, clean))
+    return out, sorted(hidden)
 
 
 def _swap(tmp: Path, out: Path) -> None:

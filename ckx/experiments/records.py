@@ -81,6 +81,94 @@ BENCH_KEYS = frozenset(
 )
 
 
+# --- secrets ------------------------------------------------------------------------------
+
+#: Env keys whose values are never recorded, shown or zipped: shell-style patterns matched
+#: case-insensitively. ``CKX_SECRET_ENV`` (comma-separated) adds more.
+SECRET_PATTERNS = ("*TOKEN*", "*SECRET*", "*PASSWORD*", "*PASSWD*", "*_KEY", "*CREDENTIAL*")
+SECRET_ENV_VAR = "CKX_SECRET_ENV"
+REDACTED = "<redacted>"
+
+
+def secret_patterns(environ: dict[str, str] | None = None) -> list[str]:
+    """The default patterns plus those of ``CKX_SECRET_ENV``."""
+    env = os.environ if environ is None else environ
+    extra = [p.strip() for p in (env.get(SECRET_ENV_VAR) or "").split(",") if p.strip()]
+    return [*SECRET_PATTERNS, *extra]
+
+
+def is_secret_key(key: str, patterns: list[str] | None = None) -> bool:
+    from fnmatch import fnmatchcase
+
+    up = str(key).upper()
+    for p in patterns or secret_patterns():
+        if fnmatchcase(up, p.upper()):
+            # ckx's own CKX_*_KEY variables (CKX_CMD_KEY ...) name things, they hold no secret
+            if p == "*_KEY" and up.startswith("CKX_"):
+                continue
+            return True
+    return False
+
+
+def redact(data: Any, patterns: list[str] | None = None) -> tuple[Any, list[str]]:
+    """A copy of ``data`` where the values of secret-looking keys of every env mapping (under a
+    key ``env`` or ``*_env``, at any depth: the point's inputs, the lock's request and its
+    ``adr`` blocks) are :data:`REDACTED`; and the sorted names that were redacted."""
+    pats = patterns or secret_patterns()
+    found: set[str] = set()
+
+    def walk(obj: Any, depth: int) -> Any:
+        if depth > 64:
+            return obj
+        if isinstance(obj, list):
+            return [walk(v, depth + 1) for v in obj]
+        if not isinstance(obj, dict):
+            return obj
+        out = {}
+        for k, v in obj.items():
+            if isinstance(v, dict) and (k == "env" or str(k).endswith("_env")):
+                out[k] = {
+                    ek: _hide(ek, ev, found) if is_secret_key(ek, pats) else walk(ev, depth + 1)
+                    for ek, ev in v.items()
+                }
+            else:
+                out[k] = walk(v, depth + 1)
+        return out
+
+    return walk(data, 0), sorted(found)
+
+
+def _hide(key: Any, value: Any, found: set[str]) -> Any:
+    if value in (REDACTED, None, ""):
+        return value
+    found.add(str(key))
+    return REDACTED
+
+
+def tell_redacted(ui: Any, names: list[str], what: str) -> None:
+    """Say which env keys were left out of something recorded or shared (a warning)."""
+    if names:
+        ui.warn(
+            f"{what} (they look like secrets): {', '.join(names)}; "
+            f"{SECRET_ENV_VAR} adds patterns (docs/security.md)"
+        )
+
+
+def redacted_point_files(point_file: Path) -> tuple[bytes, bytes, list[str]] | None:
+    """``point.json`` and its ``flat.json`` with secrets redacted, for an archive; None when
+    the file is not a readable point."""
+    from ckx.core.errors import MetaError
+
+    try:
+        data = _read_point(point_file)
+    except (MetaError, OSError):
+        return None
+    clean, names = redact(data)
+    point = (json.dumps(clean, indent=1, default=str) + "\n").encode()  # as _write_json does
+    flat = (json.dumps(flat_keys(clean), indent=1, default=str) + "\n").encode()
+    return point, flat, names
+
+
 def now_iso() -> str:
     """Local time with milliseconds (so records made within one second still sort)."""
     t = time.time()
@@ -329,10 +417,27 @@ def load_points(entry_path: Path) -> list[Point]:
         f = d / POINT_FILE
         if d.name.startswith(".") or not f.is_file():
             continue
-        data = json.loads(f.read_text(encoding="utf-8"))
-        out.append(Point(id=d.name, path=d, data=data))
+        out.append(Point(id=d.name, path=d, data=_read_point(f)))
     out.sort(key=lambda p: (p.data.get("created") or "", p.id))
     return out
+
+
+def _read_point(f: Path) -> dict[str, Any]:
+    """A point file, bounded in depth (a hostile file is one MetaError naming it, never a
+    crash); its size is its own (JSON has no aliases to expand)."""
+    from ckx.core.errors import MetaError
+    from ckx.core.metafile import check_bounds
+
+    try:
+        data = json.loads(f.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError) as e:  # bad JSON, huge ints, too deep, not UTF-8
+        raise MetaError(
+            f"{f}: not a readable point file ({str(e).splitlines()[0][:200]})"
+        ) from None
+    if not isinstance(data, dict):
+        raise MetaError(f"{f}: not a readable point file (not a JSON object)")
+    check_bounds(data, f, max_nodes=1 << 62)
+    return data
 
 
 def find_point(points: list[Point], pid: str | None, where: str) -> Point:
@@ -368,6 +473,7 @@ class Recorded:
     created_experiment: bool
     created_point: bool
     files: list[str]
+    redacted: list[str] = field(default_factory=list)  # secret-looking keys not recorded
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -491,23 +597,22 @@ def record_repetitions(
     ``also(point_id, repetitions)`` runs inside the same lock (a sweep notes the point there)."""
     exp_dir = Path(exp_dir)
     machine = machine_of(platform)
+    inputs, hidden = redact(inputs)  # before the id: a new token is not a new configuration
+    redacted = set(hidden)
     pid = point_id(inputs, machine)
     with experiment_lock(exp_dir, f"record into experiment {name}", lock_timeout):
         created = _ensure_entry(exp_dir, name, tags, str(inputs.get("program")))
         pdir = exp_dir / "points" / pid
         pfile = pdir / POINT_FILE
         new_point = not pfile.is_file()
-        if new_point:
-            data = _new_point(pid, inputs, machine, platform)
-            pdir.mkdir(parents=True, exist_ok=True)
-        else:
-            data = json.loads(pfile.read_text(encoding="utf-8"))
+        data = _new_point(pid, inputs, machine, platform) if new_point else _read_point(pfile)
+        pdir.mkdir(parents=True, exist_ok=True)
         rep: dict[str, Any] = {}
         for repetition, lock, files in repetitions:
+            lock, names = redact(lock) if lock else (lock, [])
+            redacted.update(names)
             rep = _append_repetition(data, pdir, repetition, lock, files)
-        data["platform"] = (
-            platform  # the latest; the machine (identity) is the same by construction
-        )
+        data["platform"] = platform  # the latest; the machine (identity) is the same
         data["statistics"] = statistics_of(data["repetitions"])
         _write_json(pfile, data)
         _write_json(pdir / FLAT_FILE, flat_keys(data))
@@ -521,6 +626,7 @@ def record_repetitions(
         created_experiment=created,
         created_point=new_point,
         files=rep.get("files") or [],
+        redacted=sorted(redacted),
     )
 
 

@@ -105,6 +105,8 @@ def test_32_concurrent_requests_all_succeed(served, same_home):
 def test_a_client_that_disconnects_leaves_nothing_half_made(served, same_home, tmp_path):
     """The request runs to its end in its worker; its experiment is recorded whole."""
     repo = make_synth_repo(tmp_path / "synth-repo")
+    # one copy of synth at a time: two entries claiming one uid are refused at resolution
+    ckx.access({"action": "rm", "automation": "repo", "entry": "t", "force": True})
     ckx.access({"action": "add", "automation": "repo", "entry": "t2", "path": str(repo)})
     body = json.dumps(
         {
