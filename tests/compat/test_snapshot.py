@@ -133,13 +133,16 @@ def _mlcflow_bin() -> Path | None:
     given = os.environ.get("CKX_MLCFLOW_BIN")
     if given:
         return Path(given)
+    local = Path(__file__).resolve().parents[2] / ".venv-mlcflow" / "bin"  # .ci/run makes it
+    if (local / "mlcr").exists():
+        return local
     found = shutil.which("mlcr")
     return Path(found).parent if found else None
 
 
 @pytest.mark.slow
 def test_scripts_export_what_a_live_mlcflow_exports_here(snap):
-    """Run MLCFlow 1.3.8 itself (``CKX_MLCFLOW_BIN`` or ``mlcr`` on PATH) beside ckx."""
+    """Run MLCFlow 1.3.8 itself (``CKX_MLCFLOW_BIN``, ``.venv-mlcflow/bin`` or ``mlcr`` on PATH)."""
     from tests.compat.record_mlcflow import result_json
 
     mlc = _mlcflow_bin()
