@@ -90,13 +90,12 @@ def _stat3(p: str) -> tuple[int, int, int]:
 
 def _sig_of(stats: list[tuple[int, int, int]]) -> str:
     # canonical bytes (marshal is not: its output depends on object identity and refcounts)
-    import hashlib
     from array import array
     from itertools import chain
 
-    return hashlib.blake2b(
-        array("q", chain.from_iterable(stats)).tobytes(), digest_size=16
-    ).hexdigest()
+    from ckx.core.digest import short_hex
+
+    return short_hex(array("q", chain.from_iterable(stats)).tobytes(), 16)
 
 
 def _st(s: os.stat_result) -> str:

@@ -16,11 +16,12 @@ def import_file(path: Path, prefix: str, *, hint: str | None = None) -> ModuleTy
     changes). The module is registered in ``sys.modules`` because dataclasses and pickle inside
     the file need that; importing the same file again returns the same module. Any error in the
     file becomes a MetaError naming it."""
-    import hashlib
     import importlib.util
 
+    from ckx.core.digest import short_hex
+
     path = Path(path)
-    name = f"{prefix}_{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]}"
+    name = f"{prefix}_{short_hex(str(path.resolve()).encode(), 8)}"
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
@@ -45,6 +46,10 @@ def signature_problem(fn: Any, n: int) -> str | None:
     ``ckx.engine.hookspec``; automation actions ``def ACTION(ctx, i)``): its first ``n``
     parameters are positional ones (not ``*args``), any later one has a default, and no
     keyword-only parameter is required."""
+    code = getattr(fn, "__code__", None)
+    if code is not None and not hasattr(fn, "__wrapped__"):  # a plain function or method:
+        if _code_accepts(fn, code, n):  # read its code object (inspect costs ~3 ms to import)
+            return None
     import inspect
 
     try:
@@ -58,3 +63,16 @@ def signature_problem(fn: Any, n: int) -> str | None:
         return None
     got = ", ".join(str(p) for p in params) or "no arguments"
     return f"it takes ({got})"
+
+
+def _code_accepts(fn: Any, code: Any, n: int) -> bool:
+    """True when the code object of a plain function (or bound method) takes ``n`` positional
+    arguments by the rule above; False means "ask inspect" (which also words the problem)."""
+    given = 1 if getattr(fn, "__self__", None) is not None else 0  # a bound method's self
+    positional = code.co_argcount - given
+    defaults = len(getattr(fn, "__defaults__", None) or ())
+    required = code.co_argcount - defaults - given
+    kwonly = code.co_varnames[code.co_argcount : code.co_argcount + code.co_kwonlyargcount]
+    kw_defaults = getattr(fn, "__kwdefaults__", None) or {}
+    kw_required = [k for k in kwonly if k not in kw_defaults]
+    return positional >= n and required <= n and not kw_required

@@ -136,10 +136,10 @@ def read_repo_description(path: Path) -> dict:
 
 def cached_yaml(path: Path, home: Path) -> dict:
     """Parse a YAML file, keeping a JSON copy keyed by (mtime, size) in ``home`` (YAML costs ~30 ms)."""
-    import hashlib
+    from ckx.core.digest import short_hex
 
     st = path.stat()
-    key = hashlib.sha1(str(path).encode()).hexdigest()[:16]
+    key = short_hex(str(path).encode(), 8)
     cache = home / "state" / f"yaml-{key}.json"
     sig = [st.st_mtime_ns, st.st_size]
     try:

@@ -33,7 +33,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -276,6 +275,8 @@ class CacheStore:
             os.replace(path, trash)
         except FileNotFoundError:
             return
+        import shutil  # not on the cached path
+
         shutil.rmtree(trash, ignore_errors=True)
 
     def sweep(self) -> list[str]:
@@ -291,6 +292,8 @@ class CacheStore:
             if not d.is_dir(follow_symlinks=False):
                 continue
             if d.name.startswith(".trash-"):
+                import shutil
+
                 shutil.rmtree(d.path, ignore_errors=True)
                 removed.append(d.name)
                 continue
