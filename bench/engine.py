@@ -16,6 +16,10 @@ comparison says whether a change made ckx faster or slower.
 Bytecode: an installed ckx has its ``.pyc`` files, so by default the commands run with a
 bytecode cache in the scratch folder (``PYTHONPYCACHEPREFIX``), even if the calling shell sets
 ``PYTHONDONTWRITEBYTECODE``; ``--no-pyc`` measures the cost of compiling every module instead.
+
+``--python VENV/bin/python`` measures the ``ckx`` installed in that venv (a regular, not
+editable, ``pip install .``: what a user has) instead of this checkout; a development venv
+with many packages has a slower interpreter start (its ``.pth`` files) than a user's.
 """
 
 from __future__ import annotations
@@ -68,6 +72,7 @@ def make_repo(base: Path) -> Path:
 
 
 ENV: dict[str, str] = {}
+PYTHON = [sys.executable]  # --python: another interpreter, whose installed ckx is measured
 
 COMMANDS = [
     ("ckx --version", ["--version"], None),
@@ -92,9 +97,7 @@ def register(home: Path, repo: Path, tree: Path | None = None) -> None:
         "from ckx.core.context import Context; from ckx.core.repos import Repo; import sys;"
         "Context(sys.argv[1]).registry.add(Repo(alias='bench', uid='00000000000be7c0', path=sys.argv[2]))"
     )
-    subprocess.run(
-        [sys.executable, "-c", code, str(home), str(repo)], check=True, env=env, cwd=ROOT
-    )
+    subprocess.run([PYTHON[0], "-c", code, str(home), str(repo)], check=True, env=env, cwd=ROOT)
 
 
 def once(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -114,9 +117,7 @@ def measure(envs: list[dict[str, str]], runs: int) -> list[dict[str, list[float]
     """Per env (tree), per command label: wall and cpu samples, the trees alternating."""
     out: list[dict[str, list[float]]] = [{} for _ in envs]
     for label, args, _ in [("python -c pass (interpreter floor)", None, None), *COMMANDS]:
-        cmd = (
-            [sys.executable, "-c", "pass"] if args is None else [sys.executable, "-m", "ckx", *args]
-        )
+        cmd = [PYTHON[0], "-c", "pass"] if args is None else [*_ckx(), *args]
         for env in envs:
             if args is not None:
                 subprocess.run(cmd, check=True, env=env, cwd=ROOT, capture_output=True)  # warm
@@ -126,6 +127,14 @@ def measure(envs: list[dict[str, str]], runs: int) -> list[dict[str, list[float]
                 out[k].setdefault(label + "|wall", []).append(wall)
                 out[k].setdefault(label + "|cpu", []).append(cpu)
     return out
+
+
+def _ckx() -> list[str]:
+    """This tree's ckx (``python -m ckx`` from the checkout), or with ``--python`` the console
+    script installed beside that interpreter (``-m`` would put the checkout first on the path)."""
+    if PYTHON[0] == sys.executable:
+        return [sys.executable, "-m", "ckx"]
+    return [str(Path(PYTHON[0]).parent / "ckx")]
 
 
 def table(results: list[dict[str, list[float]]], names: list[str]) -> None:
@@ -147,7 +156,14 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--no-pyc", action="store_true", help="no bytecode cache: compile every module")
     ap.add_argument("--compare", type=Path, help="another ckx source tree, run alternately")
+    ap.add_argument(
+        "--python", help="an interpreter with ckx installed (e.g. pip install . in a fresh venv)"
+    )
     a = ap.parse_args()
+    if a.python:
+        if a.compare:
+            raise SystemExit("--python measures an installed ckx; --compare two source trees")
+        PYTHON[0] = a.python
     with tempfile.TemporaryDirectory(prefix="ckx-bench-") as tmp:
         if a.no_pyc:
             ENV["PYTHONDONTWRITEBYTECODE"] = "1"

@@ -4,7 +4,8 @@
 
 The same copy of mlcommons/mlperf-automations (default: ../shared/data/mlperf-automations)
 is registered in a scratch ckx home and, when MLCFlow is installed (``--mlcflow-bin``: the
-``bin/`` of a venv with ``mlcflow==1.3.8``; default ``$CKX_MLCFLOW_BIN`` or ``mlcr`` on PATH),
+``bin/`` of a venv with ``mlcflow==1.3.8``; default ``$CKX_MLCFLOW_BIN``, the checkout's
+``.venv-mlcflow/bin`` or ``mlcr`` on PATH),
 in a scratch MLCFlow ``HOME``. Each command is a fresh process, run once to warm up (index,
 bytecode, the caches of ``detect-os``) and then N times; the table has the medians:
 
@@ -61,9 +62,10 @@ def _median(cmd: list[str], env: dict[str, str], cwd: Path, runs: int) -> float:
 
 
 def _mlcflow_bin(given: str | None) -> Path | None:
-    for cand in (given, os.environ.get("CKX_MLCFLOW_BIN")):
+    local = ROOT / ".venv-mlcflow" / "bin"  # what .ci/run makes
+    for cand in (given, os.environ.get("CKX_MLCFLOW_BIN"), str(local)):
         if cand and (Path(cand) / "mlcr").exists():
-            return Path(cand)
+            return Path(cand).resolve()
     found = shutil.which("mlcr")
     return Path(found).parent if found else None
 
