@@ -49,6 +49,30 @@ class CliResult:
         return f"CliResult(code={self.code}, out={self.out!r}, err={self.err!r})"
 
 
+def ckx_process(
+    home: Path,
+    *args: str,
+    env: dict | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+    drop: tuple[str, ...] = (),
+) -> subprocess.CompletedProcess:
+    """``ckx ARGS`` as a real process (stdin closed: not a terminal) with ``CKX_HOME=home``;
+    ``drop`` names variables of this environment the process must not inherit."""
+    e = {k: v for k, v in os.environ.items() if k not in drop}
+    e["CKX_HOME"] = str(home)
+    e.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "ckx", *args],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env=e,
+        cwd=cwd or ROOT,
+        timeout=timeout,
+    )
+
+
 @pytest.fixture
 def cli(ckx_home):
     """Run ``ckx`` as a real subprocess (stdin closed, not a TTY)."""
@@ -56,18 +80,7 @@ def cli(ckx_home):
     def run(
         *args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 120
     ) -> CliResult:
-        e = dict(os.environ)
-        e["CKX_HOME"] = str(ckx_home)
-        e.update(env or {})
-        p = subprocess.run(
-            [sys.executable, "-m", "ckx", *args],
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-            env=e,
-            cwd=cwd or ROOT,
-            timeout=timeout,
-        )
+        p = ckx_process(ckx_home, *args, env=env, cwd=cwd, timeout=timeout)
         return CliResult(p.returncode, p.stdout, p.stderr)
 
     return run

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ckx import engine
 from ckx.core.errors import NotFoundError, UsageError
 
 
@@ -28,7 +29,7 @@ def install(ctx, i: dict[str, Any]) -> dict[str, Any]:
     i = _version_from_tags(ctx, {**i, "automation": "package"})
     i = _version_menu(ctx, i)
     if i.get("plan"):
-        return show_plan(ctx, i)
+        return engine.show_plan(ctx, i)
     out = run_request(ctx, i)
     ver = f" version {out['version']}" if out.get("version") else ""
     ctx.ui.print(f"done ({out.get('status')}){ver}")
@@ -158,22 +159,6 @@ def _check_request(i: dict[str, Any]) -> None:
             "which package? give tags or a name",
             hint="for example: ckx install package --tags=dataset,coco,val",
         )
-
-
-def show_plan(ctx, i: dict[str, Any]) -> dict[str, Any]:
-    """``--plan``: the graph, then per node what is installed and what would be fetched."""
-    from ckx.engine import make_plan, make_planner
-    from ckx.engine.inputs import check_inputs
-    from ckx.engine.installed import artifact_report
-
-    planner, _ = make_planner(ctx, i)
-    plan = make_plan(ctx, i, planner)
-    check_inputs(plan, i)
-    out: dict[str, Any] = {"return": 0, "plan": plan.to_dict(), "plan_text": plan.render()}
-    out["artifacts"] = artifact_report(ctx, plan)
-    for line in [out["plan_text"], *out["artifacts"]]:
-        ctx.ui.print(line)
-    return out
 
 
 _VERSION_TAG = re.compile(r"^v?\d+(\.\d+)+([a-z]+\d*)?$")

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ckx import engine
 from ckx.core.errors import UsageError
 from ckx.experiments.programs import (  # noqa: F401  (re-exported: the program API of old)
     build_request,
@@ -30,30 +31,13 @@ def run(ctx, i: dict[str, Any]) -> dict[str, Any]:
     entry, i = target(ctx, i)
     key = choose_cmd_key(ctx, entry, i.get("cmd_key"))
     if i.get("plan"):
-        return show_plan(ctx, build_request(ctx, i, entry, key))
+        return engine.show_plan(ctx, build_request(ctx, i, entry, key))
     out = run_once(ctx, i, entry, key)
     summary = (out.get("characteristics") or {}).get("summary_text")
     if summary:
         ctx.ui.print(summary.rstrip())
     if out.get("run_dir"):
         ctx.ui.print(f"output files: {out['run_dir']}")
-    return out
-
-
-def show_plan(ctx, req: dict[str, Any]) -> dict[str, Any]:
-    """``--plan``: the graph, then which installed (or registered) artefact each node uses and
-    what would be fetched. Nothing runs."""
-    from ckx.engine import make_plan, make_planner
-    from ckx.engine.inputs import check_inputs
-    from ckx.engine.installed import artifact_report
-
-    planner, _ = make_planner(ctx, req)
-    plan = make_plan(ctx, req, planner)
-    check_inputs(plan, req)
-    out: dict[str, Any] = {"return": 0, "plan": plan.to_dict(), "plan_text": plan.render()}
-    out["artifacts"] = artifact_report(ctx, plan)
-    for line in [out["plan_text"], *out["artifacts"]]:
-        ctx.ui.print(line)
     return out
 
 

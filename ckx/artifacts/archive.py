@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO
 
 from ckx.core.errors import ArchiveError, ConflictError, NotFoundError, UsageError
+from ckx.core.metafile import env_limit
 
 KINDS = ("zip", "tar", "tar.gz", "tar.bz2", "tar.xz")
 
@@ -42,13 +43,7 @@ RATIO_FLOOR = 16 * 1024 * 1024
 
 def extract_limit(name: str) -> int:
     """The limit ``name`` of :data:`EXTRACT_LIMITS`, from the environment when set there."""
-    raw = os.environ.get(name)
-    if raw:
-        try:
-            return max(1, int(raw))
-        except ValueError:
-            pass
-    return EXTRACT_LIMITS[name]
+    return env_limit(name, EXTRACT_LIMITS)
 
 
 class _Budget:

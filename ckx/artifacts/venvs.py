@@ -43,41 +43,24 @@ from ckx.core.versions import satisfies
 
 MARKER = "ckx-venv.json"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-#: What ``--template`` installs into a new venv (torch is left out: pick it with its pin).
+#: What od-bench needs in a venv (torch is left out: pick it with its pin).
+_MLPERF = [
+    "numpy",
+    "onnx",
+    "onnxruntime",
+    "mlcommons-loadgen",
+    "pycocotools",
+    "opencv-python-headless",
+    "matplotlib",
+]
+#: What ``--template`` installs into a new venv.
 TEMPLATES: dict[str, list[str]] = {
     "empty": [],
-    "mlperf-inference": [
-        "numpy",
-        "onnx",
-        "onnxruntime",
-        "mlcommons-loadgen",
-        "pycocotools",
-        "opencv-python-headless",
-        "matplotlib",
-    ],
+    "mlperf-inference": _MLPERF,
     # CK's template of the MLPerf object-detection tutorial (ck create venv:... --template=
     # mlperf-inference-dev): what od-bench needs plus the tutorial's absl and cython
-    "mlperf-inference-dev": [
-        "numpy",
-        "onnx",
-        "onnxruntime",
-        "mlcommons-loadgen",
-        "pycocotools",
-        "opencv-python-headless",
-        "matplotlib",
-        "absl-py",
-        "Cython",
-    ],
-    "mlperf-inference-torch": [
-        "numpy",
-        "onnx",
-        "onnxruntime",
-        "mlcommons-loadgen",
-        "pycocotools",
-        "opencv-python-headless",
-        "matplotlib",
-        "torch",
-    ],
+    "mlperf-inference-dev": [*_MLPERF, "absl-py", "Cython"],
+    "mlperf-inference-torch": [*_MLPERF, "torch"],
 }
 PIP_TIMEOUT_S = 3600.0
 

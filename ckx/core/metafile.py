@@ -33,13 +33,18 @@ META_LIMITS = {
 
 def meta_limit(name: str) -> int:
     """The limit ``name`` of :data:`META_LIMITS`, from the environment when set there."""
+    return env_limit(name, META_LIMITS)
+
+
+def env_limit(name: str, defaults: dict[str, int]) -> int:
+    """A positive limit: ``$name`` when it is set to an integer, else ``defaults[name]``."""
     raw = os.environ.get(name)
     if raw:
         try:
             return max(1, int(raw))
         except ValueError:
             pass
-    return META_LIMITS[name]
+    return defaults[name]
 
 
 def _yaml():

@@ -75,6 +75,22 @@ def make_plan(ctx: Context, request: dict[str, Any], planner: Planner | None = N
     return plan
 
 
+def show_plan(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
+    """``--plan`` of a package or program: the graph, then which installed (or registered)
+    artefact each node uses and what would be fetched. Nothing runs; undeclared inputs are
+    refused as in a run."""
+    from ckx.engine.inputs import check_inputs
+    from ckx.engine.installed import artifact_report
+
+    plan = make_plan(ctx, request, make_planner(ctx, request)[0])
+    check_inputs(plan, request)
+    out: dict[str, Any] = {"return": 0, "plan": plan.to_dict(), "plan_text": plan.render()}
+    out["artifacts"] = artifact_report(ctx, plan)
+    for line in [out["plan_text"], *out["artifacts"]]:
+        ctx.ui.print(line)
+    return out
+
+
 def run_plan(
     ctx: Context,
     plan: Plan,

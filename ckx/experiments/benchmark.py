@@ -16,34 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ckx.core.errors import UsageError
+from ckx.experiments.records import BENCH_ONLY
 
 if TYPE_CHECKING:
     from ckx.core.context import Context
     from ckx.core.entries import Entry
     from ckx.experiments.records import Recorded, Table
-
-#: Options of ``benchmark`` (and of sweeps) that are not inputs of the program run.
-BENCH_ONLY = (
-    "repetitions",
-    "record",
-    "record_repo",
-    "record_uoa",
-    "record_tags",
-    "print_files",
-    "skip_print_timers",
-    "skip_print_stats",
-    "tags",
-    "help",
-    "sweep",
-    "sweep_exclude",
-    "executor",
-    "jobs",
-    "resume",
-    "ray_address",
-    "ray_resources",
-    "ray_retries",
-    "force",
-)
 
 
 def split_query(query):

@@ -41,19 +41,31 @@ POINT_FILE = "point.json"
 FLAT_FILE = "flat.json"
 _NOISE_KEYS = frozenset({"summary_text", "output_dir", "run_dir"})
 _NOISE_SUFFIXES = ("_dir", "_path", "_file", "_text")
-#: Request keys of ``benchmark`` itself: they do not change what is measured.
-BENCH_KEYS = frozenset(
+#: Options of ``benchmark`` (and of sweeps) that are not inputs of the program run.
+BENCH_ONLY = (
+    "repetitions",
+    "record",
+    "record_repo",
+    "record_uoa",
+    "record_tags",
+    "print_files",
+    "skip_print_timers",
+    "skip_print_stats",
+    "tags",
+    "help",
+    "sweep",
+    "sweep_exclude",
+    "executor",
+    "jobs",
+    "resume",
+    "ray_address",
+    "ray_resources",
+    "ray_retries",
+    "force",
+)
+#: Request keys that do not change what is measured: ``benchmark``'s own and the kernel's.
+BENCH_KEYS = frozenset(BENCH_ONLY) | frozenset(
     {
-        "repetitions",
-        "record",
-        "record_repo",
-        "record_uoa",
-        "record_tags",
-        "print_files",
-        "skip_print_timers",
-        "skip_print_stats",
-        "help",
-        "tags",
         "query",
         "cid",
         "args",
@@ -76,7 +88,6 @@ BENCH_KEYS = frozenset(
         "lock",
         "save_lock",
         "outdirname",
-        "force",
     }
 )
 

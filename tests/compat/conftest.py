@@ -3,15 +3,12 @@ requests against them in process (errors as exceptions) or through the CLI."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, CliResult
+from tests.conftest import CliResult, ckx_process
 
 
 class MiniRepo:
@@ -77,16 +74,7 @@ def cli(
     timeout: float = 300,
 ) -> CliResult:
     """``ckx ARGS`` as a real process (stdin closed) with ``CKX_HOME=home``."""
-    e = {**os.environ, "CKX_HOME": str(home), **(env or {})}
-    p = subprocess.run(
-        [sys.executable, "-m", "ckx", *args],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env=e,
-        cwd=cwd or ROOT,
-        timeout=timeout,
-    )
+    p = ckx_process(home, *args, env=env, cwd=cwd, timeout=timeout)
     return CliResult(p.returncode, p.stdout, p.stderr)
 
 

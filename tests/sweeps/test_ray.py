@@ -93,15 +93,9 @@ def _kill_one_running_point(cluster, deadline: float) -> int:
     raise AssertionError("no point was seen running")
 
 
-def test_a_killed_worker_leaves_the_experiment_consistent_and_resume_completes_it(
-    cluster, sweepy, ckx_home
-):
-    args = (
-        "benchmark", "program:sweepy", "--cmd_key=fast", "--sweep.value=1,2,3,4",
-        "--env.SWEEPY_SLEEP=2", "--executor=ray", f"--ray_address={cluster.address}",
-        "--ray_retries=0", "--record", "--record_uoa=killed", "--quiet",
-    )  # fmt: skip
-    env = dict(os.environ, CKX_HOME=str(ckx_home))
+def _run_killing_one_point(cluster, home, args) -> tuple[subprocess.Popen, str, str]:
+    """``ckx ARGS`` as a process while one of its running points is killed on the cluster."""
+    env = dict(os.environ, CKX_HOME=str(home))
     proc = subprocess.Popen(
         [sys.executable, "-m", "ckx", *args], env=env, cwd=ROOT, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
@@ -111,6 +105,18 @@ def test_a_killed_worker_leaves_the_experiment_consistent_and_resume_completes_i
         out, err = proc.communicate(timeout=300)
     finally:
         proc.kill()
+    return proc, out, err
+
+
+def test_a_killed_worker_leaves_the_experiment_consistent_and_resume_completes_it(
+    cluster, sweepy, ckx_home
+):
+    args = (
+        "benchmark", "program:sweepy", "--cmd_key=fast", "--sweep.value=1,2,3,4",
+        "--env.SWEEPY_SLEEP=2", "--executor=ray", f"--ray_address={cluster.address}",
+        "--ray_retries=0", "--record", "--record_uoa=killed", "--quiet",
+    )  # fmt: skip
+    proc, out, err = _run_killing_one_point(cluster, ckx_home, args)
     assert proc.returncode == 6, out + err
     assert "1 of 4 sweep point(s) failed" in err and "was lost (WorkerCrashedError" in err
     doc = sweep_doc(ckx_home, "killed")
@@ -135,16 +141,7 @@ def test_a_lost_worker_is_retried_by_ray(cluster, sweepy, ckx_home):
         "--env.SWEEPY_SLEEP=2", "--executor=ray", f"--ray_address={cluster.address}",
         "--ray_retries=1", "--record", "--record_uoa=retried", "--quiet",
     )  # fmt: skip
-    env = dict(os.environ, CKX_HOME=str(ckx_home))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ckx", *args], env=env, cwd=ROOT, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        _kill_one_running_point(cluster, time.time() + 120)
-        out, err = proc.communicate(timeout=300)
-    finally:
-        proc.kill()
+    proc, out, err = _run_killing_one_point(cluster, ckx_home, args)
     assert proc.returncode == 0, out + err
     points = experiment_points(ckx_home, "retried")
     assert len(points) == 2 and all(len(p["repetitions"]) == 1 for p in points)

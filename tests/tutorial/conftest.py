@@ -19,7 +19,11 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # `tests.helpers` must import however pytest was started
     sys.path.insert(0, str(ROOT))
 
+from tests.conftest import ckx_process  # noqa: E402
 from tests.helpers.httpserver import closed_port_url, http_server  # noqa: E402,F401
+
+#: What a tutorial user's shell would not have: a mirror, a venv of the test runner
+_NOT_INHERITED = ("CKX_MIRROR", "VIRTUAL_ENV", "CKX_VENV")
 
 #: A machine without network: every origin is unreachable, the local mirror is not.
 OFFLINE = {
@@ -62,17 +66,8 @@ class Ran:
 
 def run_ckx(home: Path, *args: str, env: dict | None = None, cwd: Path | None = None, timeout=600):
     """``ckx ARGS`` as a real subprocess (stdin closed: not a terminal)."""
-    e = {k: v for k, v in os.environ.items() if k not in ("CKX_MIRROR", "VIRTUAL_ENV", "CKX_VENV")}
-    e.update(CKX_HOME=str(home), OMP_NUM_THREADS="1", **(env or {}))
-    p = subprocess.run(
-        [sys.executable, "-m", "ckx", *args],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env=e,
-        cwd=cwd or ROOT,
-        timeout=timeout,
-    )
+    env = {"OMP_NUM_THREADS": "1", **(env or {})}
+    p = ckx_process(home, *args, env=env, cwd=cwd, timeout=timeout, drop=_NOT_INHERITED)
     return Ran(args, p)
 
 
