@@ -38,7 +38,8 @@ Rules written down here because users depend on them:
   tags then differ, it is planned again then (:meth:`Planner.revise`); a planning error of a
   deferred dep is raised only if the dep is actually needed (a bad ``customize.py`` always).
 * **Cached nodes.** A node with a valid cache entry is not expanded: its deps do not run and
-  the exported env comes from the entry.
+  the exported env comes from the entry. The ``deps`` after it inherit that env at plan time
+  too, so their ``cache_key_env`` keys are what the runner will compute.
 * **Hooks.** The ``customize.py`` of every node that will run is loaded and checked against
   its dialect's hook spec while planning, so a bad hook stops the plan before anything runs.
 """
@@ -176,6 +177,18 @@ def _as_query(tags: Any) -> Query:
     if isinstance(tags, Query):
         return tags
     return parse(tags if tags is not None else "")
+
+
+def _exported(known: dict[str, Any], edge: Edge) -> dict[str, Any]:
+    """``known`` after ``edge``: a ``deps`` entry planned as cached exports its recorded env
+    to the deps after it (as the runner sets it), so their cache keys (``cache_key_env``)
+    are predicted right; what a dep that will run exports is known only when it has run."""
+    node = edge.node
+    if edge.kind != "deps" or edge.deferred or node is None or node.cached is None:
+        return known
+    out = dict(known)
+    envs.set_all(out, node.cached.env)
+    return out
 
 
 def node_key(node: Node, env: dict[str, Any]) -> str:
@@ -441,6 +454,7 @@ class Planner:
         }
         edges: list[Edge] = []
         counts: dict[str, int] = {}
+        known = env  # what a dep inherits: the env, plus what cached deps before it export
         for kind, raw in self.provider.dependencies(meta):
             k = counts[kind] = counts.get(kind, -1) + 1
             if kind != "deps" and not counts.get("_own"):
@@ -450,7 +464,9 @@ class Planner:
                 walk.produced += meta.get("new_env_keys") or ()
             dep = dialect.plan_dep(self._merged_dep(meta, adr, raw), parent)
             where = (f"{path}/{kind}.{k}", chain, adr, ancestors)
-            edges.append(self._edge(kind, k, dep, env, walk, where, dialect))
+            edge = self._edge(kind, k, dep, env, walk, where, dialect, known)
+            edges.append(edge)
+            known = _exported(known, edge)
         return tuple(edges)
 
     def _edge(
@@ -462,9 +478,11 @@ class Planner:
         walk: _Walk,
         where: tuple,
         dialect: Any,
+        known: dict[str, Any],
     ) -> Edge:
         """Dep ``k`` of ``kind``: skipped, deferred (planned or, for a dialect that predicts
-        conditions, not yet), or planned."""
+        conditions, not yet), or planned; ``known``: the env it inherits as far as it is
+        known now (``env`` and what the cached deps before it export)."""
         path, chain, adr, ancestors = where
         reads = envs.condition_keys(dep)
         deferred = bool(reads) and (
@@ -480,7 +498,7 @@ class Planner:
             None,
             path,
             chain,
-            env,
+            known,
             dict(dep.get("env") or {}),
             adr,  # not copied: nothing changes it (merge_adr makes new dicts)
             {},

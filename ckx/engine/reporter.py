@@ -2,8 +2,10 @@
 
 * choices (several entries, cached results, installations) are ``ctx.ui.choose`` prompts when
   interactive, otherwise the first is taken and a note says so (shown even with ``--quiet``);
-* progress: ``  run: a → b`` when a node starts, ``  cached: x (path)`` once per cache entry,
-  the script's output (unless ``--quiet``);
+* progress: ``  run: a → b`` when a node starts, ``  cached: x (path)`` once per cache entry
+  (not with ``--quiet``), and the scripts' own output on stderr, with ``--quiet`` too (as in
+  CK and MLCFlow, ``--quiet`` means "ask nothing, say less", not "hide what the run prints";
+  ``--json`` keeps stdout for the result);
 * revisions made while running: ``  revised: ...`` lines, also kept in :attr:`revisions`
   (``run_request`` returns them, ``Plan.with_revisions`` records them).
 
@@ -33,7 +35,7 @@ class CliReporter:
         self.events: list[tuple[str, Any]] = []
         self.revisions: list[str] = []
         self._shown_cached: set[str] = set()
-        self._echo = ui.mode == "con" and not ui.quiet
+        self._echo = ui.mode != "none"  # the command line; the Python API collects nothing
 
     def planned(self, node: Node) -> None:
         self.events.append(("planned", node))  # worded only if asked: planning stays fast

@@ -106,6 +106,37 @@ def test_cache_key_env_from_a_dep_revises_the_node_and_keys_its_cache(ectx, scri
     assert all("cache_key_env" in r["revisions"][0] for r in runs)
 
 
+def test_a_cached_dep_s_exports_key_the_deps_after_it_at_plan_time(ectx, script_repo, tmp_path):
+    """get-python3 then get-generic-python-lib: once both are cached, --plan says so and the
+    run revises nothing (the key of the second reads what the first exports)."""
+    log = tmp_path / "log"
+    write_script(script_repo, "app", {"deps": [{"tags": "gen"}, {"tags": "cons"}]})
+    write_script(
+        script_repo,
+        "gen",
+        {"cache": True, "new_env_keys": ["DATA"]},
+        {"run.sh": f'echo gen >> "{log}"\necho "DATA=$INPUT" >> "$CKX_OUTPUT_ENV_FILE"\n'},
+    )
+    write_script(
+        script_repo,
+        "cons",
+        {"cache": True, "cache_key_env": ["DATA"], "new_env_keys": ["OUT"]},
+        {"run.sh": f'echo "cons $DATA" >> "{log}"\necho "OUT=$DATA" >> "$CKX_OUTPUT_ENV_FILE"\n'},
+    )
+    first = run_request(ectx, {"query": "app", "env": {"INPUT": "a"}})
+    assert any("cache_key_env" in r for r in first["revisions"])  # gen ran: learnt by running
+    request = {"query": "app", "env": {"INPUT": "a"}}
+    plan = make_plan(ectx, request, make_planner(ectx, request)[0])
+    assert [(n.entry.alias, n.status) for n in plan.nodes] == [
+        ("app", "run"),
+        ("gen", "cached"),
+        ("cons", "cached"),
+    ]
+    again = run_request(ectx, dict(request))
+    assert not again.get("revisions"), again["revisions"]
+    assert log.read_text().splitlines() == ["gen", "cons a"]
+
+
 def test_a_late_version_constraint_replans_only_the_subtree_that_missed_it():
     entries = {
         "app": {"deps": [{"tags": "lib"}, {"tags": "python", "version_max": "3.11"}]},
