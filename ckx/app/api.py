@@ -226,7 +226,9 @@ def function_for(auto: Automation, action: str) -> Callable | None:
     fn = auto.function(action)
     if fn is None:
         cmd = command(action)
-        if cmd is not None and cmd.generic:
+        if cmd is not None and cmd.name != action:  # an alias (list) names the action (ls)
+            fn = auto.function(cmd.name)  # that the automation may implement itself
+        if fn is None and cmd is not None and cmd.generic:
             fn = implementation(action)
     return fn
 

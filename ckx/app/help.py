@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ckx.app.api import function_for, implementation
 from ckx.core.automations import Automation, all_automations, known_actions
-from ckx.core.commands import OPTIONS, command, generic_descriptions
+from ckx.core.commands import COMMANDS, OPTIONS, command, generic_descriptions
 from ckx.core.context import Context
 from ckx.core.errors import NotFoundError
 from ckx.core.suggest import did_you_mean
@@ -44,6 +44,10 @@ def cli_help(ctx: Context, req: dict) -> int:
         ctx.ui.print(f"  {auto.alias:<12} {auto.desc}")
         ctx.ui.print(f"  {'':<12}   {acts}")
     ctx.ui.print("generic actions: " + ", ".join(sorted(generic_descriptions())))
+    own = sorted(c.name for c in COMMANDS if c.standalone and not c.generic)
+    ctx.ui.print("actions of ckx itself: " + ", ".join(own))
+    short = sorted(f"{c.name} ({c.automation})" for c in COMMANDS if c.automation)
+    ctx.ui.print("actions whose automation may be left out: " + ", ".join(short))
     ctx.ui.print("more: ckx help AUTOMATION, ckx ACTION --help, docs/cli.md")
     return 0
 

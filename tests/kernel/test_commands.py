@@ -45,6 +45,13 @@ def test_an_alias_runs_its_command(ctx):
     assert command("delete") is command("rm") and command("no-such-action") is None
 
 
+def test_an_alias_reaches_the_automation_s_own_action(cli):
+    """``ckx list venv`` is ``ckx ls venv``: the venv automation's own ls, not the generic one."""
+    own, alias = cli("ls", "venv"), cli("list", "venv")
+    assert own.code == alias.code == 0
+    assert alias.out == own.out and "no ckx venvs" in alias.out
+
+
 def _tree(root):
     out = {}
     for d, _, files in os.walk(root):
@@ -77,6 +84,8 @@ def test_help_lists_the_generic_actions_of_the_table(ckx_home):
     text = out.getvalue()
     assert "generic actions: " + ", ".join(sorted(generic_descriptions())) in text
     assert "common options: --json (machine output)  --quiet (no prompts" in text
+    assert "actions of ckx itself: help, serve, version" in text  # no automation at all
+    assert "run (script)" in text and "benchmark (program)" in text  # the shorthands
     ctx.index.close()
 
 
