@@ -109,6 +109,7 @@ class Index:
         self.home = Path(home)
         self.registry = registry
         self.db_path = self.home / "index.sqlite"
+        self.lock_path = self.home / "index.lock"
         self.warn = warn or (lambda msg: None)
         self._db: sqlite3.Connection | None = None
         self._fresh = False
@@ -132,6 +133,8 @@ class Index:
             from ckx.core.errors import storage_error
 
             raise storage_error(e, "CKX_HOME") from None
+        if not os.access(self.home, os.W_OK):
+            self._private_copy()
         db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
         try:
             db.execute("PRAGMA synchronous=NORMAL")
@@ -141,7 +144,7 @@ class Index:
                 # first use (or an older layout): set up under the index lock, because switching
                 # to WAL needs the database to itself ("database is locked" when several
                 # processes start on a new CKX_HOME at once); WAL then persists in the file
-                with _exclusive(self.home / "index.lock"):
+                with _exclusive(self.lock_path):
                     db.execute("PRAGMA journal_mode=WAL")
                     ver = db.execute("PRAGMA user_version").fetchone()[0]
                     if ver != SCHEMA_VERSION:
@@ -153,6 +156,26 @@ class Index:
             db.close()
             raise
         return db
+
+    def _private_copy(self) -> None:
+        """A read-only CKX_HOME (a shared, mounted or packaged one): searches still work, on a
+        copy of its index in a private temporary folder that this process refreshes and
+        removes at exit. Nothing is written to CKX_HOME."""
+        import atexit
+        import shutil
+        import tempfile
+
+        tmp = Path(tempfile.mkdtemp(prefix="ckx-index-"))
+        atexit.register(shutil.rmtree, tmp, True)
+        for suffix in ("", "-wal"):
+            src = Path(f"{self.db_path}{suffix}")
+            if src.is_file():
+                shutil.copyfile(src, tmp / f"index.sqlite{suffix}")
+        self.warn(
+            f"CKX_HOME {self.home} is read-only: this command searches a private copy of its "
+            "index (nothing is written there; commands that build or record will fail)"
+        )
+        self.db_path, self.lock_path = tmp / "index.sqlite", tmp / "index.lock"
 
     def _recover(self, exc: sqlite3.DatabaseError) -> None:
         """The index is derived data: a corrupt or truncated file is deleted and rebuilt (with a
@@ -178,7 +201,7 @@ class Index:
                 "(point CKX_HOME elsewhere, or free some space)",
             ) from None
         self.close()
-        with _exclusive(self.home / "index.lock"):
+        with _exclusive(self.lock_path):
             for suffix in ("", "-wal", "-shm", "-journal"):
                 try:
                     os.unlink(f"{self.db_path}{suffix}")
@@ -250,7 +273,7 @@ class Index:
         gone = self._gone_repos()
         parsed = 0
         if stale or gone:
-            with _exclusive(self.home / "index.lock") as lock:
+            with _exclusive(self.lock_path) as lock:
                 if not force and lock.waited:  # another process may have done it meanwhile
                     stale = self._stale_repos()
                     gone = self._gone_repos()

@@ -93,9 +93,14 @@ needs_mount = pytest.mark.skipif(not _can_mount(), reason="needs root and mount 
 
 @needs_mount
 def test_read_only_ckx_home(tmp_path):
+    """Reads work on a private copy of the index (said on stderr); writes fail clearly."""
     home = tmp_path / "ro"
     home.mkdir()
     r = _ckx_on_tmpfs(home, "ro,size=1m", "ls", "script")
+    assert r.returncode == 0, r
+    assert "builtin:script:get-python3" in r.stdout
+    assert f"CKX_HOME {home} is read-only" in r.stderr and "private copy" in r.stderr
+    r = _ckx_on_tmpfs(home, "ro,size=1m", "add", "script:x", "--tags=x")
     assert r.returncode == 13, r
     assert "cannot" in r.stderr and "writable" in r.stderr and "Traceback" not in r.stderr
 
