@@ -375,9 +375,10 @@ def _rerun(ctx, e, point, lock: dict[str, Any], i: dict[str, Any]) -> dict[str, 
 
     inp = point.inputs
     program = ctx.load("program", inp.get("program_uid") or inp["program"])
-    env, lock = safe_replay(ctx, e, inp, lock, i.get("env"))
+    given = {k: v for k, v in i.items() if k in (inp.get("inputs") or {})}  # redacted ones
+    env, program_inputs, lock = safe_replay(ctx, e, inp, lock, i.get("env"), given)
     req = {
-        **(inp.get("inputs") or {}),
+        **program_inputs,
         "env": env,
         "query": parse(",".join(inp.get("variations") or [])) if inp.get("variations") else None,
         "want_lock": True,

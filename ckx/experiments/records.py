@@ -121,10 +121,15 @@ def is_secret_key(key: str, patterns: list[str] | None = None) -> bool:
     return False
 
 
+#: Inputs of ckx itself that the patterns would take for secrets (``*_KEY``)
+_NOT_SECRET_INPUTS = frozenset({"cmd_key"})
+
+
 def redact(data: Any, patterns: list[str] | None = None) -> tuple[Any, list[str]]:
     """A copy of ``data`` where the values of secret-looking keys of every env mapping (under a
     key ``env`` or ``*_env``, at any depth: the point's inputs, the lock's request and its
-    ``adr`` blocks) are :data:`REDACTED`; and the sorted names that were redacted."""
+    ``adr`` blocks) and of every ``inputs`` mapping (``--hf_token=...`` given as an input of
+    the program) are :data:`REDACTED`; and the sorted names that were redacted."""
     pats = patterns or secret_patterns()
     found: set[str] = set()
 
@@ -142,11 +147,24 @@ def redact(data: Any, patterns: list[str] | None = None) -> tuple[Any, list[str]
                     ek: _hide(ek, ev, found) if is_secret_key(ek, pats) else walk(ev, depth + 1)
                     for ek, ev in v.items()
                 }
+            elif isinstance(v, dict) and k == "inputs":
+                scanned = {
+                    ik: _hide(ik, iv, found) if _secret_input(ik, iv, pats) else iv
+                    for ik, iv in v.items()
+                }
+                out[k] = walk(scanned, depth + 1)  # its own env and inputs mappings too
             else:
                 out[k] = walk(v, depth + 1)
         return out
 
     return walk(data, 0), sorted(found)
+
+
+def _secret_input(key: Any, value: Any, patterns: list[str]) -> bool:
+    """A scalar input whose name looks like a secret's (not one of ckx's own)."""
+    if isinstance(value, (dict, list)) or str(key) in _NOT_SECRET_INPUTS:
+        return False
+    return is_secret_key(str(key), patterns)
 
 
 def _hide(key: Any, value: Any, found: set[str]) -> Any:

@@ -79,13 +79,21 @@ def check_no_recorded_paths(ctx, entry, recorded: dict[str, Any]) -> None:
 
 
 def safe_replay(
-    ctx, entry, inputs: dict[str, Any], lock: dict[str, Any], given_env: Any
-) -> tuple[dict[str, str], dict[str, Any]]:
-    """(the env to run with, the lock to replay): the recorded ones, checked, with redacted
-    values filled from ``given_env`` (the replay's ``--env``) or this environment."""
+    ctx,
+    entry,
+    inputs: dict[str, Any],
+    lock: dict[str, Any],
+    given_env: Any,
+    given_inputs: dict[str, Any] | None = None,
+) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
+    """(the env to run with, the program's inputs, the lock to replay): the recorded ones,
+    checked, with redacted env values filled from ``given_env`` (the replay's ``--env``) or
+    this environment, and redacted inputs from ``given_inputs`` (the replay's ``--KEY=``)."""
     from ckx.experiments.records import REDACTED
 
     given = {str(k): str(v) for k, v in given_env.items()} if isinstance(given_env, dict) else {}
+    given_in = dict(given_inputs or {})
+    program_inputs = dict(inputs.get("inputs") or {})
     env = {str(k): str(v) for k, v in (inputs.get("env") or {}).items()}
     lock = copy.deepcopy(lock)
     request: dict[str, Any] = lock["request"] if isinstance(lock.get("request"), dict) else {}
@@ -113,10 +121,21 @@ def safe_replay(
     for block in (request.get("adr") or {}).values():
         if isinstance(block, dict) and isinstance(block.get("env"), dict):
             fill(block["env"])
-    if missing:
-        names = ", ".join(sorted(missing))
+    missing_in: set[str] = set()
+    for d in (program_inputs, request.get("inputs") or {}):
+        for k, v in list(d.items()):
+            if v == REDACTED:
+                if k in given_in:
+                    d[k] = given_in[k]
+                else:
+                    missing_in.add(k)
+    if missing or missing_in:
+        names = ", ".join(sorted(missing | missing_in))
+        again = [f"--env.{k}=..." for k in sorted(missing)] + [
+            f"--{k}=..." for k in sorted(missing_in)
+        ]
         raise UsageError(
             f"cannot replay {entry.cid}: {names} looked like secrets and were not recorded",
-            hint="pass them again: " + " ".join(f"--env.{k}=..." for k in sorted(missing)),
+            hint="pass them again: " + " ".join(again),
         )
-    return {**env, **given}, lock
+    return {**env, **given}, program_inputs, lock

@@ -80,3 +80,28 @@ def test_ckx_own_variables_are_not_secrets():
     data, names = redact({"inputs": {"env": {"HF_TOKEN": "x", "N": "1"}, "cmd_key": "k"}})
     assert data == {"inputs": {"env": {"HF_TOKEN": "<redacted>", "N": "1"}, "cmd_key": "k"}}
     assert names == ["HF_TOKEN"] and access is not None
+
+
+def test_a_secret_given_as_a_program_input_is_redacted_and_asked_for_on_replay(
+    synth, ckx_home, cli
+):
+    """MLCFlow-style scripts take tokens as inputs (``--hf_token=``): recorded as redacted, and
+    a replay asks for them again by the same option."""
+    meta = synth / "program" / "synth" / "meta.yaml"
+    meta.write_text(
+        meta.read_text().replace(
+            "  value: SYNTH_VALUE\n", "  value: SYNTH_VALUE\n  hf_token: SYNTH_T\n"
+        )
+    )
+    r = cli(
+        "benchmark", "program:synth", "--cmd_key=fast", "--record", "--record_uoa=tok",
+        "--repetitions=1", f"--hf_token={SECRET}", "--value=7",
+    )  # fmt: skip
+    assert r.code == 0 and "hf_token" in r.err, r
+    recorded = _everything_under(ckx_home / "repos/local/experiment/tok")
+    assert SECRET not in recorded and '"value": "7"' in recorded
+    missing = cli("replay", "experiment:tok")
+    assert missing.code == 2 and "--hf_token=..." in missing.err, missing
+    again = cli("replay", "experiment:tok", f"--hf_token={SECRET}")
+    assert again.code == 0, again
+    assert cli("show", "experiment:tok", "--json").json()["return"] == 0
