@@ -236,6 +236,29 @@ async def read_request(request: Request, settings: Settings) -> dict[str, Any]:
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 
 
+_COOKIE = "ckx_dashboard"
+
+
+def _is_browsing(scope) -> bool:
+    """A read of the dashboard (the only thing the cookie is good for)."""
+    path = scope["path"]
+    return scope["method"] in ("GET", "HEAD") and (
+        path in ("/", "/favicon.ico") or path.startswith("/dashboard/")
+    )
+
+
+def _cookie_of(headers: dict[bytes, bytes]) -> bytes:
+    from http.cookies import CookieError, SimpleCookie
+
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(headers.get(b"cookie", b"").decode("latin-1"))
+    except CookieError:
+        return b""
+    morsel = jar.get(_COOKIE)
+    return morsel.value.encode() if morsel is not None else b""
+
+
 class Guard:
     """ASGI middleware: the bearer token (constant-time compare) when one is set; without a
     token, the Host must be a loopback name (a web page cannot reach the server through DNS
@@ -246,7 +269,12 @@ class Guard:
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
-            refused = self.check(dict(scope["headers"]))
+            headers = dict(scope["headers"])
+            login = self.login(scope, headers)
+            if login is not None:
+                await login(scope, receive, send)
+                return
+            refused = self.check(headers, browsing=_is_browsing(scope))
             if refused is not None:
                 await error_response(refused.status, refused.error, refused.headers)(
                     scope, receive, send
@@ -254,7 +282,37 @@ class Guard:
                 return
         await self.app(scope, receive, send)
 
-    def check(self, headers: dict[bytes, bytes]) -> Refused | None:
+    def cookie(self) -> bytes:
+        """The dashboard cookie's value: derived from the token (the token itself is never
+        sent back), good only for reading the dashboard."""
+        assert self.token is not None
+        return hmac.new(self.token, b"ckx dashboard", "sha256").hexdigest().encode()
+
+    def login(self, scope, headers: dict[bytes, bytes]) -> Response | None:
+        """``GET /?token=TOKEN`` (what a browser can do): the right token sets the dashboard
+        cookie and redirects to ``/`` (the token leaves the address bar); a wrong one is 401."""
+        if self.token is None or scope["method"] != "GET" or scope["path"] != "/":
+            return None
+        from urllib.parse import parse_qs
+
+        given = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token")
+        if not given:
+            return None
+        if not hmac.compare_digest(given[0].encode("latin-1", "replace"), self.token):
+            return error_response(
+                401,
+                UsageError(
+                    "wrong token in ?token=",
+                    hint="open /?token=TOKEN with the token given to ckx serve",
+                ),
+            )
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(
+            _COOKIE, self.cookie().decode(), httponly=True, samesite="strict", path="/"
+        )
+        return response
+
+    def check(self, headers: dict[bytes, bytes], *, browsing: bool = False) -> Refused | None:
         host = headers.get(b"host", b"").decode("latin-1")
         origin = headers.get(b"origin")
         if origin is not None and origin.decode("latin-1").split("://", 1)[-1] != host:
@@ -270,6 +328,8 @@ class Guard:
                     ),
                 )
             return None
+        if browsing and hmac.compare_digest(_cookie_of(headers), self.cookie()):
+            return None  # the dashboard, read with the cookie that /?token= set
         scheme, _, given = headers.get(b"authorization", b"").partition(b" ")
         if scheme.lower() != b"bearer" or not given:
             why = "missing token"
@@ -281,7 +341,8 @@ class Guard:
             401,
             UsageError(
                 f"{why}: this server needs the header Authorization: Bearer TOKEN",
-                hint="the token is the one given to ckx serve (--token or --token-file)",
+                hint="the token is the one given to ckx serve (--token or --token-file); "
+                "in a browser, open /?token=TOKEN once for the dashboard",
             ),
             {"WWW-Authenticate": 'Bearer realm="ckx"'},
         )

@@ -11,6 +11,7 @@ import sys
 from urllib.parse import urlsplit
 
 import pytest
+from experiments.test_dashboard import _chromium, _console_errors, needs_chromium
 
 from .conftest import ROOT, TOKEN, start_server
 
@@ -82,6 +83,36 @@ def test_missing_or_wrong_token_is_401(guarded):
         assert c.get("/health")[0] == 200
         out = c.access({"action": "frobnicate"})  # with the token, ckx itself answers
         assert c.last_status == 404 and "unknown action 'frobnicate'" in out["error"]
+
+
+def test_a_browser_opens_the_dashboard_once_with_the_token_in_the_address(guarded):
+    """/?token=TOKEN sets an HttpOnly cookie and drops the token from the address; the cookie
+    reads the dashboard and nothing else."""
+    assert _raw(guarded.url, "GET", "/")[0] == 401
+    status, _, headers = _raw(guarded.url, "GET", "/?token=" + "x" * 30)
+    assert status == 401 and "set-cookie" not in headers
+    status, _, headers = _raw(guarded.url, "GET", f"/?token={TOKEN}")
+    assert status == 303 and headers["location"] == "/"
+    cookie = headers["set-cookie"]
+    assert "HttpOnly" in cookie and "samesite=strict" in cookie.lower() and TOKEN not in cookie
+    jar = {"Cookie": cookie.split(";", 1)[0]}
+    status, _, headers = _raw(guarded.url, "GET", "/", headers=jar)
+    assert status == 307 and headers["location"].startswith("/dashboard/")
+    status, body, _ = _raw(guarded.url, "GET", headers["location"], headers=jar)
+    assert status == 200 and b"<html" in body.lower()
+    req = json.dumps({"action": "search", "automation": "script"}).encode()
+    assert _raw(guarded.url, "POST", "/access", req, {**jar, **JSON})[0] == 401
+    assert _raw(guarded.url, "GET", "/health", headers=jar)[0] == 401
+    forged = {"Cookie": "ckx_dashboard=" + "0" * 64}
+    assert _raw(guarded.url, "GET", "/", headers=forged)[0] == 401
+
+
+@needs_chromium
+def test_the_dashboard_of_a_server_with_a_token_loads_in_headless_chromium(guarded, tmp_path):
+    r = _chromium(f"{guarded.url}/?token={TOKEN}", tmp_path / "profile", "--dump-dom")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "<h1>ckx experiments</h1>" in r.stdout, r.stdout[-2000:]
+    assert _console_errors(r.stderr) == []
 
 
 def test_with_the_token_writes_are_allowed(guarded, tmp_path):
