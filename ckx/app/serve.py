@@ -181,7 +181,9 @@ def _run(uvicorn, ctx: Context, settings, sock: socket.socket, url: str) -> None
             ctx.ui.warn(f"job {job_id} was left unfinished by a previous server: marked failed")
         print(
             f"ckx serve: listening on {url} (CKX_HOME={settings.home}, {settings.workers} "
-            f"workers, token: {'yes' if settings.token else 'no'}); Ctrl-C stops",
+            f"workers, token: {'yes' if settings.token else 'no'}); Ctrl-C stops\n"
+            f"  dashboard: {url}/"
+            + ("?token=TOKEN (once, in a browser)" if settings.token else ""),
             file=sys.stderr,
             flush=True,
         )
