@@ -159,12 +159,14 @@ class MlcAutomation:
 
     def detect_version_using_script(self, i: dict[str, Any]) -> dict[str, Any]:
         """Run the node's script and ``detect_version(i)``; the version if it meets the
-        env's ``MLC_VERSION*`` constraints, else return 16."""
+        env's ``MLC_VERSION*`` constraints, else return 16 -- also when the script or the
+        hook fails (nothing installed yet: ``get-generic-python-lib`` then installs), as in
+        MLCFlow."""
         env = i.get("env", {})
         try:
             version = self.node.script_and_post("detect_version", env=env)
-        except CkxError as e:
-            return self._as_result(e, 2)
+        except CkxError:
+            version = None
         if version and not _outside(version, env):
             return {"return": 0, "detected_version": version}
         return {"return": 16, "error": "version was not detected"}

@@ -191,6 +191,51 @@ def test_find_artifact_detects_versions_per_candidate_and_keeps_those_that_fit(c
     assert again["status"] == "cached" and again["env"] == out["env"]
 
 
+DETECT_OR_INSTALL = """
+def preprocess(i):
+    env, automation = i['env'], i['automation']
+    r = automation.detect_version_using_script(
+        {'env': env, 'run_script_input': i['run_script_input'], 'recursion_spaces': ''})
+    if r['return'] > 0:
+        if r['return'] != 16:
+            return r
+        r = automation.run_native_script(
+            {'run_script_input': i['run_script_input'], 'env': env, 'script_name': 'install'})
+        if r['return'] > 0:
+            return r
+    return {'return': 0}
+
+
+def detect_version(i):
+    r = i['automation'].parse_version({'match_text': r'lib (\\d+\\.\\d+)', 'group_number': 1,
+                                       'env_key': 'FAKELIB_VERSION', 'which_env': i['env']})
+    if r['return'] > 0:
+        return r
+    return {'return': 0, 'version': r['version']}
+
+
+def postprocess(i):
+    return detect_version(i)
+"""
+
+
+def test_a_version_not_detected_is_16_so_the_hook_installs_as_in_mlcflow(ctx, mini, tmp_path):
+    """get-generic-python-lib's flow: detect (its run.sh fails: nothing installed), get 16,
+    run install.sh, then the run detects what was installed."""
+    marker = tmp_path / "installed"
+    mini.script(
+        "get-fakelib",
+        {"tags": ["get", "fakelib"], "new_env_keys": ["FAKELIB_*"]},
+        {
+            "customize.py": DETECT_OR_INSTALL,
+            "run.sh": f'[ -f "{marker}" ] || exit 1\necho "lib 3.4" > tmp-ver.out\n',
+            "install.sh": f'touch "{marker}"\n',
+        },
+    )
+    out = run(ctx, "get,fakelib")
+    assert marker.exists() and out["env"]["FAKELIB_VERSION"] == "3.4"
+
+
 NESTED = """
 def preprocess(i):
     env = i['env']
