@@ -252,6 +252,9 @@ class MlcOps:
                 raise
             envrules.merge_into(env, res.env)
             envrules.merge_into(state, res.state)
+            # as MLCFlow: the node's const and const_state win again after each dep
+            env.update(node.meta.get("const") or {})
+            envrules.merge_into(state, node.meta.get("const_state") or {})
 
     def nested(self, request: dict[str, Any]) -> dict[str, Any]:
         return self.ops.nested(request)

@@ -236,6 +236,27 @@ def test_a_version_not_detected_is_16_so_the_hook_installs_as_in_mlcflow(ctx, mi
     assert marker.exists() and out["env"]["FAKELIB_VERSION"] == "3.4"
 
 
+def test_const_wins_again_after_each_dep_as_in_mlcflow(ctx, mini):
+    mini.script(
+        "setter",
+        {"tags": ["setter"], "new_env_keys": ["MLC_MODE", "MLC_OTHER"]},
+        {
+            "run.sh": 'echo "MLC_MODE=from-dep" > tmp-run-env.out\necho "MLC_OTHER=dep" >> tmp-run-env.out\n'
+        },
+    )
+    mini.script(
+        "top",
+        {
+            "tags": ["top"],
+            "const": {"MLC_MODE": "const"},
+            "deps": [{"tags": "setter"}],
+            "new_env_keys": ["MLC_MODE", "MLC_OTHER"],
+        },
+    )
+    env = run(ctx, "top")["env"]
+    assert env["MLC_MODE"] == "const" and env["MLC_OTHER"] == "dep"
+
+
 NESTED = """
 def preprocess(i):
     env = i['env']
