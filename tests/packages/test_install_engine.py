@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, ckx_process
 from tests.packages.conftest import sha256, zip_bytes
 
 PAYLOAD = zip_bytes(
@@ -35,16 +35,7 @@ def make_repo(tmp_path: Path, url: str, digest: str) -> Path:
 
 
 def ckx(home: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, CKX_HOME=str(home))
-    return subprocess.run(
-        [sys.executable, "-m", "ckx", *args],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-    )
+    return ckx_process(home, *args)
 
 
 def installed_path(out: str) -> Path:

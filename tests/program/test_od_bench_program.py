@@ -3,14 +3,11 @@ local copies of a model and data set, and all eight cmd_keys producing loadgen l
 
 import io
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, shared_data_root
+from tests.conftest import ROOT, ckx_process, shared_data_root
 
 CMD_KEYS = [
     "accuracy-offline",
@@ -31,17 +28,7 @@ def home(tmp_path_factory):
 
 
 def ckx(home, *args, timeout=300):
-    env = dict(os.environ, CKX_HOME=str(home))
-    p = subprocess.run(
-        [sys.executable, "-m", "ckx", *args],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        cwd=ROOT,
-        timeout=timeout,
-    )
-    return p
+    return ckx_process(home, *args, timeout=timeout)
 
 
 def run_dir_of(stdout: str) -> Path:
