@@ -121,14 +121,7 @@ def safe_replay(
     for block in (request.get("adr") or {}).values():
         if isinstance(block, dict) and isinstance(block.get("env"), dict):
             fill(block["env"])
-    missing_in: set[str] = set()
-    for d in (program_inputs, request.get("inputs") or {}):
-        for k, v in list(d.items()):
-            if v == REDACTED:
-                if k in given_in:
-                    d[k] = given_in[k]
-                else:
-                    missing_in.add(k)
+    missing_in = _fill_inputs((program_inputs, request.get("inputs") or {}), given_in)
     if missing or missing_in:
         names = ", ".join(sorted(missing | missing_in))
         again = [f"--env.{k}=..." for k in sorted(missing)] + [
@@ -139,3 +132,18 @@ def safe_replay(
             hint="pass them again: " + " ".join(again),
         )
     return {**env, **given}, program_inputs, lock
+
+
+def _fill_inputs(mappings: tuple[dict[str, Any], ...], given: dict[str, Any]) -> set[str]:
+    """Put the replay's own ``--KEY=`` values where inputs were redacted; the keys missing."""
+    from ckx.experiments.records import REDACTED
+
+    missing: set[str] = set()
+    for d in mappings:
+        for k, v in list(d.items()):
+            if v == REDACTED:
+                if k in given:
+                    d[k] = given[k]
+                else:
+                    missing.add(k)
+    return missing
