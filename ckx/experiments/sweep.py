@@ -461,6 +461,7 @@ class SweepRun:
         self.started: dict[int, float] = {}
         self.todo: list[Config] = []
         self.created = _now()
+        self.redacted: set[str] = set()  # secret-looking keys the points did not record
 
     def select(self) -> list[Config]:
         """The configurations to run: all, or with ``--resume`` those not done."""
@@ -520,7 +521,7 @@ class SweepRun:
             st.point, st.repetitions = pid, reps
             self._write_doc()
 
-        record_point(self.target, cfg.inputs, res, also=note)
+        self.redacted.update(record_point(self.target, cfg.inputs, res, also=note).redacted)
         self.ctx.index.invalidate()
 
     # -- the sweep document ---------------------------------------------------------------------
@@ -774,6 +775,9 @@ def _finish(ctx: Context, run: SweepRun, target: Target | None) -> dict[str, Any
     where = f" into {target.cid}" if target else ""
     ok = len(run.todo) - len(failed)
     ctx.ui.print(f"sweep {run.sweep.id[:8]}: {ok} point(s) recorded{where}, {len(failed)} failed")
+    from ckx.experiments.records import tell_redacted
+
+    tell_redacted(ctx.ui, sorted(run.redacted), "not recorded")
     result = {
         "sweep": run.sweep.id,
         "experiment": target.cid if target else None,
@@ -784,6 +788,7 @@ def _finish(ctx: Context, run: SweepRun, target: Target | None) -> dict[str, Any
         ],
         "ran": [c.n for c in run.todo],
         "failed": [c.n for c in failed],
+        "redacted": sorted(run.redacted),
     }
     if failed:
         first = failed[0]

@@ -105,3 +105,13 @@ def test_a_secret_given_as_a_program_input_is_redacted_and_asked_for_on_replay(
     again = cli("replay", "experiment:tok", f"--hf_token={SECRET}")
     assert again.code == 0, again
     assert cli("show", "experiment:tok", "--json").json()["return"] == 0
+
+
+def test_a_sweep_redacts_like_a_benchmark_and_says_which_keys(synth, ckx_home, cli):
+    r = cli(
+        "benchmark", "program:synth", "--cmd_key=fast", "--sweep.value=1,2", "--record",
+        "--record_uoa=swept", f"--env.API_TOKEN={SECRET}", "--json",
+    )  # fmt: skip
+    assert r.code == 0, r
+    assert r.json()["redacted"] == ["API_TOKEN"] and "API_TOKEN" in r.err
+    assert SECRET not in _everything_under(ckx_home / "repos/local/experiment/swept")
