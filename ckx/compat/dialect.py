@@ -115,6 +115,12 @@ class MlcDialect(DialectDefaults):
             raise _unknown_input(bad[0], plan)
 
     # -- run -------------------------------------------------------------------------------
+    def run_folder(self, cwd: str) -> Path | None:
+        """MLCFlow runs a script that is not cached in the current folder (``mlcr
+        run,python --command=my.py`` finds ``my.py`` there); one that cannot be written to
+        gets ckx's own work folder instead."""
+        return Path(cwd) if os.access(cwd, os.W_OK) else None
+
     def engine_env(self, call: Any, cwd: str) -> dict[str, Any]:
         """MLCFlow's engine variables for a node (before its steps)."""
         from ckx.compat import envrules

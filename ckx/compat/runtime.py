@@ -132,6 +132,8 @@ class MlcNode:
         _map_keys(self.env, self.meta.get("env_key_mappings") or {})
         version = self.script_and_post("postprocess") or version
         self.ops.run_deps("post_deps", self.env, self.state, self.meta.get("post_deps") or [])
+        if _is_here(self.work) and not self.node.inputs.get("dirty"):
+            self._clean_outputs()  # as MLCFlow: its protocol files leave the user's folder
         detected = self.env.get("MLC_DETECTED_VERSION") or self.env.get("MLC_VERSION")
         return str(version or detected or "") or None
 
@@ -365,6 +367,11 @@ class MlcNode:
             p = self.work / f
             if p.is_file():
                 p.unlink()
+
+
+def _is_here(folder: Path) -> bool:
+    """Is ``folder`` the current folder (a script that is not cached runs there)?"""
+    return os.path.realpath(folder) == os.path.realpath(os.getcwd())
 
 
 def _repo_root(script_dir: Path) -> Path | None:

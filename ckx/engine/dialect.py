@@ -133,6 +133,12 @@ class Dialect(Protocol):
         """Refuse a plan before anything runs (raise a CkxError); most dialects accept all."""
         ...
 
+    def run_folder(self, cwd: str) -> Path | None:
+        """Where a node that is not cached runs when no ``--outdirname`` is given: None for
+        a fresh folder under ``CKX_HOME/state/work`` (ckx's own), or a folder the dialect's
+        content expects (MLCFlow's scripts: the current one)."""
+        ...
+
 
 class DialectDefaults:
     """The members a dialect may leave as ckx's (subclass it, or define them yourself)."""
@@ -151,6 +157,9 @@ class DialectDefaults:
         return envs.dep_enabled(dep, env)
 
     def check_plan(self, plan: Any, request: dict[str, Any]) -> None:
+        return None
+
+    def run_folder(self, cwd: str) -> Path | None:
         return None
 
 

@@ -319,6 +319,9 @@ class Runner:
             p = Path(out).expanduser().resolve()
             p.mkdir(parents=True, exist_ok=True)
             return p
+        here = node.dialect.run_folder(os.getcwd())
+        if here is not None:
+            return here
         base = self.ctx.state_dir("work")
         p = base / f"{node.entry.alias}-{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(3).hex()}"
         p.mkdir(parents=True)
@@ -402,7 +405,7 @@ class Runner:
         import subprocess
         from collections import deque
 
-        log = cwd / LOG_FILE
+        log = self._log_file(node, cwd)
         tail: deque[str] = deque(maxlen=TAIL_LINES)
         with open(log, "w", encoding="utf-8", errors="replace") as logf:
             proc = subprocess.Popen(
@@ -428,6 +431,15 @@ class Runner:
                 proc.wait()
                 raise
         return rc, list(tail), log
+
+    def _log_file(self, node: Node, cwd: Path) -> Path:
+        """``ckx-run.log`` in the node's folder, except in the user's current folder (where
+        MLCFlow's scripts run): there ckx writes only what the script writes, and the log
+        goes to ``CKX_HOME/state/logs/``."""
+        if os.path.realpath(cwd) != os.path.realpath(os.getcwd()):
+            return cwd / LOG_FILE
+        stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(2).hex()}"
+        return self.ctx.state_dir("logs") / f"{node.entry.alias}-{stamp}.log"
 
     # -- detection -------------------------------------------------------------------------
     def _detect(self, node: Node, env: dict[str, Any]) -> str | None:

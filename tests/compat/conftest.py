@@ -45,6 +45,14 @@ class MiniRepo:
         return d
 
 
+@pytest.fixture(autouse=True)
+def _in_a_folder_of_its_own(tmp_path, monkeypatch):
+    """MLCFlow's scripts run in the current folder: each test runs in one of its own."""
+    here = tmp_path / "cwd"
+    here.mkdir()
+    monkeypatch.chdir(here)
+
+
 @pytest.fixture
 def mini(tmp_path, ctx) -> MiniRepo:
     """A registered MLCFlow repository named ``mini`` (empty; add scripts with .script)."""
@@ -73,7 +81,11 @@ def cli(
     cwd: Path | None = None,
     timeout: float = 300,
 ) -> CliResult:
-    """``ckx ARGS`` as a real process (stdin closed) with ``CKX_HOME=home``."""
+    """``ckx ARGS`` as a real process (stdin closed) with ``CKX_HOME=home``, started in
+    ``cwd`` (default: a folder beside the home: MLCFlow's scripts run in the current one)."""
+    if cwd is None:
+        cwd = home.parent / f"{home.name}-cwd"
+        cwd.mkdir(exist_ok=True)
     p = ckx_process(home, *args, env=env, cwd=cwd, timeout=timeout)
     return CliResult(p.returncode, p.stdout, p.stderr)
 

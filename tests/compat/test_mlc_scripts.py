@@ -104,9 +104,11 @@ def test_a_script_runs_its_hooks_scripts_and_protocol_as_mlcflow_does(ctx, app, 
     assert env["KEYS_OK"] == "yes" and env["IN_MODEL"] == "ssd" and env["MLC_MODEL"] == "ssd"
     assert env["IN_ADR"] == "first"  # --adr reaches i['input'] of the requested script
     assert "MLC_DETECTED_VERSION" in env  # exported only because new_env_keys asks
-    hook_cwd = Path(env["HOOK_CWD"])
-    assert hook_cwd != Path.cwd() and (hook_cwd / "tmp-run.sh").is_file()  # the run folder
-    assert 'export MLC_MODEL="ssd"' in (hook_cwd / "tmp-run.sh").read_text()
+    hook_cwd = Path(env["HOOK_CWD"])  # as MLCFlow: not cached, so in the current folder,
+    assert hook_cwd == Path.cwd() and not (hook_cwd / "tmp-run.sh").exists()  # left clean
+    assert not list(Path.cwd().glob("tmp-*")) and not list(Path.cwd().glob("*.log"))
+    run(ctx, "app,demo", model="ssd", dirty=True)  # --dirty keeps the protocol files
+    assert 'export MLC_MODEL="ssd"' in (Path.cwd() / "tmp-run.sh").read_text()
 
 
 def test_mlcflow_engine_variables_reach_hooks_and_scripts(ctx, mini):

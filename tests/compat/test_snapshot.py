@@ -234,3 +234,17 @@ def test_the_repo_prefix_and_mlcflow_order_choose_the_entry(snap):
     # MLCFlow sorts by (sort, path) and takes the first without a terminal; ckx says so
     assert r.code == 0 and r.out.startswith("get-llvm"), r
     assert "5 entries match 'get,compiler'" in r.err and "chose 0) mlc:script:get-llvm" in r.err
+
+
+@pytest.mark.slow
+def test_run_python_runs_a_file_of_the_current_folder_as_in_mlcflow(snap, tmp_path):
+    """``mlcr run,python --command=my.py`` runs ``my.py`` of the folder it was started in and
+    leaves there only what the program wrote (MLCFlow's protocol files are cleaned up)."""
+    home, _ = snap
+    here = tmp_path / "here"
+    here.mkdir()
+    (here / "my.py").write_text("print('from my.py'); open('made.txt', 'w').write('x')\n")
+    r = cli(home, "run", "run,python", "--command=my.py", "--quiet", cwd=here)
+    assert r.code == 0, r
+    assert "from my.py" in r.err  # the script's output shows, --quiet or not
+    assert sorted(p.name for p in here.iterdir()) == ["made.txt", "my.py"]
