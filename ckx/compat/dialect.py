@@ -44,6 +44,7 @@ class MlcDialect(DialectDefaults):
     hooks = MLC_HOOKS
     rank = 1
     predicts_conditions = True
+    variation_env_wins = True  # mlcr s,_v --x=1: the variation's env beats --x (and --env)
 
     def __init__(self) -> None:
         self._imports: HookImports | None = None

@@ -109,6 +109,8 @@ class Dialect(Protocol):
     rank: int
     #: deferred deps false at plan time are planned only when reached (see the module doc)
     predicts_conditions: bool
+    #: the chosen variations' ``env`` wins over inputs (MLCFlow's order; ckx: inputs win)
+    variation_env_wins: bool
 
     @property
     def lifecycle(self) -> Any:
@@ -146,6 +148,7 @@ class DialectDefaults:
     rank = 1
     lifecycle: Any = None
     predicts_conditions = False
+    variation_env_wins = False
 
     def preference(self, entry: Entry) -> tuple | None:
         return None

@@ -16,6 +16,8 @@ A node's env is composed from what it inherits, in this order (later wins unless
     -> ``default_env`` of the entry, variations, version overlay (only keys still unset)
     -> ``env`` of the entry, then variations, then the version overlay
     -> ``input_mapping`` values (CLI inputs win over everything)
+    -> for a dialect whose variations win over inputs (MLCFlow's): the chosen variations'
+       own ``env`` blocks, again
     -> ``default_to_current_python``: that key set, if still unset, to the python of the ckx venv
    named by ``CKX_VENV``, else of the activated venv, else the one running ckx
 -> CKX_VERSION, CKX_VERSION_MIN, CKX_VERSION_MAX (the node's planned constraints)
@@ -83,7 +85,16 @@ class EnvLayers:
     variables. Not changed once made (read by planner and runner alike).
     """
 
-    __slots__ = ("local", "request", "defaults", "overrides", "inputs", "current_python", "version")
+    __slots__ = (
+        "local",
+        "request",
+        "defaults",
+        "overrides",
+        "inputs",
+        "current_python",
+        "version",
+        "late",
+    )
     local: tuple[str, ...]
     request: Mapping[str, Any]
     defaults: Mapping[str, Any]
@@ -91,6 +102,7 @@ class EnvLayers:
     inputs: Mapping[str, Any]
     current_python: str | None
     version: Mapping[str, str]
+    late: Mapping[str, Any]
 
     def __init__(
         self,
@@ -101,6 +113,7 @@ class EnvLayers:
         inputs: Mapping[str, Any] | None = None,
         current_python: str | None = None,
         version: Mapping[str, str] | None = None,
+        late: Mapping[str, Any] | None = None,
     ) -> None:
         # kept as given (no copies): the planner passes dicts nobody changes afterwards
         self.local = tuple(local)
@@ -110,6 +123,7 @@ class EnvLayers:
         self.inputs = inputs or {}
         self.current_python = current_python
         self.version = version or {}
+        self.late = late or {}
 
 
 def layers_for(
@@ -119,6 +133,7 @@ def layers_for(
     version: str | None,
     constraints: Mapping[str, str | None],
     prefix: str = "CKX_",
+    late: Mapping[str, Any] | None = None,
 ) -> EnvLayers:
     """The :class:`EnvLayers` of a node with ``meta`` (overlays applied), its request env and
     inputs, its chosen ``version`` and joint version ``constraints``."""
@@ -139,6 +154,7 @@ def layers_for(
         mapped_inputs(meta, inputs) if inputs else {},
         meta.get("default_to_current_python") or None,
         ver,
+        late,
     )
 
 
@@ -149,6 +165,7 @@ def compose(inherited: Mapping[str, Any], layers: EnvLayers) -> dict[str, Any]:
     set_defaults(env, layers.defaults)
     set_all(env, layers.overrides)
     set_all(env, layers.inputs)
+    set_all(env, layers.late)
     if layers.current_python and not env.get(layers.current_python):
         env[layers.current_python] = _current_python(env)
     env.update(layers.version)

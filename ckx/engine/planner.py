@@ -323,8 +323,9 @@ class Planner:
         if version and str(version) in (meta.get("versions") or {}):
             meta = merge_meta(meta, meta["versions"][str(version)] or {})
         dialect = self.provider.dialect(entry)
+        late = selection.env if dialect.variation_env_wins else None
         layers = envs.layers_for(
-            meta, origin.request_env, origin.inputs, version, joint, dialect.prefix
+            meta, origin.request_env, origin.inputs, version, joint, dialect.prefix, late
         )
         static_env = envs.compose(origin.inherited, layers)
         key, cached = None, None

@@ -64,9 +64,10 @@ _REPLACE_FIELDS = (
 
 class Selection:
     """The variations chosen for one entry and the meta they produce: ``names`` normalised
-    (sorted, ``name`` or ``name.value``), ``values`` of dynamic ones, ``meta`` with overlays."""
+    (sorted, ``name`` or ``name.value``), ``values`` of dynamic ones, ``meta`` with overlays,
+    ``env`` what the chosen variations' own ``env`` blocks set (in the order applied)."""
 
-    __slots__ = ("names", "values", "meta", "warnings")
+    __slots__ = ("names", "values", "meta", "warnings", "env")
 
     def __init__(
         self,
@@ -74,11 +75,13 @@ class Selection:
         values: dict[str, str] | None = None,
         meta: dict[str, Any] | None = None,
         warnings: list[str] | None = None,
+        env: dict[str, Any] | None = None,
     ) -> None:
         self.names = names
         self.values = values or {}
         self.meta = meta or {}
         self.warnings = warnings or []
+        self.env = env or {}
 
     @property
     def text(self) -> str:
@@ -143,13 +146,15 @@ def select(meta: dict[str, Any], query: Query, where: str | Callable[[], str]) -
     overlays = _overlays(declared, singles, chosen)
     merged = dict(meta)
     warnings: list[str] = []
+    env: dict[str, Any] = {}
     for block in overlays:
         merged = merge_meta(merged, block)
+        env.update(block.get("env") or {})
         if block.get("warning"):
             warnings.append(str(block["warning"]))
     names = tuple(sorted(_norm_name(k, val) for k, val in chosen.items()))
     values = {k.removesuffix(".#"): val for k, val in chosen.items() if val is not None}
-    return Selection(names=names, values=values, meta=merged, warnings=warnings)
+    return Selection(names=names, values=values, meta=merged, warnings=warnings, env=env)
 
 
 def _norm_name(key: str, value: str | None) -> str:

@@ -259,6 +259,25 @@ def test_const_wins_again_after_each_dep_as_in_mlcflow(ctx, mini):
     assert env["MLC_MODE"] == "const" and env["MLC_OTHER"] == "dep"
 
 
+def test_env_precedence_is_mlcflow_s(ctx, mini):
+    """Measured with MLCFlow 1.3.8: --env < the meta's env < an input < a variation's env."""
+    mini.script(
+        "prec",
+        {
+            "tags": ["prec"],
+            "input_mapping": {"x": "MLC_X", "y": "MLC_Y"},
+            "env": {"MLC_Y": "meta-env"},
+            "variations": {"v": {"env": {"MLC_X": "variation"}}},
+            "new_env_keys": ["MLC_X", "MLC_Y"],
+        },
+    )
+    assert run(ctx, "prec,_v", x="input")["env"]["MLC_X"] == "variation"
+    assert run(ctx, "prec,_v", env={"MLC_X": "env"})["env"]["MLC_X"] == "variation"
+    assert run(ctx, "prec", x="input")["env"]["MLC_X"] == "input"
+    assert run(ctx, "prec", y="input")["env"]["MLC_Y"] == "input"
+    assert run(ctx, "prec", env={"MLC_Y": "env"})["env"]["MLC_Y"] == "meta-env"
+
+
 NESTED = """
 def preprocess(i):
     env = i['env']
