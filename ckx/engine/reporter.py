@@ -35,10 +35,29 @@ class CliReporter:
         self.events: list[tuple[str, Any]] = []
         self.revisions: list[str] = []
         self._shown_cached: set[str] = set()
+        self._warned: set[str] = set()
         self._echo = ui.mode != "none"  # the command line; the Python API collects nothing
 
     def planned(self, node: Node) -> None:
         self.events.append(("planned", node))  # worded only if asked: planning stays fast
+        if node.selection.warnings or node.layers.late:
+            self._warn_once(node)
+
+    def _warn_once(self, node: Node) -> None:
+        """What a chosen variation says (its ``warning``), and an input that a variation's
+        env overrides (MLCFlow's order), once per node and text."""
+        texts = [f"{node.title()}: {w}" for w in node.selection.warnings]
+        late, given = node.layers.late, node.layers.inputs
+        texts += [
+            f"{node.title()}: the input for {k} ({given[k]!r}) is overridden by the variation's "
+            f"{k}={late[k]!r} (MLCFlow's order, docs/mlcflow.md)"
+            for k in sorted(set(late) & set(given))
+            if late[k] != given[k]
+        ]
+        for text in texts:
+            if text not in self._warned:
+                self._warned.add(text)
+                self.ui.warn(text)
 
     def rejected(self, entry: Entry, query: Query, reason: str) -> None:
         self.events.append(("rejected", f"{entry.cid} for '{query}': {reason}"))

@@ -267,11 +267,20 @@ def test_env_precedence_is_mlcflow_s(ctx, mini):
             "tags": ["prec"],
             "input_mapping": {"x": "MLC_X", "y": "MLC_Y"},
             "env": {"MLC_Y": "meta-env"},
-            "variations": {"v": {"env": {"MLC_X": "variation"}}},
+            "variations": {
+                "v": {"env": {"MLC_X": "variation"}},
+                "w": {"warning": "this one is downloaded from Zenodo"},
+            },
             "new_env_keys": ["MLC_X", "MLC_Y"],
         },
     )
     assert run(ctx, "prec,_v", x="input")["env"]["MLC_X"] == "variation"
+    assert any(  # a visible choice, not a silent one
+        "the input for MLC_X ('input') is overridden by the variation's MLC_X='variation'" in w
+        for w in ctx.ui.warnings
+    ), ctx.ui.warnings
+    run(ctx, "prec,_w")
+    assert "prec _w: this one is downloaded from Zenodo" in ctx.ui.warnings
     assert run(ctx, "prec,_v", env={"MLC_X": "env"})["env"]["MLC_X"] == "variation"
     assert run(ctx, "prec", x="input")["env"]["MLC_X"] == "input"
     assert run(ctx, "prec", y="input")["env"]["MLC_Y"] == "input"
