@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ckx.compat import envrules, runscript
 from ckx.compat.imports import HookImports
 from ckx.core.errors import CkxError, RunError
+from ckx.engine.dialect import is_current_folder
 
 if TYPE_CHECKING:
     from ckx.compat.automation import MlcAutomation
@@ -132,7 +133,7 @@ class MlcNode:
         _map_keys(self.env, self.meta.get("env_key_mappings") or {})
         version = self.script_and_post("postprocess") or version
         self.ops.run_deps("post_deps", self.env, self.state, self.meta.get("post_deps") or [])
-        if _is_here(self.work) and not self.node.inputs.get("dirty"):
+        if is_current_folder(self.work) and not self.node.inputs.get("dirty"):
             self._clean_outputs()  # as MLCFlow: its protocol files leave the user's folder
         detected = self.env.get("MLC_DETECTED_VERSION") or self.env.get("MLC_VERSION")
         return str(version or detected or "") or None
@@ -367,11 +368,6 @@ class MlcNode:
             p = self.work / f
             if p.is_file():
                 p.unlink()
-
-
-def _is_here(folder: Path) -> bool:
-    """Is ``folder`` the current folder (a script that is not cached runs there)?"""
-    return os.path.realpath(folder) == os.path.realpath(os.getcwd())
 
 
 def _repo_root(script_dir: Path) -> Path | None:

@@ -166,6 +166,12 @@ class DialectDefaults:
         return None
 
 
+def is_current_folder(folder: Path | str) -> bool:
+    """Is ``folder`` the one the process runs in (where :meth:`Dialect.run_folder` may put a
+    node: ckx then writes there only what the content writes)?"""
+    return os.path.realpath(folder) == os.path.realpath(os.getcwd())
+
+
 OUTPUT_STATE_FILE = "ckx-output.json"
 
 

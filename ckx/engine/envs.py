@@ -81,8 +81,10 @@ class EnvLayers:
     ``local``: patterns dropped from the inherited env; ``request``: the env set for the node
     (dep ``env``, ``--adr.NAME.env``, ``--env``); ``defaults``/``overrides``: ``default_env`` and
     ``env`` of the meta (variation and version overlays applied); ``inputs``: ``input_mapping``
-    values; ``current_python``: the ``default_to_current_python`` key; ``version``: the version
-    variables. Not changed once made (read by planner and runner alike).
+    values; ``late``: the chosen variations' own ``env``, applied again after the inputs (for
+    a dialect whose variations win over inputs, else empty); ``current_python``: the
+    ``default_to_current_python`` key; ``version``: the version variables. Not changed once
+    made (read by planner and runner alike).
     """
 
     __slots__ = (

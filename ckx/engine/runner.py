@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 from ckx.core.errors import CkxError, RunError
 from ckx.core.query import parse
 from ckx.engine import envs
+from ckx.engine.dialect import is_current_folder
 from ckx.engine.hooks import HookCall, call_hook, detect_spec
 from ckx.engine.model import Edge, Node, Origin, Plan
 from ckx.engine.planner import Outer, Planner, node_key, plan_args
@@ -436,7 +437,7 @@ class Runner:
         """``ckx-run.log`` in the node's folder, except in the user's current folder (where
         MLCFlow's scripts run): there ckx writes only what the script writes, and the log
         goes to ``CKX_HOME/state/logs/``."""
-        if os.path.realpath(cwd) != os.path.realpath(os.getcwd()):
+        if not is_current_folder(cwd):
             return cwd / LOG_FILE
         stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(2).hex()}"
         return self.ctx.state_dir("logs") / f"{node.entry.alias}-{stamp}.log"

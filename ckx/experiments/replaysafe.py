@@ -89,8 +89,6 @@ def safe_replay(
     """(the env to run with, the program's inputs, the lock to replay): the recorded ones,
     checked, with redacted env values filled from ``given_env`` (the replay's ``--env``) or
     this environment, and redacted inputs from ``given_inputs`` (the replay's ``--KEY=``)."""
-    from ckx.experiments.records import REDACTED
-
     given = {str(k): str(v) for k, v in given_env.items()} if isinstance(given_env, dict) else {}
     given_in = dict(given_inputs or {})
     program_inputs = dict(inputs.get("inputs") or {})
@@ -105,23 +103,10 @@ def safe_replay(
         "lock.inputs": request.get("inputs") or {},
     }
     check_no_recorded_paths(ctx, entry, recorded)
-    missing: set[str] = set()
-
-    def fill(d: dict[str, Any]) -> None:
-        for k, v in list(d.items()):
-            if v == REDACTED:
-                value = given.get(k, ctx.environ.get(k))
-                if value is None:
-                    missing.add(k)
-                else:
-                    d[k] = value
-
-    fill(env)
-    fill(request.get("env") or {})
-    for block in (request.get("adr") or {}).values():
-        if isinstance(block, dict) and isinstance(block.get("env"), dict):
-            fill(block["env"])
-    missing_in = _fill_inputs((program_inputs, request.get("inputs") or {}), given_in)
+    adr = (request.get("adr") or {}).values()
+    envs = [env, request.get("env"), *(b.get("env") for b in adr if isinstance(b, dict))]
+    missing = _fill([e for e in envs if isinstance(e, dict)], {**ctx.environ, **given})
+    missing_in = _fill([program_inputs, request.get("inputs") or {}], given_in)
     if missing or missing_in:
         names = ", ".join(sorted(missing | missing_in))
         again = [f"--env.{k}=..." for k in sorted(missing)] + [
@@ -134,8 +119,8 @@ def safe_replay(
     return {**env, **given}, program_inputs, lock
 
 
-def _fill_inputs(mappings: tuple[dict[str, Any], ...], given: dict[str, Any]) -> set[str]:
-    """Put the replay's own ``--KEY=`` values where inputs were redacted; the keys missing."""
+def _fill(mappings: list[dict[str, Any]], given: dict[str, Any]) -> set[str]:
+    """Put ``given`` values where values were redacted when recorded; the keys still missing."""
     from ckx.experiments.records import REDACTED
 
     missing: set[str] = set()
