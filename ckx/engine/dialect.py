@@ -29,6 +29,10 @@ other dialect:
 * ``predicts_conditions``: a dep decided when reached whose condition is false on the env
   known at plan time is not planned until it is reached and holds (MLCFlow's post deps on
   Windows, installers behind ``MLC_REQUIRE_INSTALL``); ckx plans them all;
+* ``variation_env_wins``: the chosen variations' ``env`` is applied again after the inputs
+  (MLCFlow's order; ckx's own content lets an input win);
+* :meth:`~Dialect.run_folder`: where a node that is not cached runs (MLCFlow's: the current
+  folder; ckx's own: a fresh folder under ``CKX_HOME/state/work``);
 * ``lifecycle``: when not None, the steps of a node between its env and its exports (hooks,
   deps, run script) are the dialect's, given a :class:`ckx.engine.runner.NodeOps`; it
   returns ``(version, exported env, exported state)``. The runner keeps the plan, the
