@@ -28,6 +28,10 @@ from ckx.experiments.programs import (  # noqa: F401  (re-exported: the program 
 
 def run(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """Run a program with a cmd_key; print its summary and the folder of its output files."""
+    if _in_container(i):  # --docker: plan here, run the same request with ckx in a container
+        from ckx.containers.launch import run_in_container
+
+        return run_in_container(ctx, i, "run")
     entry, i = target(ctx, i)
     key = choose_cmd_key(ctx, entry, i.get("cmd_key"))
     if i.get("plan"):
@@ -39,6 +43,12 @@ def run(ctx, i: dict[str, Any]) -> dict[str, Any]:
     if out.get("run_dir"):
         ctx.ui.print(f"output files: {out['run_dir']}")
     return out
+
+
+def _in_container(i: dict[str, Any]) -> bool:
+    from ckx.containers.keys import truthy
+
+    return i.get("docker") is not None and truthy(i["docker"])
 
 
 def prefetch(ctx, i: dict[str, Any]) -> dict[str, Any]:
@@ -76,6 +86,10 @@ def cmd_keys(ctx, i: dict[str, Any]) -> dict[str, Any]:
 def benchmark(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """Run N repetitions and print statistics; ``--record`` an experiment point; ``--sweep.KEY=…``
     runs a sweep (see :mod:`ckx.experiments.benchmark` and :mod:`ckx.experiments.sweep`)."""
+    if _in_container(i):
+        from ckx.containers.launch import run_in_container
+
+        return run_in_container(ctx, i, "benchmark")
     entry, i = target(ctx, i)
     if i.get("sweep") is not None or i.get("sweep_exclude") is not None:
         from ckx.experiments.sweep import run_sweep

@@ -10,6 +10,13 @@ from typing import Any
 from ckx.core.errors import UsageError
 
 
+def in_container(i: dict[str, Any]) -> bool:
+    """``--docker`` (MLCFlow's flag): the request runs in a container (docs/containers.md)."""
+    from ckx.containers.keys import truthy
+
+    return i.get("docker") is not None and truthy(i["docker"])
+
+
 def _check_request(i: dict[str, Any]) -> None:
     q = i.get("query")
     if (
@@ -30,6 +37,10 @@ def run(ctx, i: dict[str, Any]) -> dict[str, Any]:
     from ckx.engine import run_request
 
     _check_request(i)
+    if in_container(i):  # --docker: plan here, run the same request with ckx in a container
+        from ckx.containers.launch import run_in_container
+
+        return run_in_container(ctx, i, "run")
     activate(ctx)  # MLCFlow repositories registered: their scripts run as MLCFlow runs them
     out = run_request(ctx, i)
     if "plan_text" in out:

@@ -265,6 +265,8 @@ def _sources(
 
 def _find_in_mirror_dir(mirror: Path, artifact: Artifact, expected: str | None) -> Path | None:
     candidates = [mirror / "sha256" / expected, mirror / expected] if expected else []
+    if expected:  # an object store (CKX_HOME/objects) serves as a mirror too
+        candidates.append(mirror / "sha256" / expected[:2] / expected[2:])
     candidates.append(mirror / artifact.filename)
     return next((c for c in candidates if c.is_file()), None)
 

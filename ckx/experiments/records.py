@@ -304,7 +304,7 @@ def platform_info() -> dict[str, Any]:
     import platform
     import socket
 
-    return {
+    info = {
         "os": platform.system(),
         "os_release": platform.release(),
         "distro": _distro(),
@@ -317,6 +317,13 @@ def platform_info() -> dict[str, Any]:
         "accelerators": _accelerators(),
         "hostname": socket.gethostname(),
     }
+    if os.environ.get("CKX_CONTAINER_IMAGE"):  # ckx --docker runs it (docs/containers.md)
+        info["container"] = {
+            "image": os.environ["CKX_CONTAINER_IMAGE"],
+            "base": os.environ.get("CKX_CONTAINER_BASE", ""),
+            "runtime": "docker",
+        }
+    return info
 
 
 def machine_of(platform: dict[str, Any]) -> dict[str, Any]:
