@@ -11,7 +11,7 @@ from pathlib import Path
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
-CONTENT = ("automation", "scripts", "packages", "programs", "soft")
+CONTENT = ("automation", "scripts", "packages", "programs", "soft", "docker")
 
 
 class BuildWithContent(build_py):

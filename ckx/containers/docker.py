@@ -6,8 +6,10 @@ step that failed (named by its Dockerfile line), a container killed or out of me
 Docker's classic builder (``DOCKER_BUILDKIT=0``: no buildx component needed, and its
 ``Step N/M`` lines name the failing instruction) with ``--force-rm``; containers are made
 without ``--rm``, inspected when they end (out of memory?) and then removed, also after a
-failure or Ctrl-C, so no container ckx made is left behind. Everything ckx makes carries the
-label ``org.ckx.made=1``.
+failure or Ctrl-C, so no container ckx made is left behind. What ckx makes is labelled:
+images ``org.ckx.image=1``, containers ``org.ckx.container=1`` (a container inherits its
+image's labels, so a user's own ``docker run`` of a ckx image is not ckx's), volumes
+``org.ckx.volume=1``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,10 @@ from typing import IO, Any
 
 from ckx.core.errors import MissingDependencyError, NotFoundError, RunError
 
-LABEL = "org.ckx.made"
+#: The labels of what ckx makes: images, the containers it runs, its cache volumes.
+LABEL = "org.ckx.image"
+CONTAINER_LABEL = "org.ckx.container"
+VOLUME_LABEL = "org.ckx.volume"
 #: How long ``docker version`` may take before the daemon counts as not answering.
 CHECK_TIMEOUT = 30
 
@@ -127,12 +132,12 @@ def require_base(ref: str) -> dict[str, Any]:
     return found
 
 
-def list_ids(kind: str, label: str = LABEL) -> list[str]:
+def list_ids(kind: str) -> list[str]:
     """Ids of ckx's containers (``ps``), images (``images``) or volumes (``volume``)."""
     args = {
-        "ps": ["ps", "-a", "-q", "--filter", f"label={label}"],
-        "images": ["images", "-q", "--filter", f"label={label}"],
-        "volume": ["volume", "ls", "-q", "--filter", f"label={label}"],
+        "ps": ["ps", "-a", "-q", "--filter", f"label={CONTAINER_LABEL}"],
+        "images": ["images", "-q", "--filter", f"label={LABEL}"],
+        "volume": ["volume", "ls", "-q", "--filter", f"label={VOLUME_LABEL}"],
     }[kind]
     return sorted(set(run_docker(args).stdout.split()))
 
@@ -142,7 +147,7 @@ def ensure_volume(name: str, labels: dict[str, str]) -> None:
     if run_docker(["volume", "inspect", name], check=False).returncode == 0:
         return
     args = ["volume", "create"]
-    for k, v in {LABEL: "1", **labels}.items():
+    for k, v in {VOLUME_LABEL: "1", **labels}.items():
         args += ["--label", f"{k}={v}"]
     run_docker([*args, name])
 
@@ -269,7 +274,7 @@ def run_container(
     (``ExitCode``, ``OOMKilled``). The container is removed whatever happens: at its end,
     after a failure, and after Ctrl-C (which is passed to it first, then it is stopped)."""
     exe = docker_exe()
-    cmd = [exe, "run", "--name", name, "--label", f"{LABEL}=1", *args]
+    cmd = [exe, "run", "--name", name, "--label", f"{CONTAINER_LABEL}=1", *args]
     p = subprocess.Popen(cmd, stdout=stdout, stderr=stderr, env=_env())
     try:
         p.wait()

@@ -73,8 +73,13 @@ class Recipe:
         sys_packages: list[str],
         repos: list[Repo],
         ca: Path | None,
+        template: str | None = None,
+        files: dict[str, Path] | None = None,
     ) -> None:
         self.base = base
+        #: a docker entry's Dockerfile template, and the entry's files it may COPY (entry/...)
+        self.template = template
+        self.files_in = files or {}
         self.base_id = base_id
         self.title = title
         self.libs = libs
@@ -83,39 +88,66 @@ class Recipe:
         self.ca = ca
         self.root = source.checkout()
         self.files = source.source_files(self.root)
-        #: ``name==version`` for ckx's requirements and the libraries, as installed here
-        self.pins = source.installed_versions(["ckx", *libs])
-        self.pins.pop("ckx", None)
+        #: ``name==version`` of ckx's requirements, and of the libraries, as installed here
+        self.ckx_pins = source.installed_versions(["ckx"])
+        self.ckx_pins.pop("ckx", None)
+        self.pins = source.installed_versions(libs)
 
     # -- the Dockerfile --------------------------------------------------------------------
     def dockerfile(self) -> str:
-        pip = (f"PIP_CERT={OPT}/ca.crt " if self.ca else "") + f"pip install -c {OPT}/constraints.txt"
+        """The Dockerfile: ckx's own, or a docker entry's template with ``{{BASE}}`` and
+        ``{{CKX}}`` (the lines that install python3, ckx and the libraries) filled in."""
+        if self.template is not None:
+            return self._filled(self.template)
         lines = [
-            f"# Made by ckx from the plan of: {self.title}",
+            f"# Made by ckx for {self.title}, from its plan",
             "# (docs/containers.md). Nothing is cloned or pulled: ckx is a wheel of the host's",
             "# checkout, the repos are copies of the host's, the libraries pinned to its versions.",
             f"FROM {self.base}",
+            *self.setup_lines(),
+        ]
+        return "\n".join(lines) + "\n"
+
+    def _filled(self, template: str) -> str:
+        out: list[str] = []
+        for line in template.splitlines():
+            if line.lstrip().startswith("#"):  # comments keep their words
+                out.append(line)
+            elif line.strip() == "{{CKX}}":
+                out += self.setup_lines()
+            else:
+                out.append(line.replace("{{BASE}}", self.base))
+        return "\n".join(out).rstrip("\n") + "\n"
+
+    def setup_lines(self) -> list[str]:
+        """After ``FROM``: python3 (from the OS when missing), a venv, ckx, the libraries."""
+        pip = (f"PIP_CERT={OPT}/ca.crt " if self.ca else "") + "pip install -c"
+        lines = [
             "ENV LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 \\",
             "    PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1",
         ]
         if self.ca:
             lines.append(f"COPY ca.crt {OPT}/ca.crt")
-        lines += _python_lines(self.sys_packages)
+        lines += _python_lines()
         lines += [
             f"RUN python3 -m venv {VENV} && mkdir -p {HOME}/repos/local/cache {HOME}/repos/local/experiment \\",
             f"    && chmod -R 1777 {HOME}",
             f"ENV PATH={VENV}/bin:$PATH CKX_HOME={HOME}",
-            f"COPY constraints.txt {OPT}/constraints.txt",
             f"COPY wheels/ {OPT}/wheels/",
-            f"RUN {pip} {OPT}/wheels/ckx-*.whl",
+            f"RUN {pip} {OPT}/wheels/constraints-ckx.txt {OPT}/wheels/ckx-*.whl",
         ]
+        if self.sys_packages:
+            apt = "apt-get update && apt-get install -y --no-install-recommends"
+            lines.append(f"RUN {apt} {' '.join(self.sys_packages)} && rm -rf /var/lib/apt/lists/*")
         if self.libs:
-            lines.append(f"RUN {pip} " + " ".join(self.libs))
+            lines.append(f"COPY constraints.txt {OPT}/constraints.txt")
+            lines.append(f"RUN {pip} {OPT}/constraints.txt " + " ".join(self.libs))
         lines.append(f"COPY repos/ {OPT}/repos/")
-        return "\n".join(lines) + "\n"
+        return lines
 
-    def constraints(self) -> str:
-        return "".join(f"{k}=={v}\n" for k, v in sorted(self.pins.items()))
+    def constraints(self, pins: dict[str, str] | None = None) -> str:
+        pins = self.pins if pins is None else pins
+        return "".join(f"{k}=={v}\n" for k, v in sorted(pins.items()))
 
     def repos_json(self) -> str:
         """The container's registry: the copied repos at their places in the image."""
@@ -131,13 +163,16 @@ class Recipe:
     def digest(self) -> str:
         """sha256 of everything that goes into the image (and the base's image id)."""
         h = hashlib.sha256()
-        for part in (self.dockerfile(), self.base_id, self.constraints(), self.repos_json()):
+        parts = (self.dockerfile(), self.base_id, self.constraints(), self.constraints(self.ckx_pins))
+        for part in (*parts, self.repos_json()):
             h.update(part.encode() + b"\0")
         h.update(source.tree_digest(self.root, self.files).encode())
         for r in self.repos:
             h.update(source.tree_digest(r.path, list(source.walk(r.path))).encode())
         if self.ca:
             h.update(self.ca.read_bytes())
+        for name, path in sorted(self.files_in.items()):
+            h.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
         return h.hexdigest()
 
     # -- the build context -----------------------------------------------------------------
@@ -148,6 +183,9 @@ class Recipe:
         folder.mkdir(parents=True)
         (folder / "Dockerfile").write_text(self.dockerfile(), encoding="utf-8")
         (folder / "constraints.txt").write_text(self.constraints(), encoding="utf-8")
+        ckx_pins = self.constraints(self.ckx_pins)
+        (folder / "wheels").mkdir()
+        (folder / "wheels" / "constraints-ckx.txt").write_text(ckx_pins, encoding="utf-8")
         if self.ca:
             shutil.copyfile(self.ca, folder / "ca.crt")
         source.build_wheel(self.root, self.files, folder)
@@ -157,13 +195,16 @@ class Recipe:
         for r in self.repos:
             ignore = shutil.ignore_patterns(*source.IGNORED, "*.pyc")
             shutil.copytree(r.path, repos / r.alias, ignore=ignore, symlinks=True)
+        for name, path in self.files_in.items():
+            (folder / "entry" / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, folder / "entry" / name)
         return folder
 
 
-def _python_lines(sys_packages: list[str]) -> list[str]:
-    """python3 (with venv) from the OS's packages when the base lacks it; more OS packages."""
+def _python_lines() -> list[str]:
+    """python3 (with venv) from the OS's packages when the base lacks it."""
     apt = "apt-get update && apt-get install -y --no-install-recommends"
-    lines = [
+    return [
         "# python3 from the OS's packages when the base has none (Debian and Ubuntu bases)",
         "RUN if python3 -c 'import venv, ensurepip' 2>/dev/null; then python3 --version; \\",
         f"    elif command -v apt-get >/dev/null; then {apt} \\",
@@ -171,6 +212,3 @@ def _python_lines(sys_packages: list[str]) -> list[str]:
         "    else echo 'ckx: the base image has no python3 (with venv) and no apt-get' >&2; \\",
         "      exit 1; fi",
     ]
-    if sys_packages:
-        lines.append(f"RUN {apt} {' '.join(sys_packages)} && rm -rf /var/lib/apt/lists/*")
-    return lines

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 #: The base image when none is named: what ``ckx bootstrap docker`` makes.
 DEFAULT_BASE = "ckx/debian:12"
+#: OS packages MLCFlow's images have and its scripts call (detect-os runs ld, get-git-repo git).
+MLC_OS_PACKAGES = ("binutils", "ca-certificates", "curl", "git", "sudo", "unzip", "wget")
 #: Variables passed from here into builds and containers (proxies, CA bundles, pip's index).
 PASS_ENV = (
     "HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY",
@@ -170,9 +172,9 @@ class Launch:
         self.recipe_ = image.Recipe(
             base=self.base,
             base_id=base_id,
-            title=f"ckx {self.action} {plan.root.entry.cid}",
+            title=plan.root.entry.cid,
             libs=image.python_libs(plan),
-            sys_packages=keys.listed(s.get("extra_sys_deps")),
+            sys_packages=[*(MLC_OS_PACKAGES if self.mlcflow else ()), *keys.listed(s.get("extra_sys_deps"))],
             repos=source.user_repos(self.ctx),
             ca=self.ca,
         )
@@ -263,7 +265,8 @@ def base_of(s: dict[str, Any]) -> str:
 
 def build_image(ctx: Context, recipe: image.Recipe, ref: str, digest: str, *, no_cache: bool) -> None:
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    log = ctx.state_dir("logs") / f"docker-build-{ref.split(':')[0]}-{stamp}.log"
+    safe = ref.split(":")[0].replace("/", "-")
+    log = ctx.state_dir("logs") / f"docker-build-{safe}-{stamp}.log"
     folder = ctx.state_dir("docker") / f"build-{digest[:16]}"
     ctx.ui.note(f"building image {ref} from {recipe.base} (the build's log: {log})")
     start = time.monotonic()
@@ -402,7 +405,7 @@ def _result(job: Path, state: dict[str, Any]) -> dict[str, Any]:
 
 
 def _detached(ctx: Context, name: str, args: list[str], launch: Launch) -> dict[str, Any]:
-    docker.run_docker(["run", "-d", "--rm", "--name", name, "--label", f"{docker.LABEL}=1", *args])
+    docker.run_docker(["run", "-d", "--rm", "--name", name, "--label", f"{docker.CONTAINER_LABEL}=1", *args])
     ctx.ui.print(f"started {name} (detached; it removes itself when done): docker logs -f {name}")
     return {"return": 0, "container": name, "image": launch.ref}
 

@@ -1,0 +1,51 @@
+"""The ``docker`` automation: CK's docker entries and the base images of ``--docker``.
+
+Thin: the work is :mod:`ckx.containers` (``--docker`` on ``ckx run``/``ckx benchmark`` is
+there too, called by the ``script`` and ``program`` automations). docs/containers.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def build(ctx, i: dict[str, Any]) -> dict[str, Any]:
+    """``ckx build docker:NAME [--tag=...]``: the entry's image, built offline (or reused)."""
+    from ckx.containers.entries import build as build_entry
+
+    return build_entry(ctx, i)
+
+
+def run(ctx, i: dict[str, Any]) -> dict[str, Any]:
+    """``ckx run docker:NAME``: the entry's image with the host's experiment repo mounted."""
+    from ckx.containers.entries import run as run_entry
+
+    return run_entry(ctx, i)
+
+
+def bootstrap(ctx, i: dict[str, Any]) -> dict[str, Any]:
+    """``ckx bootstrap docker``: a base image from the OS's packages (debootstrap)."""
+    from ckx.containers.base import bootstrap as make_base
+
+    return make_base(ctx, i)
+
+
+def prune(ctx, i: dict[str, Any]) -> dict[str, Any]:
+    """``ckx prune docker [--images] [--volumes]``: remove what ckx made in Docker."""
+    from ckx.containers.docker import check_daemon, list_ids, run_docker
+
+    check_daemon()
+    removed: dict[str, list[str]] = {"containers": list_ids("ps")}
+    if removed["containers"]:
+        run_docker(["rm", "-f", *removed["containers"]])
+    if i.get("images"):
+        removed["images"] = list_ids("images")
+        if removed["images"]:
+            run_docker(["rmi", "-f", *removed["images"]], check=False)
+    if i.get("volumes"):
+        removed["volumes"] = list_ids("volume")
+        if removed["volumes"]:
+            run_docker(["volume", "rm", "-f", *removed["volumes"]], check=False)
+    for kind, ids in removed.items():
+        ctx.ui.print(f"removed {len(ids)} {kind}")
+    return {"return": 0, "removed": removed}
