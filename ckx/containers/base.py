@@ -28,9 +28,21 @@ SUITES = {
     ("debian", "11"): ("bullseye", "http://deb.debian.org/debian", None),
     ("debian", "12"): ("bookworm", "http://deb.debian.org/debian", None),
     ("debian", "13"): ("trixie", "http://deb.debian.org/debian", None),
-    ("ubuntu", "20.04"): ("focal", "http://archive.ubuntu.com/ubuntu", "ubuntu-archive-keyring.gpg"),
-    ("ubuntu", "22.04"): ("jammy", "http://archive.ubuntu.com/ubuntu", "ubuntu-archive-keyring.gpg"),
-    ("ubuntu", "24.04"): ("noble", "http://archive.ubuntu.com/ubuntu", "ubuntu-archive-keyring.gpg"),
+    ("ubuntu", "20.04"): (
+        "focal",
+        "http://archive.ubuntu.com/ubuntu",
+        "ubuntu-archive-keyring.gpg",
+    ),
+    ("ubuntu", "22.04"): (
+        "jammy",
+        "http://archive.ubuntu.com/ubuntu",
+        "ubuntu-archive-keyring.gpg",
+    ),
+    ("ubuntu", "24.04"): (
+        "noble",
+        "http://archive.ubuntu.com/ubuntu",
+        "ubuntu-archive-keyring.gpg",
+    ),
 }
 PACKAGES = ("python3", "python3-venv", "python3-pip", "ca-certificates")
 
@@ -44,7 +56,9 @@ def suite_of(os_name: str, version: str) -> tuple[str, str, str | None]:
         return SUITES[(os_name, version)]
     except KeyError:
         known = ", ".join(f"--os={o} --os_version={v}" for o, v in SUITES)
-        raise UsageError(f"no base recipe for {os_name} {version}", hint=f"known: {known}") from None
+        raise UsageError(
+            f"no base recipe for {os_name} {version}", hint=f"known: {known}"
+        ) from None
 
 
 def bootstrap(ctx: Context, i: dict[str, Any]) -> dict[str, Any]:
@@ -56,14 +70,18 @@ def bootstrap(ctx: Context, i: dict[str, Any]) -> dict[str, Any]:
     docker.check_daemon()
     found = docker.inspect_image(name)
     if found and not i.get("force"):
-        ctx.ui.print(f"base image {name} is already here ({found['Id'][:19]}); --force makes it again")
+        ctx.ui.print(
+            f"base image {name} is already here ({found['Id'][:19]}); --force makes it again"
+        )
         return {"return": 0, "image": name, "id": found["Id"], "made": False}
     exe = _debootstrap(keyring)
     packages = [p for p in (*PACKAGES, *_listed(i.get("packages"))) if p]
     folder = ctx.state_dir("docker") / f"rootfs-{os.urandom(4).hex()}"
     log = ctx.state_dir("logs") / f"docker-bootstrap-{suite}-{time.strftime('%Y%m%d-%H%M%S')}.log"
-    ctx.ui.note(f"making base image {name}: debootstrap {suite} from {i.get('mirror') or mirror} "
-                f"(a few minutes; log: {log})")
+    ctx.ui.note(
+        f"making base image {name}: debootstrap {suite} from {i.get('mirror') or mirror} "
+        f"(a few minutes; log: {log})"
+    )
     start = time.monotonic()
     try:
         cmd = [exe, "--variant=minbase", "--include=" + ",".join(packages)]
@@ -106,8 +124,14 @@ def _debootstrap(keyring: str | None) -> str:
 
 def _run_logged(ctx: Context, cmd: list[str], log: Path) -> None:
     with open(log, "w", encoding="utf-8") as f:
-        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             stdin=subprocess.DEVNULL, errors="replace")
+        p = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            errors="replace",
+        )
         assert p.stdout is not None
         try:
             for line in p.stdout:
@@ -142,8 +166,11 @@ def _import(folder: Path, name: str, os_name: str, version: str) -> str:
     args = [exe, "import"]
     for c in changes:
         args += ["--change", c]
-    tar = subprocess.Popen(["tar", "-C", str(folder), "--numeric-owner", "-c", "."],
-                           stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    tar = subprocess.Popen(
+        ["tar", "-C", str(folder), "--numeric-owner", "-c", "."],
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
     try:
         p = subprocess.run([*args, "-", name], stdin=tar.stdout, capture_output=True, text=True)
     finally:

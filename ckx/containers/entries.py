@@ -109,12 +109,18 @@ def build(ctx: Context, i: dict[str, Any]) -> dict[str, Any]:
     ref = f"{name}:{tag}"
     have = docker.inspect_image(ref)
     labels = ((have or {}).get("Config") or {}).get("Labels") or {}
-    if have and labels.get("org.ckx.digest") == digest and not (i.get("rebuild") or i.get("no_cache")):
+    if (
+        have
+        and labels.get("org.ckx.digest") == digest
+        and not (i.get("rebuild") or i.get("no_cache"))
+    ):
         ctx.ui.print(f"image {ref}: up to date (same digest), reused")
     else:
         build_image(ctx, r, ref, digest, no_cache=bool(i.get("no_cache")))
     docker.run_docker(["tag", ref, f"{name}:latest"])
-    ctx.ui.print(f"image {ref} (also {name}:latest) from {base}; run it: ckx run docker:{entry.alias}")
+    ctx.ui.print(
+        f"image {ref} (also {name}:latest) from {base}; run it: ckx run docker:{entry.alias}"
+    )
     if r.template is not None and "/home/ckuser/ck-experiments" in r.template:
         ctx.ui.print(
             f"or, as CK's tutorial: docker run --volume ${{CK_HOST_REPO_EXPERIMENTS}}:"
@@ -133,7 +139,8 @@ def run(ctx: Context, i: dict[str, Any]) -> dict[str, Any]:
     if docker.inspect_image(ref) is None:
         raise NotFoundError(
             f"image {ref} is not built yet",
-            hint=f"build it: ckx build docker:{entry.alias}" + (f" --tag={i['tag']}" if i.get("tag") else ""),
+            hint=f"build it: ckx build docker:{entry.alias}"
+            + (f" --tag={i['tag']}" if i.get("tag") else ""),
         )
     args = _experiments_mount(ctx, entry, i)
     if docker.terminal():
@@ -145,15 +152,17 @@ def run(ctx: Context, i: dict[str, Any]) -> dict[str, Any]:
     state = docker.run_container([*args, ref, *command], cname, stdout=None, stderr=None)
     code = int(state.get("ExitCode") or 0)
     if state.get("OOMKilled"):
-        raise RunError("the container ran out of memory and was killed (OOMKilled)",
-                       hint="give it more: docker run --memory=..., or free memory here")
+        raise RunError(
+            "the container ran out of memory and was killed (OOMKilled)",
+            hint="give it more: docker run --memory=..., or free memory here",
+        )
     if code != 0:
         raise RunError(f"the container's command failed (exit {code})", hint="see its output above")
     return {"return": 0, "image": ref, "seconds": round(time.monotonic() - start, 1)}
 
 
 def _experiments_mount(ctx: Context, entry: Entry, i: dict[str, Any]) -> list[str]:
-    inside = ((entry.meta.get("run") or {}).get("experiments"))
+    inside = (entry.meta.get("run") or {}).get("experiments")
     if not inside:
         return []
     alias = str(i.get("record_repo") or "ck-experiments")

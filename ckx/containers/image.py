@@ -163,7 +163,12 @@ class Recipe:
     def digest(self) -> str:
         """sha256 of everything that goes into the image (and the base's image id)."""
         h = hashlib.sha256()
-        parts = (self.dockerfile(), self.base_id, self.constraints(), self.constraints(self.ckx_pins))
+        parts = (
+            self.dockerfile(),
+            self.base_id,
+            self.constraints(),
+            self.constraints(self.ckx_pins),
+        )
         for part in (*parts, self.repos_json()):
             h.update(part.encode() + b"\0")
         h.update(source.tree_digest(self.root, self.files).encode())

@@ -31,26 +31,40 @@ class Key:
 
 
 KEYS: tuple[Key, ...] = (
-    Key("docker", "run the request inside a container: plan here, build or reuse the image, "
-        "run ckx inside", ck="ck build docker + docker run"),
-    Key("docker_base_image", "the image to build FROM (default ckx/debian:12, made offline by "
-        "ckx bootstrap docker)", ck="the FROM of Dockerfile.TAG (--tag)"),
+    Key(
+        "docker",
+        "run the request inside a container: plan here, build or reuse the image, run ckx inside",
+        ck="ck build docker + docker run",
+    ),
+    Key(
+        "docker_base_image",
+        "the image to build FROM (default ckx/debian:12, made offline by ckx bootstrap docker)",
+        ck="the FROM of Dockerfile.TAG (--tag)",
+    ),
     Key("docker_os", "the base's OS when no base image is named (the base is OS:VERSION)"),
     Key("docker_os_version", "the base's OS version (with --docker_os)", ck="--tag=ubuntu-20.04"),
-    Key("docker_cache", "no: build without Docker's layer cache (docker build --no-cache)",
-        ck="--no-cache"),
+    Key(
+        "docker_cache",
+        "no: build without Docker's layer cache (docker build --no-cache)",
+        ck="--no-cache",
+    ),
     Key("docker_rebuild", "build the image again although one with the same digest exists"),
     Key("docker_it", "interactive: a terminal inside (docker run -it; needs one here)", ck="-it"),
     Key("docker_interactive", "the same as --docker_it"),
     Key("docker_dt", "detached: start the container and return (docker run -d --rm)"),
     Key("docker_detached", "the same as --docker_dt"),
-    Key("docker_extra_run_args", "more docker run options, one string "
-        "(--docker_extra_run_args='--cpus=2 --memory=4g')"),
-    Key("docker_mounts", "more mounts HOST:CONTAINER (a list, or comma-separated); "
-        "${{ ENV }} is replaced"),
+    Key(
+        "docker_extra_run_args",
+        "more docker run options, one string (--docker_extra_run_args='--cpus=2 --memory=4g')",
+    ),
+    Key(
+        "docker_mounts",
+        "more mounts HOST:CONTAINER (a list, or comma-separated); ${{ ENV }} is replaced",
+    ),
     Key("docker_image_name", "the image's name (default ckx-<entry>)"),
-    Key("docker_image_tag", "the image's tag (default: the digest of what goes into it)",
-        ck="--tag"),
+    Key(
+        "docker_image_tag", "the image's tag (default: the digest of what goes into it)", ck="--tag"
+    ),
     Key("docker_device", "cuda/gpu: pass the GPUs through (docker run --gpus all)"),
     Key("docker_all_gpus", "pass every GPU through (--gpus all)"),
     Key("docker_num_gpus", "pass N GPUs through (--gpus N)"),
@@ -62,20 +76,35 @@ KEYS: tuple[Key, ...] = (
     Key("docker_use_host_group_id", "no: run with the image's group, not yours (default: yes)"),
     Key("docker_run_override", "run a script whose meta says docker: run: false"),
     # MLCFlow's inputs that do not apply: accepted (MLCFlow's scripts pass them on) and said once
-    Key("docker_pre_run_cmds", "commands MLCFlow runs first (mlc pull repo): ckx copies the "
-        "registered repos into the image instead and never runs them", applied=False),
-    Key("docker_mlc_repo", "the repo MLCFlow clones inside: ckx copies the registered repos in "
-        "and clones nothing", applied=False),
+    Key(
+        "docker_pre_run_cmds",
+        "commands MLCFlow runs first (mlc pull repo): ckx copies the "
+        "registered repos into the image instead and never runs them",
+        applied=False,
+    ),
+    Key(
+        "docker_mlc_repo",
+        "the repo MLCFlow clones inside: ckx copies the registered repos in and clones nothing",
+        applied=False,
+    ),
     Key("docker_mlc_repo_branch", "see --docker_mlc_repo", applied=False),
-    Key("docker_user", "the user MLCFlow creates: the container runs as your uid/gid",
-        applied=False),
-    Key("docker_real_run", "MLCFlow's fake build-time run: ckx runs the request once, inside",
-        applied=False),
+    Key(
+        "docker_user", "the user MLCFlow creates: the container runs as your uid/gid", applied=False
+    ),
+    Key(
+        "docker_real_run",
+        "MLCFlow's fake build-time run: ckx runs the request once, inside",
+        applied=False,
+    ),
     Key("docker_fake_run_deps", "see --docker_real_run", applied=False),
-    Key("docker_skip_run_cmd", "MLCFlow's build-only mode: use ckx build docker:NAME",
-        applied=False),
-    Key("docker_noregenerate", "ckx renders the Dockerfile from the plan every time; an "
-        "unchanged plan reuses the image", applied=False),
+    Key(
+        "docker_skip_run_cmd", "MLCFlow's build-only mode: use ckx build docker:NAME", applied=False
+    ),
+    Key(
+        "docker_noregenerate",
+        "ckx renders the Dockerfile from the plan every time; an unchanged plan reuses the image",
+        applied=False,
+    ),
 )
 
 BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}
@@ -83,8 +112,19 @@ BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}
 #: The settings of MLCFlow's ``docker:`` meta section that ckx reads (the same names
 #: without ``docker_``), besides those of :data:`KEYS`.
 META_ONLY = (
-    "deps", "build_deps", "mounts", "input_mapping", "input_paths", "default_env", "env",
-    "run", "os", "os_version", "base_image", "image_name", "mount_current_dir",
+    "deps",
+    "build_deps",
+    "mounts",
+    "input_mapping",
+    "input_paths",
+    "default_env",
+    "env",
+    "run",
+    "os",
+    "os_version",
+    "base_image",
+    "image_name",
+    "mount_current_dir",
 )
 
 

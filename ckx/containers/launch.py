@@ -36,9 +36,20 @@ DEFAULT_BASE = "ckx/debian:12"
 MLC_OS_PACKAGES = ("binutils", "ca-certificates", "curl", "git", "sudo", "unzip", "wget")
 #: Variables passed from here into builds and containers (proxies, CA bundles, pip's index).
 PASS_ENV = (
-    "HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY",
-    "http_proxy", "https_proxy", "ftp_proxy", "no_proxy", "all_proxy",
-    "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_DEFAULT_TIMEOUT",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "FTP_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "ftp_proxy",
+    "no_proxy",
+    "all_proxy",
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_TRUSTED_HOST",
+    "PIP_DEFAULT_TIMEOUT",
 )
 
 
@@ -109,7 +120,9 @@ class Launch:
             self.mounts.add(host, target, rw=True, why="docker mounts")
         inner_env = dict(self.inner.get("env") or {})
         inner_env.update({k: env[k] for k in used})
-        inner_env.update({k: v for k, v in env.items() if k not in inner_env and k in (s.get("env") or {})})
+        inner_env.update(
+            {k: v for k, v in env.items() if k not in inner_env and k in (s.get("env") or {})}
+        )
         if self.mlcflow:
             inner_env["MLC_RUN_STATE_DOCKER"] = "yes"  # MLCFlow's scripts skip host-only deps
         self.inner = mounts.path_inputs(self.mounts, {**self.inner, "env": inner_env})
@@ -121,7 +134,10 @@ class Launch:
         i = self.inner
         if self.action == "run" and i.get("automation") == "program" and not i.get("outdirname"):
             alias = plan.root.entry.alias
-            out = self.ctx.state_dir("work") / f"{alias}-{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(3).hex()}"
+            out = (
+                self.ctx.state_dir("work")
+                / f"{alias}-{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(3).hex()}"
+            )
             if not self.show_only:
                 out.mkdir(parents=True)
             i["outdirname"] = str(out)
@@ -136,9 +152,15 @@ class Launch:
         repo = self.ctx.registry.get(alias)
         host = repo.folder_for("experiment")
         rel = host.relative_to(repo.path)
-        inside = f"{image.HOME}/repos/local/{rel}" if repo.kind == "local" else f"{image.OPT}/repos/{repo.alias}/{rel}"
+        inside = (
+            f"{image.HOME}/repos/local/{rel}"
+            if repo.kind == "local"
+            else f"{image.OPT}/repos/{repo.alias}/{rel}"
+        )
         if repo.kind not in ("local", "user"):
-            raise UsageError(f"--record_repo={alias}: experiments are recorded in the local repo or a registered one")
+            raise UsageError(
+                f"--record_repo={alias}: experiments are recorded in the local repo or a registered one"
+            )
         if not self.show_only:
             host.mkdir(parents=True, exist_ok=True)
         self.mounts.add(host, inside, rw=True, why=f"the experiment repo '{repo.alias}'")
@@ -174,7 +196,10 @@ class Launch:
             base_id=base_id,
             title=plan.root.entry.cid,
             libs=image.python_libs(plan),
-            sys_packages=[*(MLC_OS_PACKAGES if self.mlcflow else ()), *keys.listed(s.get("extra_sys_deps"))],
+            sys_packages=[
+                *(MLC_OS_PACKAGES if self.mlcflow else ()),
+                *keys.listed(s.get("extra_sys_deps")),
+            ],
             repos=source.user_repos(self.ctx),
             ca=self.ca,
         )
@@ -216,7 +241,13 @@ class Launch:
             args += ["--user", f"{os.getuid()}:{gid}"]
         for k, v in self.container_env().items():
             args += ["-e", f"{k}={v}"]
-        args += ["-v", f"{self.volume}:{image.HOME}", *self.mounts.args(), "-w", self.workdir or str(job)]
+        args += [
+            "-v",
+            f"{self.volume}:{image.HOME}",
+            *self.mounts.args(),
+            "-w",
+            self.workdir or str(job),
+        ]
         gpus = mlcmeta.gpus(s, self.inner)
         if gpus:
             args += ["--gpus", gpus]
@@ -263,7 +294,9 @@ def base_of(s: dict[str, Any]) -> str:
     return DEFAULT_BASE
 
 
-def build_image(ctx: Context, recipe: image.Recipe, ref: str, digest: str, *, no_cache: bool) -> None:
+def build_image(
+    ctx: Context, recipe: image.Recipe, ref: str, digest: str, *, no_cache: bool
+) -> None:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     safe = ref.split(":")[0].replace("/", "-")
     log = ctx.state_dir("logs") / f"docker-build-{safe}-{stamp}.log"
@@ -271,10 +304,21 @@ def build_image(ctx: Context, recipe: image.Recipe, ref: str, digest: str, *, no
     ctx.ui.note(f"building image {ref} from {recipe.base} (the build's log: {log})")
     start = time.monotonic()
     recipe.write_context(folder)
-    labels = {"org.ckx.digest": digest, "org.ckx.base": recipe.base, "org.ckx.base_id": recipe.base_id}
+    labels = {
+        "org.ckx.digest": digest,
+        "org.ckx.base": recipe.base,
+        "org.ckx.base_id": recipe.base_id,
+    }
     args = {k: ctx.environ[k] for k in PASS_ENV[:10] if ctx.environ.get(k)}
-    docker.build(folder, ref, labels=labels, log=log, no_cache=no_cache, build_args=args,
-                 progress=ctx.ui.note)
+    docker.build(
+        folder,
+        ref,
+        labels=labels,
+        log=log,
+        no_cache=no_cache,
+        build_args=args,
+        progress=ctx.ui.note,
+    )
     shutil.rmtree(folder, ignore_errors=True)
     ctx.ui.note(f"built image {ref} in {time.monotonic() - start:.0f} s")
 
@@ -336,7 +380,15 @@ def show(ctx: Context, launch: Launch, plan: Plan) -> dict[str, Any]:
         p(m.line())
     inner = command_text(launch.action, launch.inner_request())
     p(f"command inside: {inner}")
-    run = ["docker", "run", "--name", "ckx-...", *launch.run_args(job), launch.ref, *launch.command(job)]
+    run = [
+        "docker",
+        "run",
+        "--name",
+        "ckx-...",
+        *launch.run_args(job),
+        launch.ref,
+        *launch.command(job),
+    ]
     p("as: " + " ".join(shlex.quote(a) for a in run))
     return {
         "return": 0,
@@ -345,7 +397,9 @@ def show(ctx: Context, launch: Launch, plan: Plan) -> dict[str, Any]:
         "base": launch.base,
         "digest": launch.digest,
         "dockerfile": launch.recipe_.dockerfile(),
-        "mounts": [{"source": m.source, "target": m.target, "rw": m.rw} for m in launch.mounts.sorted()],
+        "mounts": [
+            {"source": m.source, "target": m.target, "rw": m.rw} for m in launch.mounts.sorted()
+        ],
         "command": inner,
         "image_exists": bool(exists),
     }
@@ -353,9 +407,13 @@ def show(ctx: Context, launch: Launch, plan: Plan) -> dict[str, Any]:
 
 def execute(ctx: Context, launch: Launch) -> dict[str, Any]:
     """Run the request in a container of the image; return what the run inside returned."""
-    job = ctx.state_dir("docker", "jobs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(4).hex()}"
+    job = (
+        ctx.state_dir("docker", "jobs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(4).hex()}"
+    )
     job.mkdir(parents=True)
-    (job / "request.json").write_text(json.dumps(launch.inner_request(), default=str), encoding="utf-8")
+    (job / "request.json").write_text(
+        json.dumps(launch.inner_request(), default=str), encoding="utf-8"
+    )
     docker.ensure_volume(launch.volume, {"org.ckx.home": str(ctx.home)})
     name = f"ckx-{launch.ref.split(':')[0].removeprefix('ckx-')[:40]}-{os.urandom(3).hex()}"
     launch.mounts.add(job, rw=True, why="the request and its result")
@@ -405,7 +463,9 @@ def _result(job: Path, state: dict[str, Any]) -> dict[str, Any]:
 
 
 def _detached(ctx: Context, name: str, args: list[str], launch: Launch) -> dict[str, Any]:
-    docker.run_docker(["run", "-d", "--rm", "--name", name, "--label", f"{docker.CONTAINER_LABEL}=1", *args])
+    docker.run_docker(
+        ["run", "-d", "--rm", "--name", name, "--label", f"{docker.CONTAINER_LABEL}=1", *args]
+    )
     ctx.ui.print(f"started {name} (detached; it removes itself when done): docker logs -f {name}")
     return {"return": 0, "container": name, "image": launch.ref}
 

@@ -68,7 +68,8 @@ def merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 def node_settings(node: Node) -> dict[str, Any]:
     """The ``docker:`` section of the node's entry merged with those of its variations."""
     meta = node.entry.meta
-    out = meta.get("docker") if isinstance(meta.get("docker"), dict) else {}
+    section = meta.get("docker")
+    out: dict[str, Any] = dict(section) if isinstance(section, dict) else {}
     variations = meta.get("variations") or {}
     for name in node.variations:
         base, _, value = name.partition(".")
@@ -123,7 +124,9 @@ def request_env(s: dict[str, Any], i: dict[str, Any], env: dict[str, Any]) -> di
 
 def host_deps(s: dict[str, Any]) -> list[dict[str, Any]]:
     """The deps to run on the host first (``build_deps`` then ``deps``)."""
-    return [d for d in [*(s.get("build_deps") or []), *(s.get("deps") or [])] if isinstance(d, dict)]
+    return [
+        d for d in [*(s.get("build_deps") or []), *(s.get("deps") or [])] if isinstance(d, dict)
+    ]
 
 
 def run_host_deps(ctx: Context, s: dict[str, Any], env: dict[str, Any], quiet: bool) -> dict:
@@ -140,7 +143,11 @@ def run_host_deps(ctx: Context, s: dict[str, Any], env: dict[str, Any], quiet: b
         tags = dep.get("tags")
         text = ",".join(tags) if isinstance(tags, list) else str(tags or "")
         ctx.ui.info(f"on the host first (docker deps): ckx run {text}")
-        req = {"action": "run", "query": parse(text), "env": {**env, **new, **(dep.get("env") or {})}}
+        req = {
+            "action": "run",
+            "query": parse(text),
+            "env": {**env, **new, **(dep.get("env") or {})},
+        }
         out = run_request(ctx, {**req, "quiet": quiet})
         new.update({k: v for k, v in (out.get("new_env") or {}).items() if isinstance(v, str)})
     return new
@@ -174,4 +181,3 @@ def gpus(s: dict[str, Any], i: dict[str, Any]) -> str | None:
         return str(s["num_gpus"])
     device = str(s.get("device") or i.get("device") or "").lower()
     return "all" if device in ("cuda", "gpu") or device.startswith("cuda:") else None
-

@@ -22,8 +22,29 @@ if TYPE_CHECKING:
 
 #: Folders never mounted whole (a value such as --env.TMPDIR=/tmp is not data to bring in).
 SYSTEM = frozenset(
-    ["/", "/tmp", "/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/var", "/opt", "/proc",
-     "/sys", "/dev", "/run", "/boot", "/home", "/root", "/srv", "/mnt", "/media", HOME]
+    [
+        "/",
+        "/tmp",
+        "/usr",
+        "/etc",
+        "/bin",
+        "/sbin",
+        "/lib",
+        "/lib64",
+        "/var",
+        "/opt",
+        "/proc",
+        "/sys",
+        "/dev",
+        "/run",
+        "/boot",
+        "/home",
+        "/root",
+        "/srv",
+        "/mnt",
+        "/media",
+        HOME,
+    ]
 )
 #: Inputs that name a folder the run writes (mounted read-write, created when missing).
 OUTPUT_KEYS = ("outdirname", "output", "out_dir", "results_dir", "output_dir")
@@ -34,7 +55,9 @@ class Mount:
 
     __slots__ = ("source", "target", "rw", "why")
 
-    def __init__(self, source: str, target: str | None = None, *, rw: bool = False, why: str = "") -> None:
+    def __init__(
+        self, source: str, target: str | None = None, *, rw: bool = False, why: str = ""
+    ) -> None:
         self.source = source
         self.target = target or source
         self.rw = rw
@@ -64,7 +87,9 @@ class Mounts:
     def __init__(self) -> None:
         self.items: dict[str, Mount] = {}
 
-    def add(self, source: str | Path, target: str | None = None, *, rw: bool = False, why: str = "") -> None:
+    def add(
+        self, source: str | Path, target: str | None = None, *, rw: bool = False, why: str = ""
+    ) -> None:
         src = str(Path(source).expanduser().resolve())
         m = Mount(src, target or src, rw=rw, why=why)
         old = self.items.get(m.target)
@@ -114,7 +139,10 @@ def path_inputs(mounts: Mounts, i: dict[str, Any]) -> dict[str, Any]:
             out[k] = _maybe_path(mounts, v, f"--{k}")
     env = i.get("env")
     if isinstance(env, dict):
-        out["env"] = {k: _maybe_path(mounts, v, f"--env.{k}") if isinstance(v, str) else v for k, v in env.items()}
+        out["env"] = {
+            k: _maybe_path(mounts, v, f"--env.{k}") if isinstance(v, str) else v
+            for k, v in env.items()
+        }
     return out
 
 

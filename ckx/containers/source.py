@@ -101,8 +101,13 @@ def build_wheel(root: Path, files: list[Path], out: Path) -> Path:
     wheels = out / "wheels"
     env = {**os.environ, "SOURCE_DATE_EPOCH": "315532800", "PIP_NO_INPUT": "1"}
     cmd = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(src)]
-    p = subprocess.run([*cmd[:5], "--no-build-isolation", *cmd[5:]], capture_output=True,
-                       text=True, env=env, stdin=subprocess.DEVNULL)
+    p = subprocess.run(
+        [*cmd[:5], "--no-build-isolation", *cmd[5:]],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
     if p.returncode != 0:  # no setuptools here: let pip fetch it
         p = subprocess.run(cmd, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
     found = sorted(wheels.glob("ckx-*.whl"))
@@ -140,7 +145,9 @@ def installed_versions(names: Iterable[str]) -> dict[str, str]:
     from packaging.requirements import InvalidRequirement, Requirement
     from packaging.utils import canonicalize_name
 
-    todo, seen, out = [canonicalize_name(n) for n in names], set(), {}
+    todo: list[str] = [canonicalize_name(n) for n in names]
+    seen: set[str] = set()
+    out: dict[str, str] = {}
     while todo:
         name = todo.pop()
         if name in seen:

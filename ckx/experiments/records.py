@@ -304,7 +304,7 @@ def platform_info() -> dict[str, Any]:
     import platform
     import socket
 
-    info = {
+    info: dict[str, Any] = {
         "os": platform.system(),
         "os_release": platform.release(),
         "distro": _distro(),
