@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ckx.containers import docker, image, keys, mlcmeta, mounts, source
-from ckx.core.errors import RunError, UsageError
+from ckx.core.errors import CkxError, RunError, UsageError
 
 if TYPE_CHECKING:
     from ckx.core.context import Context
@@ -180,20 +180,24 @@ class Launch:
             self.mounts.add(m, why="a mirror" if m != str(store) else "the object store")
 
     # -- 3. the image ------------------------------------------------------------------------
-    def recipe(self, plan: Plan) -> None:
-        s = self.settings
-        self.base = base_of(s)
-        base_id = "(not on this machine)"
+    def check_base(self) -> None:
+        """Docker usable and the base here, before anything runs or is built (``--plan``
+        only notes what a run would stop at)."""
+        self.base = base_of(self.settings)
+        self.base_id = "(not on this machine)"
         try:
             docker.check_daemon()
-            base_id = docker.require_base(self.base)["Id"]
-        except RunError as e:  # NotFoundError and the daemon's errors: --plan still shows
+            self.base_id = docker.require_base(self.base)["Id"]
+        except CkxError as e:  # not installed, not running, no base: --plan still shows
             if not self.show_only:
                 raise
             self.notes.append(f"a run would stop here: {e.message}")
+
+    def recipe(self, plan: Plan) -> None:
+        s = self.settings
         self.recipe_ = image.Recipe(
             base=self.base,
-            base_id=base_id,
+            base_id=self.base_id,
             title=plan.root.entry.cid,
             libs=image.python_libs(plan),
             sys_packages=[
@@ -355,6 +359,7 @@ def run_in_container(ctx: Context, i: dict[str, Any], action: str) -> dict[str, 
     """``ckx run|benchmark ... --docker``: the module doc's three steps (or ``--plan``)."""
     launch = Launch(ctx, action, i)
     plan = launch.plan()
+    launch.check_base()
     launch.prepare(plan)
     launch.recipe(plan)
     for line in launch.notes:
