@@ -31,21 +31,24 @@ def bootstrap(ctx, i: dict[str, Any]) -> dict[str, Any]:
 
 
 def prune(ctx, i: dict[str, Any]) -> dict[str, Any]:
-    """``ckx prune docker [--images] [--volumes]``: remove what ckx made in Docker."""
+    """``ckx prune docker [--images] [--volumes [--all]]``: remove what ckx made in Docker."""
     from ckx.containers.docker import check_daemon, list_ids, run_docker
 
     check_daemon()
-    removed: dict[str, list[str]] = {"containers": list_ids("ps")}
+    removed: dict[str, list[str]] = {"containers": list_ids("ps", stopped=True)}
     if removed["containers"]:
-        run_docker(["rm", "-f", *removed["containers"]])
-    if i.get("images"):
-        removed["images"] = list_ids("images")
-        if removed["images"]:
-            run_docker(["rmi", "-f", *removed["images"]], check=False)
+        run_docker(["rm", *removed["containers"]], check=False)
+    if i.get("images"):  # an image a container still uses stays
+        removed["images"] = [x for x in list_ids("images") if _rmi(run_docker, x)]
     if i.get("volumes"):
-        removed["volumes"] = list_ids("volume")
+        home = None if i.get("all") else str(ctx.home)
+        removed["volumes"] = list_ids("volume", home=home)
         if removed["volumes"]:
             run_docker(["volume", "rm", "-f", *removed["volumes"]], check=False)
     for kind, ids in removed.items():
         ctx.ui.print(f"removed {len(ids)} {kind}")
     return {"return": 0, "removed": removed}
+
+
+def _rmi(run_docker, image_id: str) -> bool:
+    return run_docker(["rmi", image_id], check=False).returncode == 0

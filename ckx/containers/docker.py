@@ -132,13 +132,19 @@ def require_base(ref: str) -> dict[str, Any]:
     return found
 
 
-def list_ids(kind: str) -> list[str]:
-    """Ids of ckx's containers (``ps``), images (``images``) or volumes (``volume``)."""
-    args = {
-        "ps": ["ps", "-a", "-q", "--filter", f"label={CONTAINER_LABEL}"],
-        "images": ["images", "-q", "--filter", f"label={LABEL}"],
-        "volume": ["volume", "ls", "-q", "--filter", f"label={VOLUME_LABEL}"],
-    }[kind]
+def list_ids(kind: str, *, stopped: bool = False, home: str | None = None) -> list[str]:
+    """Ids of ckx's containers (``ps``; ``stopped``: only those not running), images
+    (``images``) or cache volumes (``volume``; ``home``: only that ``CKX_HOME``'s)."""
+    if kind == "ps":
+        args = ["ps", "-a", "-q", "--filter", f"label={CONTAINER_LABEL}"]
+        for status in ("exited", "created", "dead") if stopped else ():
+            args += ["--filter", f"status={status}"]
+    elif kind == "images":
+        args = ["images", "-q", "--filter", f"label={LABEL}"]
+    else:
+        args = ["volume", "ls", "-q", "--filter", f"label={VOLUME_LABEL}"]
+        if home is not None:
+            args += ["--filter", f"label=org.ckx.home={home}"]
     return sorted(set(run_docker(args).stdout.split()))
 
 

@@ -232,7 +232,7 @@ class Launch:
                 env[var] = str(self.ca)
         if self.mirrors:
             env["CKX_MIRROR"] = os.pathsep.join(self.mirrors)
-        user = self.ctx.environ.get("USER") or self.ctx.environ.get("LOGNAME") or "ckx"
+        user = self.ctx.environ.get("USER") or self.ctx.environ.get("LOGNAME") or _user_name()
         env.update(HOME=f"{image.HOME}/home", USER=user, LOGNAME=user, PYTHONUNBUFFERED="1")
         env.update(CKX_CONTAINER_IMAGE=self.ref, CKX_CONTAINER_BASE=self.base)
         return env
@@ -287,6 +287,15 @@ class Launch:
         if q is not None and not isinstance(q, str):
             out["query"] = str(q) or None
         return {k: v for k, v in out.items() if v is not None}
+
+
+def _user_name() -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return "ckx"
 
 
 def base_of(s: dict[str, Any]) -> str:
@@ -451,9 +460,10 @@ def _result(job: Path, state: dict[str, Any]) -> dict[str, Any]:
     if f.is_file():
         return json.loads(f.read_text(encoding="utf-8"))
     code = int(state.get("ExitCode") or 0)
-    if code == 137 or state.get("Error") == "" and code in (143,):
+    if code in (137, 143):
+        signal = "SIGKILL" if code == 137 else "SIGTERM"
         raise RunError(
-            f"the container was killed (exit {code}: SIGKILL) before it gave a result",
+            f"the container was killed (exit {code}: {signal}) before it gave a result",
             hint="something stopped it from outside (docker kill/stop, or the machine's own "
             "out-of-memory killer: see dmesg); run the command again",
         )

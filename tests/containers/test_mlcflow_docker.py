@@ -57,9 +57,10 @@ def test_detect_cpu_exports_the_same_keys_inside(base, mlc_home):
     got = json.loads(inside.stdout)
     assert got["return"] == 0
     assert {k for k in got["new_env"] if k.startswith("MLC_")} == keys and keys
-    assert got["new_env"]["MLC_HOST_CPU_ARCHITECTURE"] == json.loads(native.stdout)["new_env"][
-        "MLC_HOST_CPU_ARCHITECTURE"
-    ]
+    assert (
+        got["new_env"]["MLC_HOST_CPU_ARCHITECTURE"]
+        == json.loads(native.stdout)["new_env"]["MLC_HOST_CPU_ARCHITECTURE"]
+    )
 
 
 @pytest.mark.realdata
@@ -137,14 +138,30 @@ def test_docker_meta_section_is_honoured(base, meta_repo):
     refused = run(home, "run", "read,data", "--docker", "--quiet", cwd=here, timeout=300)
     assert refused.returncode == 3, refused.stderr
     assert "base image 'ubuntu:22.04' is not on this machine" in refused.stderr  # meta's os
-    plan = run(home, "run", "read,data,_one-cpu", "--docker", "--plan",
-               f"--docker_base_image={BASE}", cwd=here, timeout=300)
+    plan = run(
+        home,
+        "run",
+        "read,data,_one-cpu",
+        "--docker",
+        "--plan",
+        f"--docker_base_image={BASE}",
+        cwd=here,
+        timeout=300,
+    )
     assert plan.returncode == 0, plan.stderr
     assert "docker deps that would run on the host first: host,data" in plan.stderr
     assert "--cpus=1" in plan.stdout and "/nowhere" not in plan.stdout
     assert not data.exists(), "--plan runs nothing on the host"
-    r = run(home, "run", "read,data,_one-cpu", "--docker", "--quiet", "--json",
-            f"--docker_base_image={BASE}", cwd=here)
+    r = run(
+        home,
+        "run",
+        "read,data,_one-cpu",
+        "--docker",
+        "--quiet",
+        "--json",
+        f"--docker_base_image={BASE}",
+        cwd=here,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     env = json.loads(r.stdout)["new_env"]
     assert env["MLC_TOKEN"] == "hello-from-host", "the host dep ran first; its folder mounted"
@@ -156,8 +173,17 @@ def test_docker_meta_section_is_honoured(base, meta_repo):
 
 def test_mount_without_a_colon_is_refused(docker_ok, meta_repo):
     home, here, _ = meta_repo
-    r = run(home, "run", "read,data", "--docker", "--plan", "--docker_mounts=/just/a/path",
-            f"--docker_base_image={BASE}", cwd=here, timeout=300)
+    r = run(
+        home,
+        "run",
+        "read,data",
+        "--docker",
+        "--plan",
+        "--docker_mounts=/just/a/path",
+        f"--docker_base_image={BASE}",
+        cwd=here,
+        timeout=300,
+    )
     assert r.returncode == 2
     assert "has no ':' between the host path and the container path" in r.stderr
     assert textwrap.dedent("Traceback") not in r.stderr

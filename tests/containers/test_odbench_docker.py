@@ -36,7 +36,9 @@ def test_odbench_runs_inside_and_the_second_run_reuses_the_image(base, ckx_home)
     assert "mAP=81.321%" in first.stdout
     assert "running in container ckx-od-bench-" in first.stderr
     out_dir = next(
-        line.split(": ", 1)[1] for line in first.stdout.splitlines() if line.startswith("output files:")
+        line.split(": ", 1)[1]
+        for line in first.stdout.splitlines()
+        if line.startswith("output files:")
     )
     assert out_dir.startswith(str(ckx_home)), "the output folder is the host's, mounted"
     assert (ckx_home / out_dir).is_dir() and uid_owned(ckx_home / out_dir), "written as the caller"
@@ -141,7 +143,12 @@ def test_ctrl_c_stops_the_container_and_leaves_none(base, ckx_home):
     args = ["run", "program:od-bench", "--cmd_key=performance-offline", "--time=120"]
     cmd = [sys.executable, "-m", "ckx", *args, "--docker", "--quiet"]
     p = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cmd,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         start_new_session=True,
     )
     try:
