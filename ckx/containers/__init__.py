@@ -6,7 +6,7 @@ ckx inside, with the host's artefacts mounted read-only at the same paths and th
 experiment repos read-write (docs/containers.md).
 
 =================  ==========================================================================
-``keys``           the ``--docker*`` request keys (MLCFlow's names), in one table
+``keys``           the ``--docker*`` request keys (rows of ``ckx/core/vocabulary.py``), CK's names
 ``docker``         the Docker Engine command line: checks, build, run, clean-up, clear errors
 ``source``         what goes into an image from the host: ckx's source and wheel, repos, pins
 ``image``          the image recipe: Dockerfile, build context, digest tag

@@ -88,7 +88,7 @@ def _plan_libs(ctx: Context, spec: dict[str, Any]) -> list[str]:
     req = {"action": "run", **spec, "quiet": True}
     req["query"] = parse(str(spec.get("tags") or ""))
     if spec.get("automation") == "program":
-        from ckx.experiments import programs
+        from ckx import programs
 
         entry, req = programs.target(ctx, req)
         req = programs.build_request(ctx, req, entry, str(spec.get("cmd_key")))

@@ -85,7 +85,7 @@ class Launch:
     def _engine_request(self) -> dict[str, Any]:
         if self.inner.get("automation") != "program":
             return dict(self.inner)
-        from ckx.experiments import programs
+        from ckx import programs
 
         entry, inner = programs.target(self.ctx, self.inner)
         key = programs.choose_cmd_key(self.ctx, entry, inner.get("cmd_key"))

@@ -79,17 +79,20 @@ def test_unknown_docker_option_is_refused_with_a_suggestion(ckx_home):
 
 
 def test_every_not_applied_meta_setting_is_a_declared_key():
-    from ckx.containers.keys import BY_NAME
-    from ckx.containers.mlcmeta import NOT_APPLIED
+    from ckx.containers.keys import CK_NAMES, NAMES, NOT_APPLIED
+    from ckx.containers.mlcmeta import NOT_APPLIED as META_NOT_APPLIED
+    from ckx.core import vocabulary
 
-    inputs = {k for k in NOT_APPLIED if f"docker_{k}" in BY_NAME}
+    assert NAMES == vocabulary.with_role("container") and "docker" in NAMES
+    assert NOT_APPLIED <= NAMES and set(CK_NAMES) <= NAMES
+    inputs = {k for k in META_NOT_APPLIED if f"docker_{k}" in NAMES}
     assert {"pre_run_cmds", "mlc_repo", "user", "real_run"} <= inputs
-    assert not BY_NAME["docker_pre_run_cmds"].applied
+    assert {f"docker_{k}" for k in inputs} <= NOT_APPLIED
 
 
 def test_every_docker_option_is_documented():
-    from ckx.containers.keys import KEYS
+    from ckx.containers.keys import NAMES
 
     text = (ROOT / "docs" / "containers.md").read_text()
-    missing = [k.name for k in KEYS if f"--{k.name}" not in text]
+    missing = sorted(k for k in NAMES if f"--{k}" not in text)
     assert not missing, f"docs/containers.md does not describe: {missing}"
