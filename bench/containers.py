@@ -1,10 +1,13 @@
 """od-bench Offline samples/s in a container (``--docker``) and natively, side by side.
 
-    python bench/containers.py [--reps 5] [--time 20] [--count 200]
+    python bench/containers.py [--reps 5] [--time 30] [--qps 40] [--count 200]
                                [--model_path FILE --dataset_path DIR] [--base IMAGE]
 
 Runs ``ckx benchmark program:od-bench --cmd_key=performance-offline`` natively and with
-``--docker`` on the same plan, the same threads and the same data, in a temp ``CKX_HOME``.
+``--docker`` on the same plan, the same threads and the same data, in a temp ``CKX_HOME``. ``--qps`` is
+loadgen's expected rate: the Offline query holds qps x time samples, so a run lasts about
+``--time`` seconds (set it near the machine's rate; the default suits the embedded model on
+2 cores).
 One warm-up of each comes first (it builds or reuses the image, fills both caches); then the
 two alternate ``--reps`` times, so a drift of the machine hits both alike. Prints each
 repetition's samples/s and the medians; target: the container within 5% of native. Needs
@@ -51,13 +54,14 @@ def benchmark(home: str, extra: list[str], docker: bool) -> tuple[float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--time", type=int, default=20, help="loadgen's minimum duration, s")
+    ap.add_argument("--time", type=int, default=30, help="loadgen's minimum duration, s")
+    ap.add_argument("--qps", type=float, default=40, help="loadgen's expected samples/s")
     ap.add_argument("--count", type=int, default=0, help="first N images (0: all)")
     ap.add_argument("--model_path")
     ap.add_argument("--dataset_path")
     ap.add_argument("--base", help="--docker_base_image (default: ckx/debian:12)")
     a = ap.parse_args()
-    extra = [f"--time={a.time}"]
+    extra = [f"--time={a.time}", f"--qps={a.qps}"]
     extra += [f"--count={a.count}"] if a.count else []
     extra += [f"--model_path={a.model_path}"] if a.model_path else []
     extra += [f"--dataset_path={a.dataset_path}"] if a.dataset_path else []

@@ -150,6 +150,10 @@ class Launch:
 
     def _experiment_repo(self, alias: str) -> None:
         repo = self.ctx.registry.get(alias)
+        if repo.kind not in ("local", "user"):
+            raise UsageError(
+                f"--record_repo={alias}: experiments are recorded in the local repo or a registered one"
+            )
         host = repo.folder_for("experiment")
         rel = host.relative_to(repo.path)
         inside = (
@@ -157,10 +161,6 @@ class Launch:
             if repo.kind == "local"
             else f"{image.OPT}/repos/{repo.alias}/{rel}"
         )
-        if repo.kind not in ("local", "user"):
-            raise UsageError(
-                f"--record_repo={alias}: experiments are recorded in the local repo or a registered one"
-            )
         if not self.show_only:
             host.mkdir(parents=True, exist_ok=True)
         self.mounts.add(host, inside, rw=True, why=f"the experiment repo '{repo.alias}'")
