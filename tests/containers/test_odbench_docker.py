@@ -165,3 +165,38 @@ def test_ctrl_c_stops_the_container_and_leaves_none(base, ckx_home):
     assert p.returncode == 130, err
     assert "interrupted" in err
     assert not ckx_containers()
+
+
+def test_ctrl_c_during_a_build_leaves_no_container(base, ckx_home, tmp_path):
+    before = set(docker_all())
+    err = tmp_path / "stderr.txt"
+    env = {**os.environ, "CKX_HOME": str(ckx_home)}
+    cmd = [sys.executable, "-m", "ckx", "run", "detect-os", "--docker", "--docker_cache=no"]
+    with open(err, "w") as f:
+        p = subprocess.Popen(
+            [*cmd, "--quiet"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=f,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 600
+            while "pip install" not in err.read_text() and time.monotonic() < deadline:
+                time.sleep(0.5)
+            time.sleep(2)  # inside the step: its build container is running
+            os.killpg(p.pid, signal.SIGINT)
+            p.wait(timeout=120)
+        finally:
+            if p.poll() is None:
+                p.kill()
+    assert p.returncode == 130, err.read_text()[-2000:]
+    time.sleep(2)
+    assert set(docker_all()) <= before, "the build's intermediate container was removed"
+
+
+def docker_all() -> list[str]:
+    return subprocess.run(
+        ["docker", "ps", "-aq"], capture_output=True, text=True, check=True
+    ).stdout.split()
