@@ -96,3 +96,12 @@ def test_every_docker_option_is_documented():
     text = (ROOT / "docs" / "containers.md").read_text()
     missing = sorted(k for k in NAMES if f"--{k}" not in text)
     assert not missing, f"docs/containers.md does not describe: {missing}"
+
+
+def test_device_cuda_passes_the_gpus_through(ckx_home):
+    """--device=cuda adds --gpus all, as MLCFlow does (shown by --plan: no GPU here to run on)."""
+    r = ckx_process(ckx_home, *ODB, "--plan", "--device=cuda", env={"PATH": "/nonexistent"})
+    assert r.returncode == 0, r.stderr
+    assert " --gpus all " in r.stdout
+    cpu = ckx_process(ckx_home, *ODB, "--plan", env={"PATH": "/nonexistent"})
+    assert "--gpus" not in cpu.stdout
