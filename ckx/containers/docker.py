@@ -278,10 +278,17 @@ def run_container(
 ) -> dict[str, Any]:
     """``docker run --name NAME ARGS`` attached; returns the container's final state
     (``ExitCode``, ``OOMKilled``). The container is removed whatever happens: at its end,
-    after a failure, and after Ctrl-C (which is passed to it first, then it is stopped)."""
+    after a failure, and after Ctrl-C (which is passed to it once, then it is stopped).
+
+    Without a terminal inside (``-it``), the client runs in a session of its own with
+    ``--sig-proxy=false``: Ctrl-C reaches ckx here only, which passes one SIGINT on."""
     exe = docker_exe()
-    cmd = [exe, "run", "--name", name, "--label", f"{CONTAINER_LABEL}=1", *args]
-    p = subprocess.Popen(cmd, stdout=stdout, stderr=stderr, env=_env())
+    tty = "-it" in args or "-t" in args
+    cmd = [exe, "run", "--name", name, "--label", f"{CONTAINER_LABEL}=1"]
+    cmd += [] if tty else ["--sig-proxy=false"]
+    p = subprocess.Popen(
+        [*cmd, *args], stdout=stdout, stderr=stderr, env=_env(), start_new_session=not tty
+    )
     try:
         p.wait()
         return _final_state(name, p.returncode)
