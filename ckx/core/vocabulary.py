@@ -6,7 +6,8 @@ keys of this table, which ckx reads itself, and the inputs of what runs (a scrip
 planned graph (:mod:`ckx.engine.inputs`). A row of :data:`KEYS` says
 
 * ``roles``: who reads the key (:data:`ROLES`; a key may have several);
-* ``type``: what its value must be (``name``, ``text``, ``flag``, ``env``, ...);
+* ``type``: what its value must be (:data:`TYPES`), checked once, at the door, by
+  :func:`check_request`, with the text check and the repo-name check;
 * ``point``: a benchmark records it in the configuration of an experiment point (versions,
   ``adr``; an input of the program is recorded too, being no key of this table);
 * ``short``: MLCFlow's one-letter spelling (``-j`` is ``--json``).
@@ -18,6 +19,12 @@ a run), :data:`MLCFLOW_INPUTS`, :data:`MLCFLOW_REQUEST`, :data:`MLCFLOW_OPTIONS`
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from ckx.core.errors import UsageError
 
 #: Who reads a key.
 ROLES = {
@@ -41,7 +48,7 @@ TYPES = {
     "repo": "a repo name or pattern (text, never a path)",
     "query": "a tag query such as 'a,b,_v' (text)",
     "tags": "tags: text such as 'a,b' or a list of texts",
-    "text": "text (a number is taken as its text)",
+    "text": "text (quote a number: YAML reads 3.10 as the number 3.1)",
     "path": "a path (text)",
     "path_or_flag": "a path (text) or true",
     "flag": "true or false (or text such as yes/no)",
@@ -245,3 +252,184 @@ SHORT_REFUSED = {
     "s": "MLCFlow's -s (silent) has no ckx spelling: --quiet leaves out ckx's progress lines "
     "(and takes defaults without asking)",
 }
+
+
+# -- the one check of a request, at the door -------------------------------------------------
+#: How deep a request may nest (a body of 100,000 brackets is refused, not a RecursionError).
+MAX_DEPTH = 50
+_SCALAR = (str, int, float, bool)
+_REPO_NAME = re.compile(r"[A-Za-z0-9_.@+\-*?\[\]]+")
+
+
+def check_request(req: dict[str, Any]) -> None:
+    """The one check of a request at the door (the CLI's, ``ckx.access``, a service job's):
+    every string is text, and every key of the table holds a value of its type; a repo option
+    names a repo. A UsageError names the field. Inputs of scripts (keys not in the table) are
+    checked against the planned graph by the engine."""
+    check_text(req)
+    for key, value in req.items():
+        if not isinstance(key, str):
+            raise UsageError(
+                f"request keys are names (text), not {_kind(key)}",
+                hint="e.g. {'action': 'run', 'tags': 'get,python3'}",
+            )
+        row = BY_NAME.get(key)
+        if row is not None and value is not None:
+            check_value(row.type, value, key)
+
+
+def check_value(type_: str, value: Any, where: str) -> None:
+    """A UsageError when ``value`` (at ``where``: ``adr.python.tags``) is not of ``type_``;
+    a mapping's entries are checked one by one, so the error names the entry."""
+    if type_ == "repo":
+        check_repo_name(value, where)
+        return
+    if type_ in ("mapping", "env", "deps") and isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise UsageError(
+                    f"the keys of request field '{where}' must be names (text), not {_kind(k)}",
+                    hint=f"e.g. {_example(type_, where)}",
+                )
+            if type_ == "env" and not _env_value(v):
+                _wrong("text, a number, a flag or a list of them", v, f"{where}.{k}", type_)
+            if type_ == "deps":
+                _check_dep(v, f"{where}.{k}")
+        return
+    if not _CHECKS[type_](value):
+        _wrong(TYPES[type_], value, where, type_)
+
+
+def _wrong(expected: str, value: Any, where: str, type_: str) -> NoReturn:
+    raise UsageError(
+        f"request field '{where}' must be {expected}, not {_kind(value)}",
+        hint=f"e.g. {_example(type_, where)}",
+    )
+
+
+def _example(type_: str, where: str) -> str:
+    """What to write instead (a mapping's example names the request key it is under)."""
+    key = where.split(".")[0] if type_ in ("mapping", "env", "deps") else where
+    return _EXAMPLES.get(type_, "--KEY=VALUE").replace("KEY", key)
+
+
+def _check_dep(fields: Any, where: str) -> None:
+    """The fields of one dependency (``adr.python``): a mapping whose known fields are typed."""
+    if not isinstance(fields, dict):
+        _wrong(
+            "a mapping of dependency fields (tags, version_min, env, ...)", fields, where, "deps"
+        )
+    for field, v in fields.items():
+        row = BY_NAME.get(field) if field in _DEP_FIELDS else None
+        if row is not None and v is not None:
+            check_value(row.type, v, f"{where}.{field}")
+
+
+#: The fields of a dependency (``adr.NAME.FIELD``) whose type ckx relies on.
+_DEP_FIELDS = ("tags", "env", "version", "version_min", "version_max", "version_max_usable")
+
+
+def _kind(value: Any) -> str:
+    if value is True or value is False:
+        return "a flag (true/false)"
+    return {dict: "a mapping", list: "a list", str: "text", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _is_query(v: Any) -> bool:
+    from ckx.core.query import Query
+
+    return isinstance(v, (str, Query))
+
+
+def _texts(v: Any) -> bool:
+    return isinstance(v, str) or isinstance(v, list) and all(_text(x) for x in v)
+
+
+def _text(v: Any) -> bool:
+    return isinstance(v, (str, int, float)) and not isinstance(v, bool)  # one of a list of texts
+
+
+def _env_value(v: Any) -> bool:
+    return v is None or isinstance(v, _SCALAR) or isinstance(v, list) and all(
+        isinstance(x, _SCALAR) for x in v
+    )  # fmt: skip
+
+
+_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "name": lambda v: isinstance(v, str),
+    "query": _is_query,
+    "tags": lambda v: (
+        isinstance(v, str) or isinstance(v, list) and all(isinstance(x, str) for x in v)
+    ),
+    "text": lambda v: isinstance(v, str),
+    "path": lambda v: isinstance(v, str),
+    "path_or_flag": lambda v: isinstance(v, (str, bool)),
+    "flag": lambda v: isinstance(v, (bool, int, str)),
+    "count": lambda v: isinstance(v, (int, str)) and not isinstance(v, bool),
+    "texts": _texts,
+    "list": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+    "mapping": lambda v: isinstance(v, dict),
+    "env": lambda v: isinstance(v, dict),
+    "deps": lambda v: isinstance(v, dict),
+    "any": lambda v: True,
+}
+#: What to write instead, on the command line.
+_EXAMPLES = {
+    "name": "--KEY=NAME",
+    "query": "--tags=get,python3",
+    "tags": "--KEY=a,b (or a list of texts in a request dict)",
+    "text": "--KEY=VALUE",
+    "path": "--KEY=PATH",
+    "path_or_flag": "--KEY=PATH",
+    "count": "--KEY=3",
+    "texts": "--KEY=a,b",
+    "list": "a list of texts",
+    "mapping": "--KEY.NAME=VALUE",
+    "env": "--env.NAME=VALUE",
+    "deps": "--KEY.python.version_min=3.10 (a mapping of fields for each dependency name)",
+}
+
+
+def check_repo_name(value: object, what: str) -> None:
+    """A repo option names a registered repo (or a pattern of names), never a path."""
+    if (
+        not isinstance(value, str)
+        or not _REPO_NAME.fullmatch(value)
+        or value in (".", "..")
+    ):  # fmt: skip
+        raise UsageError(
+            f"{what}={value if isinstance(value, str) else ''}: not a repo name",
+            hint="name a registered repo (list them with: ckx ls repo); paths are not repo names",
+        )
+
+
+def check_text(value: Any, where: str = "request", depth: int = 0) -> None:
+    """Every string of a request must be text a file, a database and a terminal can hold:
+    no lone surrogates (undecodable bytes of argv end up as those) and no NUL characters."""
+    if depth > MAX_DEPTH:
+        raise UsageError(f"{where}: nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+            bad = value.find("\0")
+        except UnicodeEncodeError as e:
+            bad = e.start
+        if bad >= 0:
+            what = (
+                "a NUL character, which is not text"
+                if value[bad] == "\0"
+                else f"U+{ord(value[bad]):04X}, which is not valid UTF-8 text"
+            )
+            raise UsageError(
+                f"{where}: {value[:bad]!a}... holds {what} (at position {bad})",
+                hint="pass names, tags and values as valid UTF-8 text",
+            )
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            check_text(k, where, depth + 1)
+            check_text(v, f"{where}.{k}" if isinstance(k, str) else where, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            check_text(v, where, depth + 1)
