@@ -229,6 +229,13 @@ def with_role(*roles: str) -> frozenset[str]:
 RESERVED = with_role("address", "select", "plumbing", "cli", "common", "engine")
 #: What "did you mean" offers for a mistyped option of a run (not what ckx fills itself).
 SUGGESTED = RESERVED - with_role("address", "plumbing")
+
+
+def options_of(action: object) -> frozenset[str]:
+    """The options a run of ``action`` takes (what "did you mean" offers for a typo)."""
+    return SUGGESTED | BENCH_ONLY if action == "benchmark" else SUGGESTED
+
+
 #: Keys MLCFlow's engine reads for every script, besides ckx's own.
 MLCFLOW_INPUTS = with_role("mlcflow")
 #: Keys of an MLCFlow request from a hook that steer MLCFlow, never inputs of the script.

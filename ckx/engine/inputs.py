@@ -91,8 +91,11 @@ def undeclared(plan: Any, request: dict[str, Any]) -> list[tuple[str, str]]:
             continue
         if key in elsewhere:
             bad.append((key, _dep_only(key, elsewhere[key])))
+        elif key in vocabulary.BENCH_ONLY and request.get("action") != "benchmark":
+            what = request.get("action") or "run"
+            bad.append((key, f"--{key} is an option of ckx benchmark, not of ckx {what}"))
         else:
-            choices = sorted(set(reaching) | vocabulary.SUGGESTED)
+            choices = sorted(set(reaching) | vocabulary.options_of(request.get("action")))
             bad.append((key, _unknown(key, choices, root)))
     return bad
 
