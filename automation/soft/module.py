@@ -55,8 +55,8 @@ def detect(ctx, i: dict[str, Any]) -> dict[str, Any]:
 
 def register(ctx, soft, d) -> dict[str, Any]:
     """Write (or update) the env entry of one detected installation; return its meta."""
+    from ckx.core import atomic
     from ckx.core.entries import new_uid
-    from ckx.core.metafile import atomic_write_text
     from ckx.core.versions import version_tags
 
     folder = ctx.registry.get("local").folder_for("env")
@@ -82,7 +82,7 @@ def register(ctx, soft, d) -> dict[str, Any]:
         "details": {k: v for k, v in d.details.items() if isinstance(v, (str, int, float, bool))},
         "detected": time.time(),
     }
-    atomic_write_text(folder / uid / "meta.json", json.dumps(meta, indent=1) + "\n")
+    atomic.write_text(folder / uid / "meta.json", json.dumps(meta, indent=1) + "\n")
     return meta
 
 
