@@ -10,11 +10,13 @@ planned graph (:mod:`ckx.engine.inputs`). A row of :data:`KEYS` says
   :func:`check_request`, with the text check and the repo-name check;
 * ``point``: a benchmark records it in the configuration of an experiment point (versions,
   ``adr``; an input of the program is recorded too, being no key of this table);
+* ``to_script``: ckx reads it and hands it on to the script as an input too (MLCFlow's
+  ``--outdirname``, ``--home``);
 * ``short``: MLCFlow's one-letter spelling (``-j`` is ``--json``).
 
-The lists other modules used to keep are views of the table: :data:`RESERVED` (keys the
-engine reads itself, never inputs of a script), :data:`SUGGESTED` (what "did you mean" offers
-a run), :data:`MLCFLOW_INPUTS`, :data:`MLCFLOW_REQUEST`, :data:`MLCFLOW_OPTIONS`,
+The lists other modules used to keep are views of the table: :data:`ACCEPTED` (keys every
+run accepts), :data:`RESERVED` (those never handed to a script as inputs),
+:data:`SUGGESTED` and :func:`options_of` (what "did you mean" offers a run), :data:`MLCFLOW_INPUTS`, :data:`MLCFLOW_REQUEST`, :data:`MLCFLOW_OPTIONS`,
 :data:`BENCH_ONLY`, :data:`BENCH_KEYS`, :data:`DETECT_OPTIONS`, :data:`CLI_ONLY`.
 """
 
@@ -52,7 +54,7 @@ TYPES = {
     "path": "a path (text)",
     "path_or_flag": "a path (text) or true",
     "flag": "true or false (or text such as yes/no)",
-    "count": "a whole number",
+    "count": "a whole number (at most 18 digits)",
     "texts": "text (comma-separated) or a list of texts",
     "list": "a list of texts",
     "mapping": "a mapping of names to values",
@@ -65,7 +67,7 @@ TYPES = {
 class Key:
     """One row of the vocabulary. (A plain class: see :class:`ckx.core.commands.Command`.)"""
 
-    __slots__ = ("name", "roles", "type", "desc", "point", "short")
+    __slots__ = ("name", "roles", "type", "desc", "point", "short", "to_script")
 
     def __init__(
         self,
@@ -76,6 +78,7 @@ class Key:
         *,
         point: bool = False,
         short: str = "",
+        to_script: bool = False,
     ) -> None:
         self.name = name
         self.roles = frozenset(roles.split())
@@ -85,6 +88,8 @@ class Key:
         self.point = point
         #: MLCFlow's one-letter flag for it (``-j``)
         self.short = short
+        #: ckx reads it, and the planner hands it to the root as an input too
+        self.to_script = to_script
 
     def __repr__(self) -> str:
         return f"Key({self.name!r})"
@@ -108,7 +113,8 @@ KEYS: tuple[Key, ...] = (
     # -- set by ckx's doors and callers ------------------------------------------------------
     Key("args", "plumbing", "list", "further positional words of the command line"),
     Key("unparsed", "plumbing", "list", "the words after -- on the command line"),
-    Key("home", "plumbing", "path", "the CKX_HOME of this call (ckx.access only)"),
+    Key("home", "plumbing", "path", "ckx.access: the CKX_HOME of this call; the command line: "
+        "an input (MLCFlow's get-dataset-coco --home)", to_script=True),
     Key("out", "plumbing mlcflow-request", "path", "ckx.access: the output mode (con, json, none); "
         "dashboard, zip, plot: where to write"),
     Key("want_lock", "plumbing engine", "flag", "the engine returns the plan's lock"),
@@ -118,8 +124,8 @@ KEYS: tuple[Key, ...] = (
         "tests.run_inputs field"),
     # -- the command line's own and every command's ------------------------------------------
     Key("json", "cli mlcflow mlcflow-request", "flag", "machine output", short="j"),
-    Key("debug", "cli", "flag", "tracebacks"),
     Key("quiet", "common mlcflow mlcflow-request", "flag", "no prompts, take defaults"),
+    Key("debug", "cli", "flag", "tracebacks"),
     Key("help", "common benchmark", "flag", "help for the action", short="h"),
     # -- the engine's options -------------------------------------------------------------
     Key("env", "engine mlcflow-request", "env", "env values of the root (--env.KEY=VALUE)"),
@@ -139,7 +145,8 @@ KEYS: tuple[Key, ...] = (
     Key("force", "engine benchmark", "flag", "no confirmation (rm); run a latency sweep in "
         "parallel", short="f"),
     Key("cmd_key", "engine", "text", "the command of a program"),
-    Key("outdirname", "engine mlcflow", "path", "the folder a non-cached run writes into"),
+    Key("outdirname", "engine mlcflow", "path", "the folder a non-cached run writes into",
+        to_script=True),
     # -- benchmark and sweeps ---------------------------------------------------------------
     Key("repetitions", "benchmark", "count", "how many times to run"),
     Key("record", "benchmark", "flag", "record the results as an experiment"),
@@ -186,6 +193,19 @@ KEYS: tuple[Key, ...] = (
     Key("system_site_packages", "action", "flag", "venv create: see the system's packages"),
     Key("token", "action", "text", "serve: the bearer token"),
     Key("token_file", "action", "path", "serve: a file holding the token"),
+    Key("host", "action", "text", "serve, dashboard --serve: the address to listen on"),
+    Key("port", "action", "count", "serve, dashboard --serve: the TCP port"),
+    Key("workers", "action", "count", "serve: worker processes for /access"),
+    Key("max_jobs", "action", "count", "serve: jobs that run at once"),
+    Key("max_body", "action", "count", "serve: the largest request body in bytes"),
+    Key("serve", "action", "flag", "dashboard: serve the report"),
+    Key("title", "action", "text", "dashboard: the report's title"),
+    Key("columns", "action", "texts", "experiment show: the columns"),
+    Key("all", "action", "flag", "rm cache, rm repo, install: all of them"),
+    Key("invalid", "action", "flag", "rm cache: the entries that are no longer valid"),
+    Key("alias", "action", "name", "add repo, pull repo: the repo's name"),
+    Key("builtin", "action", "flag", "add repo: trust a folder as ckx's own"),
+    Key("file", "action", "path", "unzip repo: the ckr.zip"),
     # -- MLCFlow: flags its engine reads for every script ----------------------------------
     *(Key(k, "mlcflow", "any", "MLCFlow flag (MLC_TMP_<FLAG>)", point=True)
       for k in ("path", "folder")),
@@ -224,11 +244,13 @@ def with_role(*roles: str) -> frozenset[str]:
 
 
 # -- views: the lists other modules read ----------------------------------------------------
-#: Keys the engine and the kernel read themselves: never an input of a script (the planner
-#: hands every other key to the root as an input; strict inputs accept these in every run).
-RESERVED = with_role("address", "select", "plumbing", "cli", "common", "engine")
+#: Keys the engine and the kernel read themselves: strict inputs accept them in every run.
+ACCEPTED = with_role("address", "select", "plumbing", "cli", "common", "engine")
+#: Those never handed to a script as an input (the planner hands every other key of a request
+#: to the root as an input).
+RESERVED = frozenset(k for k in ACCEPTED if not BY_NAME[k].to_script)
 #: What "did you mean" offers for a mistyped option of a run (not what ckx fills itself).
-SUGGESTED = RESERVED - with_role("address", "plumbing")
+SUGGESTED = ACCEPTED - with_role("address", "plumbing")
 
 
 def options_of(action: object) -> frozenset[str]:
@@ -245,7 +267,7 @@ MLCFLOW_OPTIONS = with_role("mlcflow-option")
 #: Options of benchmark and sweeps: never passed on to the program run.
 BENCH_ONLY = with_role("benchmark")
 #: Request keys that are not the configuration of an experiment point.
-BENCH_KEYS = frozenset(k for k in RESERVED | BENCH_ONLY if not BY_NAME[k].point)
+BENCH_KEYS = frozenset(k for k in ACCEPTED | BENCH_ONLY if not BY_NAME[k].point)
 #: What ``ckx detect soft`` reads besides the kernel's keys.
 DETECT_OPTIONS = with_role("detect")
 #: Read by the command line itself, never passed on.
@@ -266,6 +288,7 @@ SHORT_REFUSED = {
 MAX_DEPTH = 50
 _SCALAR = (str, int, float, bool)
 _REPO_NAME = re.compile(r"[A-Za-z0-9_.@+\-*?\[\]]+")
+_WHOLE = re.compile(r"[+-]?[0-9]{1,18}")
 
 
 def check_request(req: dict[str, Any]) -> None:
@@ -339,6 +362,8 @@ _DEP_FIELDS = ("tags", "env", "version", "version_min", "version_max", "version_
 def _kind(value: Any) -> str:
     if value is True or value is False:
         return "a flag (true/false)"
+    if isinstance(value, str) and len(value) <= 40:
+        return f"'{value}'"  # (valid text: check_text ran first)
     return {dict: "a mapping", list: "a list", str: "text", int: "a number", float: "a number"}.get(
         type(value), type(value).__name__
     )
@@ -374,7 +399,12 @@ _CHECKS: dict[str, Callable[[Any], bool]] = {
     "path": lambda v: isinstance(v, str),
     "path_or_flag": lambda v: isinstance(v, (str, bool)),
     "flag": lambda v: isinstance(v, (bool, int, str)),
-    "count": lambda v: isinstance(v, (int, str)) and not isinstance(v, bool),
+    "count": lambda v: (
+        isinstance(v, int)
+        and not isinstance(v, bool)
+        or isinstance(v, str)
+        and _WHOLE.fullmatch(v.strip()) is not None
+    ),
     "texts": _texts,
     "list": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
     "mapping": lambda v: isinstance(v, dict),

@@ -17,7 +17,9 @@ def test_the_lists_of_request_keys_are_views_of_the_one_table():
     from ckx.engine import planner
     from ckx.experiments import records
 
-    assert planner.RESERVED is v.RESERVED and engine_inputs.KERNEL_OPTIONS is v.RESERVED
+    assert planner.RESERVED is v.RESERVED and engine_inputs.KERNEL_OPTIONS is v.ACCEPTED
+    # read by ckx and handed to the script too (MLCFlow's get-dataset-coco takes --home)
+    assert v.ACCEPTED - v.RESERVED == {"outdirname", "home"}
     assert engine_inputs.DETECT_OPTIONS is v.DETECT_OPTIONS
     assert inputs.ENGINE_INPUTS >= v.MLCFLOW_INPUTS
     assert access.ENGINE_KEYS is v.MLCFLOW_REQUEST
@@ -39,7 +41,7 @@ def test_each_key_has_one_row_known_roles_and_a_known_type():
     # the CLI's own options stay with the CLI; the rest of the options of every command
     assert v.CLI_ONLY == {"json", "debug"}
     # a benchmark option is never handed to the program, and is no configuration of a point
-    assert v.BENCH_ONLY <= v.BENCH_KEYS and not v.BENCH_ONLY & v.RESERVED - {
+    assert v.BENCH_ONLY <= v.BENCH_KEYS and not v.BENCH_ONLY & v.ACCEPTED - {
         "tags",
         "help",
         "force",
