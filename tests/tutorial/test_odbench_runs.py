@@ -75,6 +75,17 @@ def test_unknown_interface_or_not_onnx_fails_naming_the_choices(ckx, tmp_path):
     assert r.code == 2 and "it is not an ONNX file" in r.err and "--model=ssd-shapes |" in r.err
 
 
+def test_a_folder_given_as_model_path_is_called_a_folder(ckx, tmp_path):
+    mobilenet_like(tmp_path / "m.onnx", opset=13)
+    for extra in ([], ["--model=ssd-mobilenet"]):
+        r = ckx(
+            "run", "program:od-bench", "--cmd_key=accuracy-offline", f"--model_path={tmp_path}",
+            "--plan", *extra,
+        )  # fmt: skip
+        assert r.code == 2 and f"--model_path={tmp_path} is a folder, not a model file" in r.err
+        assert f"e.g. --model_path={tmp_path / 'm.onnx'}" in r.err, r
+
+
 def test_a_model_that_contradicts_model_or_backend_is_refused(ckx, tmp_path):
     m = mobilenet_like(tmp_path / "m.onnx", opset=13)
     args = ["run", "program:od-bench", "--cmd_key=accuracy-offline", f"--model_path={m}", "--plan"]
