@@ -27,6 +27,13 @@ def install(ctx, i: dict[str, Any]) -> dict[str, Any]:
 
     _check_request(i)
     i = _version_from_tags(ctx, {**i, "automation": "package"})
+    own = _own_model(ctx, i)
+    if own is not None and i.get("plan"):
+        ctx.ui.print(f"would register {own.path} as local:package:{own.alias}")
+        ctx.ui.print(f"  tags: {','.join(own.tags)}")
+        return {"return": 0, "register": str(own.path), "alias": own.alias, "tags": own.tags}
+    if own is not None:
+        i = _register(ctx, i, own)
     i = _version_menu(ctx, i)
     if i.get("plan"):
         return engine.show_plan(ctx, i)
@@ -36,6 +43,34 @@ def install(ctx, i: dict[str, Any]) -> dict[str, Any]:
     for k, v in sorted((out.get("env") or {}).items()):
         ctx.ui.print(f"  {k}={':'.join(v) if isinstance(v, list) else v}")
     return out
+
+
+def _own_model(ctx, i: dict[str, Any]):
+    """A model file (``--path=FILE``) under tags no package has: identified and checked
+    (:mod:`ckx.programs.register`), or None when a package fits the tags."""
+    from ckx.programs import register
+
+    if not register.wants_registration(ctx, i):
+        return None
+    path = Path(str(i["path"])).expanduser().resolve()
+    return register.identify(ctx, list(i["query"].tags), path)
+
+
+def _register(ctx, i: dict[str, Any], own) -> dict[str, Any]:
+    """Write the package entry of ``own`` (``local``), then install it from the file."""
+    from ckx.programs import register
+
+    asked = ",".join(i["query"].tags)
+    like = ", ".join(e.alias for e in own.like)
+    ctx.ui.note(
+        f"no package has the tags {asked}: {own.path} is {own.family} by its interface "
+        f"(that of {like}), ONNX opset {own.info.opset}, "
+        + ("quantized" if own.info.quantized else "not quantized")
+    )
+    alias = register.write_package(ctx, own)
+    ctx.ui.note(f"registered as local:package:{alias}, tags {','.join(own.tags)}")
+    rest = {k: v for k, v in i.items() if k != "query"}
+    return {**rest, "entry": alias, "repo": "local", "path": str(own.path)}
 
 
 def prefetch(ctx, i: dict[str, Any]) -> dict[str, Any]:
