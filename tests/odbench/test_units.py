@@ -45,7 +45,7 @@ def test_profile_fills_only_what_the_cli_left_unset():
 
 def test_the_program_runs_the_harness_profiles_and_holds_no_table_of_its_own():
     """One profile table (the harness's): the program's meta names, per model and backend,
-    which of its profiles runs; customize.py (the bridge) names none."""
+    which of its profiles runs; customize.py (the bridge) and the model packages name none."""
     import yaml
     from conftest import ODBENCH
     from odbench.profiles import SUPPORTED_PROFILES
@@ -58,6 +58,8 @@ def test_the_program_runs_the_harness_profiles_and_holds_no_table_of_its_own():
     assert all(f"{m},onnxruntime" in chosen for m in models)
     bridge = (ODBENCH / "customize.py").read_text()
     assert not [name for name in SUPPORTED_PROFILES if f'"{name}"' in bridge]
+    packages = ODBENCH.parents[1] / "packages"
+    assert not [f for f in packages.glob("*/meta.yaml") if "CKX_ML_MODEL_PROFILE" in f.read_text()]
 
 
 def test_unknown_scenario_is_a_usage_error(capsys):
