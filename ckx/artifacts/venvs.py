@@ -564,7 +564,7 @@ def ensure_python_package(
                 f"{where}: {pkg.name} {_describe(constraints)}is not installed in {python}, which is not a "
                 "virtual environment, so ckx will not pip-install into it",
                 hint="create one and select it: ckx create venv:mlperf --template=mlperf-inference, then "
-                "--env.CKX_VENV=mlperf (or install it yourself: pip install " + pkg.name + ")",
+                f"--env.CKX_VENV=mlperf (or install it yourself: {shlex.quote(str(python))} -m pip install {pkg.name})",
             )
         pip_install(
             python, [requirement_for(pkg.name, constraints)], pins=pins, extra_args=pip_args

@@ -48,7 +48,9 @@ def test_the_wheel_contains_the_builtin_repo(tmp_path):
         timeout=300,
     )
     assert p.returncode == 0, p.stderr
-    (wheel,) = tmp_path.glob("ckx-*.whl")
+    from ckx.core.version import DISTRIBUTION
+
+    (wheel,) = tmp_path.glob(f"{DISTRIBUTION.replace('-', '_')}-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for must in (
         "ckx/_builtin/repos.yaml",

@@ -221,6 +221,8 @@ def test_no_pip_install_outside_a_venv(tmp_path):
     with pytest.raises(RunError, match="not a virtual environment") as err:
         ensure_python_package(pkg, python=Path("/usr/bin/python3"), constraints={})
     assert "ckx create venv" in err.value.hint
+    # the do-it-yourself command names the interpreter that lacks the package
+    assert "/usr/bin/python3 -m pip install ckx-surely-absent-pkg" in err.value.hint
 
 
 def test_hook_of_the_shipped_library_packages(made, home, wheels):

@@ -19,7 +19,6 @@ from .conftest import (
     tree,
 )
 
-
 # where the forged cache result points: a path no real run can produce, so finding it in the
 # env proves the forgery was used (whatever folder the checkout, CKX_HOME or TMPDIR is in)
 FORGED = "/forged-by-ckr-zip"
