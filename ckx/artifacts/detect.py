@@ -347,18 +347,51 @@ def find_executables(
     """
     if full_path is not None:
         path = Path(full_path)
-        return [path] if _is_executable_file(path) else []
+        chosen = _through_shim(path) if _is_executable_file(path) else None
+        return [chosen] if chosen is not None else []
     found: list[Path] = []
     seen: set[str] = set()
     for directory in _search_order(search_dirs, path_env):
-        for path in _matching_files(directory, spec.executables):
-            if not _is_executable_file(path):
+        for match in _matching_files(directory, spec.executables):
+            path = _through_shim(match) if _is_executable_file(match) else None
+            if path is None:
                 continue
             real = os.path.normcase(os.path.realpath(path))
             if real not in seen:
                 seen.add(real)
                 found.append(path)
     return found
+
+
+# pyenv's shims end with: exec "<PYENV_ROOT>/libexec/pyenv" exec "$program" "$@"
+_PYENV_SHIM = re.compile(rb'exec\s+"([^"\n]*/pyenv)"\s+exec\s+"\$program"')
+
+
+def pyenv_of_shim(path: Path) -> str | None:
+    """The ``pyenv`` a pyenv shim runs (None: ``path`` is not a pyenv shim)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return None
+    match = _PYENV_SHIM.search(head) if head.startswith(b"#!") else None
+    return match.group(1).decode("utf-8", "replace") if match else None
+
+
+def _through_shim(path: Path) -> Path | None:
+    """``path``, or for a pyenv shim the interpreter it runs now (``pyenv which NAME``): a shim
+    is not an installation. None when pyenv provides no such command now (a version that
+    is installed but not selected): nothing to detect there, and nothing to warn about."""
+    pyenv = pyenv_of_shim(path)
+    if pyenv is None:
+        return path
+    try:
+        code, out = _run([pyenv, "which", path.name], DEFAULT_TIMEOUT)
+    except RunError:
+        return None
+    lines = [x.strip() for x in out.splitlines() if x.strip()]
+    real = Path(lines[-1]) if code == 0 and lines else None
+    return real if real is not None and _is_executable_file(real) else None
 
 
 def _run(cmd: Sequence[str], timeout: float, env: dict[str, str] | None = None) -> tuple[int, str]:
@@ -615,7 +648,9 @@ def detect(
     limit = DEFAULT_TIMEOUT if timeout is None else timeout
     exes = find_executables(spec, search_dirs=search_dirs, path_env=path_env, full_path=full_path)
     if full_path is not None and not exes:
-        warn(f"{spec.where}: {full_path} is not an executable file")
+        shim = pyenv_of_shim(Path(full_path))
+        why = f"a pyenv shim for a command pyenv does not provide now ({Path(full_path).name}: see `pyenv versions`)"
+        warn(f"{spec.where}: {full_path} is " + (why if shim else "not an executable file"))
     results = []
     for exe in exes:
         version = (
