@@ -1,6 +1,8 @@
-"""Declarative software detection (the engine behind ``soft`` entries).
+"""Declarative software detection: the ``detect`` blocks of package entries and scripts.
 
-A soft entry's meta holds a ``detect`` block (see docs/detection.md)::
+A package entry (``packages/<alias>/meta.yaml``) describes a piece of software once: how it
+is installed and, in a ``detect`` block, how an existing installation is found (see
+docs/detection.md; ``ckx detect soft`` is the view of these entries)::
 
     detect:
       executables: ['^python3(\\.\\d+)?$']   # regexes searched in file names (re.search)
@@ -27,8 +29,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +43,7 @@ __all__ = [
     "DetectSpec",
     "Detected",
     "detect",
+    "detects_when_run",
     "find_executables",
     "load_detector",
     "print_to_stderr",
@@ -65,6 +66,16 @@ _FIELDS = (
 )
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _IMPORT_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+
+
+def detects_when_run(meta: dict[str, Any]) -> bool:
+    """Does the engine run ``meta``'s ``detect`` block as a step of the node? Yes for an entry
+    that installs nothing (a script such as get-python3, a detect-only package such as
+    compiler-gcc). In an entry that installs (a ``download`` or ``python_package`` block) the
+    block describes an existing installation, for ``ckx detect`` (which registers what it
+    finds) and for the install's own logic (a Python library looks in the interpreter before
+    pip), so the engine leaves it alone: ``ckx install package --tags=tool,cmake,src`` builds."""
+    return bool(meta.get("detect")) and not (meta.get("download") or meta.get("python_package"))
 
 
 def print_to_stderr(message: str) -> None:
@@ -250,7 +261,7 @@ def load_detector(
     hook_file: str | None = None,
     hook_name: str = "detect_version",
 ) -> DetectSpec:
-    """Build the spec of a soft entry folder: its ``meta.yaml``/``meta.json`` ``detect``
+    """Build the spec of an entry folder: its ``meta.yaml``/``meta.json`` ``detect``
     block and its ``env_prefix``; ``version_hook`` is its ``customize.py`` hook, loaded and
     checked by the engine (``ckx.engine.hooks.load_detector`` does both)."""
     entry_dir = Path(entry_dir)
@@ -346,18 +357,16 @@ def find_executables(
     ``full_path`` checks that one file only (its name need not match: the user chose it).
     """
     if full_path is not None:
-        path = Path(full_path)
-        chosen = _through_shim(path) if _is_executable_file(path) else None
+        given = Path(full_path)
+        chosen = _through_shim(given) if _is_executable_file(given) else None
         return [chosen] if chosen is not None else []
     found: list[Path] = []
     seen: set[str] = set()
     for directory in _search_order(search_dirs, path_env):
         for match in _matching_files(directory, spec.executables):
             path = _through_shim(match) if _is_executable_file(match) else None
-            if path is None:
-                continue
-            real = os.path.normcase(os.path.realpath(path))
-            if real not in seen:
+            real = os.path.normcase(os.path.realpath(path)) if path is not None else None
+            if path is not None and real is not None and real not in seen:
                 seen.add(real)
                 found.append(path)
     return found
@@ -400,6 +409,8 @@ def _run(cmd: Sequence[str], timeout: float, env: dict[str, str] | None = None) 
     The child gets its own process group so a timeout also kills what it spawned (a
     shell script's ``sleep``), and stdin is closed so a prompting tool cannot hang us.
     """
+    import subprocess  # here: the engine asks detects_when_run() on its cached path too
+
     env = dict(os.environ if env is None else env)
     env.update(LC_ALL="C", LANG="C")  # version banners must not be translated
     posix = os.name == "posix"
@@ -422,7 +433,9 @@ def _run(cmd: Sequence[str], timeout: float, env: dict[str, str] | None = None) 
     return proc.returncode, out.decode("utf-8", errors="replace")
 
 
-def _kill(proc: subprocess.Popen, posix: bool) -> None:
+def _kill(proc: Any, posix: bool) -> None:
+    import signal
+
     try:
         if posix:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -59,7 +59,10 @@ def node_inputs(node: Any) -> dict[str, str]:
     if meta.get("download"):
         out.setdefault("path", "--path=DIR registers an existing copy")
     if meta.get("detect"):
-        out.setdefault("search_dirs", "detection folders")
+        from ckx.artifacts.detect import detects_when_run
+
+        if detects_when_run(meta):  # an entry that installs does not run its detect block
+            out.setdefault("search_dirs", "detection folders")
     if getattr(node.entry, "automation", None) == "program":
         for name, v in (meta.get("variations") or {}).items():
             if isinstance(v, dict) and v.get("group"):
