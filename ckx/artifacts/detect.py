@@ -525,12 +525,17 @@ _PY_PROBE = r"""
 import importlib, importlib.metadata as md, json, sys
 imp, dists = sys.argv[1], sys.argv[2:]
 out = {"dists": [], "module_file": None, "import_error": None}
+seen = set()
 for name in dists:
     try:
         d = md.distribution(name)
     except md.PackageNotFoundError:
         continue
-    out["dists"].append({"name": name, "version": d.version, "location": str(d.locate_file(""))})
+    where = str(d.locate_file(""))
+    if (d.metadata["Name"] or name).lower().replace("_", "-") + where in seen:
+        continue  # Cython and cython name one installation
+    seen.add((d.metadata["Name"] or name).lower().replace("_", "-") + where)
+    out["dists"].append({"name": name, "version": d.version, "location": where})
 if imp and out["dists"]:
     try:
         m = importlib.import_module(imp)

@@ -255,9 +255,13 @@ def describe_for_plan(
     home: Path,
     constraints: Mapping[str, str | None],
     where: str,
-) -> str:
+) -> str | None:
     """The ``--plan`` line of a library package node: what is in the interpreter already, or
-    what would be pip-installed there (nothing is installed)."""
+    what would be pip-installed there (nothing is installed). None for a node that only
+    detects (get-generic-python-lib's): it installs nothing, so there is nothing to say before
+    it runs, and the plan is not slowed by probing interpreters."""
+    if detect_only(static_env):
+        return None
     pkg = PythonPackage.from_meta(meta, where)
     python = select_python(static_env, environ, home)
     found = detect_package(pkg, python, constraints)

@@ -141,7 +141,8 @@ def _node_lines(ctx: Context, node: Node) -> list[str]:
             [f"installed: {where} (cache {rec.uid})"] if node.entry.automation == "package" else []
         )
     if node.meta.get("python_package"):
-        return [_python_line(ctx, node)]
+        line = _python_line(ctx, node)
+        return [line] if line else []
     if not node.meta.get("download"):
         return []
     from ckx.artifacts.prepare import PATH_ENV, describe_item, parse_download_block
@@ -160,7 +161,7 @@ def _node_lines(ctx: Context, node: Node) -> list[str]:
     return out
 
 
-def _python_line(ctx: Context, node: Node) -> str:
+def _python_line(ctx: Context, node: Node) -> str | None:
     from ckx.artifacts.pythonlibs import describe_for_plan
 
     constraints = {k: v for k, v in node.joint().items() if v}

@@ -372,6 +372,16 @@ def test_python_package_without_import_check_uses_the_dist_location(tmp_path: Pa
     assert [(d.version, d.path) for d in found] == [("0.3", tmp_path)]
 
 
+def test_two_spellings_of_one_distribution_find_it_once(tmp_path: Path) -> None:
+    """``[Cython, cython]`` (what pip accepts either way) names one installation, not two."""
+    info = tmp_path / "Cython-3.0.11.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: Cython\nVersion: 3.0.11\n")
+    block = {"python_package": ["Cython", "cython"]}
+    found = detect(spec_of(block), search_dirs=[tmp_path], warn=pytest.fail)
+    assert [(d.details["dist"], d.version) for d in found] == [("Cython", "3.0.11")]
+
+
 def test_full_path_is_refused_for_python_packages(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="full_path does not apply"):
         detect(spec_of(NUMPY), full_path=tmp_path)
