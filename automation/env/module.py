@@ -48,6 +48,7 @@ def _registered(ctx, i: dict[str, Any]) -> list[dict[str, Any]]:
                 "package": m.get("package_alias"),
                 "soft": m.get("soft_alias"),
                 "how": m.get("how") or "detected",
+                "variations": m.get("variations") or [],
                 "version": m.get("version"),
                 "path": m.get("path"),
                 "env": m.get("env") or {},

@@ -48,7 +48,7 @@ def install(ctx, i: dict[str, Any]) -> dict[str, Any]:
 def _register(ctx, out: dict[str, Any], lock: dict[str, Any] | None) -> None:
     """A package that is not cached (a library in an interpreter, a detect-only tool) leaves
     no cache entry behind: what it installed or found is recorded as an env entry (CK's), so
-    ``ckx show env`` lists it. Only packages that can detect themselves (a ``detect`` block)."""
+    ``ckx show env`` lists it."""
     if out.get("cache_uid") or not lock or not lock.get("nodes"):
         return
     from ckx.artifacts.installations import installed_path, register
@@ -56,11 +56,19 @@ def _register(ctx, out: dict[str, Any], lock: dict[str, Any] | None) -> None:
 
     root = lock["nodes"][0]
     hits = ctx.search("package", None, name=root["uid"], unique_uids=False)
-    if not hits or not isinstance(hits[0].meta.get("detect"), dict):
+    if not hits:
         return
     env = out.get("env") or {}
     path = installed_path(hits[0].meta, env)
-    rec = register(ctx, hits[0], version=out.get("version"), path=path, env=env, how="installed")
+    rec = register(
+        ctx,
+        hits[0],
+        version=out.get("version"),
+        path=path,
+        env=env,
+        how="installed",
+        variations=root.get("variations"),
+    )
     entries_changed(ctx)
     ctx.ui.print(f"  -> env:{rec['uid']} (ckx show env)")
 

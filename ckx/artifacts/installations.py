@@ -29,6 +29,7 @@ def register(
     env: dict[str, Any],
     details: dict[str, Any] | None = None,
     how: str = "detected",
+    variations: list[str] | None = None,
 ) -> dict[str, Any]:
     """Write (or update) the env entry of ``package`` (an Entry) installed at ``path``;
     return its meta."""
@@ -48,6 +49,7 @@ def register(
         "package_alias": package.alias,
         "soft_alias": soft,
         "how": how,
+        "variations": list(variations or []),
         "version": version,
         "path": path,
         "env": env,
@@ -97,9 +99,13 @@ def _existing(folder: Any, package_uid: str, soft: str | None, path: str | None)
 
 def installed_path(meta: dict[str, Any], env: dict[str, Any]) -> str | None:
     """Where a package that ran put (or found) its software, from the env it exported: the
-    ``detect`` block's ``env_key``, else ``<env_prefix>_PATH``."""
+    ``detect`` block's ``env_key``, else ``<env_prefix>_PATH``, else the one exported key
+    that ends in ``_PATH``."""
     key = (meta.get("detect") or {}).get("env_key")
     if not key and meta.get("env_prefix"):
         key = f"{meta['env_prefix']}_PATH"
+    if not key:
+        paths = [k for k in env if k.endswith("_PATH") and not k.startswith("+")]
+        key = paths[0] if len(paths) == 1 else None
     value = env.get(key) if key else None
     return str(value) if value else None

@@ -66,6 +66,11 @@ def test_show_env_lists_the_installed_packages(ckx, tmp_path):
     assert f"lib-python-numpy  {numpy.__version__}  {numpy.__path__[0]}  (installed)" in r.out
     assert f"dataset-coco-2017-val  ?  {coco}  (installed, cache)" in r.out
     assert f"    CKX_DATASET_PATH={coco}" in r.out
+    assert ckx("install", "package", "--tags=tool,coco,api").code == 0  # CK's name, a dep
+    r = ckx("install", "package", "--tags=lib,python-package,generic,_package.PyYAML")
+    assert r.code == 0, r
+    r = ckx("show", "env")
+    assert "tool-coco-api  " in r.out and "lib-python-generic _package.PyYAML  " in r.out, r
     r = ckx("show", "env", "--tags=dataset", "--json")
     assert [row["package"] for row in json.loads(r.out)["list"]] == ["dataset-coco-2017-val"]
     # installing again updates the record, it does not add one
