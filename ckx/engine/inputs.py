@@ -163,7 +163,7 @@ DETECT_OPTIONS = vocabulary.DETECT_OPTIONS
 
 def check_detect_inputs(entries: list[Any], request: dict[str, Any]) -> None:
     """Strict inputs of ``ckx detect soft``: its own options, plus the ``input_description``
-    keys of the matching soft entries (values within their ``choices``)."""
+    keys of the matching detectors (values within their ``choices``)."""
     from ckx.core.suggest import did_you_mean
 
     declared: dict[str, Any] = {}
