@@ -54,7 +54,9 @@ def _register(ctx, out: dict[str, Any], lock: dict[str, Any] | None) -> None:
     from ckx.artifacts.installations import installed_path, register
     from ckx.engine.provider import entries_changed
 
-    root = lock["nodes"][0]
+    root = next((n for n in lock["nodes"] if n.get("path") == "root"), None)
+    if root is None:
+        return
     hits = ctx.search("package", None, name=root["uid"], unique_uids=False)
     if not hits:
         return
