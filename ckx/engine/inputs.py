@@ -47,11 +47,10 @@ def node_inputs(node: Any) -> dict[str, str]:
         out.setdefault(str(key), "input_description")
     if meta.get("download"):
         out.setdefault("path", "--path=DIR registers an existing copy")
-    if meta.get("detect"):
-        from ckx.artifacts.detect import detects_when_run
-
-        if detects_when_run(meta):  # an entry that installs does not run its detect block
-            out.setdefault("search_dirs", "detection folders")
+    if meta.get("detect") and not (meta.get("download") or meta.get("python_package")):
+        # ckx.artifacts.detect.detects_when_run (not imported on the cached path): an entry
+        # that installs does not run its detect block, so --search_dirs means nothing there
+        out.setdefault("search_dirs", "detection folders")
     if getattr(node.entry, "automation", None) == "program":
         for name, v in (meta.get("variations") or {}).items():
             if isinstance(v, dict) and v.get("group"):

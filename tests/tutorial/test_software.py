@@ -49,6 +49,8 @@ def test_installing_a_package_never_runs_its_detect_block(ckx):
     assert r.code == 0, r
     assert r.out.startswith("tool-cmake v3.28.3  [run]  (builtin:package:tool-cmake)"), r
     assert "fetch cmake-3.28.3.tar.gz" in r.out
+    r = ckx("install", "package", "--tags=tool,cmake,src", "--plan", "--search_dirs=/opt/bin")
+    assert r.code == 2 and "--search_dirs" in r.err, r  # no detection runs: nothing to search
 
 
 def test_show_env_lists_the_installed_packages(ckx, tmp_path):
