@@ -1,7 +1,12 @@
 """The ``package`` automation: ``ckx install package --tags=...``, ``ckx prefetch package ...``.
 
+A package entry describes a piece of software (or data) once: how it is installed (a
+``download`` block, ``python_package``, a ``run.sh``) and, in a ``detect`` block, how an
+installed copy is found (``ckx detect soft`` is the view of those: automation/soft).
+
 ``install`` plans and runs the package like a script node through :mod:`ckx.engine` (the
-engine fetches the meta's ``download`` block with :func:`ckx.artifacts.prepare.prepare_downloads`).
+engine fetches the meta's ``download`` block with :func:`ckx.artifacts.prepare.prepare_downloads`);
+a package that is not cached is then recorded as an env entry (``ckx show env``).
 ``prefetch`` fills a mirror folder for air-gapped machines; ``artifacts`` lists what would be
 downloaded. See docs/packages.md.
 """
@@ -30,12 +35,44 @@ def install(ctx, i: dict[str, Any]) -> dict[str, Any]:
     i = _version_menu(ctx, i)
     if i.get("plan"):
         return engine.show_plan(ctx, i)
-    out = run_request(ctx, i)
+    out = run_request(ctx, {**i, "want_lock": True})
+    lock = out.pop("lock") if not i.get("want_lock") else out.get("lock")
     ver = f" version {out['version']}" if out.get("version") else ""
     ctx.ui.print(f"done ({out.get('status')}){ver}")
     for k, v in sorted((out.get("env") or {}).items()):
         ctx.ui.print(f"  {k}={':'.join(v) if isinstance(v, list) else v}")
+    _register(ctx, out, lock)
     return out
+
+
+def _register(ctx, out: dict[str, Any], lock: dict[str, Any] | None) -> None:
+    """A package that is not cached (a library in an interpreter, a detect-only tool) leaves
+    no cache entry behind: what it installed or found is recorded as an env entry (CK's), so
+    ``ckx show env`` lists it."""
+    if out.get("cache_uid") or not lock or not lock.get("nodes"):
+        return
+    from ckx.artifacts.installations import installed_path, register
+    from ckx.engine.provider import entries_changed
+
+    root = next((n for n in lock["nodes"] if n.get("path") == "root"), None)
+    if root is None:
+        return
+    hits = ctx.search("package", None, name=root["uid"], unique_uids=False)
+    if not hits:
+        return
+    env = out.get("env") or {}
+    path = installed_path(hits[0].meta, env)
+    rec = register(
+        ctx,
+        hits[0],
+        version=out.get("version"),
+        path=path,
+        env=env,
+        how="installed",
+        variations=root.get("variations"),
+    )
+    entries_changed(ctx)
+    ctx.ui.print(f"  -> env:{rec['uid']} (ckx show env)")
 
 
 def prefetch(ctx, i: dict[str, Any]) -> dict[str, Any]:

@@ -57,7 +57,7 @@ def test_the_wheel_contains_the_builtin_repo(tmp_path):
         "ckx/_builtin/automation/script/meta.yaml",
         "ckx/_builtin/programs/od-bench/meta.yaml",
         "ckx/_builtin/packages/ml-model-ssd-shapes/ssd_shapes.onnx",
-        "ckx/_builtin/soft/compiler.python/meta.yaml",
+        "ckx/_builtin/packages/compiler-python/meta.yaml",
         "ckx/app/cli.py",
     ):
         assert must in names, must
