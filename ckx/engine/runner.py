@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ckx.artifacts.detect import detects_when_run
 from ckx.core.errors import CkxError, RunError
 from ckx.core.query import parse
 from ckx.engine import envs
@@ -249,7 +250,7 @@ class Runner:
         """ckx's steps of a node: deps, detection, downloads, hooks and script, post_deps."""
         env, version = call.env, node.version
         self._edges(node, "deps", env, call.state)
-        if node.meta.get("detect"):
+        if detects_when_run(node.meta):
             version = self._detect(node, env) or version
         if node.meta.get("download"):
             from ckx.artifacts.prepare import prepare_downloads

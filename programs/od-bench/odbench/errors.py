@@ -56,11 +56,17 @@ _PIP_NAMES = {
 
 
 def missing_module(module: str, exc: BaseException | None = None) -> MissingDependencyError:
-    """The error for a Python module od-bench needs but cannot import."""
+    """The error for a Python module od-bench needs but cannot import. The hint's pip is run by
+    this interpreter (``sys.executable``, the program's Python), never a bare ``pip`` that may
+    belong to another environment."""
+    import shlex
+    import sys
+
     detail = f" ({exc})" if exc else ""
+    pip = f"{shlex.quote(sys.executable)} -m pip install {_PIP_NAMES.get(module, module)}"
     return MissingDependencyError(
         f"od-bench needs the Python module '{module}', which cannot be imported{detail}",
-        hint=f"install it in the program's environment: pip install {_PIP_NAMES.get(module, module)}",
+        hint=f"install it into the Python that runs od-bench: {pip}",
     )
 
 
