@@ -33,8 +33,8 @@ def register(
 ) -> dict[str, Any]:
     """Write (or update) the env entry of ``package`` (an Entry) installed at ``path``;
     return its meta."""
-    from ckx.core.entries import new_uid
     from ckx.core import atomic
+    from ckx.core.entries import new_uid
 
     folder = ctx.registry.get("local").folder_for("env")
     folder.mkdir(parents=True, exist_ok=True)
