@@ -89,8 +89,9 @@ class Recipe:
         self.root = source.checkout()
         self.files = source.source_files(self.root)
         #: ``name==version`` of ckx's requirements, and of the libraries, as installed here
-        self.ckx_pins = source.installed_versions(["ckx"])
-        self.ckx_pins.pop("ckx", None)
+        own = source.distribution(self.root)
+        self.ckx_pins = source.installed_versions([own])
+        self.ckx_pins.pop(own, None)
         self.pins = source.installed_versions(libs)
 
     # -- the Dockerfile --------------------------------------------------------------------
@@ -134,7 +135,7 @@ class Recipe:
             f"    && chmod -R 1777 {HOME}",
             f"ENV PATH={VENV}/bin:$PATH CKX_HOME={HOME}",
             f"COPY wheels/ {OPT}/wheels/",
-            f"RUN {pip} {OPT}/wheels/constraints-ckx.txt {OPT}/wheels/ckx-*.whl",
+            f"RUN {pip} {OPT}/wheels/constraints-ckx.txt {OPT}/wheels/*.whl",
         ]
         if self.sys_packages:
             apt = "apt-get update && apt-get install -y --no-install-recommends"

@@ -110,7 +110,7 @@ def build_wheel(root: Path, files: list[Path], out: Path) -> Path:
     )
     if p.returncode != 0:  # no setuptools here: let pip fetch it
         p = subprocess.run(cmd, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
-    found = sorted(wheels.glob("ckx-*.whl"))
+    found = sorted(wheels.glob("*.whl"))
     if p.returncode != 0 or not found:
         raise RunError(
             "could not build a wheel of ckx for the image: " + p.stderr.strip()[-600:],
@@ -118,6 +118,15 @@ def build_wheel(root: Path, files: list[Path], out: Path) -> Path:
         )
     shutil.rmtree(src, ignore_errors=True)
     return found[0]
+
+
+def distribution(root: Path) -> str:
+    """The name of ckx's distribution, as the checkout's ``pyproject.toml`` declares it."""
+    import re
+
+    text = (root / "pyproject.toml").read_text(encoding="utf-8")
+    m = re.search(r'^name\s*=\s*"([^"]+)"', text, re.M)
+    return m.group(1) if m else "ckx"
 
 
 def user_repos(ctx: Context) -> list[Repo]:

@@ -3,7 +3,7 @@
 A request key is accepted when it is
 
 * a **kernel option** (:data:`KERNEL_OPTIONS`: the engine's, the API's and the CLI's own keys,
-  ``--env.*`` included: the keys :mod:`ckx.core.vocabulary` reserves), or
+  ``--env.*`` included: :data:`ckx.core.vocabulary.ACCEPTED`), or
 * an **input of the planned graph** that reaches the node declaring it. A node declares
   the keys of its ``input_mapping`` and ``input_description``, ``path`` when it has a
   ``download`` block (``--path=DIR`` registers a copy), ``search_dirs`` when it has a
@@ -31,7 +31,7 @@ from ckx.core import vocabulary
 from ckx.core.errors import UsageError
 
 #: Keys every run accepts: engine options, API/CLI plumbing, CK/MLCFlow spellings of them.
-KERNEL_OPTIONS = vocabulary.RESERVED
+KERNEL_OPTIONS = vocabulary.ACCEPTED
 
 # customize.py reading an input: i['input'].get('key'), i['input']['key'], i.input.get("key")
 _HOOK_READ = re.compile(r"""input(?:'\]|"\]|\b)\s*(?:\.get\(|\[)\s*['"]([A-Za-z_][\w.-]*)['"]""")
@@ -47,7 +47,9 @@ def node_inputs(node: Any) -> dict[str, str]:
         out.setdefault(str(key), "input_description")
     if meta.get("download"):
         out.setdefault("path", "--path=DIR registers an existing copy")
-    if meta.get("detect"):
+    if meta.get("detect") and not (meta.get("download") or meta.get("python_package")):
+        # ckx.artifacts.detect.detects_when_run (not imported on the cached path): an entry
+        # that installs does not run its detect block, so --search_dirs means nothing there
         out.setdefault("search_dirs", "detection folders")
     if getattr(node.entry, "automation", None) == "program":
         for name, v in (meta.get("variations") or {}).items():
@@ -91,8 +93,11 @@ def undeclared(plan: Any, request: dict[str, Any]) -> list[tuple[str, str]]:
             continue
         if key in elsewhere:
             bad.append((key, _dep_only(key, elsewhere[key])))
+        elif key in vocabulary.BENCH_ONLY and request.get("action") != "benchmark":
+            what = request.get("action") or "run"
+            bad.append((key, f"--{key} is an option of ckx benchmark, not of ckx {what}"))
         else:
-            choices = sorted(set(reaching) | vocabulary.SUGGESTED)
+            choices = sorted(set(reaching) | vocabulary.options_of(request.get("action")))
             bad.append((key, _unknown(key, choices, root)))
     return bad
 
@@ -160,7 +165,7 @@ DETECT_OPTIONS = vocabulary.DETECT_OPTIONS
 
 def check_detect_inputs(entries: list[Any], request: dict[str, Any]) -> None:
     """Strict inputs of ``ckx detect soft``: its own options, plus the ``input_description``
-    keys of the matching soft entries (values within their ``choices``)."""
+    keys of the matching detectors (values within their ``choices``)."""
     from ckx.core.suggest import did_you_mean
 
     declared: dict[str, Any] = {}

@@ -107,8 +107,8 @@ def plan_args(request: dict[str, Any]) -> dict[str, Any]:
         "name": request.get("entry"),
         "env": dict(request.get("env") or {}),
         "adr": request.get("adr") or {},
-        # --outdirname is an engine option the runner reads from the root's inputs (its folder)
-        "inputs": {k: v for k, v in request.items() if k not in RESERVED or k == "outdirname"},
+        # (--outdirname is an engine option the runner reads from the root's inputs: its folder)
+        "inputs": {k: v for k, v in request.items() if k not in RESERVED},
         "constraint": {
             k: str(request[k]) for k in _VERSION_KEYS if request.get(k) not in (None, "", True)
         },
@@ -300,8 +300,10 @@ class Planner:
         adr = merge_adr(meta.get("add_deps_recursive") or {}, origin.adr)
         hooks, status, edges = None, "cached", cast("tuple[Edge, ...]", ())
         if cached is None:
+            from ckx.artifacts.detect import detects_when_run
+
             hooks = dialect.load_hooks(entry.path)  # checked now, before anything runs
-            status = "detect" if meta.get("detect") else "run"
+            status = "detect" if detects_when_run(meta) else "run"
             above = (*origin.ancestors, group)
             own = (dialect, selection, version, cons)
             edges = self._expand(origin.path, chain, meta, adr, static_env, walk, above, own)
