@@ -96,6 +96,9 @@ def undeclared(plan: Any, request: dict[str, Any]) -> list[tuple[str, str]]:
         elif key in vocabulary.BENCH_ONLY and request.get("action") != "benchmark":
             what = request.get("action") or "run"
             bad.append((key, f"--{key} is an option of ckx benchmark, not of ckx {what}"))
+        elif key in vocabulary.CONTAINER:  # --docker reaches here only where it does not apply
+            what = request.get("action") or "run"
+            bad.append((key, f"--{key} applies to ckx run and ckx benchmark, not to ckx {what}"))
         else:
             choices = sorted(set(reaching) | vocabulary.options_of(request.get("action")))
             bad.append((key, _unknown(key, choices, root)))

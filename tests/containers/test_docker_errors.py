@@ -105,3 +105,9 @@ def test_device_cuda_passes_the_gpus_through(ckx_home):
     assert " --gpus all " in r.stdout
     cpu = ckx_process(ckx_home, *ODB, "--plan", env={"PATH": "/nonexistent"})
     assert "--gpus" not in cpu.stdout
+
+
+def test_docker_on_an_action_it_does_not_apply_to_says_so(ckx_home):
+    r = ckx_process(ckx_home, "install", "package", "--tags=dataset,coco,val", "--docker", "--plan")
+    assert r.returncode == 2
+    assert "--docker applies to ckx run and ckx benchmark, not to ckx install" in r.stderr
