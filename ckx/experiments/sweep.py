@@ -609,17 +609,40 @@ class SweepRun:
         }
 
     def _write_doc(self) -> None:
-        """Write the sweep document (the caller holds the experiment's lock)."""
+        """Write the sweep document (the caller holds the experiment's lock), merged with the
+        one on disk: another sweep into the same experiment may have recorded repetitions of
+        the same points since this one read them, and counts only grow."""
         import json
 
+        from ckx.core.errors import MetaError
         from ckx.core.metafile import atomic_write_text
 
         assert self.target is not None
         f = sweep_file(self.target.exp_dir, self.sweep.id)
-        if f.is_file():
-            self.created = json.loads(f.read_text(encoding="utf-8")).get("created") or self.created
+        try:
+            disk = read_sweep_doc(f)
+        except MetaError:
+            disk = {}  # damaged since this sweep started: rewritten whole from what it knows
+        self.created = disk.get("created") or self.created
+        self._merge(disk.get("configurations") or [])
         f.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(f, json.dumps(self.doc(), indent=1, default=str) + "\n")
+
+    def _merge(self, recorded: list[dict[str, Any]]) -> None:
+        """Take the larger repetition count (and its point) of each configuration from the
+        document another sweep wrote; a configuration it completed is done here too, unless
+        this sweep is running it."""
+        by_digest = {c.get("config"): c for c in recorded}
+        for c in self.sweep.configs:
+            st, other = self.status[c.n], by_digest.get(c.digest) or {}
+            reps = other.get("repetitions") or 0
+            if reps > st.repetitions:
+                st.point, st.repetitions = other.get("point"), reps
+                if st.status != "running" and reps >= self.reps:
+                    st.status, st.error = "done", None
+                    st.where = st.where or other.get("where")
+                elif st.status == "missing":
+                    st.status = "incomplete"
 
     def _save(self) -> None:
         from ckx.experiments.records import ensure_experiment, experiment_lock
