@@ -32,8 +32,16 @@ def _experiments(ctx, i: dict[str, Any], *, need: bool = True):
     out, seen = [], set()
     for name, repo in names:
         hits = ctx.search("experiment", i.get("query"), repo=repo, name=name)
-        if not hits and name and not any(ch in name for ch in "*?["):
+        pattern = bool(name) and any(ch in name for ch in "*?[")
+        if not hits and name and not pattern:
             raise ctx.not_found("experiment", name, repo=repo)
+        repos = sorted({e.repo for e in hits})
+        if name and not pattern and len(repos) > 1:
+            ctx.ui.warn(
+                f"experiment '{name}' exists in {len(repos)} repos ({', '.join(repos)}): "
+                f"each is taken; name one as REPO:experiment:{name} (e.g. "
+                f"{repos[0]}:experiment:{name})"
+            )
         for e in hits:
             if e.uid not in seen:
                 seen.add(e.uid)
@@ -274,7 +282,7 @@ def zip(ctx, i: dict[str, Any]) -> dict[str, Any]:  # noqa: A001  (the CK verb)
 
     exps = _experiments(ctx, i)
     out = Path(str(_out(i) or i.get("zip") or "ckr.zip")).expanduser()
-    info = zip_entries(exps, out, source=None)
+    info = zip_entries(exps, out, source=None, overwrite=bool(i.get("overwrite")))
     tell_redacted(ctx.ui, info["redacted"], "redacted in the archive")
     ctx.ui.print(
         f"wrote {out.resolve()}: {len(exps)} entr{'y' if len(exps) == 1 else 'ies'}, {info['files']} files"

@@ -212,7 +212,12 @@ def zip(ctx, i: dict) -> dict:  # noqa: A001  (CK's verb)
         i.get("output") or i.get("out") or i.get("zip")
     )  # `out` is the output mode in ckx.access
     out = Path(str(target if target not in (None, True) else "ckr.zip")).expanduser()
-    info = zip_entries(entries, out, source={"alias": repo.alias, "uid": repo.uid})
+    info = zip_entries(
+        entries,
+        out,
+        source={"alias": repo.alias, "uid": repo.uid},
+        overwrite=bool(i.get("overwrite")),
+    )
     tell_redacted(ctx.ui, info["redacted"], "redacted in the archive")
     ctx.ui.print(
         f"wrote {out.resolve()}: {len(entries)} entries of repo '{repo.alias}', {info['files']} files"

@@ -412,6 +412,10 @@ class Index:
         }
         snap = db.execute("SELECT racy FROM snaps WHERE repo=?", (repo.alias,)).fetchone()
         was_racy = dict(marshal.loads(snap[0])) if snap else {}
+        if repo.kind != "builtin":  # what a killed unzip left (its root changed: we are here)
+            from ckx.core.leftovers import sweep_staging
+
+            sweep_staging(repo.path, "unzip")
         found, watch, stats, racy = self._walk(repo, start_ns)
         problem_st = dict(
             db.execute("SELECT path, st FROM problems WHERE repo=?", (repo.alias,)).fetchall()
