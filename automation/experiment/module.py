@@ -16,7 +16,7 @@ from typing import Any
 from ckx.core.errors import NotFoundError, ResolutionError, UsageError
 from ckx.experiments.benchmark import names as _names
 from ckx.experiments.records import tell_redacted
-from ckx.experiments.replaysafe import safe_replay
+from ckx.experiments.replaysafe import gone_results, safe_replay, tools_used
 
 # --- reading ------------------------------------------------------------------------------
 
@@ -365,6 +365,7 @@ def replay(ctx, i: dict[str, Any]) -> dict[str, Any]:
         "point": point.id,
         "characteristics": chars,
         "plan_differences": diffs,
+        "tools": out.get("tools") or [],
         "table": {"header": rows.header, "rows": rows.rows},
     }
     if i.get("record"):
@@ -384,19 +385,26 @@ def _rerun(ctx, e, point, lock: dict[str, Any], i: dict[str, Any]) -> dict[str, 
     inp = point.inputs
     program = ctx.load("program", inp.get("program_uid") or inp["program"])
     given = {k: v for k, v in i.items() if k in (inp.get("inputs") or {})}  # redacted ones
-    env, program_inputs, lock = safe_replay(ctx, e, inp, lock, i.get("env"), given)
+    env, program_inputs, lock, variations = safe_replay(ctx, e, inp, lock, i.get("env"), given)
     req = {
         **program_inputs,
         "env": env,
-        "query": parse(",".join(inp.get("variations") or [])) if inp.get("variations") else None,
+        "query": parse(",".join(variations)) if variations else None,
         "want_lock": True,
         "quiet": i.get("quiet"),
     }
+    for line in gone_results(ctx, lock):
+        ctx.ui.warn(f"replay of {e.cid}: {line}")
     with tempfile.TemporaryDirectory(prefix="ckx-replay-") as tmp:
         lf = Path(tmp) / "ckx.lock"
         lf.write_text(json.dumps(lock), encoding="utf-8")
         # the engine refuses (ResolutionError) a graph that no longer matches the lock
-        return run_once(ctx, {**req, "lock": str(lf)}, program, inp["cmd_key"])
+        out = run_once(ctx, {**req, "lock": str(lf)}, program, inp["cmd_key"])
+    used = tools_used(ctx, out.get("lock"))
+    if used:
+        ctx.ui.print("this machine's interpreters and tools ran: " + ", ".join(used))
+    out["tools"] = used
+    return out
 
 
 def _record_replay(ctx, e, point, out: dict[str, Any]) -> str:

@@ -206,9 +206,10 @@ def _check_unprivileged(action: str, req: dict[str, Any]) -> None:
         if keys:
             what = f"'{keys[0]}' {WRITING_KEYS[keys[0]]} (outside CKX_HOME)"
         else:
-            what = _names_a_program(req)
-            if what is None:
+            named = _names_a_program(req)
+            if named is None:
                 return
+            what = named
     raise Refused(
         403,
         UsageError(

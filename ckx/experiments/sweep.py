@@ -361,7 +361,7 @@ def read_sweep_doc(f) -> dict[str, Any]:
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError) as e:
-        why = f"unreadable ({e})"
+        why: str | None = f"unreadable ({e})"
     else:
         try:
             doc = json.loads(text)
