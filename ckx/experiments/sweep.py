@@ -491,7 +491,7 @@ def _ray_executor(ctx: Context, i: dict[str, Any], sweep: Sweep):
         raise UsageError(f"--ray_retries must be a whole number, got {retries!r}") from None
     if retries < 0:
         raise UsageError("--ray_retries must be 0 or more")
-    ex = RayExecutor(i.get("ray_address"), i.get("ray_resources"), retries)
+    ex = RayExecutor(i.get("ray_address"), i.get("ray_resources"), retries, bool(i.get("force")))
     latency = _latency_points(sweep)
     if latency and i.get("ray_resources") is None and not i.get("force"):
         ctx.ui.warn(

@@ -4,6 +4,7 @@ recover, and concurrent sweeps into one experiment keep the sweep document's cou
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -115,3 +116,25 @@ def test_concurrent_identical_sweeps_count_every_repetition(cli, tmp_path, ckx_h
         (c["point"], points[c["point"]]) for c in doc["configurations"]
     ]
     assert [c["status"] for c in doc["configurations"]] == ["done"] * 4
+
+
+@pytest.mark.slow  # Ray's import and connection attempts
+def test_an_unreachable_ray_cluster_is_a_message_within_seconds(cli, sweepy, tmp_path):
+    pytest.importorskip("ray")
+    args = ("benchmark", "program:sweepy", "--cmd_key=fast", "--sweep.value=1,2")
+    start = time.monotonic()
+    r = cli(*args, "--executor=ray", "--ray_address=127.0.0.1:1")  # nothing listens there
+    assert r.code == 2, r
+    assert "cannot reach a Ray cluster at 127.0.0.1:1" in r.err and "ray start --head" in r.err
+    assert time.monotonic() - start < 60
+    # something listens but never answers as Ray would: the wait is bounded all the same
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        start = time.monotonic()
+        env = {"CKX_RAY_CONNECT_TIMEOUT": "4"}  # the default is 45 s
+        r = cli(*args, "--executor=ray", f"--ray_address=127.0.0.1:{port}", env=env)
+    assert r.code == 2, r
+    assert f"at 127.0.0.1:{port}: no answer within 4 s (CKX_RAY_CONNECT_TIMEOUT" in r.err
+    assert time.monotonic() - start < 40 and "Traceback" not in r.err
