@@ -264,6 +264,8 @@ def _valued_variations(req: dict[str, Any]) -> list[str]:
     out = []
     for key in ("tags", "query"):
         text = req.get(key)
+        if isinstance(text, list):  # tags may come as a list of texts
+            text = ",".join(str(t) for t in text)
         if isinstance(text, str):
             try:
                 out += [v.name for v in parse(text).variations if v.value is not None]

@@ -150,6 +150,9 @@ def test_a_variation_naming_an_interpreter_needs_the_token(open_server, tmp_path
         )
         assert c.last_status == 403, out
         assert "the variation '_custom-path." in out["error"]
+        listed = ["get", "python3", f"_custom-path.{prog}"]  # tags as a list
+        out = c.access({"action": "run", "automation": "script", "tags": listed})
+        assert c.last_status == 403 and "the variation '_custom-path." in out["error"], out
         ok = c.access(
             {"action": "run", "automation": "script", "tags": "get,python3", "quiet": True}
         )
