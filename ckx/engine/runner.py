@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ckx.artifacts.detect import detects_when_run
 from ckx.core.errors import CkxError, RunError
 from ckx.core.query import parse
 from ckx.engine import envs
@@ -249,7 +250,7 @@ class Runner:
         """ckx's steps of a node: deps, detection, downloads, hooks and script, post_deps."""
         env, version = call.env, node.version
         self._edges(node, "deps", env, call.state)
-        if node.meta.get("detect"):
+        if detects_when_run(node.meta):
             version = self._detect(node, env) or version
         if node.meta.get("download"):
             from ckx.artifacts.prepare import prepare_downloads
@@ -503,12 +504,20 @@ class Runner:
             )
 
 
+#: The env a program run adds from its ``--cmd_key`` (:mod:`ckx.programs.run` sets them).
+PROGRAM_ENV = ("CKX_CMD_KEY", "CKX_CHARACTERISTICS_FILE")
+
+
 def rerun_command(node: Node, root_env: dict[str, Any] | None = None) -> str:
     """A command that runs just ``node`` again with the inputs it had (its own request env,
-    the request's ``--env``, version and variations)."""
+    the request's ``--env``, version and variations). A program (the root of ``ckx run
+    program:NAME``) runs again by its cmd_key, with the env the user gave."""
     import shlex
 
+    env = {**(root_env or {}), **node.request_env}
     parts = ["ckx", "run", f"script:{node.entry.alias}"]
+    if node.entry.automation == "program" and env.get(PROGRAM_ENV[0]):
+        parts, env = _rerun_program(node, env)
     if node.variations:
         parts.append("--tags=" + ",".join(f"_{v}" for v in node.variations))
     joint = node.joint()
@@ -517,7 +526,7 @@ def rerun_command(node: Node, root_env: dict[str, Any] | None = None) -> str:
     for k in ("version", "version_min", "version_max"):
         if joint.get(k):
             parts.append(f"--{k}={joint[k]}")
-    for k, v in sorted({**(root_env or {}), **node.request_env}.items()):
+    for k, v in sorted(env.items()):
         if not k.startswith("+"):
             parts.append(f"--env.{k}={v}")
     for k, v in sorted(node.inputs.items()):
@@ -526,6 +535,18 @@ def rerun_command(node: Node, root_env: dict[str, Any] | None = None) -> str:
     if node.cacheable:
         parts.append("--new")
     return " ".join(shlex.quote(p) for p in parts)
+
+
+def _rerun_program(node: Node, env: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """``ckx run program:NAME --cmd_key=KEY`` and the env left once the cmd_key's is taken out."""
+    key = str(env[PROGRAM_ENV[0]])
+    cmd_env = ((node.entry.meta.get("run_cmds") or {}).get(key) or {}).get("env") or {}
+    own = {
+        k: v
+        for k, v in env.items()
+        if k not in PROGRAM_ENV and (k not in cmd_env or str(cmd_env[k]) != str(v))
+    }
+    return ["ckx", "run", f"program:{node.entry.alias}", f"--cmd_key={key}"], own
 
 
 class NodeOps:
