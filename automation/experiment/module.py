@@ -16,7 +16,7 @@ from typing import Any
 from ckx.core.errors import NotFoundError, ResolutionError, UsageError
 from ckx.experiments.benchmark import names as _names
 from ckx.experiments.records import tell_redacted
-from ckx.experiments.replaysafe import safe_replay
+from ckx.experiments.replaysafe import gone_results, safe_replay, tools_used
 
 # --- reading ------------------------------------------------------------------------------
 
@@ -32,8 +32,16 @@ def _experiments(ctx, i: dict[str, Any], *, need: bool = True):
     out, seen = [], set()
     for name, repo in names:
         hits = ctx.search("experiment", i.get("query"), repo=repo, name=name)
-        if not hits and name and not any(ch in name for ch in "*?["):
+        pattern = bool(name) and any(ch in name for ch in "*?[")
+        if not hits and name and not pattern:
             raise ctx.not_found("experiment", name, repo=repo)
+        repos = sorted({e.repo for e in hits})
+        if name and not pattern and len(repos) > 1:
+            ctx.ui.warn(
+                f"experiment '{name}' exists in {len(repos)} repos ({', '.join(repos)}): "
+                f"each is taken; name one as REPO:experiment:{name} (e.g. "
+                f"{repos[0]}:experiment:{name})"
+            )
         for e in hits:
             if e.uid not in seen:
                 seen.add(e.uid)
@@ -274,7 +282,7 @@ def zip(ctx, i: dict[str, Any]) -> dict[str, Any]:  # noqa: A001  (the CK verb)
 
     exps = _experiments(ctx, i)
     out = Path(str(_out(i) or i.get("zip") or "ckr.zip")).expanduser()
-    info = zip_entries(exps, out, source=None)
+    info = zip_entries(exps, out, source=None, overwrite=bool(i.get("overwrite")))
     tell_redacted(ctx.ui, info["redacted"], "redacted in the archive")
     ctx.ui.print(
         f"wrote {out.resolve()}: {len(exps)} entr{'y' if len(exps) == 1 else 'ies'}, {info['files']} files"
@@ -357,6 +365,7 @@ def replay(ctx, i: dict[str, Any]) -> dict[str, Any]:
         "point": point.id,
         "characteristics": chars,
         "plan_differences": diffs,
+        "tools": out.get("tools") or [],
         "table": {"header": rows.header, "rows": rows.rows},
     }
     if i.get("record"):
@@ -376,19 +385,26 @@ def _rerun(ctx, e, point, lock: dict[str, Any], i: dict[str, Any]) -> dict[str, 
     inp = point.inputs
     program = ctx.load("program", inp.get("program_uid") or inp["program"])
     given = {k: v for k, v in i.items() if k in (inp.get("inputs") or {})}  # redacted ones
-    env, program_inputs, lock = safe_replay(ctx, e, inp, lock, i.get("env"), given)
+    env, program_inputs, lock, variations = safe_replay(ctx, e, inp, lock, i.get("env"), given)
     req = {
         **program_inputs,
         "env": env,
-        "query": parse(",".join(inp.get("variations") or [])) if inp.get("variations") else None,
+        "query": parse(",".join(variations)) if variations else None,
         "want_lock": True,
         "quiet": i.get("quiet"),
     }
+    for line in gone_results(ctx, lock):
+        ctx.ui.warn(f"replay of {e.cid}: {line}")
     with tempfile.TemporaryDirectory(prefix="ckx-replay-") as tmp:
         lf = Path(tmp) / "ckx.lock"
         lf.write_text(json.dumps(lock), encoding="utf-8")
         # the engine refuses (ResolutionError) a graph that no longer matches the lock
-        return run_once(ctx, {**req, "lock": str(lf)}, program, inp["cmd_key"])
+        out = run_once(ctx, {**req, "lock": str(lf)}, program, inp["cmd_key"])
+    used = tools_used(ctx, out.get("lock"))
+    if used:
+        ctx.ui.print("this machine's interpreters and tools ran: " + ", ".join(used))
+    out["tools"] = used
+    return out
 
 
 def _record_replay(ctx, e, point, out: dict[str, Any]) -> str:

@@ -73,6 +73,7 @@ def pull(ctx, i: dict) -> dict:
         raise UsageError(
             "missing --url", hint="e.g. ckx pull repo --url=https://github.com/org/repo.git"
         )
+    url = _checked_url(url)
     name = url.rstrip("/").split("/")[-1]
     name = name[:-4] if name.endswith(".git") else name
     alias = _alias_from(i, name)
@@ -92,9 +93,9 @@ def pull(ctx, i: dict) -> dict:
     tmp.parent.mkdir(parents=True, exist_ok=True)
     cmd = ["git", "clone", "--quiet"]
     if i.get("branch"):
-        cmd += ["--branch", str(i["branch"])]
+        cmd += [f"--branch={i['branch']}"]
     try:
-        _git(cmd + [url, str(tmp)], url)
+        _git(cmd + ["--", url, str(tmp)], url)  # `--`: a URL or path is never an option
         tmp.rename(dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -128,6 +129,17 @@ def _owner_at_name(i: dict, ctx) -> dict:
         return {"return": 0, "builtin": True, "repo": entry}
     url = f"https://github.com/{entry.replace('@', '/', 1)}.git"
     return {**i, "url": url, "alias": i.get("alias") or entry}
+
+
+def _checked_url(url: object) -> str:
+    """``url`` as text; one that git would read as an option (``--upload-pack=...``) is no URL."""
+    text = str(url).strip()
+    if not text or text.startswith("-"):
+        raise UsageError(
+            f"--url={text[:80]!r} is not a URL: a repository URL or path never begins with '-'",
+            hint="e.g. ckx pull repo --url=https://github.com/org/repo.git (or a local path)",
+        )
+    return text
 
 
 def _git(cmd: list[str], url: str) -> None:
@@ -212,7 +224,12 @@ def zip(ctx, i: dict) -> dict:  # noqa: A001  (CK's verb)
         i.get("output") or i.get("out") or i.get("zip")
     )  # `out` is the output mode in ckx.access
     out = Path(str(target if target not in (None, True) else "ckr.zip")).expanduser()
-    info = zip_entries(entries, out, source={"alias": repo.alias, "uid": repo.uid})
+    info = zip_entries(
+        entries,
+        out,
+        source={"alias": repo.alias, "uid": repo.uid},
+        overwrite=bool(i.get("overwrite")),
+    )
     tell_redacted(ctx.ui, info["redacted"], "redacted in the archive")
     ctx.ui.print(
         f"wrote {out.resolve()}: {len(entries)} entries of repo '{repo.alias}', {info['files']} files"

@@ -362,6 +362,12 @@ def lint(ctx: Context, i: dict) -> dict:
         problems += problems_of(e.meta, f, e.automation, ctx.registry)
         problems += hook_problems(ctx, e)  # customize.py against its hook spec
         warnings += _tolerated(f)
+        if e.alias and Path(e.path).name not in (e.alias, e.uid):  # (a cache entry: its uid)
+            warnings.append(
+                f"{f}: warning: alias '{e.alias}' differs from its folder name "
+                f"'{Path(e.path).name}': `ckx load {e.automation}:{Path(e.path).name}` does not "
+                "find it; rename the folder or the alias"
+            )
     problems += _duplicates(
         ctx.search(None, None, unique_uids=False)
         if not automation or automation == "*"

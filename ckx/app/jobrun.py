@@ -1,6 +1,7 @@
 """The process of one ``ckx serve`` job: ``python -m ckx.app.jobrun JOB_FOLDER``.
 
-Runs the request in ``JOB_FOLDER/request.json`` as the CLI would (human output on stdout,
+Runs the request the server writes on its stdin (``JOB_FOLDER/request.json`` holds it with
+secrets redacted; it is read when stdin brings nothing) as the CLI would (human output on stdout,
 which the server has pointed at the job's log) and writes the result dict atomically to
 ``JOB_FOLDER/result.json``. SIGTERM (a cancel) is handled like Ctrl-C, so the action's own
 clean-up runs and nothing half-made is kept. Exit status: the result's ``return``.
@@ -9,6 +10,7 @@ clean-up runs and nothing half-made is kept. Exit status: the result's ``return`
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -49,10 +51,17 @@ def main(argv: list[str]) -> int:
 
     folder = Path(argv[0])
     signal.signal(signal.SIGTERM, _interrupt)
-    request = json.loads((folder / "request.json").read_text(encoding="utf-8"))
+    sent = sys.stdin.read() if not sys.stdin.closed else ""  # the request, secrets included
+    null = os.open(os.devnull, os.O_RDONLY)  # what the job runs reads nothing, as before
+    os.dup2(null, 0)
+    os.close(null)
+    request = json.loads(sent or (folder / "request.json").read_text(encoding="utf-8"))
     out = run_request(request)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the result is written whole or not at all
-    atomic.write_text(folder / "result.json", json.dumps(out, indent=2, default=str) + "\n")
+    from ckx.app.jobs import redacted
+
+    shown = redacted(out)  # a result echoes env: secrets are never written
+    atomic.write_text(folder / "result.json", json.dumps(shown, indent=2, default=str) + "\n")
     return int(out.get("return", 0) or 0)
 
 

@@ -2,7 +2,8 @@
 
 Each job is a folder ``CKX_HOME/jobs/<id>/``::
 
-    request.json   the request dict, as the client sent it (validated by the server)
+    request.json   the request dict, as the client sent it (validated by the server), with
+                   secret-looking values redacted (the job's process gets them on its stdin)
     job.json       the record: status, timings, pid, exit code (written only by the server,
                    atomically)
     log.txt        everything the job's process wrote on stdout and stderr
@@ -57,6 +58,15 @@ def _write_json(path: Path, data: Any) -> None:
     atomic.write_text(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
+def redacted(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` (a request or a result) with the values of secret-looking env keys and inputs
+    replaced by ``<redacted>`` (docs/security.md), as records and zips store them."""
+    from ckx.experiments.records import redact
+
+    clean, _ = redact({"inputs": data})
+    return clean["inputs"]
+
+
 def _proc_cmdline(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
@@ -69,6 +79,18 @@ def _kill_group(pid: int, sig: int) -> None:
     try:
         os.killpg(pid, sig)
     except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _send(proc: subprocess.Popen, request: dict[str, Any] | None) -> None:
+    """Write the request (as JSON) to the job's stdin and close it; a job that died first
+    fails on its own."""
+    assert proc.stdin is not None
+    try:
+        if request is not None:
+            proc.stdin.write(json.dumps(request).encode("utf-8"))
+        proc.stdin.close()
+    except OSError:
         pass
 
 
@@ -87,6 +109,9 @@ class JobManager:
         self._procs: dict[str, subprocess.Popen] = {}
         self._why_killed: dict[str, tuple[str, str]] = {}  # id -> (status, error)
         self._finished: dict[str, threading.Event] = {}
+        #: the requests as sent, secrets included: in memory only, until the job's process
+        #: has read its own (the files hold them redacted)
+        self._requests: dict[str, dict[str, Any]] = {}
         self._stopping = False
 
     # -- records -------------------------------------------------------------------------
@@ -161,13 +186,14 @@ class JobManager:
         job_id = time.strftime("%Y%m%d-%H%M%S", time.localtime(t)) + "-" + os.urandom(3).hex()
         d = self.root / job_id
         d.mkdir(parents=True)
-        _write_json(d / "request.json", request)
+        shown = redacted(request)  # secrets never reach the disk nor an answer
+        _write_json(d / "request.json", shown)
         (d / "log.txt").touch()
         rec = {
             "job": job_id,
             "status": "queued",
             "action": request.get("action"),
-            "request": request,
+            "request": shown,
             "created": iso,
             "created_at": t,
             "started": None,
@@ -178,6 +204,7 @@ class JobManager:
             if self._stopping:
                 raise ConflictError("the server is stopping; no new jobs are accepted")
             _write_json(d / "job.json", rec)
+            self._requests[job_id] = request
             self._finished[job_id] = threading.Event()
             self._queue.append(job_id)
             self._start_next()
@@ -195,16 +222,19 @@ class JobManager:
     def _spawn(self, job_id: str) -> None:
         d = self.root / job_id
         env = {**os.environ, "CKX_HOME": str(self.home), "PYTHONUNBUFFERED": "1"}
+        request = self._requests.pop(job_id, None)
         with open(d / "log.txt", "ab") as log:
             proc = subprocess.Popen(
                 [self.python, "-m", "ckx.app.jobrun", str(d)],
                 cwd=d,
                 env=env,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: cancel kills the whole tree
             )
+        # the request with its secrets goes through the pipe, never through a file
+        threading.Thread(target=_send, args=(proc, request), daemon=True).start()
         self._procs[job_id] = proc
         t, iso = _now()
         self._update(job_id, status="running", started=iso, started_at=t, pid=proc.pid)
@@ -249,6 +279,7 @@ class JobManager:
         with self._lock:
             if job_id in self._queue:
                 self._queue.remove(job_id)
+                self._requests.pop(job_id, None)
                 self._finish(job_id, None, ("cancelled", "cancelled before it started"))
                 return self.record(job_id)
             proc = self._procs.get(job_id)
@@ -301,6 +332,7 @@ class JobManager:
             for job_id in self._queue:
                 self._finish(job_id, None, ("failed", "the server stopped before the job started"))
             self._queue.clear()
+            self._requests.clear()
             procs = dict(self._procs)
             for job_id in procs:
                 self._why_killed[job_id] = (

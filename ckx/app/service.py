@@ -85,12 +85,29 @@ WRITING_KEYS = {
 }
 #: The values of those keys that stay inside CKX_HOME.
 _HARMLESS = {"record_repo": ("local",), "executor": ("local",)}
+#: Request keys that could make a run start a program of the client's choosing (an
+#: interpreter in ``env``, a dep's ``env`` in ``adr``): refused whole without a token, as are
+#: inputs whose names name executables, interpreters, commands or places
+#: (:mod:`ckx.core.execnames`), on their own, in a sweep or as a variation's value.
+EXEC_KEYS = {
+    "env": "sets the environment of the scripts it runs (it could name any program to run)",
+    "adr": "changes the deps' env, tags and versions (it could name any program to run)",
+    "add_deps_recursive": "changes the deps' env, tags and versions (as 'adr')",
+    "state": "sets the state the scripts read",
+    "lock": "pins the plan to a lock file outside CKX_HOME",
+    "unparsed": "passes arguments to the program's command line",
+}
 #: Request keys a client may not send: the server's home is fixed, the answer is always JSON.
 REFUSED_KEYS = {
     "home": "the server's CKX_HOME is fixed when it starts",
     "out": "the output mode: the server always answers with the result dict",
 }
 JSON_TYPE = "application/json"
+#: The deepest nesting of a request body (a meta allows 100 too: CKX_META_MAX_DEPTH).
+MAX_DEPTH = 64
+#: The largest ``?offset=`` of a log (bytes): 2**62, far beyond any log, within a file offset.
+MAX_OFFSET = 1 << 62
+_TOO_DEEP = object()
 
 
 def http_status(code: int) -> int:
@@ -186,9 +203,13 @@ def _check_unprivileged(action: str, req: dict[str, Any]) -> None:
         keys = [
             k for k in WRITING_KEYS if req.get(k) not in (None, "", False, *_HARMLESS.get(k, ()))
         ]
-        if not keys:
-            return
-        what = f"'{keys[0]}' {WRITING_KEYS[keys[0]]} (outside CKX_HOME)"
+        if keys:
+            what = f"'{keys[0]}' {WRITING_KEYS[keys[0]]} (outside CKX_HOME)"
+        else:
+            named = _names_a_program(req)
+            if named is None:
+                return
+            what = named
     raise Refused(
         403,
         UsageError(
@@ -196,6 +217,61 @@ def _check_unprivileged(action: str, req: dict[str, Any]) -> None:
             hint="restart it with --token-file=FILE and send the header Authorization: Bearer TOKEN",
         ),
     )
+
+
+def _names_a_program(req: dict[str, Any]) -> str | None:
+    """Why a request without a token could start a program of the client's choosing: an
+    ``env``/``adr``-like key, or an input (on its own, swept, or as a variation's value) whose
+    name names an executable, an interpreter, a command or a place; None when it cannot."""
+    from ckx.core.execnames import names_executable, names_location
+
+    for k, why in EXEC_KEYS.items():
+        if req.get(k) not in (None, "", {}, []):
+            return f"'{k}' {why}"
+    named = [(k, f"'{k}'") for k in req if isinstance(k, str) and k not in ("cmd_key",)]
+    sweep = req.get("sweep")
+    if isinstance(sweep, dict):
+        named += [(p, f"'sweep.{p}'") for p in _paths(sweep)]
+    named += [(v, f"the variation '_{v}.…'") for v in _valued_variations(req)]
+    for name, shown in named:
+        top = name.split(".", 1)[0]
+        if top in EXEC_KEYS and shown.startswith("'sweep."):
+            return f"{shown} {EXEC_KEYS[top]}"
+        if any(names_executable(w) or names_location(w) for w in name.split(".")):
+            return (
+                f"{shown} names a program, an interpreter, a command or a file/folder "
+                "(such inputs could make a run start a program of the client's choosing)"
+            )
+    return None
+
+
+def _paths(d: dict[str, Any], depth: int = 0) -> list[str]:
+    """The dotted key paths of a nested dict (``{"env": {"X": 1}}`` -> ``["env.X"]``)."""
+    out = []
+    for k, v in d.items():
+        if isinstance(v, dict) and v and depth < 8:
+            out += [f"{k}.{p}" for p in _paths(v, depth + 1)]
+        else:
+            out.append(str(k))
+    return out
+
+
+def _valued_variations(req: dict[str, Any]) -> list[str]:
+    """The names of the variations with a value (``_custom-path./x``) in the request's query."""
+    from ckx.core.errors import QueryError
+    from ckx.core.query import parse
+
+    out = []
+    for key in ("tags", "query"):
+        text = req.get(key)
+        if isinstance(text, list):  # tags may come as a list of texts
+            text = ",".join(str(t) for t in text)
+        if isinstance(text, str):
+            try:
+                out += [v.name for v in parse(text).variations if v.value is not None]
+            except QueryError:
+                pass  # the action itself answers with the located error
+    return out
 
 
 async def read_request(request: Request, settings: Settings) -> dict[str, Any]:
@@ -229,7 +305,30 @@ async def read_request(request: Request, settings: Settings) -> dict[str, Any]:
         req = json.loads(body)
     except ValueError as e:
         raise Refused(400, UsageError(f"the body is not valid JSON: {e}")) from None
+    except RecursionError:
+        req = _TOO_DEEP  # nested deeper than the parser goes: refused just below
+    if req is _TOO_DEEP or _deeper_than(req, MAX_DEPTH):
+        raise Refused(
+            400,
+            UsageError(
+                f"the body is nested deeper than {MAX_DEPTH} levels; no request of ckx needs that",
+                hint="send the request dict of ckx.access (docs/service.md)",
+            ),
+        )
     return validate(req, has_token=settings.token is not None)
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Is ``value`` nested deeper than ``limit`` (lists and objects)? Iterative: a hostile
+    body cannot make the check itself recurse."""
+    stack = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, (dict, list)):
+            if depth > limit:
+                return True
+            stack.extend((c, depth + 1) for c in (v.values() if isinstance(v, dict) else v))
+    return False
 
 
 # --- authentication, origin checks ---------------------------------------------------------
@@ -557,8 +656,14 @@ async def job_log(request: Request) -> Response:
     path = await _jobs_call(jobs.log_path, job_id)
     q = request.query_params
     offset = q.get("offset", "0")
-    if not offset.isdigit():
-        raise Refused(400, UsageError(f"offset must be a byte count, got '{offset}'"))
+    if not re.fullmatch(r"[0-9]{1,19}", offset) or int(offset) > MAX_OFFSET:
+        raise Refused(
+            400,
+            UsageError(
+                f"offset must be a byte count from 0 to {MAX_OFFSET}, got '{offset[:40]}'",
+                hint="?offset=N resumes the log after N bytes (log_bytes of GET /jobs/ID)",
+            ),
+        )
     follow = q.get("follow", "1").lower() not in ("0", "false", "no")
     chunks = _tail(path, lambda: jobs.is_final(job_id), int(offset), follow)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

@@ -17,8 +17,11 @@ the origin's file is never refused for it (the origin's hash replaces it).
 
 Time is bounded: a whole fetch stops after ``CKX_DOWNLOAD_DEADLINE`` seconds, and a body that
 delivers fewer than ``CKX_DOWNLOAD_STALL_BYTES`` in ``CKX_DOWNLOAD_STALL_S`` seconds is a stall
-(the connection is dropped and resumed; when every try stalls the source fails). Either way
-the ``.part`` file is kept and the next fetch resumes it.
+(the connection is dropped and resumed). A source that brings fewer than
+``CKX_DOWNLOAD_STALL_BYTES`` in ``CKX_DOWNLOAD_STALL_TOTAL`` seconds (90 by default), all
+its retries, resumes and waits included, fails: no blocking read may outlast that budget
+(the socket's timeout is cut to what is left of it). Either way the ``.part`` file is kept
+and the next fetch resumes it.
 A per-artefact lock (:func:`ckx.core.locks.path_lock`) makes concurrent fetches of the same
 artefact download it once; the others wait and then find it in the store.
 
@@ -49,8 +52,10 @@ RETRY_STATUSES = (429, 500, 502, 503, 504)
 #: Time limits of a fetch (docs/security.md); the environment variable of each name overrides it.
 TIME_LIMITS = {
     "CKX_DOWNLOAD_DEADLINE": 6 * 3600.0,  # seconds for one whole fetch, all sources together
-    "CKX_DOWNLOAD_STALL_S": 60.0,  # a window of this many seconds ...
+    "CKX_DOWNLOAD_STALL_S": 30.0,  # a window of this many seconds ...
     "CKX_DOWNLOAD_STALL_BYTES": 1024.0,  # ... that brings fewer bytes than this is a stall
+    # a source that brings fewer than STALL_BYTES in this many seconds, retries included, fails
+    "CKX_DOWNLOAD_STALL_TOTAL": 90.0,
 }
 
 
@@ -192,6 +197,19 @@ class _Options:
     )
     stall_s: float = field(default_factory=lambda: time_limit("CKX_DOWNLOAD_STALL_S"))
     stall_bytes: float = field(default_factory=lambda: time_limit("CKX_DOWNLOAD_STALL_BYTES"))
+    stall_total: float = field(default_factory=lambda: time_limit("CKX_DOWNLOAD_STALL_TOTAL"))
+    #: when the source last brought ``stall_bytes`` (monotonic), and its byte count then
+    progress_at: float = 0.0
+    progress_from: int = 0
+
+    def progressed(self, written: int, now: float) -> None:
+        """Note ``written`` bytes so far: enough new ones renew the stall budget."""
+        if written - self.progress_from >= self.stall_bytes:
+            self.progress_at, self.progress_from = now, written
+
+    def stall_left(self, now: float | None = None) -> float:
+        """Seconds left of the stall budget of the current source."""
+        return self.progress_at + self.stall_total - (now or time.monotonic())
 
     def http(self) -> Any:
         if self.session is None:
@@ -225,12 +243,24 @@ def _fetch_from_sources(
 ) -> FetchResult:
     failures: list[_SourceFailed] = []
     try:
-        for source in _sources(artifact, mirrors, expected, failures):
+        checkable = _checkable(artifact, expected, opts)
+        for source in _sources(artifact, mirrors, expected, failures, checkable):
             try:
-                return _fetch_one(artifact, store, source, expected, opts, known)
+                got = _fetch_one(artifact, store, source, expected, opts, known)
             except _SourceFailed as failure:
                 log.info("%s", failure.text)
                 failures.append(failure)
+                continue
+            if source.from_mirror and not checkable:
+                log.warning(
+                    "%s: no checksum is published or known for it and its origin did not "
+                    "deliver it (%s): installed from the mirror %s as served, unchecked; a "
+                    "sha256 in its meta would let ckx check it",
+                    artifact.label,
+                    "; ".join(f.text for f in failures)[:300] or "no origin URL",
+                    source.location,
+                )
+            return got
     finally:
         if opts.session is not None:
             opts.session.close()
@@ -238,9 +268,15 @@ def _fetch_from_sources(
 
 
 def _sources(
-    artifact: Artifact, mirrors: list[str], expected: str | None, failures: list[_SourceFailed]
+    artifact: Artifact,
+    mirrors: list[str],
+    expected: str | None,
+    failures: list[_SourceFailed],
+    checkable: bool = True,
 ) -> list[_Source]:
-    """Mirrors first (a directory only if it holds the file), then the origin URLs in order."""
+    """Mirrors first (a directory only if it holds the file), then the origin URLs in order;
+    for a file nothing can check (no sha256 published or known, no md5) the origins come
+    first: a mirror serves it only when no origin delivers (and a warning says so)."""
     out: list[_Source] = []
     for mirror in mirrors:
         if _is_http(mirror):
@@ -261,7 +297,15 @@ def _sources(
             failures.append(
                 _SourceFailed(f"{url}: unsupported URL scheme (use http, https or file)")
             )
+    if not checkable:
+        out.sort(key=lambda s: s.from_mirror)  # stable: the origins, then the mirrors
     return out
+
+
+def _checkable(artifact: Artifact, expected: str | None, opts: _Options) -> bool:
+    """Can a mirror's copy of ``artifact`` be checked: a sha256 published or learned from the
+    origin (one learned from a mirror proves nothing about mirrors), or a published md5?"""
+    return bool((expected and not opts.provisional) or artifact.md5)
 
 
 def _find_in_mirror_dir(mirror: Path, artifact: Artifact, expected: str | None) -> Path | None:
@@ -338,7 +382,8 @@ def _final_error(
         return DownloadError(
             message,
             hint="the bytes so far are kept: run the same command again to resume "
-            "(CKX_DOWNLOAD_STALL_S / CKX_DOWNLOAD_STALL_BYTES set what counts as a stall)",
+            "(CKX_DOWNLOAD_STALL_S, CKX_DOWNLOAD_STALL_BYTES and CKX_DOWNLOAD_STALL_TOTAL set "
+            "what counts as a stall)",
         )
     if any(f.unreachable for f in failures):
         return DownloadError(message, hint=OFFLINE_HINT)
@@ -498,13 +543,16 @@ def _http_loop(
     )
     last_error = "no attempt"
     stalls = 0
+    opts.progress_at, opts.progress_from = time.monotonic(), writer.written
     for attempt in range(opts.retries + 1):
         if attempt:
-            time.sleep(min(opts.backoff * 2 ** (attempt - 1), 10.0))
+            time.sleep(max(0.0, min(opts.backoff * 2 ** (attempt - 1), 10.0, opts.stall_left())))
         _check_deadline(opts, artifact, writer)
+        _check_stall_budget(url, opts, state, last_error)
+        wait = min(opts.timeout, max(opts.stall_left(), 0.01))
         try:
             resp = opts.http().get(
-                url, headers=_range_headers(writer, state), stream=True, timeout=opts.timeout
+                url, headers=_range_headers(writer, state), stream=True, timeout=wait
             )
         except _fatal_request_errors() as exc:
             raise _SourceFailed(f"{url}: {_reason(exc)}") from None
@@ -543,11 +591,36 @@ class _Stalled(Exception):
     """The body brought too few bytes in the stall window."""
 
 
+def _check_stall_budget(url: str, opts: _Options, state: _Resume, last_error: str) -> None:
+    """The source fails once it brought too few bytes in ``stall_total`` seconds, however
+    many retries are left; its bytes are kept to resume when the server supports it."""
+    if opts.stall_left() > 0:
+        return
+    raise _SourceFailed(
+        f"{url}: stalled: fewer than {opts.stall_bytes:g} bytes in {opts.stall_total:g} s, "
+        f"retries included (CKX_DOWNLOAD_STALL_TOTAL; last: {last_error})",
+        keep_part=state.validator is not None,
+    )
+
+
+def _bound_next_read(resp: Any, opts: _Options, now: float) -> None:
+    """Cut the socket's timeout to what is left of the stall budget (a byte every 20 s would
+    otherwise keep a read going for the whole read timeout each time)."""
+    conn = getattr(resp.raw, "connection", None)
+    sock = getattr(conn, "sock", None)
+    if sock is not None:
+        try:
+            sock.settimeout(min(opts.timeout, max(opts.stall_left(now), 0.01)))
+        except OSError:
+            pass
+
+
 def _read_body(resp: Any, writer: _PartWriter, opts: _Options, artifact: Artifact) -> None:
     """Append the body to ``writer`` as bytes arrive (``read1``: whatever is there, so a server
     that drips one byte at a time is measured), watching the stall window and the deadline."""
     window_at, window_from = time.monotonic(), writer.written
     while True:
+        _bound_next_read(resp, opts, time.monotonic())
         chunk = resp.raw.read1(CHUNK, decode_content=False)
         if not chunk:
             return
@@ -555,6 +628,9 @@ def _read_body(resp: Any, writer: _PartWriter, opts: _Options, artifact: Artifac
         _progress_update(opts, writer.written)
         now = time.monotonic()
         _check_deadline(opts, artifact, writer, now)
+        opts.progressed(writer.written, now)
+        if opts.stall_left(now) <= 0:
+            raise _Stalled(f"fewer than {opts.stall_bytes:g} bytes in {opts.stall_total:g} s")
         if now - window_at >= opts.stall_s:
             got = writer.written - window_from
             if got < opts.stall_bytes:

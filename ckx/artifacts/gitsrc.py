@@ -110,15 +110,16 @@ def _clone_one(src: str, dest: Path, checkout: str | None, submodules: bool) -> 
         args += ["--recurse-submodules", "--shallow-submodules"]
     commit = checkout if checkout and _SHA.match(checkout) else None
     if checkout and not commit:
-        args += ["--depth", "1", "--branch", checkout]
-    proc = _git([*args, src, str(dest)])
+        args += ["--depth", "1", f"--branch={checkout}"]
+    # `--` before the URL and the path: neither is ever read as an option of git
+    proc = _git([*args, "--", src, str(dest)])
     if proc.returncode != 0 and "shallow" in proc.stderr and "--depth" in args:
         # a static ("dumb" HTTP) mirror cannot serve a shallow clone: fetch it whole
         shutil.rmtree(dest, ignore_errors=True)
         k = args.index("--depth")
-        proc = _git([*args[:k], *args[k + 2 :], src, str(dest)])
+        proc = _git([*args[:k], *args[k + 2 :], "--", src, str(dest)])
     if proc.returncode == 0 and commit:
-        proc = _git(["checkout", "--quiet", commit], cwd=dest)
+        proc = _git(["checkout", "--quiet", commit, "--"], cwd=dest)
     if proc.returncode != 0:
         return " ".join((proc.stderr or proc.stdout).strip().splitlines()[-2:]) or "git failed"
     return None
@@ -133,7 +134,7 @@ def prefetch_git(url: str, into: Path, *, mirrors: Sequence[str] = ()) -> Path:
     else:
         failures = []
         for src in sources(url, mirrors):
-            proc = _git(["clone", "--quiet", "--mirror", src, str(target)])
+            proc = _git(["clone", "--quiet", "--mirror", "--", src, str(target)])
             if proc.returncode == 0:
                 break
             shutil.rmtree(target, ignore_errors=True)

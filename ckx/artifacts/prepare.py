@@ -180,6 +180,8 @@ def _parse_git_item(raw: dict, where: str) -> DownloadItem:
     url = raw["git"]
     if not isinstance(url, str) or not url.strip():
         raise MetaError(f"{where}: field 'git' must be a repository URL")
+    if url.strip().startswith("-"):
+        raise MetaError(f"{where}: field 'git' {url[:80]!r} is not a URL (it begins with '-')")
     for k in ("url", "urls", "rclone", "size", "sha256", "md5", "extract", "strip_components"):
         if k in raw:
             raise MetaError(f"{where}: field '{k}' does not go with 'git' (a checkout, not a file)")

@@ -144,6 +144,19 @@ class Context:
         from ckx.core.suggest import did_you_mean  # the error path only: not at start-up
 
         where = f" in repo '{repo}'" if repo else ""
+        named = [
+            e
+            for e in self.search(automation, None, repo=repo, unique_uids=False)
+            if Path(e.path).name == name
+        ]
+        if named:
+            e = named[0]
+            return NotFoundError(
+                f"no {automation} entry named '{name}'{where}: the entry in the folder "
+                f"{e.path} is named '{e.alias}' (its meta's alias differs from its folder name)",
+                hint=f"load it as {e.automation}:{e.alias}, or make the alias and the folder "
+                "name the same (ckx lint warns of every such entry)",
+            )
         return NotFoundError(
             f"no {automation} entry named '{name}'{where}"
             + did_you_mean(name, self.index.names(automation)),

@@ -412,6 +412,10 @@ class Index:
         }
         snap = db.execute("SELECT racy FROM snaps WHERE repo=?", (repo.alias,)).fetchone()
         was_racy = dict(marshal.loads(snap[0])) if snap else {}
+        if repo.kind != "builtin":  # what a killed unzip left (its root changed: we are here)
+            from ckx.core.leftovers import sweep_staging
+
+            sweep_staging(repo.path, "unzip")
         found, watch, stats, racy = self._walk(repo, start_ns)
         problem_st = dict(
             db.execute("SELECT path, st FROM problems WHERE repo=?", (repo.alias,)).fetchall()
@@ -470,11 +474,19 @@ class Index:
     ) -> list[Entry]:
         """Entries of ``automation`` matching ``query``; ``name`` is an alias/uid glob.
 
-        ``unique_uids``: two hits at different paths with the same uid are a ResolutionError
-        naming both (a resolver must never pick between entries that claim one identity)."""
+        ``unique_uids``: a hit whose uid another entry at another path claims too (among the
+        hits, or anywhere: a search by one name or in one repo sees only one of them) is a
+        ResolutionError naming both; a resolver never picks an entry whose identity is
+        contested."""
         hits = self._guarded(self._search, automation, query, repo=repo, name=name)
         if unique_uids:
             check_unique_uids(hits, self._twins)
+            for uid in dict.fromkeys(e.uid for e in hits if e.uid):
+                claims = self._guarded(self._search, None, None, name=uid)
+                check_unique_uids(
+                    [*[e for e in hits if e.uid == uid], *[e for e in claims if e.uid == uid]],
+                    self._twins,
+                )
         return hits
 
     def _twins(self, a: Entry, b: Entry) -> bool:

@@ -488,8 +488,6 @@ def _new_meta(name: str, tags: list[str], program: str) -> dict[str, Any]:
         "program": program,
         "created": t,
         "updated": t,
-        "points": 0,
-        "repetitions": 0,
     }
 
 
@@ -677,10 +675,11 @@ def _update_meta(exp_dir: Path, tags: list[str]) -> None:
 
         raise MetaError(f"{exp_dir}: the experiment has no meta file")
     meta = load_meta(mf)
-    points = load_points(exp_dir)
     meta["tags"] = list(dict.fromkeys([*(meta.get("tags") or []), *tags]))
-    meta["points"] = len(points)
-    meta["repetitions"] = sum(len(p.repetitions) for p in points)
+    # the counts are the points' to tell (show, dashboard): a copy here could fall one
+    # repetition behind point.json when the recorder is killed between the two writes
+    for stale in ("points", "repetitions"):
+        meta.pop(stale, None)
     meta["updated"] = now_iso()
     save_meta(mf, meta)
 

@@ -55,12 +55,24 @@ def _entry_files(root: Path) -> list[Path]:
 
 
 def zip_entries(
-    entries: list, out: Path | str, *, source: dict[str, Any] | None = None
+    entries: list,
+    out: Path | str,
+    *,
+    source: dict[str, Any] | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Write ``entries`` (``ckx.core.entries.Entry``) into the archive ``out`` (temp file + rename)."""
+    """Write ``entries`` (``ckx.core.entries.Entry``) into the archive ``out`` (temp file +
+    rename); an existing ``out`` is a ConflictError unless ``overwrite``."""
+    from ckx.core.errors import ConflictError
+
     out = Path(out)
     if not entries:
         raise NotFoundError("nothing to zip: no entries")
+    if (out.exists() or out.is_symlink()) and not overwrite:
+        raise ConflictError(
+            f"{out.resolve()} exists; ckx zip does not replace it silently",
+            hint="add --overwrite to replace it, or write another file with --out=FILE",
+        )
     desc: dict[str, Any] = {
         "ckx_repo_fragment": FRAGMENT_VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -240,8 +252,11 @@ def unzip_into(
     if not zipfile.is_zipfile(archive):
         raise ArchiveError(f"{archive} is not a zip archive")
     _check_links(archive)
+    from ckx.core.leftovers import staging_dir, sweep_staging
+
     repo.path.mkdir(parents=True, exist_ok=True)
-    stage = repo.path / f".tmp-unzip-{os.urandom(4).hex()}"
+    sweep_staging(repo.path, "unzip")  # what an unzip killed before left behind
+    stage = staging_dir(repo.path, "unzip")
     report = MergeReport()
     try:
         extract(archive, stage, kind="zip")

@@ -103,10 +103,22 @@ def _text(value: Any) -> str:
     raise UsageError(f"a sweep value must be text or a number, got {value!r}")
 
 
+#: Digits of a number in a range: far beyond any count of threads, samples or bytes.
+MAX_RANGE_DIGITS = 15
+
+
 def _range(key: str, m: re.Match) -> list[str]:
+    text = m.group(0)
+    where = f"--sweep.{key}={text if len(text) <= 60 else text[:40] + '…'}"
+    longest = max(len(g.lstrip("-")) for g in m.groups() if g and g != "x")
+    if longest > MAX_RANGE_DIGITS:
+        raise UsageError(
+            f"{where}: a number of {longest} digits is too large for a range "
+            f"(at most {MAX_RANGE_DIGITS} digits)",
+            hint="write the values themselves, or a range A:B[:S] of smaller numbers",
+        )
     a, b = int(m.group(1)), int(m.group(2))
     times, step = m.group(3) == "x", int(m.group(4) or 1)
-    where = f"--sweep.{key}={m.group(0)}"
     if b < a:
         raise UsageError(f"{where}: the range ends before it starts", hint="write A:B with A <= B")
     if times and (step < 2 or a < 1):
@@ -337,23 +349,75 @@ def sweep_file(exp_dir, sweep_id: str):
     return exp_dir / "sweeps" / f"{sweep_id}.json"
 
 
-def load_sweeps(exp_dir) -> list[dict[str, Any]]:
-    """Every sweep document recorded in the experiment at ``exp_dir``, oldest first."""
+def read_sweep_doc(f) -> dict[str, Any]:
+    """The sweep document in file ``f`` ({} when there is none); a damaged one (truncated,
+    not JSON, fields of the wrong type) is a MetaError naming the file and the way back."""
     import json
+
+    from ckx.core.errors import MetaError
+
+    try:
+        text = f.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as e:
+        why: str | None = f"unreadable ({e})"
+    else:
+        try:
+            doc = json.loads(text)
+            why = _sweep_doc_problem(doc)
+        except (ValueError, RecursionError) as e:
+            why = f"not valid JSON ({str(e)[:120]})" if text.strip() else "empty"
+        if not why:
+            return doc
+    raise MetaError(
+        f"the sweep file {f} is damaged: {why}",
+        hint=f"move it aside (mv {f} {f}.damaged) and run the same command with --resume: the "
+        "points recorded are kept and the file is rebuilt from them (only its notes of failed "
+        "points and attempts are lost)",
+    )
+
+
+def _sweep_doc_problem(doc: Any) -> str | None:
+    if not isinstance(doc, dict):
+        return f"a JSON {type(doc).__name__}, not an object"
+    configs = doc.get("configurations", [])
+    if not isinstance(configs, list) or not all(isinstance(c, dict) for c in configs):
+        return "'configurations' is not a list of objects"
+    types = {"config": str, "attempts": int, "repetitions": int, "status": str, "point": str}
+    types |= {"error": dict, "values": dict, "where": dict}
+    for c in configs:
+        wrong = [k for k, t in types.items() if c.get(k) is not None and not isinstance(c[k], t)]
+        if wrong:
+            return f"configuration {str(c.get('n'))[:20]}: '{wrong[0]}' has a wrong type"
+    if not isinstance(doc.get("created", ""), (str, type(None))):
+        return "'created' is not text"
+    if not isinstance(doc.get("axes", {}), dict):
+        return "'axes' is not an object"
+    return None
+
+
+def load_sweeps(exp_dir, on_damaged=None) -> list[dict[str, Any]]:
+    """Every sweep document recorded in the experiment at ``exp_dir``, oldest first; a damaged
+    one is left out, and ``on_damaged(error)`` is told (a MetaError, see read_sweep_doc)."""
     from pathlib import Path
+
+    from ckx.core.errors import MetaError
 
     base = Path(exp_dir) / "sweeps"
     docs = []
     for f in sorted(base.glob("*.json")) if base.is_dir() else []:
-        docs.append(json.loads(f.read_text(encoding="utf-8")))
-    return sorted(docs, key=lambda d: d.get("created") or "")
+        try:
+            docs.append(read_sweep_doc(f))
+        except MetaError as e:
+            if on_damaged is not None:
+                on_damaged(e)
+    return sorted(docs, key=lambda d: str(d.get("created") or ""))
 
 
 def recorded_status(target: Target | None, sweep: Sweep, reps: int) -> dict[int, Status]:
     """Each configuration's status from the points already recorded (any machine) and the
     sweep's previous document (failures)."""
-    import json
-
     from ckx.experiments.records import load_points
 
     out = {c.n: Status() for c in sweep.configs}
@@ -364,8 +428,7 @@ def recorded_status(target: Target | None, sweep: Sweep, reps: int) -> dict[int,
         d = config_digest(p.inputs)
         if len(p.repetitions) >= have.get(d, ("", -1))[1]:
             have[d] = (p.id, len(p.repetitions))
-    f = sweep_file(target.exp_dir, sweep.id)
-    before = json.loads(f.read_text(encoding="utf-8")) if f.is_file() else {}
+    before = read_sweep_doc(sweep_file(target.exp_dir, sweep.id))
     prev = {c.get("config"): c for c in before.get("configurations") or []}
     for c in sweep.configs:
         st, old = out[c.n], prev.get(c.digest) or {}
@@ -428,7 +491,7 @@ def _ray_executor(ctx: Context, i: dict[str, Any], sweep: Sweep):
         raise UsageError(f"--ray_retries must be a whole number, got {retries!r}") from None
     if retries < 0:
         raise UsageError("--ray_retries must be 0 or more")
-    ex = RayExecutor(i.get("ray_address"), i.get("ray_resources"), retries)
+    ex = RayExecutor(i.get("ray_address"), i.get("ray_resources"), retries, bool(i.get("force")))
     latency = _latency_points(sweep)
     if latency and i.get("ray_resources") is None and not i.get("force"):
         ctx.ui.warn(
@@ -546,17 +609,40 @@ class SweepRun:
         }
 
     def _write_doc(self) -> None:
-        """Write the sweep document (the caller holds the experiment's lock)."""
+        """Write the sweep document (the caller holds the experiment's lock), merged with the
+        one on disk: another sweep into the same experiment may have recorded repetitions of
+        the same points since this one read them, and counts only grow."""
         import json
 
         from ckx.core import atomic
+        from ckx.core.errors import MetaError
 
         assert self.target is not None
         f = sweep_file(self.target.exp_dir, self.sweep.id)
-        if f.is_file():
-            self.created = json.loads(f.read_text(encoding="utf-8")).get("created") or self.created
+        try:
+            disk = read_sweep_doc(f)
+        except MetaError:
+            disk = {}  # damaged since this sweep started: rewritten whole from what it knows
+        self.created = disk.get("created") or self.created
+        self._merge(disk.get("configurations") or [])
         f.parent.mkdir(parents=True, exist_ok=True)
         atomic.write_text(f, json.dumps(self.doc(), indent=1, default=str) + "\n")
+
+    def _merge(self, recorded: list[dict[str, Any]]) -> None:
+        """Take the larger repetition count (and its point) of each configuration from the
+        document another sweep wrote; a configuration it completed is done here too, unless
+        this sweep is running it."""
+        by_digest = {c.get("config"): c for c in recorded}
+        for c in self.sweep.configs:
+            st, other = self.status[c.n], by_digest.get(c.digest) or {}
+            reps = other.get("repetitions") or 0
+            if reps > st.repetitions:
+                st.point, st.repetitions = other.get("point"), reps
+                if st.status != "running" and reps >= self.reps:
+                    st.status, st.error = "done", None
+                    st.where = st.where or other.get("where")
+                elif st.status == "missing":
+                    st.status = "incomplete"
 
     def _save(self) -> None:
         from ckx.experiments.records import ensure_experiment, experiment_lock

@@ -132,8 +132,11 @@ def status_lines(entry_path: Path | str) -> list[str]:
     """What each recorded sweep of the experiment ran: counts, failures with their errors."""
     from ckx.experiments.sweep import load_sweeps
 
-    out = []
-    for doc in load_sweeps(entry_path):
+    out: list[str] = []
+    damaged: list = []
+    docs = load_sweeps(entry_path, damaged.append)
+    out += [f"{e.message} ({e.hint})" for e in damaged]
+    for doc in docs:
         cfgs = doc.get("configurations") or []
         count: dict[str, int] = {}
         for c in cfgs:

@@ -25,6 +25,7 @@ run_cmds:
   slow: {desc: "a slower run", env: {SYNTH_MODE: slow}}
 input_mapping:
   value: SYNTH_VALUE
+  sleep: SYNTH_SLEEP
 default_env:
   SYNTH_VALUE: "10"
   SYNTH_SLEEP: "0"

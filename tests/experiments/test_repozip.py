@@ -95,8 +95,8 @@ def test_unzip_same_uid_different_files_needs_overwrite(synth, tmp_path, ckx_hom
     assert out["return"] == 12 and "--overwrite" in out["conflicts"][0]
     out = _access(action="unzip", automation="repo", entry="dst", zip=str(frag2), overwrite=True)
     assert out["return"] == 0 and out["replaced"] == ["dst:experiment:grow"]
-    meta = (ckx_home / "repos" / "dst" / "experiment" / "grow" / "meta.yaml").read_text()
-    assert "repetitions: 2" in meta
+    (point,) = (ckx_home / "repos" / "dst" / "experiment" / "grow" / "points").glob("*/point.json")
+    assert len(json.loads(point.read_text())["repetitions"]) == 2
 
 
 def _zip_with(path: Path, members: list[tuple[str, bytes, int | None]]) -> Path:

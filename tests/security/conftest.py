@@ -22,6 +22,7 @@ if str(ROOT) not in sys.path:  # `tests.helpers` must import however pytest was 
 
 from tests.experiments.conftest import make_synth_repo  # noqa: E402
 from tests.helpers.httpserver import http_server  # noqa: E402,F401 - re-exported fixture
+from tests.sweeps.conftest import sweepy, sweepy_repo  # noqa: E402,F401 - re-exported fixtures
 
 GET_PYTHON3_UID = "d0b5dd74373f4a62"
 

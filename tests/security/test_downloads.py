@@ -23,6 +23,11 @@ def _sha(data: bytes) -> str:
 
 
 def test_a_mirror_never_overrides_the_origins_file(http_server, tmp_path, caplog):
+    """Issue 20 item 17: a file that publishes no checksum comes from its origin while the
+    origin answers (nothing could check a mirror's copy); a mirror serves it only when the
+    origin does not, with a warning, and is bound by the origin's hash from then on."""
+    from tests.helpers.httpserver import closed_port_url
+
     caplog.set_level(logging.WARNING)
     url = http_server.add("/f.bin", GENUINE)
     mirror = tmp_path / "mirror"
@@ -32,20 +37,30 @@ def test_a_mirror_never_overrides_the_origins_file(http_server, tmp_path, caplog
     art = Artifact("f.bin", [url])  # publishes no checksum
 
     first = fetch(art, ObjectStore(tmp_path / "s1"), mirrors=[str(mirror)], known_hashes=known)
-    assert first.from_mirror and first.sha256 == _sha(POISON)  # nothing could tell, yet
+    assert not first.from_mirror and first.sha256 == _sha(GENUINE)  # the poison never got in
     entry = json.loads(known.read_text())["files"][url]
-    assert entry["from_mirror"] is True and entry["source"] == str(mirror / "f.bin")
-
-    # the origin's own file is accepted, and its hash replaces the mirror's
-    origin = fetch(art, ObjectStore(tmp_path / "s2"), known_hashes=known)
-    assert not origin.from_mirror and origin.sha256 == _sha(GENUINE)
-    entry = json.loads(known.read_text())["files"][url]
-    assert entry["sha256"] == _sha(GENUINE) and entry["from_mirror"] is False
-    assert entry["source"] == url and "a mirror had served" in caplog.text
+    assert entry["from_mirror"] is False and entry["source"] == url
 
     # from now on the mirror's wrong file is refused and the origin used instead
     again = fetch(art, ObjectStore(tmp_path / "s3"), mirrors=[str(mirror)], known_hashes=known)
     assert not again.from_mirror and again.sha256 == _sha(GENUINE)
+
+    # an offline machine (the origin unreachable): the mirror serves it, and says so
+    gone = closed_port_url("/f.bin")
+    offline = Artifact("f.bin", [gone])
+    known2 = tmp_path / "known-offline.json"
+    got = fetch(offline, ObjectStore(tmp_path / "s4"), mirrors=[str(mirror)], known_hashes=known2)
+    assert got.from_mirror and got.sha256 == _sha(POISON)
+    assert "installed from the mirror" in caplog.text and "unchecked" in caplog.text
+    assert json.loads(known2.read_text())["files"][gone]["from_mirror"] is True
+    # back online, the origin's own file is accepted, and its hash replaces the mirror's
+    online = Artifact("f.bin", [url])
+    data = json.loads(known2.read_text())
+    data["files"][url] = data["files"].pop(gone)  # the same file, its origin reachable now
+    known2.write_text(json.dumps(data))
+    origin = fetch(online, ObjectStore(tmp_path / "s5"), mirrors=[str(mirror)], known_hashes=known2)
+    assert not origin.from_mirror and origin.sha256 == _sha(GENUINE)
+    assert "a mirror had served" in caplog.text
 
 
 def test_a_hash_learned_from_the_origin_binds_every_mirror(http_server, tmp_path):
@@ -118,3 +133,33 @@ def test_the_cli_reports_a_stall_as_one_message(http_server, tmp_path, cli):
     r = cli("install", "package", "--tags=dataset,slow", "--quiet", env=env)
     assert r.code == 7, r
     assert "deadline" in r.err and "resume" in r.err and "Traceback" not in r.err
+
+
+def test_a_trickle_is_given_up_within_the_stall_budget_whatever_the_retries(
+    http_server, tmp_path, monkeypatch
+):
+    """Issue 20 item 16: one byte every 20 s, scaled down 100 times (every 0.2 s), with every
+    setting scaled the same way (stall window 0.3 s, read timeout 0.3 s, budget 0.9 s = 90 s
+    by default). Before, each retry waited a whole stall window: 329 s by default."""
+    from ckx.artifacts.download import TIME_LIMITS
+
+    assert TIME_LIMITS["CKX_DOWNLOAD_STALL_TOTAL"] <= 90  # the default bound
+    data = bytes(range(256)) * 8
+    url = http_server.add("/trickle.bin", data, chunk=1, delay=0.2)
+    monkeypatch.setenv("CKX_DOWNLOAD_STALL_S", "0.3")
+    monkeypatch.setenv("CKX_DOWNLOAD_STALL_TOTAL", "0.9")
+    store = ObjectStore(tmp_path / "store")
+    start = time.monotonic()
+    with pytest.raises(DownloadError) as err:
+        fetch(
+            Artifact("trickle.bin", [url], sha256=_sha(data)),
+            store,
+            timeout=0.3,
+            retries=20,
+            backoff=0.005,
+        )
+    took = time.monotonic() - start
+    assert took < 2.5, took  # 0.9 s and the connections' own time; 20 retries would be 8 s
+    assert "stalled" in err.value.message and "CKX_DOWNLOAD_STALL_TOTAL" in err.value.message
+    assert "resume" in (err.value.hint or "")
+    assert [p.stat().st_size > 0 for p in store.tmp_dir.glob("*.part")] == [True]

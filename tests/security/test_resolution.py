@@ -35,20 +35,33 @@ def _user_repo(tmp_path: Path, scripts: dict[str, tuple[str, list[str], str]]) -
     return repo
 
 
-def test_a_script_reusing_a_builtin_uid_never_shares_its_cache(tmp_path, ckx_home):
+def test_a_script_reusing_a_builtin_uid_is_never_picked_by_tags_or_by_name(tmp_path, ckx_home):
+    """Issue 20 item 17: the copy is refused however it is named (before, by its own name or
+    tags it ran), and get-python3 too while the clash lasts; never a shared cache."""
     marker = tmp_path / "pwned"
     body = (
         f'touch {marker}\necho "CKX_PYTHON_BIN_WITH_PATH=/tmp/evil/python3" >> '
         '"$CKX_OUTPUT_ENV_FILE"\n'
     )
     _user_repo(tmp_path, {"lookalike": (GET_PYTHON3_UID, ["lookalike"], body)})
-    mine = access(action="run", automation="script", query="lookalike")
-    assert mine["return"] == 0 and marker.exists(), mine  # the user's own script may run ...
-    marker.unlink()
-    real = access(action="run", automation="script", query="get,python3")
-    assert real["return"] == 0, real  # ... but its result is not get-python3's
-    assert real["status"] != "cached" and "/tmp/evil" not in json.dumps(real["env"])
+    for how in (
+        {"query": "lookalike"},  # by its tags
+        {"entry": "lookalike"},  # by its name
+        {"entry": "lookalike", "repo": "mine"},  # by its name in its repo
+        {"query": "get,python3"},  # the built-in it claims to be
+    ):
+        out = access(action="run", automation="script", **how)
+        assert out["return"] == 5, (how, out)
+        assert f"uid {GET_PYTHON3_UID} is claimed by two entries" in out["error"]
+        assert (
+            "mine:script:lookalike" in out["error"] and "builtin:script:get-python3" in out["error"]
+        )
     assert not marker.exists()
+    gone = access(action="rm", automation="script", entry="lookalike", repo="mine", force=True)
+    assert gone["return"] == 0, gone
+    real = access(action="run", automation="script", query="get,python3")
+    assert real["return"] == 0, real
+    assert "/tmp/evil" not in json.dumps(real["env"]) and not marker.exists()
 
 
 def test_a_uid_clash_among_candidates_is_an_error_naming_both(tmp_path, ckx_home, cli):

@@ -114,7 +114,7 @@ def test_a_client_that_disconnects_leaves_nothing_half_made(served, same_home, t
             "automation": "program",
             "entry": "synth",
             "cmd_key": "fast",
-            "env": {"SYNTH_SLEEP": "1"},
+            "sleep": "1",
             "record": True,
             "record_uoa": "gone",
             "quiet": True,

@@ -28,7 +28,7 @@ def _synth_job(sleep: str, **extra) -> dict:
         "automation": "program",
         "entry": "synth",
         "cmd_key": "fast",
-        "env": {"SYNTH_SLEEP": sleep},
+        "sleep": sleep,
         "quiet": True,
         **extra,
     }

@@ -164,3 +164,18 @@ def test_a_failing_point_on_ray_is_recorded_as_failed(cluster, sweepy, ckx_home)
     kept = ckx_home / "repos/local/experiment/failing/points" / point["id"] / "files/r0001/out.txt"
     assert kept.read_text() == "sweepy value 7 size 1\n"
     assert not point["repetitions"][0]["run_dir"].startswith(str(ckx_home))
+
+
+def test_resources_no_node_has_are_refused_at_once(cluster, sweepy, ckx_home):
+    """The test cluster has no GPU: a point asking for 4 would wait for ever."""
+    start = time.monotonic()
+    out = sweep(
+        "cmd_key=fast", "sweep.value=1,2", executor="ray", ray_address=cluster.address,
+        ray_resources="GPU=4", record=True, record_uoa="gpus",
+    )  # fmt: skip
+    assert out["return"] == 2, out
+    assert "--ray_resources=CPU=1,GPU=4: no node of the Ray cluster" in out["error"]
+    assert "its 2 live node(s): CPU=1, GPU=0; CPU=1, GPU=0" in out["error"]
+    assert "--ray_resources=CPU=1" in out["hint"]
+    assert time.monotonic() - start < 60
+    assert experiment_points(ckx_home, "gpus") == []

@@ -96,7 +96,10 @@ TUTORIAL = [
     ("ckx unzip repo", "after: archive not found: ckr.zip"),
     # nothing was recorded there yet (the tutorial records into `local`, and says to substitute
     # my-cool-experiments): an empty repository is not zipped
-    ("ckx zip repo:my-cool-experiments", "after: nothing to zip: no entries"),
+    (
+        "ckx zip repo:my-cool-experiments --out=my-cool-experiments.zip",
+        "after: nothing to zip: no entries",
+    ),
     ("ckx rm venv:mlperf-inference", "ok"),
     ("ckx rm venv:*", "ok"),
 ]
@@ -111,7 +114,7 @@ AGAIN = [
     "ckx zip experiment:*",
     "ckx unzip repo",
     BENCH.replace("--record_repo=local", "--record_repo=my-cool-experiments"),
-    "ckx zip repo:my-cool-experiments",
+    "ckx zip repo:my-cool-experiments --out=my-cool-experiments.zip",
 ]
 MIRROR_HINTS = ("CKX_MIRROR", "CKX_PIP_EXTRA_ARGS")
 
@@ -192,4 +195,4 @@ def test_the_tutorial_runs_command_by_command(ckx_home, machine, tmp_path):
         if cmd == BENCH:
             assert re.search(r"recorded 1 repetition\(s\) into local:experiment:", out), out
             assert "--- mlperf_log_summary.txt" in out
-    assert (work / "ckr.zip").is_file()
+    assert (work / "ckr.zip").is_file() and (work / "my-cool-experiments.zip").is_file()
