@@ -274,6 +274,7 @@ def run_container(
     *,
     stdout: IO[str] | int | None,
     stderr: IO[str] | int | None,
+    send: str | None = None,
     interrupt_grace: float = 10.0,
 ) -> dict[str, Any]:
     """``docker run --name NAME ARGS`` attached; returns the container's final state
@@ -281,15 +282,22 @@ def run_container(
     after a failure, and after Ctrl-C (which is passed to it once, then it is stopped).
 
     Without a terminal inside (``-it``), the client runs in a session of its own with
-    ``--sig-proxy=false``: Ctrl-C reaches ckx here only, which passes one SIGINT on."""
+    ``--sig-proxy=false``: Ctrl-C reaches ckx here only, which passes one SIGINT on.
+    ``send``: text for the container's stdin (``-i``), closed after it."""
     exe = docker_exe()
     tty = "-it" in args or "-t" in args
     cmd = [exe, "run", "--name", name, "--label", f"{CONTAINER_LABEL}=1"]
-    cmd += [] if tty else ["--sig-proxy=false"]
+    cmd += ([] if tty else ["--sig-proxy=false"]) + (["-i"] if send is not None else [])
     p = subprocess.Popen(
-        [*cmd, *args], stdout=stdout, stderr=stderr, env=_env(), start_new_session=not tty
+        [*cmd, *args],
+        stdin=subprocess.PIPE if send is not None else None,
+        stdout=stdout,
+        stderr=stderr,
+        env=_env(),
+        start_new_session=not tty,
     )
     try:
+        _send(p, send)
         p.wait()
         return _final_state(name, p.returncode)
     except KeyboardInterrupt:
@@ -300,6 +308,20 @@ def run_container(
             p.kill()
             p.wait()
         remove_container(name)
+
+
+def _send(p: subprocess.Popen, text: str | None) -> None:
+    if text is None or p.stdin is None:
+        return
+    try:
+        p.stdin.write(text.encode("utf-8"))
+    except BrokenPipeError:  # the container ended first: its state says why
+        pass
+    finally:
+        try:
+            p.stdin.close()
+        except BrokenPipeError:
+            pass
 
 
 def _interrupt(exe: str, name: str, p: subprocess.Popen, grace: float) -> None:

@@ -276,9 +276,12 @@ class Launch:
 
         return f"ckx-home-{short_hex(str(self.ctx.home).encode(), 8)}"
 
-    def command(self, job: Path) -> list[str]:
+    def command(self, job: Path, tty: bool = False) -> list[str]:
         setup = f'mkdir -p "$HOME" && cp {image.OPT}/repos/repos.json "$CKX_HOME/repos.json"'
-        return ["sh", "-c", f"{setup} && exec python -m ckx.app.jobrun {shlex.quote(str(job))}"]
+        run = f"exec python -m ckx.app.jobrun {shlex.quote(str(job))}"
+        if tty:  # the terminal is the run's: the request comes from a file
+            run += " </dev/null"
+        return ["sh", "-c", f"{setup} && {run}"]
 
     def inner_request(self) -> dict[str, Any]:
         out = {k: v for k, v in self.inner.items() if not k.startswith("_")}
@@ -420,33 +423,47 @@ def show(ctx: Context, launch: Launch, plan: Plan) -> dict[str, Any]:
 
 
 def execute(ctx: Context, launch: Launch) -> dict[str, Any]:
-    """Run the request in a container of the image; return what the run inside returned."""
-    job = (
-        ctx.state_dir("docker", "jobs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(4).hex()}"
-    )
+    """Run the request in a container of the image; return what the run inside returned.
+
+    The request goes in on the container's stdin (secrets are never written to disk); only a
+    detached run or one with a terminal inside, which have no stdin to give, read it from the
+    job folder (a file only the caller may read, removed with the folder)."""
+    stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(4).hex()}"
+    job = ctx.state_dir("docker", "jobs") / stamp
     job.mkdir(parents=True)
-    (job / "request.json").write_text(
-        json.dumps(launch.inner_request(), default=str), encoding="utf-8"
-    )
-    docker.ensure_volume(launch.volume, {"org.ckx.home": str(ctx.home)})
-    name = f"ckx-{launch.ref.split(':')[0].removeprefix('ckx-')[:40]}-{os.urandom(3).hex()}"
-    launch.mounts.add(job, rw=True, why="the request and its result")
-    args = [*launch.run_args(job), launch.ref, *launch.command(job)]
-    ctx.ui.note(f"running in container {name} (image {launch.ref})")
-    if keys.truthy(launch.settings.get("detached", False)):
-        return _detached(ctx, name, args, launch)
+    detached = keys.truthy(launch.settings.get("detached", False))
+    try:
+        docker.ensure_volume(launch.volume, {"org.ckx.home": str(ctx.home)})
+        name = f"ckx-{launch.ref.split(':')[0].removeprefix('ckx-')[:40]}-{os.urandom(3).hex()}"
+        launch.mounts.add(job, rw=True, why="the request and its result")
+        run_args = launch.run_args(job)
+        request = json.dumps(launch.inner_request(), default=str)
+        if detached or "-it" in run_args:
+            fd = os.open(job / "request.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(request)
+        args = [*run_args, launch.ref, *launch.command(job, "-it" in run_args)]
+        ctx.ui.note(f"running in container {name} (image {launch.ref})")
+        if detached:
+            return _detached(ctx, name, args, launch)
+        send = None if "-it" in run_args else request
+        return _to_host(_run(ctx, job, name, args, send), launch.host_paths)
+    finally:
+        if not detached:
+            shutil.rmtree(job, ignore_errors=True)
+
+
+def _run(ctx: Context, job: Path, name: str, args: list[str], send: str | None) -> dict[str, Any]:
     log = None
     try:
         if ctx.ui.mode == "none":
             log = open(job / "output.log", "w", encoding="utf-8")  # noqa: SIM115 - closed below
         out = log if log else (None if ctx.ui.mode == "con" else ctx.ui.stderr)
-        state = docker.run_container(args, name, stdout=out, stderr=log or None)
+        state = docker.run_container(args, name, stdout=out, stderr=log or None, send=send)
     finally:
         if log:
             log.close()
-    result = _result(job, state)
-    shutil.rmtree(job, ignore_errors=True)
-    return _to_host(result, launch.host_paths)
+    return _result(job, state)
 
 
 def _result(job: Path, state: dict[str, Any]) -> dict[str, Any]:

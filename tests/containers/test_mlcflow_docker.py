@@ -90,7 +90,7 @@ echo "MY_DATA=$MLC_TMP_CURRENT_SCRIPT_PATH/data" > tmp-run-env.out
 READ_DATA = """\
 #!/bin/bash
 set -e
-echo "MLC_TOKEN=$(cat "$MY_DATA/token.txt")" > tmp-run-env.out
+echo "MLC_GREETING=$(cat "$MY_DATA/token.txt")" > tmp-run-env.out
 echo "MLC_INSIDE_UID=$(id -u)" >> tmp-run-env.out
 echo "MLC_STATE_DOCKER=$MLC_RUN_STATE_DOCKER" >> tmp-run-env.out
 touch written-inside.txt
@@ -119,7 +119,7 @@ def meta_repo(tmp_path, ckx_home):
         "read-data",
         {
             "tags": ["read", "data"],
-            "new_env_keys": ["MLC_TOKEN", "MLC_INSIDE_UID", "MLC_STATE_DOCKER"],
+            "new_env_keys": ["MLC_GREETING", "MLC_INSIDE_UID", "MLC_STATE_DOCKER"],
             "docker": docker,
             "variations": {"one-cpu": {"docker": {"extra_run_args": "--cpus=1"}}},
         },
@@ -164,7 +164,7 @@ def test_docker_meta_section_is_honoured(base, meta_repo):
     )
     assert r.returncode == 0, r.stderr[-3000:]
     env = json.loads(r.stdout)["new_env"]
-    assert env["MLC_TOKEN"] == "hello-from-host", "the host dep ran first; its folder mounted"
+    assert env["MLC_GREETING"] == "hello-from-host", "the host dep ran first; its folder mounted"
     assert env["MLC_INSIDE_UID"] == str(Path(here).stat().st_uid), "runs as the caller"
     assert env["MLC_STATE_DOCKER"] == "yes"
     assert r.stderr.count("docker setting pre_run_cmds (mlc pull repo) does not apply") == 1
