@@ -111,3 +111,21 @@ def test_docker_on_an_action_it_does_not_apply_to_says_so(ckx_home):
     r = ckx_process(ckx_home, "install", "package", "--tags=dataset,coco,val", "--docker", "--plan")
     assert r.returncode == 2
     assert "--docker applies to ckx run and ckx benchmark, not to ckx install" in r.stderr
+
+
+def test_an_object_store_serves_as_a_mirror(tmp_path):
+    """The host's CKX_HOME/objects, mounted read-only in a container, is on its CKX_MIRROR:
+    an artefact with a known sha256 comes from there, not from the origin."""
+    import hashlib
+
+    from ckx.artifacts.cas import ObjectStore
+    from ckx.artifacts.download import Artifact, fetch
+    from tests.helpers.httpserver import closed_port_url
+
+    data = b"stored once\n" * 1000
+    sha = hashlib.sha256(data).hexdigest()
+    host = ObjectStore(tmp_path / "host-objects")
+    host.add_bytes(data, expected_sha256=sha)
+    offline = Artifact("data.bin", [closed_port_url("/data.bin")], sha256=sha)
+    got = fetch(offline, ObjectStore(tmp_path / "container-objects"), mirrors=[str(host.root)])
+    assert got.from_mirror and got.path.read_bytes() == data
