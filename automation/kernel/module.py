@@ -26,7 +26,7 @@ KNOWN = {
 def setup(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """``ckx setup kernel [--var.KEY=VALUE ...]``: check CK's variables; print the settings."""
     from ckx.artifacts.prepare import read_config
-    from ckx.engine.inputs import KERNEL_OPTIONS
+    from ckx.engine.inputcheck import KERNEL_OPTIONS
 
     extra = sorted(k for k in i if k not in KERNEL_OPTIONS and k != "var")
     if extra:

@@ -25,7 +25,7 @@ def detect(ctx, i: dict[str, Any]) -> dict[str, Any]:
     if not hits:
         what = f"'{i['entry']}'" if i.get("entry") else f"tags '{i.get('query')}'"
         raise NotFoundError(f"no soft entry matches {what}", hint="list them with: ckx ls soft")
-    from ckx.engine.inputs import check_detect_inputs
+    from ckx.engine.inputcheck import check_detect_inputs
 
     check_detect_inputs(hits, i)  # strict inputs: an unknown --key fails before detecting
     dirs = i.get("search_dirs")

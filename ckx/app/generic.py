@@ -339,7 +339,7 @@ def lint(ctx: Context, i: dict) -> dict:
     ``customize.py`` files whose hooks do not match their spec."""
     from ckx.compat.repo import activate
     from ckx.core.schema import problems_of  # only update and lint validate: not at start-up
-    from ckx.engine.dialect import hook_problems
+    from ckx.engine.dialects import hook_problems
 
     activate(ctx)  # MLCFlow hooks are checked against MLCFlow's hook spec
 

@@ -2,13 +2,13 @@
 
 A compatibility layer kept apart from the kernel: nothing in ``ckx/core``, ``ckx/artifacts``
 or ``ckx/engine`` imports it, and it is loaded only when a registered repository is an
-MLCFlow repository (:func:`ckx.compat.detect.is_mlcflow_repo`; :func:`ckx.compat.repo.activate`
+MLCFlow repository (:func:`ckx.compat.mlcrepos.is_mlcflow_repo`; :func:`ckx.compat.repo.activate`
 registers the dialect), through the engine's content-dialect seam
-(:mod:`ckx.engine.dialect`). Layer: above the engine, below experiments and the app.
+(:mod:`ckx.engine.dialects`). Layer: above the engine, below experiments and the app.
 
 Modules:
 
-* :mod:`ckx.compat.dialect` - the MLCFlow dialect the engine asks per entry;
+* :mod:`ckx.compat.mlcdialect` - the MLCFlow dialect the engine asks per entry;
 * :mod:`ckx.compat.runtime` - the steps of one MLCFlow script (hooks, run script, versions);
 * :mod:`ckx.compat.automation`, :mod:`ckx.compat.access` - ``i['automation']`` and
   ``mlc.access``;
@@ -16,7 +16,7 @@ Modules:
   hook import path (``mlc``, ``utils``, script folders) for the length of a hook call;
 * :mod:`ckx.compat.envrules`, :mod:`ckx.compat.deps` - MLCFlow's env and dep semantics;
 * :mod:`ckx.compat.runscript` - ``tmp-run.sh``, ``tmp-run-env.out``, run-script variants;
-* :mod:`ckx.compat.osinfo` - ``os_info``; :mod:`ckx.compat.inputs` - readable inputs;
+* :mod:`ckx.engine.osinfo` - ``os_info``; :mod:`ckx.compat.hookreads` - readable inputs;
 * :mod:`ckx.compat.offline` - mirrors for what scripts fetch, network failures explained.
 
 docs/mlcflow.md is the user's page.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ckx.compat.detect import is_mlcflow_repo
+from ckx.compat.mlcrepos import is_mlcflow_repo
 
 
 def activate(ctx: Any) -> bool:
@@ -12,10 +12,10 @@ def activate(ctx: Any) -> bool:
     the MLCFlow dialect with the engine (once per process). Returns whether it is served."""
     if not any(is_mlcflow_repo(r) for r in ctx.registry.repos if r.kind == "user"):
         return False
-    from ckx.engine.dialect import register_dialect, registered
+    from ckx.engine.dialects import register_dialect, registered
 
     if not any(d.name == "mlcflow" for d in registered()):
-        from ckx.compat.dialect import MlcDialect
+        from ckx.compat.mlcdialect import MlcDialect
 
         register_dialect(MlcDialect())
     return True

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ckx.compat import envrules, runscript
 from ckx.compat.imports import HookImports
 from ckx.core.errors import CkxError, RunError
-from ckx.engine.dialect import is_current_folder
+from ckx.engine.dialects import is_current_folder
 
 if TYPE_CHECKING:
     from ckx.compat.automation import MlcAutomation

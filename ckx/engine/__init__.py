@@ -14,7 +14,7 @@ Reporter), :mod:`~ckx.engine.provider` (index + cache backed provider),
 :mod:`~ckx.engine.problems` (planning errors as data), :mod:`~ckx.engine.variations`,
 :mod:`~ckx.engine.envs` (env rules and the one env composition), :mod:`~ckx.engine.hookspec`
 (hooks declared once, the checker), :mod:`~ckx.engine.hooks` (the ``i`` object),
-:mod:`~ckx.engine.dialect` (how the runner talks to content), :mod:`~ckx.engine.runner`
+:mod:`~ckx.engine.dialects` (how the runner talks to content), :mod:`~ckx.engine.runner`
 (execution, revisions), :mod:`~ckx.engine.nested` (nested runs from hooks),
 :mod:`~ckx.engine.cache` (cache entries), :mod:`~ckx.engine.lockfile` (ckx.lock); the
 functions below take one request end to end.
@@ -79,7 +79,7 @@ def show_plan(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
     """``--plan`` of a package or program: the graph, then which installed (or registered)
     artefact each node uses and what would be fetched. Nothing runs; undeclared inputs are
     refused as in a run."""
-    from ckx.engine.inputs import check_inputs
+    from ckx.engine.inputcheck import check_inputs
     from ckx.engine.installed import artifact_report
 
     plan = make_plan(ctx, request, make_planner(ctx, request)[0])

@@ -23,7 +23,7 @@ A node's env is composed from what it inherits, in this order (later wins unless
 -> CKX_VERSION, CKX_VERSION_MIN, CKX_VERSION_MAX (the node's planned constraints)
 
 (``CKX_`` is the prefix of ckx's own content; a content dialect may use another one, see
-:mod:`ckx.engine.dialect`.)
+:mod:`ckx.engine.dialects`.)
 
 After the node ran, only keys matching ``new_env_keys`` (fnmatch wildcards; ``+PATH`` names
 the list) are exported to the parent.

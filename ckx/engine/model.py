@@ -20,7 +20,7 @@ from ckx.engine.variations import Selection
 
 if TYPE_CHECKING:
     from ckx.engine.cache import CacheRecord
-    from ckx.engine.dialect import Dialect
+    from ckx.engine.dialects import Dialect
     from ckx.engine.hookspec import Customize
     from ckx.engine.problems import PlanError
 

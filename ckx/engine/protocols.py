@@ -20,7 +20,7 @@ from ckx.core.query import Query
 
 if TYPE_CHECKING:
     from ckx.engine.cache import CacheRecord
-    from ckx.engine.dialect import Dialect
+    from ckx.engine.dialects import Dialect
     from ckx.engine.model import Constraint, Lookup, Node
 
 

@@ -11,7 +11,7 @@ from ckx.core.entries import Entry
 from ckx.core.errors import CkxError
 from ckx.core.query import Query
 from ckx.engine.cache import CacheRecord, CacheStore
-from ckx.engine.dialect import CKX, Dialect, dialect_for, registered
+from ckx.engine.dialects import CKX, Dialect, dialect_for, registered
 from ckx.engine.model import DEP_KINDS, Lookup
 
 if TYPE_CHECKING:

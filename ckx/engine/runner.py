@@ -23,7 +23,7 @@ node and its subtree again and tells the reporter why:
 :meth:`Runner.ran_plan` is the plan as it was run (revised nodes in place).
 
 How the runner talks to a node's files (hook ``i``, hook folder, run script, output files,
-engine variables) is its dialect's business (:mod:`ckx.engine.dialect`). For ckx's own: the
+engine variables) is its dialect's business (:mod:`ckx.engine.dialects`). For ckx's own: the
 script runs with the node's env exported (``+PATH``-style lists prepended), in its working
 folder (the cache entry for cacheable scripts, otherwise ``--outdirname`` if given, else a
 fresh folder under ``CKX_HOME/state/work``), and reports back through
@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 from ckx.core.errors import CkxError, RunError
 from ckx.core.query import parse
 from ckx.engine import envs
-from ckx.engine.dialect import is_current_folder
+from ckx.engine.dialects import is_current_folder
 from ckx.engine.hooks import HookCall, call_hook, detect_spec
 from ckx.engine.model import Edge, Node, Origin, Plan
 from ckx.engine.planner import Outer, Planner, node_key, plan_args

@@ -16,7 +16,7 @@ from typing import Any
 from ckx.core.entries import Entry
 from ckx.core.errors import CkxError, MetaError
 from ckx.core.query import Query
-from ckx.engine.dialect import CKX
+from ckx.engine.dialects import CKX
 from ckx.engine.hookspec import CKX_HOOKS, Customize
 from ckx.engine.model import DEP_KINDS
 from ckx.engine.provider import priority

@@ -7,7 +7,7 @@ import pytest
 from ckx.core.context import Context
 from ckx.core.errors import MetaError, ResolutionError
 from ckx.core.repos import Repo
-from ckx.engine import dialect as dialect_module
+from ckx.engine import dialects as dialect_module
 from ckx.engine import run_request
 from ckx.engine.hookspec import CKX_HOOKS, load_customize
 

@@ -5,7 +5,7 @@ side: MLCFlow's candidate order (lowest ``sort`` first, then path), its dep fiel
 (:func:`ckx.compat.deps.plan_dep`), its conditions (:mod:`ckx.compat.envrules`), ``MLC_``
 engine variables, a hook check that reads ``customize.py`` without importing it (hooks import
 what their deps install), and a refusal of inputs no node of the graph reads
-(:mod:`ckx.compat.inputs`). Run side: the node's steps are MLCFlow's
+(:mod:`ckx.compat.hookreads`). Run side: the node's steps are MLCFlow's
 (:mod:`ckx.compat.runtime`), with deps run by the engine as MLCFlow passes them env.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ckx.core.errors import CkxError, MetaError, UsageError
-from ckx.engine.dialect import DialectDefaults
+from ckx.engine.dialects import DialectDefaults
 from ckx.engine.hookspec import Customize, HookError, HookSpec, HookSpecs
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ class MlcDialect(DialectDefaults):
         self._imports: HookImports | None = None
 
     def claims(self, repo: Any) -> bool:
-        from ckx.compat.detect import is_mlcflow_repo
+        from ckx.compat.mlcrepos import is_mlcflow_repo
 
         return is_mlcflow_repo(repo)
 
@@ -108,7 +108,7 @@ class MlcDialect(DialectDefaults):
 
     def check_plan(self, plan: Any, request: dict[str, Any]) -> None:
         """Refuse an input that no node of the graph can read (MLCFlow ignores it)."""
-        from ckx.compat.inputs import unreadable
+        from ckx.compat.hookreads import unreadable
         from ckx.engine.planner import RESERVED
 
         bad = unreadable(request, plan.nodes, RESERVED)
@@ -125,7 +125,7 @@ class MlcDialect(DialectDefaults):
     def engine_env(self, call: Any, cwd: str) -> dict[str, Any]:
         """MLCFlow's engine variables for a node (before its steps)."""
         from ckx.compat import envrules
-        from ckx.compat.osinfo import os_info
+        from ckx.engine.osinfo import os_info
 
         env = call.env
         info = os_info()
@@ -151,7 +151,7 @@ class MlcDialect(DialectDefaults):
         """MLCFlow's steps of one node (see :mod:`ckx.compat.runtime`); its exports."""
         from ckx.compat import envrules, offline
         from ckx.compat.imports import HookImports
-        from ckx.compat.osinfo import os_info
+        from ckx.engine.osinfo import os_info
         from ckx.compat.runtime import MlcNode
 
         node, call = ops.node, ops.call
@@ -297,7 +297,7 @@ def _with_host(env: dict[str, Any]) -> dict[str, Any]:
     """``env`` as a script will see it: MLCFlow puts ``os_info``'s variables
     (``MLC_HOST_OS_TYPE``, ``MLC_HOST_PLATFORM_FLAVOR``) into every script's env, so plan-time
     conditions on them are decided right."""
-    from ckx.compat.osinfo import host_env
+    from ckx.engine.osinfo import host_env
 
     return {**env, **host_env()}
 
@@ -328,7 +328,7 @@ def _conditional_meta(meta: dict[str, Any], env: dict[str, Any], state: dict[str
 
 
 def _unknown_input(key: str, plan: Any) -> UsageError:
-    from ckx.compat.inputs import ENGINE_INPUTS, reads_of
+    from ckx.compat.hookreads import ENGINE_INPUTS, reads_of
     from ckx.core.suggest import did_you_mean
 
     known: set[str] = set(ENGINE_INPUTS)

@@ -189,8 +189,8 @@ class CkxDialect(DialectDefaults):
     rank = 0
 
     def check_plan(self, plan: Any, request: dict[str, Any]) -> None:
-        """Strict inputs (:mod:`ckx.engine.inputs`): an unused ``--key`` fails first."""
-        from ckx.engine.inputs import check_inputs
+        """Strict inputs (:mod:`ckx.engine.inputcheck`): an unused ``--key`` fails first."""
+        from ckx.engine.inputcheck import check_inputs
 
         check_inputs(plan, request)
 
