@@ -151,8 +151,8 @@ class MlcDialect(DialectDefaults):
         """MLCFlow's steps of one node (see :mod:`ckx.compat.runtime`); its exports."""
         from ckx.compat import envrules, offline
         from ckx.compat.imports import HookImports
-        from ckx.engine.osinfo import os_info
         from ckx.compat.runtime import MlcNode
+        from ckx.engine.osinfo import os_info
 
         node, call = ops.node, ops.call
         env, state = call.env, call.state

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from ckx.compat import deps, envrules, runscript
-from ckx.compat.imports import HookImports
 from ckx.compat.hookreads import reads_of
+from ckx.compat.imports import HookImports
 from ckx.engine.osinfo import os_info
 
 
