@@ -26,11 +26,9 @@ def _check_request(i: dict[str, Any]) -> None:
 
 def run(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """Plan the graph of the requested script and run it (``--plan``: only print the plan)."""
-    from ckx.compat.repo import activate
     from ckx.engine import run_request
 
     _check_request(i)
-    activate(ctx)  # MLCFlow repositories registered: their scripts run as MLCFlow runs them
     out = run_request(ctx, i)
     if "plan_text" in out:
         ctx.ui.print(out["plan_text"])
@@ -46,12 +44,10 @@ def plan(ctx, i: dict[str, Any]) -> dict[str, Any]:
 
 def test(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """Run each matching script's ``tests.run_inputs`` (MLCFlow's field) and report."""
-    from ckx.compat.repo import activate
     from ckx.core.errors import CkxError
     from ckx.core.query import Query
     from ckx.engine import run_request
 
-    activate(ctx)
     q = i.get("query") or Query()
     hits = ctx.search("script", q, name=i.get("entry"))
     report = []

@@ -24,6 +24,22 @@ from ckx.core.query import Query, parse
 from ckx.core.ui import UI
 
 
+def open_context(
+    home: Any = None, *, ui: UI | None = None, debug: bool = False, **kwargs: Any
+) -> Context:
+    """The Context of one call from outside (the CLI, ``ckx.access``, a ``ckx serve`` job or
+    worker): the one place where the content dialects are activated, so every kind of run
+    (script, program, package, benchmark, service job) serves MLCFlow content alike, and each
+    Context has its own (a long-lived worker never carries one home's into another)."""
+    return Context(home, ui=ui, debug=debug, dialects=_served, **kwargs)
+
+
+def _served(ctx: Context) -> Any:
+    from ckx.compat import served  # only when a command asks for the dialects
+
+    return served(ctx)
+
+
 def access(request: dict) -> dict:
     """Run ``request``; never raises a CkxError (it becomes an error dict)."""
     if not isinstance(request, dict):
@@ -32,7 +48,7 @@ def access(request: dict) -> dict:
     try:
         check_text(req)
         ui = UI(mode=str(req.pop("out", "none") or "none"), quiet=bool(req.get("quiet")))
-        ctx = Context(req.pop("home", None), ui=ui)
+        ctx = open_context(req.pop("home", None), ui=ui)
         return run(ctx, req)
     except CkxError as e:
         return e.to_dict()

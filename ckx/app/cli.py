@@ -190,9 +190,8 @@ def _print_error(e, debug: bool) -> None:
 
 
 def _main(argv: list[str]) -> int:
-    from ckx.app.api import run
+    from ckx.app.api import open_context, run
     from ckx.core.commands import OPTIONS
-    from ckx.core.context import Context
     from ckx.core.ui import UI
 
     req = parse_argv(argv)
@@ -202,10 +201,10 @@ def _main(argv: list[str]) -> int:
         from ckx.app.help import cli_help
 
         ui = UI(mode="con")
-        ctx = Context(ui=ui, debug=debug)
+        ctx = open_context(ui=ui, debug=debug)
         return cli_help(ctx, req)
     ui = UI(mode="json" if as_json else "con", quiet=bool(req.get("quiet")))
-    ctx = Context(ui=ui, debug=debug)
+    ctx = open_context(ui=ui, debug=debug)
     out = run(ctx, req)
     if as_json:
         import json

@@ -337,11 +337,8 @@ def _deep_merge(a: dict, b: dict) -> dict:
 def lint(ctx: Context, i: dict) -> dict:
     """Every problem: unreadable/invalid metas, schema violations, duplicate uids and aliases,
     ``customize.py`` files whose hooks do not match their spec."""
-    from ckx.compat.repo import activate
     from ckx.core.schema import problems_of  # only update and lint validate: not at start-up
-    from ckx.engine.dialects import hook_problems
-
-    activate(ctx)  # MLCFlow hooks are checked against MLCFlow's hook spec
+    from ckx.engine.dialects import hook_problems  # each under its dialect's hook spec
 
     automation = i.get("automation")
     auto_filter = automation if automation not in (None, "*") else None

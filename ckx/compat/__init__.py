@@ -2,12 +2,14 @@
 
 A compatibility layer kept apart from the kernel: nothing in ``ckx/core``, ``ckx/artifacts``
 or ``ckx/engine`` imports it, and it is loaded only when a registered repository is an
-MLCFlow repository (:func:`ckx.compat.mlcrepos.is_mlcflow_repo`; :func:`ckx.compat.repo.activate`
-registers the dialect), through the engine's content-dialect seam
+MLCFlow repository (:func:`ckx.compat.mlcrepos.is_mlcflow_repo`): :func:`served`, which the
+app door gives every Context it makes (``ckx.app.api.open_context``), then puts the MLCFlow
+dialect among the Context's dialects, through the engine's content-dialect seam
 (:mod:`ckx.engine.dialects`). Layer: above the engine, below experiments and the app.
 
 Modules:
 
+* :mod:`ckx.compat.mlcrepos` - which repositories are MLCFlow's;
 * :mod:`ckx.compat.mlcdialect` - the MLCFlow dialect the engine asks per entry;
 * :mod:`ckx.compat.runtime` - the steps of one MLCFlow script (hooks, run script, versions);
 * :mod:`ckx.compat.automation`, :mod:`ckx.compat.access` - ``i['automation']`` and
@@ -21,3 +23,21 @@ Modules:
 
 docs/mlcflow.md is the user's page.
 """
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+def served(ctx: Any) -> Sequence[Any]:
+    """The dialects a Context serves besides ckx's own: MLCFlow's (a fresh one, its state
+    this Context's alone) when a registered user repository is an MLCFlow repository, else
+    none. Called once per Context (:attr:`ckx.core.context.Context.dialects`)."""
+    from ckx.compat.mlcrepos import is_mlcflow_repo
+
+    if not any(is_mlcflow_repo(r) for r in ctx.registry.repos if r.kind == "user"):
+        return ()
+    from ckx.compat.mlcdialect import MlcDialect
+
+    return (MlcDialect(),)

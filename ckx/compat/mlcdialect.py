@@ -48,11 +48,15 @@ class MlcDialect(DialectDefaults):
 
     def __init__(self) -> None:
         self._imports: HookImports | None = None
+        self._claims: dict[str, bool] = {}  # repo path -> an MLCFlow repository?
 
     def claims(self, repo: Any) -> bool:
-        from ckx.compat.mlcrepos import is_mlcflow_repo
+        key = str(getattr(repo, "path", ""))
+        if key not in self._claims:
+            from ckx.compat.mlcrepos import is_mlcflow_repo
 
-        return is_mlcflow_repo(repo)
+            self._claims[key] = is_mlcflow_repo(repo)
+        return self._claims[key]
 
     # -- plan ------------------------------------------------------------------------------
     def preference(self, entry: Any) -> tuple:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,6 +51,7 @@ class Context:
         environ: Mapping[str, str] | None = None,
         debug: bool = False,
         builtin_root: Path | None = None,
+        dialects: Callable[[Context], Sequence[Any]] | Sequence[Any] = (),
     ) -> None:
         self.environ = dict(os.environ if environ is None else environ)
         self.home = Path(home).resolve() if home else default_home(self.environ)
@@ -64,6 +65,7 @@ class Context:
         self.ui = ui or UI()
         self.debug = debug
         self._builtin_root = builtin_root
+        self._dialects = dialects
 
     @property
     def quiet(self) -> bool:
@@ -72,6 +74,16 @@ class Context:
     @cached_property
     def registry(self) -> Registry:
         return Registry(self.home, self._builtin_root)
+
+    @cached_property
+    def dialects(self) -> tuple[Any, ...]:
+        """The content dialects this call serves besides ckx's own (MLCFlow's, when an
+        MLCFlow repository is registered), asked in order which one claims a repo (see
+        :mod:`ckx.engine.dialects`). Made once per Context, when first asked, by what the
+        door that made the Context passed (``ckx.app.api.open_context`` passes
+        :func:`ckx.compat.served`); a Context made without it serves ckx's content only."""
+        given = self._dialects
+        return tuple(given(self) if callable(given) else given)
 
     @cached_property
     def index(self) -> Index:

@@ -14,8 +14,10 @@ engine and the files of an entry. A :class:`Dialect`, chosen per entry (by its r
   after: ckx reads ``$CKX_OUTPUT_ENV_FILE`` and ``$CKX_OUTPUT_STATE_FILE``).
 
 The runner never looks at a file name or a variable prefix itself. A new dialect is an object
-with these methods (no subclassing needed), made known with :func:`register_dialect`; its
-:meth:`~Dialect.claims` says which repos it serves. Only :data:`CKX` is built in.
+with these methods (no subclassing needed); the dialects a call serves are on its Context
+(:attr:`ckx.core.context.Context.dialects`, made once per Context by the door that made it),
+and each one's :meth:`~Dialect.claims` says which repos it serves. Only :data:`CKX` is built
+in.
 
 Content whose meaning differs from ckx's beyond files and names (MLCFlow's, served by
 ``ckx/compat/``) also decides, through the members :class:`DialectDefaults` gives every
@@ -45,7 +47,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from ckx.core.entries import Entry
 from ckx.core.errors import MetaError, RunError
@@ -268,26 +270,14 @@ class CkxDialect(DialectDefaults):
 #: ckx's dialect (the default).
 CKX: Dialect = CkxDialect()
 
-_registered: dict[str, Dialect] = {}
 
-
-def register_dialect(dialect: Dialect) -> None:
-    """Make ``dialect`` known (by its name; registering a name again replaces it). Asked
-    before :data:`CKX`, in registration order, whether it :meth:`~Dialect.claims` a repo."""
-    _registered[dialect.name] = dialect
-
-
-def registered() -> list[Dialect]:
-    """The dialects other than ckx's, in registration order."""
-    return list(_registered.values())
-
-
-def dialect_for(repo: Any) -> Dialect:
-    """The dialect of the entries of ``repo`` (None or an unclaimed repo: ckx's)."""
+def dialect_for(ctx: Context, repo: Any) -> Dialect:
+    """The dialect of the entries of ``repo`` (None or a repo no dialect of ``ctx.dialects``
+    claims: ckx's)."""
     if repo is not None:
-        for d in _registered.values():
+        for d in ctx.dialects:
             if d.claims(repo):
-                return d
+                return cast("Dialect", d)
     return CKX
 
 
@@ -296,7 +286,7 @@ def hook_problems(ctx: Context, entry: Entry) -> list[str]:
     import error, a hook with the wrong signature, ...): ``ckx lint`` reports these."""
     if not (entry.path / "customize.py").is_file():
         return []
-    dialect = dialect_for(ctx.registry.get(entry.repo)) if _registered else CKX
+    dialect = dialect_for(ctx, ctx.registry.get(entry.repo)) if ctx.dialects else CKX
     try:
         dialect.load_hooks(entry.path)
     except MetaError as e:

@@ -11,7 +11,7 @@ from ckx.core.entries import Entry
 from ckx.core.errors import CkxError
 from ckx.core.query import Query
 from ckx.engine.cache import CacheRecord, CacheStore
-from ckx.engine.dialects import CKX, Dialect, dialect_for, registered
+from ckx.engine.dialects import CKX, Dialect, dialect_for
 from ckx.engine.model import DEP_KINDS, Lookup
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ class RepoProvider:
         entry itself, a built-in entry steps aside for another dialect's entry with the same
         alias or uid (``ckx run get,python3`` runs MLCFlow's ``get-python3`` once an MLCFlow
         repository is registered)."""
-        if not registered() or len(hits) < 2:
+        if len(hits) < 2 or not self.ctx.dialects:
             return hits
         kinds = {id(e): self.dialect(e) for e in hits}
         if via:
@@ -165,10 +165,10 @@ class RepoProvider:
         return found
 
     def dialect(self, entry: Entry) -> Dialect:
-        if not registered():
-            return CKX  # nothing else known: no need to read the registry
+        if not self.ctx.dialects:
+            return CKX  # nothing else served: no need to read the registry
         if entry.repo not in self._dialects:
-            self._dialects[entry.repo] = dialect_for(self.ctx.registry.get(entry.repo))
+            self._dialects[entry.repo] = dialect_for(self.ctx, self.ctx.registry.get(entry.repo))
         return self._dialects[entry.repo]
 
 

@@ -183,8 +183,7 @@ def test_a_registered_dialect_runs_its_content_without_runner_changes(
             "run.sh": "exit 9\n",  # ckx's run script: never chosen for this dialect
         },
     )
-    monkeypatch.setitem(dialect_module._registered, "toy", ToyDialect())
-    ctx = Context(ckx_home)
+    ctx = Context(ckx_home, dialects=[ToyDialect()])
     ctx.registry.add(Repo(alias="toy", uid="00000000000000ee", path=repo))
     out = run_request(ctx, {"query": "app"})
     assert out["env"] == {"TOY_OUT": "1-1.0-hook-was-here"}
