@@ -12,7 +12,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ckx import engine
 from ckx.core.errors import NotFoundError, UsageError
 
 
@@ -28,9 +27,9 @@ def install(ctx, i: dict[str, Any]) -> dict[str, Any]:
     _check_request(i)
     i = _version_from_tags(ctx, {**i, "automation": "package"})
     i = _version_menu(ctx, i)
-    if i.get("plan"):
-        return engine.show_plan(ctx, i)
     out = run_request(ctx, i)
+    if "plan_text" in out:  # --plan: printed by the engine, nothing ran
+        return out
     ver = f" version {out['version']}" if out.get("version") else ""
     ctx.ui.print(f"done ({out.get('status')}){ver}")
     for k, v in sorted((out.get("env") or {}).items()):

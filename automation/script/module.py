@@ -30,8 +30,7 @@ def run(ctx, i: dict[str, Any]) -> dict[str, Any]:
 
     _check_request(i)
     out = run_request(ctx, i)
-    if "plan_text" in out:
-        ctx.ui.print(out["plan_text"])
+    if "plan_text" in out:  # --plan: printed by the engine, nothing ran
         return out
     _print_result(ctx, out)
     return out

@@ -20,7 +20,6 @@ from ckx.engine.variations import Selection
 
 if TYPE_CHECKING:
     from ckx.engine.cache import CacheRecord
-    from ckx.engine.dialects import Dialect
     from ckx.engine.hookspec import Customize
     from ckx.engine.problems import PlanError
 
@@ -334,8 +333,8 @@ class Node(_Frozen):
     and version overlays; ``request_env`` the env set explicitly for it; ``layers`` what it
     adds to the env it inherits (:class:`ckx.engine.envs.EnvLayers`); ``static_env`` its env
     as known at plan time; ``cached`` the cache record it reuses; ``hooks`` its checked
-    ``customize.py``; ``dialect`` how the runner talks to its files; ``status``
-    run | cached | detect; ``origin`` how to plan it again.
+    ``customize.py`` (checked by its dialect's lifecycle); ``status`` run | cached | detect;
+    ``origin`` how to plan it again. (Its dialect is its repo's: the provider answers.)
     """
 
     __slots__ = (
@@ -358,7 +357,6 @@ class Node(_Frozen):
         "cached",
         "status",
         "hooks",
-        "dialect",
         "origin",
     )
     id: int
@@ -380,7 +378,6 @@ class Node(_Frozen):
     cached: CacheRecord | None
     status: str
     hooks: Customize | None
-    dialect: Dialect
     origin: Origin
 
     def __new__(
@@ -405,7 +402,6 @@ class Node(_Frozen):
         cached: CacheRecord | None,
         status: str,
         hooks: Customize | None,
-        dialect: Dialect,
         origin: Origin,
     ) -> Node:
         n: Any = object.__new__(_OpenNode)  # typed Any: its class changes below
@@ -413,7 +409,7 @@ class Node(_Frozen):
         n.selection, n.meta, n.request_env, n.inputs = selection, meta, request_env, inputs
         n.constraints, n.version, n.layers, n.static_env = constraints, version, layers, static_env
         n.adr, n.edges, n.cache_key, n.cached, n.status = adr, edges, cache_key, cached, status
-        n.hooks, n.dialect, n.origin = hooks, dialect, origin
+        n.hooks, n.origin = hooks, origin
         n.__class__ = Node
         return n
 

@@ -1,12 +1,16 @@
-"""The planner's two partners (resolvelib's split): a :class:`Provider` that answers questions
-about the world, and a :class:`Reporter` that is told what happens.
+"""The planner's partners (resolvelib's split): a :class:`Provider` that answers questions
+about the world, a :class:`Chooser` beside it that picks where several candidates remain, and
+a :class:`Reporter` that is told what happens and only observes.
 
 The planner knows nothing of repositories, files or terminals: it asks the provider for
-candidates, their order, their dependencies, cached results and their dialect, and it tells the
-reporter what it planned, rejected, chose and revised. The runner tells the same reporter what
-runs. :class:`ckx.engine.provider.RepoProvider` is the provider over the index and the cache;
-:class:`ckx.engine.reporter.CliReporter` the reporter that turns events into ``ctx.ui`` lines
-and prompts. Tests plan against an in-memory provider (``tests/engine/memory.py``).
+candidates, their order, their dependencies, cached results and their dialect, the chooser
+which of several entries or cached results to take, and it tells the reporter what it
+planned, rejected and revised. The runner tells the same reporter what runs, and a node's
+lifecycle asks the same chooser (several installations found). :class:`ckx.engine.provider.
+RepoProvider` is the provider over the index and the cache, :class:`ckx.engine.provider.
+UiChooser` the chooser that prompts on a terminal, :class:`ckx.engine.reporter.CliReporter`
+the reporter that turns events into ``ctx.ui`` lines. Tests plan against an in-memory
+provider (``tests/engine/memory.py``).
 """
 
 from __future__ import annotations
@@ -63,19 +67,23 @@ class Provider(Protocol):
         ...
 
 
+class Chooser(Protocol):
+    """Picks one of several candidates, cached results or installations."""
+
+    def choose(self, title: str, options: list[str], default: int) -> int:
+        """Return the index of the option taken: a prompt when interactive, else
+        ``default`` and a note saying so."""
+        ...
+
+
 class Reporter(Protocol):
-    """What the planner and runner tell (and, for choices, ask) the outside world."""
+    """What the planner and runner tell the outside world (a reporter only observes)."""
 
     def planned(self, node: Node) -> None:
         """A node was planned (or planned again)."""
 
     def rejected(self, entry: Entry, query: Query, reason: str) -> None:
         """A candidate of ``query`` was dropped (a lock pin, a variation it lacks, ...)."""
-
-    def choose(self, title: str, options: list[str], default: int) -> int:
-        """Pick one of several candidates, cached results or installations; return its
-        index. A prompt when interactive, else ``default`` and a note saying so."""
-        ...
 
     def conflict(self, title: str, causes: Sequence[Constraint]) -> None:
         """Nodes of one (entry, variations) group disagreed; they are planned again with
@@ -97,8 +105,9 @@ class Reporter(Protocol):
         """``node`` finished (``ran``, ``cached``)."""
 
 
-class NullReporter:
-    """Says nothing; takes the default of every choice."""
+class Defaults:
+    """The reporter that says nothing and the chooser that takes the default of every
+    choice (a planner made without them)."""
 
     def planned(self, node: Node) -> None:
         pass

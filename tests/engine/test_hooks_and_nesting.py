@@ -10,6 +10,7 @@ from ckx.core.repos import Repo
 from ckx.engine import dialects as dialect_module
 from ckx.engine import run_request
 from ckx.engine.hookspec import CKX_HOOKS, load_customize
+from ckx.engine.lifecycle import CkxLifecycle
 
 from .conftest import REPO_UID, write_script
 
@@ -116,19 +117,13 @@ def test_a_cycle_of_two_nested_runs_is_caught_before_anything_of_it_runs(ectx, s
         run_request(ectx, {"query": "x"})
 
 
-class ToyDialect(dialect_module.DialectDefaults):
-    """A dialect unlike ckx's (as MLCFlow's is): TOY_ variables, go.sh, hooks get a plain dict
-    and run in the run folder, the script reports through toy-env.out in its folder."""
-
-    name = "toy"
-    prefix = "TOY_"
-    hooks = CKX_HOOKS
-
-    def claims(self, repo):
-        return repo.alias == "toy"
+class ToyLifecycle(CkxLifecycle):
+    """ckx's steps with other files and names (as a content dialect may have): TOY_
+    variables, go.sh, hooks get a plain dict and run in the run folder, the script reports
+    through toy-env.out in its folder."""
 
     def load_hooks(self, folder):
-        return load_customize(folder / "customize.py", self.hooks)
+        return load_customize(folder / "customize.py", CKX_HOOKS)
 
     def hook_input(self, call):
         return {"env": call.env, "run_dir": str(call.run_path), "nested": call.run_script}
@@ -154,6 +149,17 @@ class ToyDialect(dialect_module.DialectDefaults):
             k, _, v = line.partition("=")
             env[k] = v
         return None
+
+
+class ToyDialect(dialect_module.DialectDefaults):
+    """A dialect of its own: it claims the repo ``toy`` and runs it with ToyLifecycle."""
+
+    name = "toy"
+    prefix = "TOY_"
+    lifecycle = ToyLifecycle("TOY_")
+
+    def claims(self, repo):
+        return repo.alias == "toy"
 
 
 TOY_HOOK = """
@@ -212,3 +218,16 @@ def test_run_nested_is_a_plain_function_with_a_context_or_a_runner(ectx, script_
         run_nested(runner, {"query": "tool"})  # nothing is being run any more
     app = make_plan(ectx, {"query": "app"}, planner).root
     assert run_nested(runner, {"query": "tool"}, parent=app)["env"] == {"T": "1"}
+
+
+def test_the_dialect_seam_is_plan_policy_plus_a_lifecycle():
+    from ckx.engine.dialects import Dialect
+    from ckx.engine.nodeops import Lifecycle
+
+    members = {k for k in vars(Dialect) if not k.startswith("_")} | set(Dialect.__annotations__)
+    assert "lifecycle" in members and len(members) <= 10, sorted(members)
+    assert {k for k in vars(Lifecycle) if not k.startswith("_")} == {
+        "load_hooks",
+        "run_folder",
+        "run",
+    }

@@ -251,3 +251,31 @@ def test_the_scanner_sees_a_cycle_through_an_import_inside_a_function(tmp_path):
     assert "p.a" in graph(files)["p.d"], "imports for type checking still count for the layers"
     with_typing = find_cycles(graph(files))
     assert with_typing == [["p.a", "p.d", "p.sub.b", "p.sub.c"]], "typing=False leaves them out"
+
+
+def private_reaches(folder: Path) -> list[str]:
+    """``x._name`` where ``x`` is not ``self``/``cls`` (another object's private attribute),
+    ``from m import _name`` of another module, and any ``.runner`` attribute."""
+    out = []
+    for f in sorted(folder.rglob("*.py")):
+        for node in ast.walk(ast.parse(f.read_text(), str(f))):
+            where = f"{f.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}"
+            if isinstance(node, ast.Attribute):
+                private = node.attr.startswith("_") and not node.attr.startswith("__")
+                owner = node.value.id if isinstance(node.value, ast.Name) else None
+                if private and owner not in ("self", "cls"):
+                    out.append(f"{where}: .{node.attr}")
+                if node.attr == "runner":
+                    out.append(f"{where}: .runner")
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("ckx."):
+                out += [
+                    f"{where}: imports {node.module}.{a.name}"
+                    for a in node.names
+                    if a.name.startswith("_") and not a.name.startswith("__")
+                ]
+    return out
+
+
+def test_compat_uses_only_the_engines_public_interface():
+    bad = private_reaches(ROOT / "ckx" / "compat")
+    assert not bad, "ckx/compat reaches into private state:\n" + "\n".join(bad)
