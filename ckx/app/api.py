@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from ckx.core.automations import Automation, known_actions
+from ckx.core.automations import Automation, known_actions, load_automation
 from ckx.core.cid import parse_cid
 from ckx.core.commands import command, default_automation
 from ckx.core.context import Context
@@ -220,7 +220,7 @@ def _automation_function(ctx: Context, action: str, i: dict) -> Callable:
         extra = parse(bare)
         i["query"] = extra if i.get("query") is None else i["query"].merged(extra)
         automation = i["automation"] = default
-    auto = ctx.automation(automation)
+    auto = load_automation(ctx, automation)
     fn = function_for(auto, action)
     cmd = command(action)
     if fn is None and cmd and cmd.standalone:

@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ckx.core.automations import load_automation
 from ckx.core.cid import parse_cid
 from ckx.core.entries import Entry, is_uid, new_uid
 from ckx.core.errors import ConflictError, MetaError, NotFoundError, UsageError
@@ -183,7 +184,7 @@ def add(ctx: Context, i: dict) -> dict:
 
 
 def _template_dir(ctx: Context, automation: str, name: str) -> Path:
-    auto = ctx.automation(automation)
+    auto = load_automation(ctx, automation)
     base = auto.entry.path / "templates" if auto.entry else None
     d = base / name if base else None
     if d is None or not d.is_dir():

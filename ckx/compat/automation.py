@@ -42,7 +42,7 @@ from ckx.compat import runscript
 from ckx.core.errors import CkxError, RunError
 
 if TYPE_CHECKING:
-    from ckx.compat.runtime import MlcNode
+    from ckx.compat.nodeview import MlcNodeView
 
 SCRIPT_AUTOMATION = {"alias": "script", "uid": "5b4e0237da074764"}
 _serving: list[MlcAutomation] = []
@@ -103,7 +103,7 @@ class MlcAutomation:
     file_with_cached_state = "mlc-cached-state.json"
     meta = SCRIPT_AUTOMATION
 
-    def __init__(self, node: MlcNode) -> None:
+    def __init__(self, node: MlcNodeView) -> None:
         self.node = node
         self.logger = _logger()
         self.os_info = node.os_info

@@ -12,7 +12,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ckx.core.automations import Automation, load_automation
 from ckx.core.entries import Entry
 from ckx.core.errors import NotFoundError, UsageError
 from ckx.core.query import Query, parse
@@ -161,10 +160,6 @@ class Context:
             + did_you_mean(name, self.index.names(automation)),
             hint=f"list them with: ckx ls {automation}",
         )
-
-    def automation(self, name: str) -> Automation:
-        """The loaded automation ``name`` (see :mod:`ckx.core.automations`)."""
-        return load_automation(self, name)
 
     def require(self, value: Any, what: str, example: str) -> Any:
         if value in (None, "", []):

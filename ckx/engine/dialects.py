@@ -3,7 +3,8 @@
 ckx runs its own scripts and, through ``ckx/compat/``, MLCFlow's. Their plan is the same
 (meta vocabulary, deps, variations, versions, cache); what differs is the meaning of some
 declarations and the life of a node once it runs. A :class:`Dialect`, chosen per entry by
-its repo (:meth:`~Dialect.claims`), is that difference, in ten members:
+its repo (:meth:`~Dialect.claims`), is that difference, in ten members (the protocol is
+:class:`ckx.engine.protocols.Dialect`, beside the provider that hands dialects out):
 
 * ``name``, and ``prefix``: the prefix of the engine's variables (``CKX_`` ->
   ``CKX_VERSION``, ``CKX_TMP_*``), which the planner's env layers use;
@@ -35,7 +36,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from ckx.core.entries import Entry
 from ckx.core.errors import CkxError, MetaError
@@ -45,46 +46,7 @@ if TYPE_CHECKING:
     from ckx.core.context import Context
     from ckx.engine.model import Plan
     from ckx.engine.nodeops import Lifecycle
-
-
-class Dialect(Protocol):
-    """How the engine plans one kind of content, and its lifecycle (see the module doc)."""
-
-    #: a short name (``ckx``, ``mlcflow``), shown in messages
-    name: str
-    #: prefix of the engine's variables (``CKX_``)
-    prefix: str
-    #: deferred deps false at plan time are planned only when reached (see the module doc)
-    predicts_conditions: bool
-    #: the chosen variations' ``env`` wins over inputs (MLCFlow's order; ckx: inputs win)
-    variation_env_wins: bool
-
-    @property
-    def lifecycle(self) -> Lifecycle:
-        """The node's steps once it runs (see :class:`ckx.engine.nodeops.Lifecycle`)."""
-        ...
-
-    def claims(self, repo: Any) -> bool:
-        """Does this dialect serve the entries of ``repo`` (a :class:`ckx.core.repos.Repo`)?"""
-        ...
-
-    def preference(self, entry: Entry) -> tuple:
-        """Sort key among several matching entries: the first is preferred (ckx's content
-        sorts before every other dialect's)."""
-        ...
-
-    def plan_dep(self, dep: dict[str, Any], parent: dict[str, Any]) -> dict[str, Any]:
-        """A dep declaration (``add_deps``/``adr`` merged in) as the planner should read it;
-        ``parent``: the fields of the node planned (meta, selection, static_env, version...)."""
-        ...
-
-    def dep_enabled(self, dep: dict[str, Any], env: dict[str, Any]) -> bool:
-        """Do the dep's conditions hold in ``env``?"""
-        ...
-
-    def check_plan(self, plan: Plan, request: dict[str, Any]) -> None:
-        """Refuse a plan before anything runs (raise a CkxError); most dialects accept all."""
-        ...
+    from ckx.engine.protocols import Dialect
 
 
 class DialectDefaults:

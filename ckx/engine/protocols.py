@@ -24,8 +24,8 @@ from ckx.core.query import Query
 
 if TYPE_CHECKING:
     from ckx.engine.cache import CacheRecord
-    from ckx.engine.dialects import Dialect
-    from ckx.engine.model import Constraint, Lookup, Node
+    from ckx.engine.model import Constraint, Lookup, Node, Plan
+    from ckx.engine.nodeops import Lifecycle
 
 
 class Provider(Protocol):
@@ -64,6 +64,47 @@ class Provider(Protocol):
     def missing(self, name: str, chain: tuple[str, ...]) -> CkxError | None:
         """The error for an entry ``name`` that matches nothing (did-you-mean, or why the
         entry is invalid), or None for the planner's own no-match error."""
+        ...
+
+
+class Dialect(Protocol):
+    """How the engine plans one kind of content, and its lifecycle (see
+    :mod:`ckx.engine.dialects`): plan policy plus ``lifecycle``, ten members."""
+
+    #: a short name (``ckx``, ``mlcflow``), shown in messages
+    name: str
+    #: prefix of the engine's variables (``CKX_``)
+    prefix: str
+    #: deferred deps false at plan time are planned only when reached (see :mod:`ckx.engine.dialects`)
+    predicts_conditions: bool
+    #: the chosen variations' ``env`` wins over inputs (MLCFlow's order; ckx: inputs win)
+    variation_env_wins: bool
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        """The node's steps once it runs (see :class:`ckx.engine.nodeops.Lifecycle`)."""
+        ...
+
+    def claims(self, repo: Any) -> bool:
+        """Does this dialect serve the entries of ``repo`` (a :class:`ckx.core.repos.Repo`)?"""
+        ...
+
+    def preference(self, entry: Entry) -> tuple:
+        """Sort key among several matching entries: the first is preferred (ckx's content
+        sorts before every other dialect's)."""
+        ...
+
+    def plan_dep(self, dep: dict[str, Any], parent: dict[str, Any]) -> dict[str, Any]:
+        """A dep declaration (``add_deps``/``adr`` merged in) as the planner should read it;
+        ``parent``: the fields of the node planned (meta, selection, static_env, version...)."""
+        ...
+
+    def dep_enabled(self, dep: dict[str, Any], env: dict[str, Any]) -> bool:
+        """Do the dep's conditions hold in ``env``?"""
+        ...
+
+    def check_plan(self, plan: Plan, request: dict[str, Any]) -> None:
+        """Refuse a plan before anything runs (raise a CkxError); most dialects accept all."""
         ...
 
 

@@ -34,12 +34,13 @@ from ckx.core.entries import Entry
 from ckx.core.errors import CkxError
 from ckx.core.query import Query
 from ckx.engine.cache import CacheRecord, CacheStore
-from ckx.engine.dialects import CKX, Dialect, NewestFirst, dialect_for
+from ckx.engine.dialects import CKX, NewestFirst, dialect_for
 from ckx.engine.model import DEP_KINDS, Lookup
 
 if TYPE_CHECKING:
     from ckx.core.context import Context
     from ckx.core.ui import UI
+    from ckx.engine.protocols import Dialect
 
 
 class CacheFlags:

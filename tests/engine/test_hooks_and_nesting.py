@@ -221,8 +221,8 @@ def test_run_nested_is_a_plain_function_with_a_context_or_a_runner(ectx, script_
 
 
 def test_the_dialect_seam_is_plan_policy_plus_a_lifecycle():
-    from ckx.engine.dialects import Dialect
     from ckx.engine.nodeops import Lifecycle
+    from ckx.engine.protocols import Dialect
 
     members = {k for k in vars(Dialect) if not k.startswith("_")} | set(Dialect.__annotations__)
     assert "lifecycle" in members and len(members) <= 10, sorted(members)
