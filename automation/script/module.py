@@ -88,7 +88,8 @@ def test(ctx, i: dict[str, Any]) -> dict[str, Any]:
 
 def _print_result(ctx, out: dict[str, Any]) -> None:
     ver = f" version {out['version']}" if out.get("version") else ""
-    ctx.ui.print(f"done ({out.get('status')}){ver}")
+    lines = [f"done ({out.get('status')}){ver}"]
     for k, v in sorted((out.get("env") or {}).items()):
         shown = ":".join(v) if isinstance(v, list) else v
-        ctx.ui.print(f"  {k}={shown}")
+        lines.append(f"  {k}={shown}")
+    ctx.ui.print("\n".join(lines))

@@ -17,7 +17,7 @@ from typing import Any
 
 from ckx.core.automations import Automation, known_actions, load_automation
 from ckx.core.cid import parse_cid
-from ckx.core.commands import command, default_automation
+from ckx.core.commands import Command, command, default_automation
 from ckx.core.context import Context
 from ckx.core.errors import CkxError, NotFoundError, UsageError
 from ckx.core.query import Query, parse
@@ -35,6 +35,8 @@ def open_context(
 
 
 def _served(ctx: Context) -> Any:
+    if not any(r.kind == "user" for r in ctx.registry.repos):
+        return ()  # foreign content comes from a registered repo: compat is not even imported
     from ckx.compat import served  # only when a command asks for the dialects
 
     return served(ctx)
@@ -183,7 +185,7 @@ def run(ctx: Context, req: dict) -> dict:
     if not i.get("automation") and cmd and cmd.standalone:
         fn = implementation(action)
     else:
-        fn = _automation_function(ctx, action, i)
+        fn = _automation_function(ctx, action, i, cmd)
     out: Any = fn(ctx, i)
     if out is None:
         out = {}
@@ -195,11 +197,11 @@ def run(ctx: Context, req: dict) -> dict:
     return out
 
 
-def _automation_function(ctx: Context, action: str, i: dict) -> Callable:
-    """The function of ``action`` for the request's automation (its default one when none
-    is named); fills ``i["automation"]``."""
+def _automation_function(ctx: Context, action: str, i: dict, cmd: Command | None) -> Callable:
+    """The function of ``action`` (whose row of the command table is ``cmd``) for the
+    request's automation (its default one when none is named); fills ``i["automation"]``."""
     automation = i.get("automation")
-    default = default_automation(action)
+    default = cmd.automation if cmd else None
     if not automation:
         if not default:
             from ckx.core.suggest import did_you_mean  # the error path only: not at start-up
@@ -222,7 +224,6 @@ def _automation_function(ctx: Context, action: str, i: dict) -> Callable:
         automation = i["automation"] = default
     auto = load_automation(ctx, automation)
     fn = function_for(auto, action)
-    cmd = command(action)
     if fn is None and cmd and cmd.standalone:
         fn = implementation(action)
     if fn is None:

@@ -10,6 +10,7 @@ the engine as MLCFlow passes them env, is :class:`ckx.compat.runtime.MlcLifecycl
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,10 +73,10 @@ class MlcDialect(DialectDefaults):
             constraints=combine(parent["constraints"]),
         )
 
-    def dep_enabled(self, dep: dict[str, Any], env: dict[str, Any]) -> bool:
+    def dep_enabled(self, dep: Mapping[str, Any], env: Mapping[str, Any]) -> bool:
         from ckx.compat.envrules import dep_skipped
 
-        return not dep_skipped(dep, _with_host(env))
+        return not dep_skipped(dict(dep), _with_host(dict(env)))
 
     def check_plan(self, plan: Any, request: dict[str, Any]) -> None:
         """Refuse an input that no node of the graph can read (MLCFlow ignores it)."""

@@ -101,14 +101,15 @@ class Context:
     # -- entries -------------------------------------------------------------------------
     def search(
         self,
-        automation: str | None,
+        automation: str | tuple[str, ...] | None,
         query: Query | str | None = None,
         *,
         repo: str | None = None,
         name: str | None = None,
         unique_uids: bool | None = None,
     ) -> list[Entry]:
-        """Entries of ``automation`` whose tags match ``query`` (and alias/uid glob ``name``).
+        """Entries of ``automation`` whose tags match ``query`` (and alias/uid glob ``name``);
+        several automations (a tuple): the hits of the first, then of the next, ...
 
         Searches that pick candidates (a query or a name) among the kinds that are planned
         (:data:`RESOLVED_KINDS`) refuse two hits that share a uid at different paths (a
@@ -119,8 +120,9 @@ class Context:
         if isinstance(query, str):
             query = parse(query)
         if unique_uids is None:  # a query or a name picks candidates; neither is a listing
-            picking = bool(name) or (query is not None and not query.is_empty())
-            unique_uids = picking and automation in RESOLVED_KINDS
+            kinds = automation if isinstance(automation, tuple) else (automation,)
+            resolved = all(k in RESOLVED_KINDS for k in kinds)
+            unique_uids = resolved and (bool(name) or (query is not None and not query.is_empty()))
         return self.index.search(
             automation, query, repo=repo, name=name, unique_uids=bool(unique_uids)
         )

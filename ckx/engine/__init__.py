@@ -81,8 +81,6 @@ def make_plan(
 ) -> Plan:
     """Resolve ``request`` (the dict of ``ckx run script ...``) into a Plan; with ``--lock``,
     the locked graph again (``lock``: the lock document, when the caller has read it)."""
-    from ckx.engine.planner import plan_args
-
     if lock is None:
         lock = _read_lock(request)
     if planner is None:
@@ -91,7 +89,7 @@ def make_plan(
         from ckx.engine.lockfile import replay_request
 
         request = replay_request(request, lock)
-    plan = planner.plan(**plan_args(request))
+    plan = planner.plan_request(request)
     if lock is not None:
         from ckx.engine.lockfile import check_replay
 

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, cast
 from ckx.core.entries import Entry
 from ckx.core.errors import CkxError, MetaError
 from ckx.engine import envs
+from ckx.engine.inputcheck import check_inputs
 
 if TYPE_CHECKING:
     from ckx.core.context import Context
@@ -62,8 +63,7 @@ class DialectDefaults:
     def plan_dep(self, dep: dict[str, Any], parent: dict[str, Any]) -> dict[str, Any]:
         return dep
 
-    def dep_enabled(self, dep: dict[str, Any], env: dict[str, Any]) -> bool:
-        return envs.dep_enabled(dep, env)
+    dep_enabled = staticmethod(envs.dep_enabled)
 
     def check_plan(self, plan: Plan, request: dict[str, Any]) -> None:
         return None
@@ -90,7 +90,7 @@ class CkxDialect(DialectDefaults):
         if self._lifecycle is None:  # imported when a node is planned to run, not before
             from ckx.engine.lifecycle import CkxLifecycle
 
-            self._lifecycle = CkxLifecycle(self.prefix)
+            self._lifecycle = CkxLifecycle()
         return self._lifecycle
 
     def claims(self, repo: Any) -> bool:
@@ -99,11 +99,8 @@ class CkxDialect(DialectDefaults):
     def preference(self, entry: Entry) -> tuple:
         return (0, *priority(entry))
 
-    def check_plan(self, plan: Plan, request: dict[str, Any]) -> None:
-        """Strict inputs (:mod:`ckx.engine.inputcheck`): an unused ``--key`` fails first."""
-        from ckx.engine.inputcheck import check_inputs
-
-        check_inputs(plan, request)
+    #: strict inputs (:mod:`ckx.engine.inputcheck`): an unused ``--key`` fails first
+    check_plan = staticmethod(check_inputs)
 
 
 def priority(entry: Entry) -> tuple:

@@ -61,6 +61,15 @@ def matches(key: str, patterns: Iterable[str]) -> bool:
     return any(fnmatchcase(key, p) for p in patterns)
 
 
+def key_env(meta: Mapping[str, Any], env: Mapping[str, Any]) -> dict[str, Any]:
+    """The values of ``env`` keys matching the meta's ``cache_key_env`` patterns (what a
+    cache key reads of the env)."""
+    pats = list(meta.get("cache_key_env") or [])
+    if not pats:
+        return {}
+    return {k: v for k, v in env.items() if any(fnmatchcase(k, p) for p in pats)}
+
+
 def local_keys(prefix: str = "CKX_") -> tuple[str, ...]:
     """The local keys of a dialect whose engine variables start with ``prefix`` (ckx's own
     are always local too)."""

@@ -32,10 +32,10 @@ from typing import TYPE_CHECKING, Any
 
 from ckx.core.errors import CkxError, RunError
 from ckx.engine import envs
+from ckx.engine.hookspec import load_hooks
 
 if TYPE_CHECKING:
     from ckx.engine.hooks import HookCall
-    from ckx.engine.hookspec import Customize, HookSpecs
     from ckx.engine.model import Node
     from ckx.engine.nodeops import Exports, NodeOps
 
@@ -43,26 +43,15 @@ OUTPUT_STATE_FILE = "ckx-output.json"
 
 
 class CkxLifecycle:
-    """ckx's steps of a node (see the module doc); ``prefix``: its engine variables'."""
+    """ckx's steps of a node (see the module doc)."""
 
-    def __init__(self, prefix: str = "CKX_") -> None:
-        self.prefix = prefix
+    #: the prefix of the engine variables that stay local to a node (a subclass may change it)
+    prefix = "CKX_"
 
     # -- what the engine asks before the node runs ---------------------------------------
-    @property
-    def hooks(self) -> HookSpecs:
-        """The hooks a ``customize.py`` may define."""
-        from ckx.engine.hookspec import CKX_HOOKS  # imported when a hook is loaded
-
-        return CKX_HOOKS
-
-    def load_hooks(self, folder: Path) -> Customize | None:
-        path = os.path.join(folder, "customize.py")
-        if not os.path.isfile(path):  # most entries have none: no Path, no hook spec import
-            return None
-        from ckx.engine.hookspec import load_customize
-
-        return load_customize(Path(path), self.hooks)
+    #: the checked hooks of an entry's ``customize.py`` under ckx's hook spec (the spec's
+    #: own loader: :func:`ckx.engine.hookspec.load_hooks`)
+    load_hooks = staticmethod(load_hooks)
 
     def run_folder(self, cwd: str) -> Path | None:
         return None  # a fresh folder under CKX_HOME/state/work

@@ -9,7 +9,7 @@ was run.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ckx.core.entries import Entry
@@ -148,8 +148,9 @@ def _conflict(a: Constraint, b: Constraint) -> PlanError:
 def is_cacheable(entry: Entry, meta: dict[str, Any]) -> bool:
     """Are the results of ``entry`` (with ``meta``) cache entries? Packages are installed once
     and reused unless their meta says otherwise (CK); scripts when ``cache: true``."""
-    default = entry.automation == "package"
-    return envs.normalise_value(meta.get("cache", default)) == "yes"
+    value = meta.get("cache", entry.automation == "package")
+    # what envs.normalise_value makes "yes" of: YAML's true, or the text yes
+    return value is True or (isinstance(value, str) and value == "yes")
 
 
 class Lookup:
@@ -201,8 +202,8 @@ class _Frozen:
             "ask the planner to revise it"
         )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        pass  # everything was set by __new__
+    # no __init__: everything is set by __new__ (object.__init__ accepts the arguments a
+    # class with its own __new__ is called with)
 
     def _fields(self) -> dict[str, Any]:
         names: tuple[str, ...] = type(self).__slots__
@@ -358,6 +359,7 @@ class Node(_Frozen):
         "status",
         "hooks",
         "origin",
+        "group",
     )
     id: int
     path: str
@@ -379,6 +381,8 @@ class Node(_Frozen):
     status: str
     hooks: Customize | None
     origin: Origin
+    #: (entry uid, variations): the nodes that share one version in a plan
+    group: tuple[str, tuple[str, ...]]
 
     def __new__(
         cls,
@@ -410,6 +414,7 @@ class Node(_Frozen):
         n.constraints, n.version, n.layers, n.static_env = constraints, version, layers, static_env
         n.adr, n.edges, n.cache_key, n.cached, n.status = adr, edges, cache_key, cached, status
         n.hooks, n.origin = hooks, origin
+        n.group = (entry.uid, selection.names)
         n.__class__ = Node
         return n
 
@@ -418,7 +423,9 @@ class Node(_Frozen):
 
     def but(self, **changes: Any) -> Node:
         """A copy with ``changes`` (the planner's way to settle or revise a node)."""
-        return Node(**{**self._fields(), **changes})
+        fields = self._fields()
+        del fields["group"]  # made from the entry and the selection
+        return Node(**{**fields, **changes})
 
     @property
     def cacheable(self) -> bool:
@@ -428,10 +435,6 @@ class Node(_Frozen):
     def variations(self) -> tuple[str, ...]:
         return self.selection.names
 
-    @property
-    def group(self) -> tuple[str, tuple[str, ...]]:
-        return (self.entry.uid, self.selection.names)
-
     def joint(self) -> dict[str, str | None]:
         """The node's constraints combined (they are known to be consistent)."""
         return combine(self.constraints)
@@ -440,12 +443,15 @@ class Node(_Frozen):
         v = f" {self.selection.text}" if self.selection.names else ""
         return f"{self.entry.alias}{v}"
 
-    def walk(self) -> Iterator[Node]:
+    def walk(self) -> list[Node]:
         """This node and every planned node below it, in run order."""
-        yield self
-        for e in self.edges:
-            if e.node is not None:
-                yield from e.node.walk()
+        out: list[Node] = []
+        todo = [self]
+        while todo:
+            n = todo.pop()
+            out.append(n)
+            todo.extend(e.node for e in reversed(n.edges) if e.node is not None)
+        return out
 
 
 class _OpenNode(Node):

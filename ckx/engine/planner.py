@@ -53,7 +53,7 @@ from ckx.core.entries import Entry
 from ckx.core.errors import CkxError
 from ckx.core.query import Query, Variation, parse
 from ckx.engine import envs
-from ckx.engine.cache import CacheRecord, cache_key, key_env
+from ckx.engine.cache import CacheRecord, cache_key
 from ckx.engine.model import (
     Constraint,
     Edge,
@@ -76,7 +76,6 @@ MAX_DEPTH = 64
 MAX_ROUNDS = 64
 
 Group = tuple[str, tuple[str, ...]]
-_EMPTY = Query()
 
 
 def _error(kind: str, **fields: Any) -> PlanError:
@@ -216,7 +215,7 @@ def _key(
         inputs=envs.mapped_inputs(meta, origin.inputs),
         # a package registered from a local copy (--path=DIR) is its own result
         path=origin.inputs.get("path") if entry.automation == "package" else None,
-        key_env=key_env(meta, env),
+        key_env=envs.key_env(meta, env),
     )
 
 
@@ -298,6 +297,10 @@ class Planner:
         )
         root = self._settle(self._node(origin, _Walk()), origin)
         return Plan(root, request, groups=dict(self._seeds))
+
+    def plan_request(self, request: dict[str, Any], outer: Outer | None = None) -> Plan:
+        """:meth:`plan` for a request dict (the keys of ``ckx run script``: :func:`plan_args`)."""
+        return self.plan(**plan_args(request), outer=outer)
 
     def revise(
         self,

@@ -132,16 +132,11 @@ class RepoProvider:
         if root:
             # the root is searched among its root kinds only: ckx install package never
             # picks a script
-            hits: list[Entry] = []
-            for kind in self.root_kinds:
-                hits += self.ctx.search(kind, query, name=name, repo=self.repo)
+            hits = self.ctx.search(self.root_kinds, query, name=name, repo=self.repo)
             return self._installed_first(self.choosable(hits, via))
         memo = (str(query), name)
         if memo not in self._searches:
-            found: list[Entry] = []
-            for automation in self.kinds:
-                found += self.ctx.search(automation, query, name=name)
-            self._searches[memo] = found
+            self._searches[memo] = self.ctx.search(self.kinds, query, name=name)
         return self._installed_first(self.choosable(list(self._searches[memo]), via))
 
     def choosable(self, hits: list[Entry], via: str = "") -> list[Entry]:

@@ -37,6 +37,7 @@ class CliReporter:
         self._shown_cached: set[str] = set()
         self._warned: set[str] = set()
         self._echo = ui.mode != "none"  # the command line; the Python API collects nothing
+        self._progress = self._echo and not ui.quiet  # run:/cached: lines (ui.info's rule)
 
     def planned(self, node: Node) -> None:
         if node.selection.warnings or node.layers.late:
@@ -70,10 +71,13 @@ class CliReporter:
         self.ui.info(f"  revised: {note}")
 
     def started(self, node: Node) -> None:
-        self.ui.info(f"  run: {' → '.join(node.chain)}")
+        if self._progress:
+            self.ui.info(f"  run: {' → '.join(node.chain)}")
 
     def cached(self, node: Node, record: CacheRecord) -> None:
-        if record.uid not in self._shown_cached:  # a shared dep (get-python3) is said once
+        if (
+            self._progress and record.uid not in self._shown_cached
+        ):  # a shared dep (get-python3) is said once
             self._shown_cached.add(record.uid)
             self.ui.info(f"  cached: {node.title()} ({record.path})")
 

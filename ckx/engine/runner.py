@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from ckx.engine import envs
 from ckx.engine.dialects import is_current_folder
 from ckx.engine.nodeops import Result
-from ckx.engine.planner import Outer, Planner, node_key, plan_args
+from ckx.engine.planner import Outer, Planner, node_key
 from ckx.engine.provider import CacheFlags, RepoProvider, entries_changed
 
 if TYPE_CHECKING:
@@ -195,7 +195,7 @@ class Runner:
             ancestors=tuple(n.group for n in self.stack),
             via=self.provider.dialect(parent.entry).name,
         )
-        plan = planner.plan(**plan_args(request), outer=outer)
+        plan = planner.plan_request(request, outer)
         flags = CacheFlags.of(request)
         runner = Runner(
             self.ctx,
@@ -325,7 +325,7 @@ class RunnerOps:
     def nested(self, request: dict[str, Any]) -> dict[str, Any]:
         if request.get("plan"):
             planner = self._runner.planner.without_pins()
-            plan = planner.plan(**plan_args(request))
+            plan = planner.plan_request(request)
             return {"deps": [f"{e.kind}: {e.query}" for e in plan.root.edges if not e.skipped]}
         return self._runner.run_nested(request, self.node)
 

@@ -122,6 +122,8 @@ class ToyLifecycle(CkxLifecycle):
     variables, go.sh, hooks get a plain dict and run in the run folder, the script reports
     through toy-env.out in its folder."""
 
+    prefix = "TOY_"
+
     def load_hooks(self, folder):
         return load_customize(folder / "customize.py", CKX_HOOKS)
 
@@ -156,7 +158,7 @@ class ToyDialect(dialect_module.DialectDefaults):
 
     name = "toy"
     prefix = "TOY_"
-    lifecycle = ToyLifecycle("TOY_")
+    lifecycle = ToyLifecycle()
 
     def claims(self, repo):
         return repo.alias == "toy"
