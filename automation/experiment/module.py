@@ -371,7 +371,7 @@ def _rerun(ctx, e, point, lock: dict[str, Any], i: dict[str, Any]) -> dict[str, 
     import tempfile
 
     from ckx.core.query import parse
-    from ckx.experiments.programs import run_once
+    from ckx.programs import run_once
 
     inp = point.inputs
     program = ctx.load("program", inp.get("program_uid") or inp["program"])

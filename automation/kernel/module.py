@@ -26,9 +26,9 @@ KNOWN = {
 def setup(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """``ckx setup kernel [--var.KEY=VALUE ...]``: check CK's variables; print the settings."""
     from ckx.artifacts.prepare import read_config
-    from ckx.engine.inputcheck import KERNEL_OPTIONS
+    from ckx.core.vocabulary import RESERVED
 
-    extra = sorted(k for k in i if k not in KERNEL_OPTIONS and k != "var")
+    extra = sorted(k for k in i if k not in RESERVED and k != "var")
     if extra:
         raise UsageError(f"ckx setup kernel takes --var.KEY=VALUE, not --{extra[0]}")
     variables = i.get("var") or {}

@@ -5,7 +5,7 @@ A program entry is a script entry plus ``run_cmds: {KEY: {desc, env, variations}
 scripts and packages, resolved like any script's) with the cmd_key's env and variations
 applied, runs it in a fresh folder (or ``--outdirname``), and prints what the program reports
 in its ``characteristics_file``. Running a program is the kernel service
-:mod:`ckx.experiments.programs`, shared with ``benchmark``, sweeps and the experiment
+:mod:`ckx.programs`, shared with ``benchmark``, sweeps and the experiment
 automation (so the automations never import each other).
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ckx.core.errors import UsageError
-from ckx.experiments.programs import (  # noqa: F401  (re-exported: the program API of old)
+from ckx.programs import (  # noqa: F401  (re-exported: the program API of old)
     build_request,
     choose_cmd_key,
     find_program,

@@ -10,64 +10,17 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from ckx.compat import envrules
+from ckx.core import vocabulary
 from ckx.core.errors import UsageError
 
 if TYPE_CHECKING:
     from ckx.compat.nodeview import MlcNodeView
 
-#: Keys of an MLCFlow run request that steer MLCFlow itself, not the script's inputs.
-ENGINE_KEYS = frozenset(
-    {
-        "action",
-        "automation",
-        "target",
-        "tags",
-        "env",
-        "state",
-        "const",
-        "const_state",
-        "input",
-        "add_deps",
-        "ad",
-        "add_deps_recursive",
-        "adr",
-        "quiet",
-        "silent",
-        "s",
-        "v",
-        "verbose",
-        "j",
-        "json",
-        "out",
-        "print_env",
-        "print_deps",
-        "print_versions",
-        "dump_version_info",
-        "recursion",
-        "recursion_spaces",
-        "run_state",
-        "remembered_selections",
-        "detected_versions",
-        "time",
-        "space",
-        "fake_run",
-        "prepare",
-        "fake_deps",
-        "local_env",
-        "local_state",
-        "local_const",
-        "local_const_state",
-    }
-)
-_CKX_OPTIONS = (
-    "version",
-    "version_min",
-    "version_max",
-    "version_max_usable",
-    "new",
-    "renew",
-    "skip_cache",
-)
+#: Keys of an MLCFlow run request that steer MLCFlow itself, not the script's inputs, and
+#: those ckx takes as its own options (versions, new, renew, skip_cache): views of the
+#: request vocabulary.
+ENGINE_KEYS = vocabulary.MLCFLOW_REQUEST
+_CKX_OPTIONS = tuple(sorted(vocabulary.MLCFLOW_OPTIONS))
 
 
 def as_item(path: str | Path, meta: dict[str, Any], **extra: Any) -> SimpleNamespace:

@@ -19,44 +19,11 @@ import ast
 from functools import lru_cache
 from pathlib import Path
 
-from ckx.compat.envrules import FLAGS, TMP_FLAGS
+from ckx.core import vocabulary
 
-#: Inputs the engine itself reads (besides ckx's reserved request keys).
-ENGINE_INPUTS = frozenset(
-    {
-        *FLAGS,
-        *TMP_FLAGS,
-        "force_cache",
-        "skip_cache",
-        "new",
-        "renew",
-        "quiet",
-        "silent",
-        "s",
-        "v",
-        "verbose",
-        "j",
-        "json",
-        "dirty",
-        "save_env",
-        "shell",
-        "print_env",
-        "print_deps",
-        "print_versions",
-        "print_readme",
-        "dump_version_info",
-        "time",
-        "space",
-        "fake_run",
-        "prepare",
-        "fake_deps",
-        "skip_remembered_selections",
-        "ignore_script_error",
-        "skip_sys_utils",
-        "debug_uid",
-        "cache_expiration",
-    }
-)
+#: Inputs the engine itself reads (besides ckx's reserved request keys): a view of the
+#: request vocabulary (its ``mlcflow`` role), which holds ``envrules.FLAGS`` and ``TMP_FLAGS``.
+ENGINE_INPUTS = vocabulary.MLCFLOW_INPUTS
 
 
 class Reads:

@@ -81,7 +81,7 @@ class MlcDialect(DialectDefaults):
     def check_plan(self, plan: Any, request: dict[str, Any]) -> None:
         """Refuse an input that no node of the graph can read (MLCFlow ignores it)."""
         from ckx.compat.hookreads import unreadable
-        from ckx.engine.planner import RESERVED
+        from ckx.core.vocabulary import RESERVED
 
         bad = unreadable(request, plan.nodes, RESERVED)
         if bad:

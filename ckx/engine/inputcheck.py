@@ -3,7 +3,7 @@
 A request key is accepted when it is
 
 * a **kernel option** (:data:`KERNEL_OPTIONS`: the engine's, the API's and the CLI's own keys,
-  ``--env.*`` included), or
+  ``--env.*`` included: the keys :mod:`ckx.core.vocabulary` reserves), or
 * an **input of the planned graph** that reaches the node declaring it. A node declares
   the keys of its ``input_mapping`` and ``input_description``, ``path`` when it has a
   ``download`` block (``--path=DIR`` registers a copy), ``search_dirs`` when it has a
@@ -27,22 +27,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ckx.core import vocabulary
 from ckx.core.errors import UsageError
-from ckx.engine.planner import RESERVED
 
 #: Keys every run accepts: engine options, API/CLI plumbing, CK/MLCFlow spellings of them.
-KERNEL_OPTIONS = RESERVED | frozenset(
-    {
-        # API and CLI plumbing
-        "help",
-        "home",
-        "module_uoa",
-        "data_uoa",
-        "repo_uoa",
-        "artifact",
-        "variations_list",  # `ckx test script`: MLCFlow's tests.run_inputs field
-    }
-)
+KERNEL_OPTIONS = vocabulary.RESERVED
 
 # customize.py reading an input: i['input'].get('key'), i['input']['key'], i.input.get("key")
 _HOOK_READ = re.compile(r"""input(?:'\]|"\]|\b)\s*(?:\.get\(|\[)\s*['"]([A-Za-z_][\w.-]*)['"]""")
@@ -103,15 +92,9 @@ def undeclared(plan: Any, request: dict[str, Any]) -> list[tuple[str, str]]:
         if key in elsewhere:
             bad.append((key, _dep_only(key, elsewhere[key])))
         else:
-            choices = sorted(set(reaching) | (set(KERNEL_OPTIONS) - _PLUMBING))
+            choices = sorted(set(reaching) | vocabulary.SUGGESTED)
             bad.append((key, _unknown(key, choices, root)))
     return bad
-
-
-_PLUMBING = frozenset(
-    {"action", "automation", "entry", "cid", "args", "unparsed", "want_lock", "module_uoa"}
-    | {"data_uoa", "repo_uoa", "artifact", "variations_list", "home", "out", "state", "query"}
-)
 
 
 def _dep_only(key: str, node: Any) -> str:
@@ -172,7 +155,7 @@ def _cid(node: Any) -> str:
 
 
 #: What ``ckx detect soft`` reads besides the kernel options.
-DETECT_OPTIONS = frozenset({"full_path", "search_dirs", "python"})
+DETECT_OPTIONS = vocabulary.DETECT_OPTIONS
 
 
 def check_detect_inputs(entries: list[Any], request: dict[str, Any]) -> None:

@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING, Any, cast
 from ckx.core.entries import Entry
 from ckx.core.errors import CkxError
 from ckx.core.query import Query, Variation, parse
+from ckx.core.vocabulary import RESERVED  # the keys the engine reads: not script inputs
 from ckx.engine import envs
 from ckx.engine.cache import CacheRecord, cache_key
 from ckx.engine.model import (
@@ -86,43 +87,6 @@ def _error(kind: str, **fields: Any) -> PlanError:
 
 
 # -- requests: the dict of ``ckx run script ...`` as planner arguments -----------------------
-#: Request keys that are options of the engine, not inputs of the script.
-RESERVED = frozenset(
-    {
-        "action",
-        "automation",
-        "entry",
-        "query",
-        "tags",
-        "env",
-        "adr",
-        "add_deps_recursive",
-        "quiet",
-        "new",
-        "renew",
-        "skip_cache",
-        "plan",
-        "lock",
-        "save_lock",
-        "json",
-        "out",
-        "debug",
-        "version",
-        "version_min",
-        "version_max",
-        "version_max_usable",
-        "cid",
-        "repo",
-        "force",
-        "state",
-        "cmd_key",
-        "outdirname",
-        "args",
-        "unparsed",
-        "want_lock",
-    }
-)
-
 _VERSION_KEYS = ("version", "version_min", "version_max", "version_max_usable")
 
 

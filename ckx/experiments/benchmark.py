@@ -129,7 +129,7 @@ def benchmark(ctx: Context, i: dict[str, Any], entry: Entry) -> dict[str, Any]:
 
     (A request with ``sweep`` is a sweep: :func:`ckx.experiments.sweep.run_sweep`.)
     """
-    from ckx.experiments import programs
+    from ckx import programs
 
     for opt in ("executor", "jobs", "resume", "ray_address", "ray_resources", "ray_retries"):
         if i.get(opt) is not None:
@@ -149,7 +149,7 @@ def benchmark(ctx: Context, i: dict[str, Any], entry: Entry) -> dict[str, Any]:
 
 def _repeat(ctx, i, entry, key, run_i, reps, target: Target | None) -> dict[str, Any]:
     """The repetition loop of one configuration, each repetition recorded as soon as it ends."""
-    from ckx.experiments import programs
+    from ckx import programs
     from ckx.experiments import records as ex
     from ckx.experiments.stats import summarize_records
 
@@ -268,7 +268,7 @@ def run_point(
     where: dict[str, Any],
 ) -> PointResult:
     """Run one configuration ``repetitions`` times without recording; raise on the first failure."""
-    from ckx.experiments import programs
+    from ckx import programs
     from ckx.experiments import records as ex
 
     res = PointResult(platform=ex.platform_info(), where=where)

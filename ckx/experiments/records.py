@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ckx.core import vocabulary
 from ckx.core.errors import NotFoundError, UsageError
 
 LAYOUT_VERSION = 1
@@ -41,55 +42,11 @@ POINT_FILE = "point.json"
 FLAT_FILE = "flat.json"
 _NOISE_KEYS = frozenset({"summary_text", "output_dir", "run_dir"})
 _NOISE_SUFFIXES = ("_dir", "_path", "_file", "_text")
-#: Options of ``benchmark`` (and of sweeps) that are not inputs of the program run.
-BENCH_ONLY = (
-    "repetitions",
-    "record",
-    "record_repo",
-    "record_uoa",
-    "record_tags",
-    "print_files",
-    "skip_print_timers",
-    "skip_print_stats",
-    "tags",
-    "help",
-    "sweep",
-    "sweep_exclude",
-    "executor",
-    "jobs",
-    "resume",
-    "ray_address",
-    "ray_resources",
-    "ray_retries",
-    "force",
-)
-#: Request keys that do not change what is measured: ``benchmark``'s own and the kernel's.
-BENCH_KEYS = frozenset(BENCH_ONLY) | frozenset(
-    {
-        "query",
-        "cid",
-        "args",
-        "unparsed",
-        "quiet",
-        "json",
-        "debug",
-        "out",
-        "want_lock",
-        "action",
-        "automation",
-        "entry",
-        "repo",
-        "cmd_key",
-        "env",
-        "new",
-        "renew",
-        "skip_cache",
-        "plan",
-        "lock",
-        "save_lock",
-        "outdirname",
-    }
-)
+#: Options of ``benchmark`` (and of sweeps) that are not inputs of the program run, and the
+#: request keys that do not change what is measured (``benchmark``'s own and the kernel's):
+#: views of the request vocabulary.
+BENCH_ONLY = vocabulary.BENCH_ONLY
+BENCH_KEYS = vocabulary.BENCH_KEYS
 
 
 # --- secrets ------------------------------------------------------------------------------

@@ -152,7 +152,7 @@ def _flatten(spec: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def sweepable_keys(entry: Entry) -> list[str]:
     """What a sweep of ``entry`` may vary (besides ``env.NAME``)."""
-    from ckx.experiments.programs import variation_groups
+    from ckx.programs import variation_groups
 
     return ["cmd_key", *variation_groups(entry), *(entry.meta.get("input_mapping") or {})]
 
@@ -245,7 +245,7 @@ def _scenario(entry: Entry, key: str, run_i: dict[str, Any]) -> str | None:
 
 
 def _config(ctx: Context, entry: Entry, base: dict[str, Any], values: dict[str, str], n: int):
-    from ckx.experiments import programs
+    from ckx import programs
     from ckx.experiments.records import run_inputs
 
     run_i = copy.deepcopy({k: v for k, v in base.items() if k != "query"})
@@ -306,7 +306,7 @@ def expand(ctx: Context, i: dict[str, Any], entry: Entry) -> Sweep:
 
 
 def _base_cmd_key(ctx: Context, entry: Entry, i: dict[str, Any]) -> str:
-    from ckx.experiments.programs import choose_cmd_key
+    from ckx.programs import choose_cmd_key
 
     return choose_cmd_key(ctx, entry, i.get("cmd_key"))
 
@@ -615,7 +615,7 @@ def _needs(ctx: Context, sweep: Sweep, cfg: Config) -> str:
     """What the configuration's plan would install or build here (not cached), as text."""
     from ckx.core.errors import CkxError
     from ckx.engine import make_plan
-    from ckx.experiments.programs import build_request
+    from ckx.programs import build_request
 
     try:
         plan = make_plan(ctx, build_request(ctx, cfg.run_i, sweep.entry, cfg.cmd_key))

@@ -7,11 +7,11 @@ of modules). Rules:
 
 - no import cycle among the modules of ``ckx/`` (type-only imports included) or of
   ``programs/od-bench/odbench/`` (imports that run);
-- layer order ``core < artifacts < engine < experiments < app``: a module imports its own
-  layer or lower ones only. ``ckx/__init__.py`` (the lazy ``ckx.access`` re-export),
-  ``ckx/__main__.py`` and any other module directly in ``ckx/`` are doors in from outside:
-  they stand above every layer, and nothing inside a layer imports them. Every folder of
-  ``ckx/`` is a layer.
+- layer order ``core < artifacts < engine < compat < programs < experiments < app``: a module
+  imports its own layer or lower ones only. ``ckx/__init__.py`` (the lazy ``ckx.access``
+  re-export), ``ckx/__main__.py`` and any other module directly in ``ckx/`` are doors in from
+  outside: they stand above every layer, and nothing inside a layer imports them. Every folder
+  of ``ckx/`` is a layer.
 
 And the size rule of the house: no function over 60 lines in ``ckx/`` and ``automation/``.
 """
@@ -22,7 +22,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-LAYERS = ["core", "artifacts", "engine", "compat", "experiments", "app"]
+LAYERS = ["core", "artifacts", "engine", "compat", "programs", "experiments", "app"]
 TOP = len(LAYERS)  # modules directly in ckx/ (__init__, __main__): the doors in from outside
 MAX_FUNCTION_LINES = 60
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ckx.core.errors import NotFoundError, RunError, UsageError
-from ckx.experiments.identify import identify_model
+from ckx.programs.identify import identify_model
 
 if TYPE_CHECKING:
     from ckx.core.context import Context
