@@ -506,17 +506,6 @@ class Plan(_Frozen):
         lines += [f"revised: {r}" for r in self.revisions]
         return "\n".join(lines)
 
-    def declared_inputs(self) -> set[str]:
-        """Every input some node of the plan declares: the keys of its ``input_mapping``, and
-        those its meta documents as inputs (``input_description``, a program's ``inputs``)."""
-        out: set[str] = set()
-        for n in self.root.walk():
-            for field in ("input_mapping", "input_description", "inputs"):
-                declared = n.meta.get(field)
-                if isinstance(declared, (dict, list)):
-                    out.update(str(k) for k in declared)
-        return out
-
     def with_revisions(self, revised: dict[str, Node], notes: Sequence[str]) -> Plan:
         """This plan with the nodes at the paths of ``revised`` replaced (the plan as it was
         run), ``notes`` added to its revisions."""

@@ -72,7 +72,6 @@ class Runner:
         self.reporter: Reporter = reporter or planner.reporter
         self.chooser: Chooser = planner.chooser
         self.flags = flags or provider.flags
-        self.results: dict[int, Result] = {}
         self.revised: dict[str, Node] = {}
         self.notes: list[str] = []
         self.stack: list[Node] = stack if stack is not None else []
@@ -149,7 +148,6 @@ class Runner:
     def _from_cache(self, node: Node, rec: CacheRecord) -> Result:
         self.reporter.cached(node, rec)
         res = Result(dict(rec.env), dict(rec.state), rec.version, "cached", rec.uid, node.id)
-        self.results[node.id] = res
         self.reporter.done(node, "cached")
         return res
 
@@ -167,7 +165,6 @@ class Runner:
         finally:
             self.stack.pop()
         res = Result(exported, state_out, str(version) if version else None, "ran", None, node.id)
-        self.results[node.id] = res
         self.reporter.done(node, "ran")
         return res
 
