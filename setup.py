@@ -2,7 +2,7 @@
 
 An editable install (`pip install -e .`) uses the checkout itself as the built-in repo; a
 regular install (`pip install .`, a wheel) copies `repos.yaml`, `automation/`, `scripts/`,
-`packages/`, `programs/` and `soft/` into `ckx/_builtin/`, which ckx then uses.
+`packages/` and `programs/` into `ckx/_builtin/`, which ckx then uses.
 """
 
 import shutil
@@ -11,7 +11,7 @@ from pathlib import Path
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
-CONTENT = ("automation", "scripts", "packages", "programs", "soft")
+CONTENT = ("automation", "scripts", "packages", "programs")
 
 
 class BuildWithContent(build_py):

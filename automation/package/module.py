@@ -1,7 +1,12 @@
 """The ``package`` automation: ``ckx install package --tags=...``, ``ckx prefetch package ...``.
 
+A package entry describes a piece of software (or data) once: how it is installed (a
+``download`` block, ``python_package``, a ``run.sh``) and, in a ``detect`` block, how an
+installed copy is found (``ckx detect soft`` is the view of those: automation/soft).
+
 ``install`` plans and runs the package like a script node through :mod:`ckx.engine` (the
-engine fetches the meta's ``download`` block with :func:`ckx.artifacts.prepare.prepare_downloads`).
+engine fetches the meta's ``download`` block with :func:`ckx.artifacts.prepare.prepare_downloads`);
+a package that is not cached is then recorded as an env entry (``ckx show env``).
 ``prefetch`` fills a mirror folder for air-gapped machines; ``artifacts`` lists what would be
 downloaded. See docs/packages.md.
 """
@@ -26,15 +31,82 @@ def install(ctx, i: dict[str, Any]) -> dict[str, Any]:
 
     _check_request(i)
     i = _version_from_tags(ctx, {**i, "automation": "package"})
+    own = _own_model(ctx, i)
+    if own is not None and i.get("plan"):
+        ctx.ui.print(f"would register {own.path} as local:package:{own.alias}")
+        ctx.ui.print(f"  tags: {','.join(own.tags)}")
+        return {"return": 0, "register": str(own.path), "alias": own.alias, "tags": own.tags}
+    if own is not None:
+        i = _register_own_model(ctx, i, own)
     i = _version_menu(ctx, i)
-    out = run_request(ctx, i)
+    out = run_request(ctx, {**i, "want_lock": True})
     if "plan_text" in out:  # --plan: printed by the engine, nothing ran
         return out
+    lock = out.pop("lock") if not i.get("want_lock") else out.get("lock")
     ver = f" version {out['version']}" if out.get("version") else ""
     ctx.ui.print(f"done ({out.get('status')}){ver}")
     for k, v in sorted((out.get("env") or {}).items()):
         ctx.ui.print(f"  {k}={':'.join(v) if isinstance(v, list) else v}")
+    _register(ctx, out, lock)
     return out
+
+
+def _own_model(ctx, i: dict[str, Any]):
+    """A model file (``--path=FILE``) under tags no package has: identified and checked
+    (:mod:`ckx.programs.register`), or None when a package fits the tags."""
+    from ckx.programs import register
+
+    if not register.wants_registration(ctx, i):
+        return None
+    path = Path(str(i["path"])).expanduser().resolve()
+    return register.identify(ctx, list(i["query"].tags), path)
+
+
+def _register_own_model(ctx, i: dict[str, Any], own) -> dict[str, Any]:
+    """Write the package entry of ``own`` (``local``), then install it from the file."""
+    from ckx.programs import register
+
+    asked = ",".join(i["query"].tags)
+    like = ", ".join(e.alias for e in own.like)
+    ctx.ui.note(
+        f"no package has the tags {asked}: {own.path} is {own.family} by its interface "
+        f"(that of {like}), ONNX opset {own.info.opset}, "
+        + ("quantized" if own.info.quantized else "not quantized")
+    )
+    alias = register.write_package(ctx, own)
+    ctx.ui.note(f"registered as local:package:{alias}, tags {','.join(own.tags)}")
+    rest = {k: v for k, v in i.items() if k != "query"}
+    return {**rest, "entry": alias, "repo": "local", "path": str(own.path)}
+
+
+def _register(ctx, out: dict[str, Any], lock: dict[str, Any] | None) -> None:
+    """A package that is not cached (a library in an interpreter, a detect-only tool) leaves
+    no cache entry behind: what it installed or found is recorded as an env entry (CK's), so
+    ``ckx show env`` lists it."""
+    if out.get("cache_uid") or not lock or not lock.get("nodes"):
+        return
+    from ckx.artifacts.installations import installed_path, register
+    from ckx.engine.provider import entries_changed
+
+    root = next((n for n in lock["nodes"] if n.get("path") == "root"), None)
+    if root is None:
+        return
+    hits = ctx.search("package", None, name=root["uid"], unique_uids=False)
+    if not hits:
+        return
+    env = out.get("env") or {}
+    path = installed_path(hits[0].meta, env)
+    rec = register(
+        ctx,
+        hits[0],
+        version=out.get("version"),
+        path=path,
+        env=env,
+        how="installed",
+        variations=root.get("variations"),
+    )
+    entries_changed(ctx)
+    ctx.ui.print(f"  -> env:{rec['uid']} (ckx show env)")
 
 
 def prefetch(ctx, i: dict[str, Any]) -> dict[str, Any]:

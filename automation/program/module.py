@@ -122,6 +122,8 @@ def _defaults_text(ctx, name: str) -> str:
 def _groups(meta: dict) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for name, v in (meta.get("variations") or {}).items():
+        if "," in name:  # a combined variation (`a,b`) applies when both are chosen
+            continue
         out.setdefault(str(v.get("group") or "") if isinstance(v, dict) else "", []).append(name)
     return out
 

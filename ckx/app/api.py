@@ -218,7 +218,8 @@ def _automation_function(ctx: Context, action: str, i: dict, cmd: Command | None
             )
         automation = i["automation"] = default
     bare = i.pop("_bare_word", None)
-    if bare and default and bare not in ctx.index.automations():
+    # the action's own automation is never a tag, entries or not (`ckx detect soft`: a view)
+    if bare and default and bare != default and bare not in ctx.index.automations():
         extra = parse(bare)
         i["query"] = extra if i.get("query") is None else i["query"].merged(extra)
         automation = i["automation"] = default

@@ -5,8 +5,8 @@
 
 Safe by default: it listens on 127.0.0.1 only, refuses any other address unless a token is
 set, and refuses actions that delete or write outside CKX_HOME when it has no token. The
-token also comes from ``CKX_SERVE_TOKEN``. Starlette and uvicorn (``pip install
-'ckx[serve]'``) are imported here only, when the server starts.
+token also comes from ``CKX_SERVE_TOKEN``. Starlette and uvicorn (the ``serve``
+extra) are imported here only, when the server starts.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
-"""Declarative software detection (the engine behind ``soft`` entries).
+"""Declarative software detection: the ``detect`` blocks of package entries and scripts.
 
-A soft entry's meta holds a ``detect`` block (see docs/detection.md)::
+A package entry (``packages/<alias>/meta.yaml``) describes a piece of software once: how it
+is installed and, in a ``detect`` block, how an existing installation is found (see
+docs/detection.md; ``ckx detect soft`` is the view of these entries)::
 
     detect:
       executables: ['^python3(\\.\\d+)?$']   # regexes searched in file names (re.search)
@@ -27,8 +29,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +43,7 @@ __all__ = [
     "DetectSpec",
     "Detected",
     "detect",
+    "detects_when_run",
     "find_executables",
     "load_detector",
     "print_to_stderr",
@@ -65,6 +66,16 @@ _FIELDS = (
 )
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _IMPORT_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+
+
+def detects_when_run(meta: dict[str, Any]) -> bool:
+    """Does the engine run ``meta``'s ``detect`` block as a step of the node? Yes for an entry
+    that installs nothing (a script such as get-python3, a detect-only package such as
+    compiler-gcc). In an entry that installs (a ``download`` or ``python_package`` block) the
+    block describes an existing installation, for ``ckx detect`` (which registers what it
+    finds) and for the install's own logic (a Python library looks in the interpreter before
+    pip), so the engine leaves it alone: ``ckx install package --tags=tool,cmake,src`` builds."""
+    return bool(meta.get("detect")) and not (meta.get("download") or meta.get("python_package"))
 
 
 def print_to_stderr(message: str) -> None:
@@ -250,7 +261,7 @@ def load_detector(
     hook_file: str | None = None,
     hook_name: str = "detect_version",
 ) -> DetectSpec:
-    """Build the spec of a soft entry folder: its ``meta.yaml``/``meta.json`` ``detect``
+    """Build the spec of an entry folder: its ``meta.yaml``/``meta.json`` ``detect``
     block and its ``env_prefix``; ``version_hook`` is its ``customize.py`` hook, loaded and
     checked by the engine (``ckx.engine.hooks.load_detector`` does both)."""
     entry_dir = Path(entry_dir)
@@ -346,19 +357,50 @@ def find_executables(
     ``full_path`` checks that one file only (its name need not match: the user chose it).
     """
     if full_path is not None:
-        path = Path(full_path)
-        return [path] if _is_executable_file(path) else []
+        given = Path(full_path)
+        chosen = _through_shim(given) if _is_executable_file(given) else None
+        return [chosen] if chosen is not None else []
     found: list[Path] = []
     seen: set[str] = set()
     for directory in _search_order(search_dirs, path_env):
-        for path in _matching_files(directory, spec.executables):
-            if not _is_executable_file(path):
-                continue
-            real = os.path.normcase(os.path.realpath(path))
-            if real not in seen:
+        for match in _matching_files(directory, spec.executables):
+            path = _through_shim(match) if _is_executable_file(match) else None
+            real = os.path.normcase(os.path.realpath(path)) if path is not None else None
+            if path is not None and real is not None and real not in seen:
                 seen.add(real)
                 found.append(path)
     return found
+
+
+# pyenv's shims end with: exec "<PYENV_ROOT>/libexec/pyenv" exec "$program" "$@"
+_PYENV_SHIM = re.compile(rb'exec\s+"([^"\n]*/pyenv)"\s+exec\s+"\$program"')
+
+
+def pyenv_of_shim(path: Path) -> str | None:
+    """The ``pyenv`` a pyenv shim runs (None: ``path`` is not a pyenv shim)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return None
+    match = _PYENV_SHIM.search(head) if head.startswith(b"#!") else None
+    return match.group(1).decode("utf-8", "replace") if match else None
+
+
+def _through_shim(path: Path) -> Path | None:
+    """``path``, or for a pyenv shim the interpreter it runs now (``pyenv which NAME``): a shim
+    is not an installation. None when pyenv provides no such command now (a version that
+    is installed but not selected): nothing to detect there, and nothing to warn about."""
+    pyenv = pyenv_of_shim(path)
+    if pyenv is None:
+        return path
+    try:
+        code, out = _run([pyenv, "which", path.name], DEFAULT_TIMEOUT)
+    except RunError:
+        return None
+    lines = [x.strip() for x in out.splitlines() if x.strip()]
+    real = Path(lines[-1]) if code == 0 and lines else None
+    return real if real is not None and _is_executable_file(real) else None
 
 
 def _run(cmd: Sequence[str], timeout: float, env: dict[str, str] | None = None) -> tuple[int, str]:
@@ -367,6 +409,8 @@ def _run(cmd: Sequence[str], timeout: float, env: dict[str, str] | None = None) 
     The child gets its own process group so a timeout also kills what it spawned (a
     shell script's ``sleep``), and stdin is closed so a prompting tool cannot hang us.
     """
+    import subprocess  # here: the engine asks detects_when_run() on its cached path too
+
     env = dict(os.environ if env is None else env)
     env.update(LC_ALL="C", LANG="C")  # version banners must not be translated
     posix = os.name == "posix"
@@ -389,7 +433,9 @@ def _run(cmd: Sequence[str], timeout: float, env: dict[str, str] | None = None) 
     return proc.returncode, out.decode("utf-8", errors="replace")
 
 
-def _kill(proc: subprocess.Popen, posix: bool) -> None:
+def _kill(proc: Any, posix: bool) -> None:
+    import signal
+
     try:
         if posix:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -479,12 +525,17 @@ _PY_PROBE = r"""
 import importlib, importlib.metadata as md, json, sys
 imp, dists = sys.argv[1], sys.argv[2:]
 out = {"dists": [], "module_file": None, "import_error": None}
+seen = set()
 for name in dists:
     try:
         d = md.distribution(name)
     except md.PackageNotFoundError:
         continue
-    out["dists"].append({"name": name, "version": d.version, "location": str(d.locate_file(""))})
+    where = str(d.locate_file(""))
+    if (d.metadata["Name"] or name).lower().replace("_", "-") + where in seen:
+        continue  # Cython and cython name one installation
+    seen.add((d.metadata["Name"] or name).lower().replace("_", "-") + where)
+    out["dists"].append({"name": name, "version": d.version, "location": where})
 if imp and out["dists"]:
     try:
         m = importlib.import_module(imp)
@@ -615,7 +666,9 @@ def detect(
     limit = DEFAULT_TIMEOUT if timeout is None else timeout
     exes = find_executables(spec, search_dirs=search_dirs, path_env=path_env, full_path=full_path)
     if full_path is not None and not exes:
-        warn(f"{spec.where}: {full_path} is not an executable file")
+        shim = pyenv_of_shim(Path(full_path))
+        why = f"a pyenv shim for a command pyenv does not provide now ({Path(full_path).name}: see `pyenv versions`)"
+        warn(f"{spec.where}: {full_path} is " + (why if shim else "not an executable file"))
     results = []
     for exe in exes:
         version = (

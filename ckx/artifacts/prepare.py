@@ -344,9 +344,14 @@ def prepare_downloads(
         return {}
     store = object_store(ctx)
     mirrors = configured_mirrors(ctx)
-    fetched = [  # all or nothing: checkouts are cloned into the staging folder afterwards
-        None if item.git else fetch_item(ctx, item, store, mirrors=mirrors) for item in items
-    ]
+    try:
+        fetched = [  # all or nothing: checkouts are cloned into the staging folder afterwards
+            None if item.git else fetch_item(ctx, item, store, mirrors=mirrors) for item in items
+        ]
+    except DownloadError as exc:
+        if isinstance(exc, ChecksumError) or not _model_file_env(items):
+            raise
+        raise type(exc)(exc.message, hint=_model_at_hand_hint(exc.hint, meta)) from exc
     records = _place_all(ctx, items, fetched, store, workdir, where, mirrors)
     _write_manifest(workdir, {"version": 1, "package": where, "registered": None, "items": records})
     env_out = _env_for(items, workdir)
@@ -377,11 +382,45 @@ def _check_model(ctx, meta: dict, env: dict, placed: dict, where: str, *, refuse
         return
     from ckx.core.errors import UsageError
 
-    raise UsageError(
-        "refusing to register it: " + text,
-        hint="register it under a package whose tags fit it, or give it to the program directly "
-        "(e.g. ckx run program:od-bench --model_path=FILE: the model is identified from the file)",
+    raise UsageError("refusing to register it: " + text, hint=_register_as_hint(meta, env, file))
+
+
+def _register_as_hint(meta: dict, env: dict, file: str) -> str:
+    """How to register a model file that does not fit its entry: under tags that say what
+    it is (a package with them, or one made for it), or as a program's ``--model_path``."""
+    from ckx.artifacts.onnxinfo import read_onnx
+    from ckx.core.errors import UsageError
+
+    direct = "or give it to the program directly (ckx run program:od-bench --model_path=FILE)"
+    try:
+        info = read_onnx(file)
+    except UsageError:
+        return f"register it under a package whose tags fit it (ckx search package --tags=model), {direct}"
+    tags = {str(t) for t in meta.get("tags") or []}
+    name = str({**env, **(meta.get("env") or {})}.get("CKX_ML_MODEL_NAME") or "")
+    task = [t for t in ("object-detection", "image-classification") if t in tags]
+    what = ["model", *task, "onnx", *([name] if name else []), f"opset-{info.opset}"]
+    what += ["quantized"] if info.quantized else []
+    return (
+        f"register it as what it is: ckx install package --tags={','.join(what)} --path={file} "
+        f"(the model is identified from the file), {direct}"
     )
+
+
+def _model_file_env(items: list[DownloadItem]) -> bool:
+    return any("CKX_ML_MODEL_FILE_WITH_PATH" in item.env for item in items)
+
+
+def _model_at_hand_hint(hint: str | None, meta: dict) -> str:
+    """A model download failed: say how to use a copy of the file you have (registered, it
+    is checked against the entry; a file of another variant is told how to register as what
+    it is)."""
+    alias = str(meta.get("alias") or "NAME")
+    have = (
+        f"with the model file at hand, register it: ckx install package:{alias} --path=FILE "
+        "(checked against the entry), or give it to the program: --model_path=FILE"
+    )
+    return f"{hint}; or, {have}" if hint else have
 
 
 def _place_all(

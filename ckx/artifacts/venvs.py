@@ -5,11 +5,8 @@ to it (``python -m venv``, then ``pip install`` of the template's requirements),
 temp path in its scripts to the final one, writes ``ckx-venv.json`` and only then renames it
 into place: a venv either is complete or does not exist.
 
-Python library packages (``lib,python-package,NAME``) are detected in the selected interpreter
-and otherwise pip-installed into the selected ckx venv (:func:`ensure_python_package`). The
-interpreter is chosen by :func:`select_python`: ``CKX_VENV`` (a ckx venv name), else
-``CKX_PYTHON_BIN_WITH_PATH`` (get-python3), else the active ``VIRTUAL_ENV``, else the Python
-running ckx.
+Python library packages (``lib,python-package,NAME``) are :mod:`ckx.artifacts.pythonlibs`: they
+pip-install through :func:`pip_install` here, into a venv only (:func:`is_venv_python`).
 
 Pins: ``CKX_PIP_PINS`` (comma-separated requirement specs, e.g. ``torch==2.13.0``) and the
 ``pip_pins`` list of ``CKX_HOME/config.yaml`` are passed to every ckx pip install as a
@@ -33,13 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ckx.artifacts.detect import DetectSpec, detect, print_to_stderr
 from ckx.artifacts.prepare import read_config
 from ckx.core.context import default_home
-from ckx.core.errors import ConflictError, MetaError, NotFoundError, RunError, UsageError
+from ckx.core.errors import ConflictError, NotFoundError, RunError, UsageError
 from ckx.core.locks import path_lock
 from ckx.core.suggest import did_you_mean
-from ckx.core.versions import satisfies
 
 MARKER = "ckx-venv.json"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -471,31 +466,16 @@ def _stream(
             proc.wait()
 
 
-def requirement_for(name: str, constraints: Mapping[str, str | None]) -> str:
-    """A pip requirement for ``name`` from ckx version constraints (version, version_min,
-    version_max, version_max_usable)."""
-    if constraints.get("version"):
-        return f"{name}=={constraints['version']}"
-    parts = []
-    if constraints.get("version_min"):
-        parts.append(f">={constraints['version_min']}")
-    top = constraints.get("version_max_usable") or constraints.get("version_max")
-    if top:
-        parts.append(f"<={top}")
-    return name + ",".join(parts)
-
-
-# --- python library packages -----------------------------------------------------------------------
+# --- the interpreter of scripts and programs ------------------------------------------------------
 
 
 def current_python(env: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> str:
     """The interpreter programs and scripts run with when none was chosen: the ckx venv named
     by ``CKX_VENV`` (``--env.CKX_VENV=NAME`` or the environment), else the activated virtual
     environment (``VIRTUAL_ENV``, what ``ckx activate venv:NAME`` sets), else the Python
-    running ckx. The same order as :func:`select_python` for library packages, so what
-    ``ckx install package`` put into a venv is what a program run in it imports."""
-    from ckx.core.context import default_home
-
+    running ckx. The same order as :func:`ckx.artifacts.pythonlibs.select_python` for library
+    packages, so what ``ckx install package`` put into a venv is what a program run in it
+    imports."""
     environ = os.environ if environ is None else environ
     name = env.get("CKX_VENV") or environ.get("CKX_VENV")
     if name:
@@ -504,137 +484,6 @@ def current_python(env: Mapping[str, Any], environ: Mapping[str, str] | None = N
     if active and venv_python(Path(active)).exists():
         return str(venv_python(Path(active)))
     return sys.executable
-
-
-def select_python(env: Mapping[str, Any], environ: Mapping[str, str], home: Path | str) -> Path:
-    """The interpreter a Python library package is detected in and installed into."""
-    name = env.get("CKX_VENV") or environ.get("CKX_VENV")
-    if name:
-        return load_venv(home, str(name)).python
-    for value in (env.get("CKX_PYTHON_BIN_WITH_PATH"), environ.get("VIRTUAL_ENV")):
-        if value:
-            p = Path(str(value))
-            return venv_python(p) if p.is_dir() else p
-    return Path(sys.executable)
-
-
-@dataclass
-class PythonPackage:
-    """The ``python_package`` block of a library package meta."""
-
-    name: str
-    dists: list[str]
-    import_name: str
-
-    @classmethod
-    def from_meta(cls, block: Any, where: str) -> PythonPackage:
-        if not isinstance(block, dict) or not block.get("name"):
-            raise MetaError(
-                f"{where}: field 'python_package' must be a mapping with at least 'name'"
-            )
-        name = str(block["name"])
-        return cls(
-            name,
-            [str(d) for d in block.get("dists") or [name]],
-            str(block.get("import_name") or name.replace("-", "_")),
-        )
-
-
-def ensure_python_package(
-    pkg: PythonPackage,
-    *,
-    python: Path,
-    constraints: Mapping[str, str | None],
-    pins: Sequence[str] = (),
-    pip_args: Sequence[str] = (),
-    env_prefix: str | None = None,
-    warn: Callable[[str], None] | None = None,
-    where: str = "package",
-) -> dict[str, Any]:
-    """Detect ``pkg`` in ``python``; when absent (or no version fits ``constraints``), pip
-    install it there — only into a virtual environment — and detect again.
-
-    Returns ``{"version", "path", "installed": bool, "env": {...}}``.
-    """
-    found = _detect_fit(pkg, python, constraints, env_prefix, warn, where)
-    installed = False
-    if found is None:
-        if not is_venv_python(python):
-            raise RunError(
-                f"{where}: {pkg.name} {_describe(constraints)}is not installed in {python}, which is not a "
-                "virtual environment, so ckx will not pip-install into it",
-                hint="create one and select it: ckx create venv:mlperf --template=mlperf-inference, then "
-                "--env.CKX_VENV=mlperf (or install it yourself: pip install " + pkg.name + ")",
-            )
-        pip_install(
-            python, [requirement_for(pkg.name, constraints)], pins=pins, extra_args=pip_args
-        )
-        installed = True
-        found = _detect_fit(pkg, python, constraints, env_prefix, warn, where)
-        if found is None:
-            raise RunError(
-                f"{where}: pip installed {pkg.name} into {python} but it cannot be imported as "
-                f"'{pkg.import_name}' or its version does not fit {_describe(constraints)}".rstrip()
-            )
-    env = dict(found.env)
-    if env_prefix and found.path is not None:
-        env[f"{env_prefix}_PATH"] = str(found.path)
-    env["CKX_VENV_PYTHON"] = str(python)
-    return {"version": found.version, "path": found.path, "installed": installed, "env": env}
-
-
-def detect_package(pkg: PythonPackage, python: Path, constraints: Mapping[str, str | None]):
-    """The installation of ``pkg`` in ``python`` that fits ``constraints`` (or None); warnings
-    of a misbehaving interpreter are dropped (this is a look, for ``--plan``)."""
-    return _detect_fit(pkg, python, constraints, None, lambda _msg: None, pkg.name)
-
-
-def _detect_fit(
-    pkg: PythonPackage,
-    python: Path,
-    constraints: Mapping[str, str | None],
-    env_prefix: str | None,
-    warn: Callable[[str], None] | None,
-    where: str,
-):
-    spec = DetectSpec.from_meta(
-        {"python_package": pkg.dists, "import_name": pkg.import_name}, where, env_prefix=env_prefix
-    )
-    joint = {
-        k: v for k, v in constraints.items() if k in ("version", "version_min", "version_max") and v
-    }
-    for d in detect(spec, python=str(python), warn=warn or print_to_stderr):
-        if d.version is None or satisfies(d.version, **joint):
-            return d
-    return None
-
-
-def _describe(constraints: Mapping[str, str | None]) -> str:
-    text = ", ".join(f"{k}={v}" for k, v in constraints.items() if v)
-    return f"({text}) " if text else ""
-
-
-def python_package_preprocess(i) -> dict[str, Any]:
-    """The ``preprocess`` hook of the ``lib-python-*`` packages (their customize.py imports it)."""
-    meta = i.meta
-    where = str(meta.get("alias") or "lib-python")
-    pkg = PythonPackage.from_meta(meta.get("python_package"), where)
-    environ = dict(i.base_environ or os.environ)
-    home = (
-        Path(i.objects_root).parent if getattr(i, "objects_root", None) else default_home(environ)
-    )
-    python = select_python(i.env, environ, home)
-    out = ensure_python_package(
-        pkg,
-        python=python,
-        constraints=dict(i.constraints or {}),
-        pins=pins_from(environ, home),
-        pip_args=pip_args_from(environ),
-        env_prefix=meta.get("env_prefix"),
-        where=where,
-    )
-    i.env.update(out["env"])
-    return {"return": 0, "version": out["version"]}
 
 
 def _tail(text: str, lines: int = 15) -> str:

@@ -11,6 +11,7 @@ the engine as MLCFlow passes them env, is :class:`ckx.compat.runtime.MlcLifecycl
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,16 +34,14 @@ class MlcDialect(DialectDefaults):
     variation_env_wins = True  # mlcr s,_v --x=1: the variation's env beats --x (and --env)
 
     def __init__(self) -> None:
-        self._lifecycle: MlcLifecycle | None = None
         self._claims: dict[str, bool] = {}  # repo path -> an MLCFlow repository?
 
-    @property
+    @cached_property
     def lifecycle(self) -> MlcLifecycle:
-        if self._lifecycle is None:  # imported when a node is planned to run, not before
-            from ckx.compat.runtime import MlcLifecycle
+        # made (and its module imported) when a node is first planned to run, not before
+        from ckx.compat.runtime import MlcLifecycle
 
-            self._lifecycle = MlcLifecycle()
-        return self._lifecycle
+        return MlcLifecycle()
 
     def claims(self, repo: Any) -> bool:
         key = str(getattr(repo, "path", ""))

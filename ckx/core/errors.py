@@ -113,12 +113,49 @@ class Interrupted(CkxError):
 
 
 def missing_extra(module: str, extra: str, needed_for: str = "") -> MissingDependencyError:
-    """The error for an optional import that failed, with the pip command to fix it."""
+    """The error for an optional import that failed, with the pip command to fix it: run by
+    the interpreter that runs ckx (``sys.executable``: a bare ``pip`` may belong to another
+    venv), installing the extra's requirements as the installed distribution declares them."""
     why = f" (needed for {needed_for})" if needed_for else ""
     return MissingDependencyError(
         f"the Python module '{module}' is not installed{why}",
-        hint=f"install it with: pip install 'ckx[{extra}]'",
+        hint=f"install it into the Python that runs ckx: {pip_install_command(extra)}",
     )
+
+
+def pip_install_command(extra: str) -> str:
+    """``<sys.executable> -m pip install <the requirements of extra>``, shell-quoted. The
+    requirements come from ckx's installed metadata, so the command never asks an index for
+    ckx itself; without metadata (a checkout on ``PYTHONPATH``) it names ``DIST[extra]``."""
+    import shlex
+    import sys
+
+    from ckx.core.version import DISTRIBUTION
+
+    reqs = extra_requirements(DISTRIBUTION, extra) or [f"{DISTRIBUTION}[{extra}]"]
+    return " ".join(shlex.quote(w) for w in [sys.executable, "-m", "pip", "install", *reqs])
+
+
+def extra_requirements(distribution: str, extra: str) -> list[str]:
+    """The requirements ``distribution`` declares for ``extra`` (``[]`` when it is not
+    installed or declares none), without their ``extra == ...`` markers."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    try:
+        declared = metadata.requires(distribution) or []
+    except metadata.PackageNotFoundError:
+        return []
+    out = []
+    for line in declared:
+        req = Requirement(line)
+        if req.marker is None or req.marker.evaluate({"extra": ""}):
+            continue  # not tied to an extra: a core dependency (or one for every extra)
+        if req.marker.evaluate({"extra": extra}):
+            req.marker = None
+            out.append(str(req))
+    return out
 
 
 def storage_error(exc: OSError, what: str = "") -> StorageError:

@@ -35,6 +35,7 @@ ckx's, :data:`CKX`, serves every repo no other dialect claims.
 from __future__ import annotations
 
 import os
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -82,16 +83,12 @@ class CkxDialect(DialectDefaults):
     name = "ckx"
     prefix = "CKX_"
 
-    def __init__(self) -> None:
-        self._lifecycle: Lifecycle | None = None
-
-    @property
+    @cached_property
     def lifecycle(self) -> Lifecycle:
-        if self._lifecycle is None:  # imported when a node is planned to run, not before
-            from ckx.engine.lifecycle import CkxLifecycle
+        # made (and its module imported) when a node is first planned to run, not before
+        from ckx.engine.lifecycle import CkxLifecycle
 
-            self._lifecycle = CkxLifecycle()
-        return self._lifecycle
+        return CkxLifecycle()
 
     def claims(self, repo: Any) -> bool:
         return True  # the default for every repo no other dialect claims

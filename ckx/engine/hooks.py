@@ -291,7 +291,7 @@ def detect_spec(meta: dict[str, Any], where: str, cust: Customize | None) -> Det
 
 
 def load_detector(entry_dir: Path | str) -> DetectSpec:
-    """The detection spec of a soft entry folder (its ``detect`` block and ``env_prefix``),
+    """The detection spec of an entry folder (its ``detect`` block and ``env_prefix``),
     with its ``customize.py`` version hook loaded and checked by the hook spec."""
     from ckx.artifacts import detect
 

@@ -20,7 +20,7 @@ hook                when                                        may return (a di
 ==================  ==========================================  ===============================
 
 ``determine_version`` is a documented alias of ``detect_version`` (Spack's name, used by
-ckx's soft entries); a file may define one of the two, not both.
+ckx's detecting package entries); a file may define one of the two, not both.
 
 A content dialect (:mod:`ckx.engine.dialects`) may declare its own :class:`HookSpecs` (MLCFlow's
 hooks have the same names but other return keys); the checker is the same.

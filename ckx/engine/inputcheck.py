@@ -47,7 +47,9 @@ def node_inputs(node: Any) -> dict[str, str]:
         out.setdefault(str(key), "input_description")
     if meta.get("download"):
         out.setdefault("path", "--path=DIR registers an existing copy")
-    if meta.get("detect"):
+    if meta.get("detect") and not (meta.get("download") or meta.get("python_package")):
+        # ckx.artifacts.detect.detects_when_run (not imported on the cached path): an entry
+        # that installs does not run its detect block, so --search_dirs means nothing there
         out.setdefault("search_dirs", "detection folders")
     if getattr(node.entry, "automation", None) == "program":
         for name, v in (meta.get("variations") or {}).items():
@@ -160,7 +162,7 @@ DETECT_OPTIONS = vocabulary.DETECT_OPTIONS
 
 def check_detect_inputs(entries: list[Any], request: dict[str, Any]) -> None:
     """Strict inputs of ``ckx detect soft``: its own options, plus the ``input_description``
-    keys of the matching soft entries (values within their ``choices``)."""
+    keys of the matching detectors (values within their ``choices``)."""
     from ckx.core.suggest import did_you_mean
 
     declared: dict[str, Any] = {}

@@ -30,6 +30,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ckx.artifacts.detect import detects_when_run
 from ckx.core.errors import CkxError, RunError
 from ckx.engine import envs
 from ckx.engine.hookspec import load_hooks
@@ -72,7 +73,7 @@ class CkxLifecycle:
         node, env = ops.node, ops.env
         version = node.version
         self._deps(ops, "deps")
-        if node.meta.get("detect"):
+        if detects_when_run(node.meta):
             version = self._detect(ops) or version
         if node.meta.get("download"):
             from ckx.artifacts.prepare import prepare_downloads
@@ -298,12 +299,20 @@ def check_version(node: Node, version: str | None) -> None:
         )
 
 
+#: The env a program run adds from its ``--cmd_key`` (:mod:`ckx.programs.run` sets them).
+PROGRAM_ENV = ("CKX_CMD_KEY", "CKX_CHARACTERISTICS_FILE")
+
+
 def rerun_command(node: Node, root_env: dict[str, Any] | None = None) -> str:
     """A command that runs just ``node`` again with the inputs it had (its own request env,
-    the request's ``--env``, version and variations)."""
+    the request's ``--env``, version and variations). A program (the root of ``ckx run
+    program:NAME``) runs again by its cmd_key, with the env the user gave."""
     import shlex
 
+    env = {**(root_env or {}), **node.request_env}
     parts = ["ckx", "run", f"script:{node.entry.alias}"]
+    if node.entry.automation == "program" and env.get(PROGRAM_ENV[0]):
+        parts, env = _rerun_program(node, env)
     if node.variations:
         parts.append("--tags=" + ",".join(f"_{v}" for v in node.variations))
     joint = node.joint()
@@ -312,7 +321,7 @@ def rerun_command(node: Node, root_env: dict[str, Any] | None = None) -> str:
     for k in ("version", "version_min", "version_max"):
         if joint.get(k):
             parts.append(f"--{k}={joint[k]}")
-    for k, v in sorted({**(root_env or {}), **node.request_env}.items()):
+    for k, v in sorted(env.items()):
         if not k.startswith("+"):
             parts.append(f"--env.{k}={v}")
     for k, v in sorted(node.inputs.items()):
@@ -321,3 +330,15 @@ def rerun_command(node: Node, root_env: dict[str, Any] | None = None) -> str:
     if node.cacheable:
         parts.append("--new")
     return " ".join(shlex.quote(p) for p in parts)
+
+
+def _rerun_program(node: Node, env: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """``ckx run program:NAME --cmd_key=KEY`` and the env left once the cmd_key's is taken out."""
+    key = str(env[PROGRAM_ENV[0]])
+    cmd_env = ((node.entry.meta.get("run_cmds") or {}).get(key) or {}).get("env") or {}
+    own = {
+        k: v
+        for k, v in env.items()
+        if k not in PROGRAM_ENV and (k not in cmd_env or str(cmd_env[k]) != str(v))
+    }
+    return ["ckx", "run", f"program:{node.entry.alias}", f"--cmd_key={key}"], own

@@ -308,8 +308,10 @@ class Planner:
         adr = merge_adr(meta.get("add_deps_recursive") or {}, origin.adr)
         hooks, status, edges = None, "cached", cast("tuple[Edge, ...]", ())
         if cached is None:
+            from ckx.artifacts.detect import detects_when_run
+
             hooks = dialect.lifecycle.load_hooks(entry.path)  # checked now, before it runs
-            status = "detect" if meta.get("detect") else "run"
+            status = "detect" if detects_when_run(meta) else "run"
             above = (*origin.ancestors, group)
             own = (dialect, selection, version, cons)
             edges = self._expand(origin.path, chain, meta, adr, static_env, walk, above, own)

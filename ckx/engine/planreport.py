@@ -37,7 +37,8 @@ def _node_lines(ctx: Context, node: Node) -> list[str]:
             [f"installed: {where} (cache {rec.uid})"] if node.entry.automation == "package" else []
         )
     if node.meta.get("python_package"):
-        return [_python_line(ctx, node)]
+        line = _python_line(ctx, node)
+        return [line] if line else []
     if not node.meta.get("download"):
         return []
     from ckx.artifacts.prepare import PATH_ENV, describe_item, parse_download_block
@@ -56,22 +57,10 @@ def _node_lines(ctx: Context, node: Node) -> list[str]:
     return out
 
 
-def _python_line(ctx: Context, node: Node) -> str:
-    from ckx.artifacts.venvs import PythonPackage, detect_package, select_python
+def _python_line(ctx: Context, node: Node) -> str | None:
+    from ckx.artifacts.pythonlibs import describe_for_plan
 
-    pkg = PythonPackage.from_meta(node.meta["python_package"], node.entry.alias)
-    python = select_python(node.static_env, ctx.environ, ctx.home)
     constraints = {k: v for k, v in node.joint().items() if v}
-    found = detect_package(pkg, python, constraints)
-    want = ", ".join(f"{k}={v}" for k, v in constraints.items())
-    if found is not None:
-        return f"{pkg.name} {found.version} is installed in {python} (nothing to install)"
-    from ckx.artifacts.venvs import is_venv_python, requirement_for
-
-    if not is_venv_python(python):
-        return (
-            f"{pkg.name} {want} is not in {python}, a system Python: ckx will not pip-install there"
-        )
-    return f"pip install {requirement_for(pkg.name, constraints)} into {python}" + (
-        " (not installed there)" if not want else ""
+    return describe_for_plan(
+        node.meta, node.static_env, ctx.environ, ctx.home, constraints, node.entry.alias
     )

@@ -1,7 +1,7 @@
 """``--executor=ray``: each sweep point is one Ray task that runs ckx on a worker node.
 
 Only this module imports ``ray`` (inside functions, when a sweep asks for it: the extra
-``pip install 'ckx[ray]'``). The driver connects to a running cluster (``--ray_address``,
+``ray``, docs/install.md). The driver connects to a running cluster (``--ray_address``,
 else ``RAY_ADDRESS``, else ``auto``: a cluster started on this machine with ``ray start``);
 it never starts one. A task reserves ``--ray_resources`` (default ``CPU=1``), runs the point
 with the worker's own ``CKX_HOME`` (its cache, its ``CKX_MIRROR``) and returns the point's

@@ -2,9 +2,10 @@
 
 :mod:`~ckx.programs.run` turns ``ckx run program:NAME --cmd_key=KEY`` into one engine request
 and reads the characteristics the program wrote; :mod:`~ckx.programs.identify` tells which
-model a model file is from its ONNX interface. ``ckx benchmark``, sweeps, ``replay`` and the
-``program`` and ``experiment`` automations all call this layer (so the automations never
-import each other). It may import ``ckx.core``, ``ckx.artifacts``, ``ckx.engine`` and
+model a model file is from its ONNX interface; :mod:`~ckx.programs.register` registers your own
+model file as a package whose tags say what it is. ``ckx benchmark``, sweeps, ``replay`` and
+the ``program``, ``experiment`` and ``package`` automations call this layer (so the
+automations never import each other). It may import ``ckx.core``, ``ckx.artifacts``, ``ckx.engine`` and
 ``ckx.compat``; ``ckx.experiments`` and ``ckx.app`` sit above it.
 """
 

@@ -28,8 +28,7 @@ def identify_model(ctx, entry, i: dict[str, Any], chosen: dict[str, str], query)
         for name, v in (entry.meta.get("variations") or {}).items()
         if isinstance(v, dict) and v.get("group") == group and v.get("identify")
     }
-    if not Path(str(path)).expanduser().is_file():
-        raise UsageError(f"model file not found: {path}", hint=f"check --{spec['input']}")
+    check_model_file(Path(str(path)).expanduser(), f"--{spec['input']}")
     from ckx.artifacts.onnxinfo import read_onnx
 
     try:
@@ -44,6 +43,24 @@ def identify_model(ctx, entry, i: dict[str, Any], chosen: dict[str, str], query)
     fits = [n for n, b in cands.items() if _fits(b, info)]
     specific = [n for n in fits if cands[n].get("producer")] or fits
     return _identified(ctx, entry, spec, group, given, fits, specific, info, cands, chosen)
+
+
+#: What a model file is named like, for the hint when a folder is given instead.
+MODEL_SUFFIXES = (".onnx", ".pth", ".pt", ".pytorch", ".pb", ".tflite")
+
+
+def check_model_file(path: Path, option: str) -> None:
+    """``path`` is an existing file: a folder or a missing path is a clear error."""
+    if path.is_dir():
+        inside = sorted(p.name for p in path.iterdir() if p.suffix.lower() in MODEL_SUFFIXES)
+        example = path / (inside[0] if inside else "model.onnx")
+        more = f" (it holds {', '.join(inside)})" if inside else ""
+        raise UsageError(
+            f"{option}={path} is a folder, not a model file{more}",
+            hint=f"give the model file itself, e.g. {option}={example}",
+        )
+    if not path.is_file():
+        raise UsageError(f"model file not found: {path}", hint=f"check {option}")
 
 
 def _identified(ctx, entry, spec, group, given, fits, specific, info, cands, chosen):

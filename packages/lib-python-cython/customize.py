@@ -1,1 +1,1 @@
-from ckx.artifacts.venvs import python_package_preprocess as preprocess  # noqa: F401 - the hook
+from ckx.artifacts.pythonlibs import python_package_preprocess as preprocess  # noqa: F401 - the hook

@@ -1,51 +1,54 @@
-"""od-bench hooks: pick the reference profile and data set, check inputs.
+"""od-bench hooks: the bridge between ckx and the standalone harness (the ``odbench`` package
+beside this file, which knows nothing of ckx).
 
 ``preprocess`` runs after the deps (model, data set, loadgen, runtime) and before the
-pre-processing prehook and ``run.sh``. The harness itself writes the characteristics ckx
-records (``$CKX_CHARACTERISTICS_FILE``, see ``odbench/characteristics.py``).
+pre-processing prehook and ``run.sh``: it checks the inputs and turns the chosen variations
+into the harness's options (``run.sh`` passes them on). The reference profile of each model and
+backend is a combined variation of ``meta.yaml`` (``ssd-mobilenet,onnxruntime: {env:
+{CKX_ODBENCH_PROFILE: ...}}``); the profiles themselves are the harness's table
+(``odbench/profiles.py``). ``postprocess`` turns the harness's ``odbench_summary.json`` into the
+characteristics ckx records (``$CKX_CHARACTERISTICS_FILE``, docs/experiments.md).
 """
 
+import importlib.util
+import json
 import os
 
-# (model, backend) -> the reference profile (mlperf-od.md §1.3; automotive §6)
-PROFILES = {
-    ("ssd-shapes", "onnxruntime"): "ssd-mobilenet-onnxruntime",
-    ("ssd-mobilenet", "onnxruntime"): "ssd-mobilenet-onnxruntime",
-    ("ssd-mobilenet", "pytorch"): "ssd-mobilenet-pytorch",
-    ("ssd-resnet34", "onnxruntime"): "ssd-resnet34-onnxruntime",
-    ("ssd-resnet34", "pytorch"): "ssd-resnet34-pytorch",
-    ("ssd-resnet34-tf", "onnxruntime"): "ssd-resnet34-onnxruntime-tf",
-    ("ssd-resnet50", "onnxruntime"): "ssd-resnet50-onnxruntime",
-    ("ssd-resnet50", "pytorch"): "ssd-resnet50-pytorch",
-}
+from ckx.core.errors import RunError, UsageError
 
 
 def _fail(msg, hint=""):
-    from ckx.core.errors import UsageError
-
     raise UsageError(msg, hint=hint or None)
 
 
-def preprocess(i):
+def _profile(i):
     env = i["env"]
-    model, backend = env.get("CKX_ODBENCH_MODEL"), env.get("CKX_ODBENCH_BACKEND")
-    profile = PROFILES.get((model, backend))
-    if profile is None:
-        ok = ", ".join(f"{m}+{b}" for m, b in PROFILES)
+    profile = env.get("CKX_ODBENCH_PROFILE")
+    if not profile:
+        model, backend = env.get("CKX_ODBENCH_MODEL"), env.get("CKX_ODBENCH_BACKEND")
+        combos = [k for k, v in (i.meta.get("variations") or {}).items() if "," in k]
+        ok = ", ".join(k.replace(",", "+") for k in combos)
         _fail(
             f"od-bench has no reference profile for model '{model}' with backend '{backend}'",
             f"supported: {ok}",
         )
-    env["CKX_ODBENCH_PROFILE"] = profile
-    env["CKX_ODBENCH_CODE"] = str(i.script_path)
+    return profile
+
+
+def _model_file(env):
     model_file = env.get("CKX_ODBENCH_MODEL_PATH") or env.get("CKX_ML_MODEL_FILE_WITH_PATH")
     if not model_file:
         _fail(
             "no model: the model dep gave no CKX_ML_MODEL_FILE_WITH_PATH", "pass --model_path=FILE"
         )
+    if os.path.isdir(model_file):
+        _fail(f"{model_file} is a folder, not a model file", "give the file: --model_path=FILE")
     if not os.path.exists(model_file):
         _fail(f"model file not found: {model_file}", "check --model_path")
-    env["CKX_ODBENCH_MODEL_FILE"] = os.path.abspath(model_file)
+    return os.path.abspath(model_file)
+
+
+def _dataset_root(env):
     data = env.get("CKX_ODBENCH_DATASET_PATH") or env.get("CKX_DATASET_PATH")
     if not data:
         _fail("no data set: the dataset dep gave no CKX_DATASET_PATH", "pass --dataset_path=DIR")
@@ -56,6 +59,50 @@ def preprocess(i):
                 f"{data} is not a COCO root: it needs val2017/ and annotations/instances_val2017.json",
                 "point --dataset_path at the folder that holds val2017/ and annotations/",
             )
-    env["CKX_ODBENCH_DATASET_ROOT"] = os.path.abspath(data)
+    return os.path.abspath(data)
+
+
+def preprocess(i):
+    env = i["env"]
+    env["CKX_ODBENCH_PROFILE"] = _profile(i)
+    env["CKX_ODBENCH_CODE"] = str(i.script_path)
+    env["CKX_ODBENCH_MODEL_FILE"] = _model_file(env)
+    env["CKX_ODBENCH_DATASET_ROOT"] = _dataset_root(env)
     env["CKX_ODBENCH_OUTPUT_DIR"] = str(i.run_path)
+    return {"return": 0}
+
+
+def _format_summary(script_path):
+    """The harness's own summary formatter (``odbench/summary.py``, standard library only),
+    loaded from its file: ckx's process never imports the ``odbench`` package."""
+    path = os.path.join(str(script_path), "odbench", "summary.py")
+    spec = importlib.util.spec_from_file_location("_odbench_summary_for_ckx", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.format_summary
+
+
+def postprocess(i):
+    """The run's characteristics: the harness's summary record as ckx records it, with what
+    only ckx knows added: ``model`` is the ``--model`` chosen (``ssd-shapes``, ...; LoadGen's
+    model name stays as ``loadgen_model``), ``cmd_key``, and the human ``summary_text``."""
+    env = i["env"]
+    name = env.get("CKX_CHARACTERISTICS_FILE")
+    if not name:
+        return {"return": 0}
+    source = os.path.join(env["CKX_ODBENCH_OUTPUT_DIR"], "odbench_summary.json")
+    try:
+        with open(source, encoding="utf-8") as f:
+            record = json.load(f)
+    except (OSError, ValueError) as e:
+        raise RunError(f"od-bench wrote no readable summary: {source}: {e}") from None
+    rec = dict(record)
+    rec["loadgen_model"] = record.get("model")
+    rec["model"] = env.get("CKX_ODBENCH_MODEL") or record.get("model")
+    rec["summary_text"] = _format_summary(i.script_path)(rec)
+    rec["cmd_key"] = env.get("CKX_CMD_KEY")
+    from ckx.core.metafile import atomic_write_text
+
+    text = json.dumps(rec, indent=2, sort_keys=True)
+    atomic_write_text(os.path.join(str(i.run_path), name), text)
     return {"return": 0}

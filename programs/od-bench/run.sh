@@ -7,7 +7,8 @@ args=(--profile "$CKX_ODBENCH_PROFILE"
       --dataset-path "$CKX_ODBENCH_DATASET_ROOT"
       --scenario "$CKX_LOADGEN_SCENARIO"
       --output "$CKX_ODBENCH_OUTPUT_DIR"
-      --device "$CKX_ODBENCH_DEVICE")
+      --device "$CKX_ODBENCH_DEVICE"
+      --no-summary)  # ckx prints the summary (customize.py's characteristics name the --model)
 [ "${CKX_LOADGEN_MODE:-}" = "accuracy" ] && args+=(--accuracy)
 [ -n "${CKX_PREPROCESSED_DATASET_PATH:-}" ] && args+=(--preprocessed_dir "$CKX_PREPROCESSED_DATASET_PATH" --use_preprocessed_dataset)
 [ -n "${CKX_ODBENCH_THREADS:-}" ] && args+=(--threads "$CKX_ODBENCH_THREADS")

@@ -1,10 +1,11 @@
-"""get-generic-python-lib: name the package's version and location in env."""
+"""get-generic-python-lib: the front of the python-package entries.
 
-import re
+Its dep (the variation's ``lib,python-package,NAME`` entry, asked to detect only) found the
+library and exported ``CKX_PYTHONLIB_<NAME>_VERSION``/``_PATH``; the front takes that version
+as its own and adds MLCFlow's ``CKX_<NAME>_VERSION``.
+"""
 
-
-def _key(name: str) -> str:
-    return "CKX_PYTHONLIB_" + re.sub(r"[^A-Za-z0-9]+", "_", name).upper().strip("_")
+from ckx.artifacts.pythonlibs import env_prefix_for
 
 
 def preprocess(i):
@@ -19,9 +20,13 @@ def preprocess(i):
 def postprocess(i):
     env = i["env"]
     name = env["CKX_GENERIC_PYTHON_PACKAGE_NAME"]
-    key = _key(name)
-    if i.version:
-        env[key + "_VERSION"] = i.version
-    if env.get("CKX_TMP_DETECTED_PATH"):
-        env[key + "_PATH"] = env["CKX_TMP_DETECTED_PATH"]
-    return {"return": 0}
+    prefix = env_prefix_for(name)
+    version = env.get(prefix + "_VERSION")
+    if not version:
+        return {
+            "return": 1,
+            "error": f"the python-package entry of {name} exported no {prefix}_VERSION "
+            "(its env_prefix must be CKX_PYTHONLIB_ and the pip name)",
+        }
+    env["CKX_" + prefix.removeprefix("CKX_PYTHONLIB_") + "_VERSION"] = version
+    return {"return": 0, "version": version}

@@ -372,6 +372,16 @@ def test_python_package_without_import_check_uses_the_dist_location(tmp_path: Pa
     assert [(d.version, d.path) for d in found] == [("0.3", tmp_path)]
 
 
+def test_two_spellings_of_one_distribution_find_it_once(tmp_path: Path) -> None:
+    """``[Cython, cython]`` (what pip accepts either way) names one installation, not two."""
+    info = tmp_path / "Cython-3.0.11.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: Cython\nVersion: 3.0.11\n")
+    block = {"python_package": ["Cython", "cython"]}
+    found = detect(spec_of(block), search_dirs=[tmp_path], warn=pytest.fail)
+    assert [(d.details["dist"], d.version) for d in found] == [("Cython", "3.0.11")]
+
+
 def test_full_path_is_refused_for_python_packages(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="full_path does not apply"):
         detect(spec_of(NUMPY), full_path=tmp_path)
@@ -396,3 +406,69 @@ def test_timeout_also_kills_what_the_tool_spawned(tmp_path: Path) -> None:
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(pid)
+
+
+# ------------------------------------------------------------------ pyenv shims
+
+
+def _fake_pyenv(root: Path, active: dict[str, Path]) -> Path:
+    """A pyenv root whose ``pyenv which NAME`` knows only the commands of ``active`` (like a
+    real pyenv with one version selected) and whose shims are written the way pyenv writes
+    them; returns the shims folder."""
+    libexec = root / "libexec"
+    cases = "".join(f'  {name}) echo "{path}" ;;\n' for name, path in active.items())
+    fake(
+        libexec,
+        "pyenv",
+        'which_() {\n case "$1" in\n' + cases + "  *) return 127 ;;\n esac\n}\n"
+        'case "$1" in\n'
+        ' which) p=$(which_ "$2") || { echo "pyenv: $2: command not found" >&2; exit 127; }\n'
+        '  echo "$p" ;;\n'
+        ' exec) shift; p=$(which_ "$1") || { echo "pyenv: $1: command not found" >&2; exit 127; }\n'
+        '  shift; exec "$p" "$@" ;;\n'
+        "esac",
+    )
+    shims = root / "shims"
+    shims.mkdir(parents=True)
+    for name in ("python", "python3", "python3.10", "python3.11", "python3.13"):
+        shim = shims / name
+        shim.write_text(
+            '#!/usr/bin/env bash\nset -e\nprogram="${0##*/}"\n'
+            f'export PYENV_ROOT="{root}"\n'
+            f'exec "{libexec / "pyenv"}" exec "$program" "$@"\n',
+            encoding="utf-8",
+        )
+        shim.chmod(0o755)
+    return shims
+
+
+@posix_only
+def test_pyenv_shims_are_the_interpreters_they_run_and_inactive_ones_are_quiet(
+    tmp_path: Path,
+) -> None:
+    """A pyenv shim is not an installation: it stands for the interpreter pyenv selects now
+    (found once, under its real path); a shim for a version pyenv does not select now
+    (`pyenv: python3.10: command not found`) is skipped without a warning."""
+    real = fake(tmp_path / "versions" / "3.11.7" / "bin", "python3.11", "echo 'Python 3.11.7'")
+    (real.parent / "python3").symlink_to("python3.11")
+    (real.parent / "python").symlink_to("python3.11")
+    shims = _fake_pyenv(
+        tmp_path / "pyenv",
+        {n: real.parent / n for n in ("python", "python3", "python3.11")},
+    )
+    spec = spec_of(
+        {
+            "executables": [r"^python3(\.\d+)?$", "^python$"],
+            "version_regex": r"Python\s+(\d+\.\d+\S*)",
+            "env_key": "CKX_PYTHON_BIN_WITH_PATH",
+        }
+    )
+    warnings: list[str] = []
+    found = detect(spec, path_env=str(shims), warn=warnings.append)
+    assert [(d.path, d.version) for d in found] == [(real.parent / "python", "3.11.7")]
+    assert warnings == []
+    # --full_path at a shim: the interpreter it runs, or a warning that it runs none now
+    found = detect(spec, full_path=shims / "python3", path_env="", warn=warnings.append)
+    assert [d.path for d in found] == [real.parent / "python3"] and warnings == []
+    assert detect(spec, full_path=shims / "python3.13", path_env="", warn=warnings.append) == []
+    assert len(warnings) == 1 and "pyenv" in warnings[0] and "python3.13" in warnings[0]

@@ -1,9 +1,12 @@
-"""Every built-in soft entry detects its fake installations (Spack-style detection tests).
+"""Every built-in package entry with a ``detect`` block detects its fake installations
+(Spack-style detection tests).
 
-Each ``soft/<alias>/detection_test.yaml`` lists cases; a case writes fake executables (or a
-fake site-packages) into a temp dir, runs the real detection engine on them with ``PATH``
-ignored, and compares what was found (paths, versions, warning count) with the expectation.
-So CI tests detection of gcc, docker, torch … without any of them installed.
+A package entry describes a piece of software once: how it is installed and how an installed
+copy is found (its ``detect`` block). Each ``packages/<alias>/detection_test.yaml`` lists
+cases; a case writes fake executables (or a fake site-packages) into a temp dir, runs the
+real detection engine on them with ``PATH`` ignored, and compares what was found (paths,
+versions, warning count) with the expectation. So CI tests detection of gcc, docker, torch …
+without any of them installed.
 """
 
 from __future__ import annotations
@@ -18,10 +21,16 @@ import pytest
 import yaml
 
 from ckx.artifacts.detect import detect
+from ckx.artifacts.pythonlibs import env_prefix_for
 from ckx.engine.hooks import load_detector
 
-SOFT = Path(__file__).resolve().parents[2] / "soft"
-ENTRIES = sorted(p.parent for p in SOFT.glob("*/meta.yaml"))
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ROOT / "packages"
+ENTRIES = sorted(
+    p.parent
+    for p in PACKAGES.glob("*/meta.yaml")
+    if isinstance(yaml.safe_load(p.read_text(encoding="utf-8")).get("detect"), dict)
+)
 
 
 def _cases() -> list:
@@ -72,10 +81,15 @@ def _expected_versions(case: dict) -> None:
         assert isinstance(result["version"], str), f"quote the version {result['version']!r}"
 
 
-def test_every_soft_entry_has_a_detection_test() -> None:
-    assert ENTRIES, f"no soft entries under {SOFT}"
+def test_every_detecting_package_has_a_detection_test() -> None:
+    assert len(ENTRIES) >= 17, f"package entries with a detect block under {PACKAGES}: {ENTRIES}"
     missing = [e.name for e in ENTRIES if not (e / "detection_test.yaml").is_file()]
     assert missing == []
+
+
+def test_no_meta_is_left_under_soft() -> None:
+    """One description per piece of software: detectors are package entries now."""
+    assert not list((ROOT / "soft").glob("**/meta.*"))
 
 
 @pytest.mark.skipif(os.name != "posix", reason="fake executables are /bin/sh scripts")
@@ -108,21 +122,27 @@ def test_detection_case(entry: Path, case: dict, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
-def test_soft_entry_meta(entry: Path) -> None:
+def test_detecting_package_meta(entry: Path) -> None:
     meta = yaml.safe_load((entry / "meta.yaml").read_text(encoding="utf-8"))
     assert meta["alias"] == entry.name
-    assert meta["automation_alias"] == "soft"
+    assert meta["automation_alias"] == "package"
     assert re.fullmatch(r"[0-9a-f]{16}", meta["uid"])
     assert meta["tags"] and all(isinstance(t, str) for t in meta["tags"])
     assert meta["name"] and meta["env_prefix"].startswith("CKX_")
     spec = load_detector(entry)
     assert spec.env_key and spec.env_key.startswith(meta["env_prefix"])
-    if entry.name.startswith("lib.python."):
+    if entry.name.startswith("lib-python-"):
         assert meta["tags"][:2] == ["lib", "python-package"]
         assert spec.is_python_package and spec.import_name
+        # what get-generic-python-lib reads: CKX_PYTHONLIB_ + the pip name, _VERSION and _PATH
+        assert meta["env_prefix"] == env_prefix_for(meta["python_package"]["name"])
+        assert spec.env_key == meta["env_prefix"] + "_PATH"
+        assert set(meta["python_package"]) <= {"name", "versions"}  # the rest is in detect
 
 
-def test_soft_uids_and_aliases_are_unique() -> None:
+def test_uids_and_ck_soft_names_are_unique() -> None:
     metas = [yaml.safe_load((e / "meta.yaml").read_text(encoding="utf-8")) for e in ENTRIES]
     uids = [m["uid"] for m in metas]
     assert len(set(uids)) == len(uids)
+    names = [m["soft_alias"] for m in metas if m.get("soft_alias")]
+    assert len(set(names)) == len(names) and len(names) >= 15

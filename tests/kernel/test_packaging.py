@@ -48,14 +48,16 @@ def test_the_wheel_contains_the_builtin_repo(tmp_path):
         timeout=300,
     )
     assert p.returncode == 0, p.stderr
-    (wheel,) = tmp_path.glob("ckx-*.whl")
+    from ckx.core.version import DISTRIBUTION
+
+    (wheel,) = tmp_path.glob(f"{DISTRIBUTION.replace('-', '_')}-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for must in (
         "ckx/_builtin/repos.yaml",
         "ckx/_builtin/automation/script/meta.yaml",
         "ckx/_builtin/programs/od-bench/meta.yaml",
         "ckx/_builtin/packages/ml-model-ssd-shapes/ssd_shapes.onnx",
-        "ckx/_builtin/soft/compiler.python/meta.yaml",
+        "ckx/_builtin/packages/compiler-python/meta.yaml",
         "ckx/app/cli.py",
     ):
         assert must in names, must

@@ -22,7 +22,7 @@ torch = pytest.importorskip("torch")
 
 from odbench import refmodels  # noqa: E402
 from odbench.backends import get_backend  # noqa: E402
-from odbench.errors import CkxError  # noqa: E402
+from odbench.errors import OdBenchError  # noqa: E402
 
 # Loads the pickle through the backend in a clean interpreter and checks it against the
 # outputs the parent computed (expected.npz) and the harness post-processor.
@@ -247,7 +247,7 @@ def test_unknown_reference_class_is_a_clear_error(
     path = tmp_path / "other.pytorch"
     _save_with_fake_module(mod_name, cls_name, path)
     before = {k: v for k, v in sys.modules.items() if k == "models" or k.startswith("models.")}
-    with pytest.raises(CkxError) as info:
+    with pytest.raises(OdBenchError) as info:
         get_backend("pytorch").load(str(path))
     assert says in info.value.message and f"{mod_name}.{cls_name}" in info.value.message
     assert "models.ssd_mobilenet_v1.SSD" in info.value.hint

@@ -43,6 +43,25 @@ def test_profile_fills_only_what_the_cli_left_unset():
     assert ns.backend == "pytorch-native" and ns.dataset == "coco-300" and ns.model_name == "ssd"
 
 
+def test_the_program_runs_the_harness_profiles_and_holds_no_table_of_its_own():
+    """One profile table (the harness's): the program's meta names, per model and backend,
+    which of its profiles runs; customize.py (the bridge) and the model packages name none."""
+    import yaml
+    from conftest import ODBENCH
+    from odbench.profiles import SUPPORTED_PROFILES
+
+    meta = yaml.safe_load((ODBENCH / "meta.yaml").read_text())
+    variations = meta["variations"]
+    chosen = {k: v["env"]["CKX_ODBENCH_PROFILE"] for k, v in variations.items() if "," in k}
+    assert chosen and set(chosen.values()) <= set(SUPPORTED_PROFILES) - {"defaults"}
+    models = [k for k, v in variations.items() if v.get("group") == "model"]
+    assert all(f"{m},onnxruntime" in chosen for m in models)
+    bridge = (ODBENCH / "customize.py").read_text()
+    assert not [name for name in SUPPORTED_PROFILES if f'"{name}"' in bridge]
+    packages = ODBENCH.parents[1] / "packages"
+    assert not [f for f in packages.glob("*/meta.yaml") if "CKX_ML_MODEL_PROFILE" in f.read_text()]
+
+
 def test_unknown_scenario_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exc:
         resolve_args(["--model", "m", "--dataset-path", "d", "--scenario", "ConstantStream"])

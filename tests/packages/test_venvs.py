@@ -12,14 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from ckx.artifacts.venvs import (
+from ckx.artifacts.pythonlibs import (
     PythonPackage,
-    activate_command,
     ensure_python_package,
-    list_venvs,
-    pins_from,
     requirement_for,
     select_python,
+)
+from ckx.artifacts.venvs import (
+    activate_command,
+    list_venvs,
+    pins_from,
     venv_dir,
 )
 from ckx.core.context import Context
@@ -60,6 +62,7 @@ def wheels(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("wheels")
     for v in ("1.0.0", "1.2.0"):
         build_wheel(d, "ckxtinypkg", v)
+    build_wheel(d, "ckxhintpkg", "0.5.0")
     return d
 
 
@@ -183,11 +186,10 @@ def test_failed_install_leaves_no_venv(home, wheels):
 def test_library_is_detected_or_installed_with_constraints_and_pins(made, home, wheels):
     python = select_python({"CKX_VENV": "t1"}, {}, home)
     assert python == python_of(home, "t1")
-    pkg = PythonPackage.from_meta({"name": "ckxtinypkg"}, "lib-python-ckxtinypkg")
+    meta = {"python_package": {"name": "ckxtinypkg"}, "env_prefix": "CKX_TINY"}
+    pkg = PythonPackage.from_meta(meta, "lib-python-ckxtinypkg")
     args = ["--no-index", "--find-links", str(wheels)]
-    found = ensure_python_package(
-        pkg, python=python, constraints={}, pip_args=args, env_prefix="CKX_TINY"
-    )
+    found = ensure_python_package(pkg, python=python, constraints={}, pip_args=args)
     assert (found["version"], found["installed"]) == ("1.0.0", False)  # already there: detected
     assert found["env"]["CKX_TINY_VERSION"] == "1.0.0" and found["env"]["CKX_VENV_PYTHON"] == str(
         python
@@ -217,10 +219,12 @@ def test_library_is_detected_or_installed_with_constraints_and_pins(made, home, 
 
 
 def test_no_pip_install_outside_a_venv(tmp_path):
-    pkg = PythonPackage.from_meta({"name": "ckx-surely-absent-pkg"}, "x")
+    pkg = PythonPackage.from_meta({"python_package": {"name": "ckx-surely-absent-pkg"}}, "x")
     with pytest.raises(RunError, match="not a virtual environment") as err:
         ensure_python_package(pkg, python=Path("/usr/bin/python3"), constraints={})
     assert "ckx create venv" in err.value.hint
+    # the do-it-yourself command names the interpreter that lacks the package
+    assert "/usr/bin/python3 -m pip install ckx-surely-absent-pkg" in err.value.hint
 
 
 def test_hook_of_the_shipped_library_packages(made, home, wheels):
@@ -231,7 +235,13 @@ def test_hook_of_the_shipped_library_packages(made, home, wheels):
 
     entry = Path(__file__).resolve().parents[2] / "packages" / "lib-python-numpy"
     meta = yaml.safe_load((entry / "meta.yaml").read_text())
-    meta["python_package"] = {"name": "ckxtinypkg"}  # what the test can install offline
+    # what the test can install offline, described as numpy's entry describes numpy
+    meta["python_package"] = {"name": "ckxtinypkg"}
+    meta["detect"] = {
+        **meta["detect"],
+        "python_package": ["ckxtinypkg"],
+        "import_name": "ckxtinypkg",
+    }
     env = {"CKX_VENV": "t1"}
     i = HookInput(
         env=env,
@@ -251,6 +261,40 @@ def test_hook_of_the_shipped_library_packages(made, home, wheels):
     out = call_hook(load_customize(entry / "customize.py"), "preprocess", i, "lib-python-numpy")
     assert out["version"] == "1.2.0" and env["CKX_PYTHONLIB_NUMPY_VERSION"] == "1.2.0"
     assert env["CKX_PYTHONLIB_NUMPY_PATH"].startswith(str(home / "venvs" / "t1"))
+
+
+def test_the_front_only_detects_and_its_hint_installs_the_library(made, home, wheels, monkeypatch):
+    """get-generic-python-lib asks the library's package entry to detect only: a library that
+    is not in the venv is an error that installs nothing, and its hint is a command that
+    installs it (run here as printed); then the front finds it."""
+    import shlex
+    import sys
+
+    from ckx.app.api import run
+
+    monkeypatch.setenv("CKX_HOME", str(home))  # (get-python3 reads the process's CKX_HOME)
+    ctx = context(home, CKX_PIP_EXTRA_ARGS=f"--no-index --find-links {wheels}")
+    front = {"action": "run", "tags": "get,generic-python-lib,_package.ckxhintpkg"}
+    front["env"] = {"CKX_VENV": "t1"}
+    with pytest.raises(RunError) as err:
+        run(ctx, dict(front))
+    python = python_of(home, "t1")
+    assert f"ckxhintpkg is not installed in {python}" in err.value.message
+    assert "get-generic-python-lib(_package.ckxhintpkg)" in err.value.message
+    with pytest.raises(subprocess.CalledProcessError):
+        version_in(python, "ckxhintpkg")  # nothing was installed
+    prefix = "install it there: ckx "
+    assert err.value.hint.startswith(prefix), err.value.hint
+    p = subprocess.run(
+        [sys.executable, "-m", "ckx", *shlex.split(err.value.hint.removeprefix(prefix))],
+        capture_output=True,
+        text=True,
+        env=ctx.environ,
+    )
+    assert p.returncode == 0, p.stderr
+    assert version_in(python, "ckxhintpkg") == "0.5.0"
+    out = run(ctx, dict(front))
+    assert out["version"] == "0.5.0" and out["env"]["CKX_PYTHONLIB_CKXHINTPKG_VERSION"] == "0.5.0"
 
 
 def test_requirement_and_pins():

@@ -82,6 +82,7 @@ def test_embedded_default_accuracy_run_is_meaningful(home):
     p = ckx(home, "run", "program:od-bench", "--cmd_key=accuracy-offline", "--quiet")
     assert p.returncode == 0, p.stderr
     assert "result=VALID" in p.stdout
+    assert p.stdout.count("od-bench: model=ssd-shapes ") == 1  # ckx prints it, not the harness
     d = run_dir_of(p.stdout)
     acc = (d / "accuracy.txt").read_text()
     m = float(acc.split("mAP=")[1].split("%")[0])
@@ -168,3 +169,20 @@ def test_a_dataset_path_that_is_not_a_coco_root_is_refused_clearly(home, tmp_pat
     )
     assert p.returncode == 2
     assert f"{tmp_path} is not a COCO root" in p.stderr and "val2017" in p.stderr
+
+
+def test_the_rerun_hint_after_a_failure_is_a_command_that_reruns_the_step(home):
+    """The hint printed when od-bench fails reruns just that step: run as printed, it reaches
+    the same failure (and prints the same hint) instead of failing to find the program."""
+    import shlex
+
+    args = ["run", "program:od-bench", "--cmd_key=accuracy-offline", "--count=4"]
+    p = ckx(home, *args, "--env.EXTRA_OPS=--bogus", "--quiet")
+    assert p.returncode == 6 and "unrecognized arguments: --bogus" in p.stderr, p.stderr
+    hint = next(ln for ln in p.stderr.splitlines() if "rerun just this step: " in ln)
+    command = shlex.split(hint.split("rerun just this step: ", 1)[1])
+    assert command[:4] == ["ckx", "run", "program:od-bench", "--cmd_key=accuracy-offline"]
+    assert not any("CKX_CMD_KEY" in a or "CKX_LOADGEN" in a for a in command), command
+    again = ckx(home, *command[1:], "--quiet")
+    assert again.returncode == 6 and "unrecognized arguments: --bogus" in again.stderr
+    assert hint in again.stderr.splitlines()

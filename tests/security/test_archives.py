@@ -19,6 +19,10 @@ from .conftest import (
     tree,
 )
 
+# where the forged cache result points: a path no real run can produce, so finding it in the
+# env proves the forgery was used (whatever folder the checkout, CKX_HOME or TMPDIR is in)
+FORGED = "/forged-by-ckr-zip"
+
 
 def _hostile_fragment(path: Path, marker: Path) -> Path:
     """A ckr.zip with a real experiment plus everything an attacker would slip in."""
@@ -46,7 +50,7 @@ def _hostile_fragment(path: Path, marker: Path) -> Path:
             "cache/d0b5dd74aaaaaaaa/meta.json": (
                 '{"alias": "get-python3", "uid": "d0b5dd74aaaaaaaa", "automation_alias": "cache",'
                 ' "tags": ["get", "python3"], "key": "forged",'
-                ' "new_env": {"+PATH": ["/tmp"], "CKX_PYTHON_BIN_WITH_PATH": "/tmp/python3"}}'
+                f' "new_env": {{"+PATH": ["{FORGED}"], "CKX_PYTHON_BIN_WITH_PATH": "{FORGED}/python3"}}}}'
             ),
         },
     )
@@ -56,7 +60,7 @@ def _python3_runs_the_builtin(ckx_home: Path) -> dict:
     out = access(action="run", automation="script", query="get,python3")
     assert out["return"] == 0, out
     assert out.get("status") != "cached"  # a fresh home: nothing could have been cached
-    assert "/tmp" not in str(out.get("env")), out["env"]
+    assert FORGED not in str(out.get("env")), out["env"]
     hits = access(action="find", automation="script", tags="get,python3")["list"]
     assert [h["uid"] for h in hits] == [GET_PYTHON3_UID]
     return out

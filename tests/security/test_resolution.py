@@ -104,7 +104,7 @@ def test_target_names_are_names_not_patterns(cli, tmp_path):
 def _builtin_state() -> list[tuple[str, int]]:
     return sorted(
         (p.relative_to(ROOT).as_posix(), p.stat().st_mtime_ns)
-        for folder in ("scripts", "packages", "programs", "soft", "automation")
+        for folder in ("scripts", "packages", "programs", "automation")
         for p in (ROOT / folder).rglob("*")
         if "__pycache__" not in p.parts
     )

@@ -1,7 +1,7 @@
 """Sweeps on a real Ray cluster: a head node and a worker node started by the test on
 127.0.0.1 (``ray start``), each with its own CKX_HOME as separate machines would have.
 
-Skipped when the ``ray`` extra is not installed (CI installs it: ``ckx[test]`` includes it)."""
+Skipped when the ``ray`` extra is not installed (CI installs it: the ``test`` extra includes it)."""
 
 from __future__ import annotations
 

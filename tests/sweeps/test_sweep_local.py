@@ -5,6 +5,7 @@ views (show, compare, plot, dashboard) that understand sweeps."""
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 
@@ -149,7 +150,7 @@ def test_the_ray_executor_without_ray_installed_names_the_extra(sweepy, ckx_home
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     out = json.loads(p.stdout)
     assert out["return"] == 11, out
-    assert "pip install 'ckx[ray]'" in out["hint"]
+    assert f"{shlex.quote(sys.executable)} -m pip install 'ray>=" in out["hint"]
 
 
 def test_show_compare_plot_and_dashboard_understand_a_sweep(cli, sweepy, ckx_home, tmp_path):

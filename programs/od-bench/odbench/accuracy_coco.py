@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import CkxError, NotFoundError, UsageError, report
+from .errors import NotFoundError, OdBenchError, UsageError, report
 
 
 @dataclass
@@ -113,39 +113,48 @@ def collect_detections(
             )
         image = image_map[idx]
         data = decode_floats(j["data"])
+        image_ids.add(image["id"])
         if len(data) < 7:
-            image_ids.add(image["id"])
             no_results += 1
             continue
-        h, w = image["height"], image["width"]
-        for i in range(0, len(data) - 6, 7):
-            image_idx, ymin, xmin, ymax, xmax, score, label = (float(v) for v in data[i : i + 7])
-            if int(image_idx) != idx and log is not None:
-                print(
-                    f"ERROR: loadgen({idx}) and payload({int(image_idx)}) disagree on image_idx",
-                    file=log,
-                )
-            ymin, xmin, ymax, xmax = ymin * h, xmin * w, ymax * h, xmax * w
-            label_id = int(label)
-            if inv_map is not None:
-                if not 0 <= label_id < len(inv_map):
-                    raise UsageError(
-                        f"label {label_id} of qsl_idx {idx} is outside 0..{len(inv_map) - 1} "
-                        "(--use-inv-map expects contiguous labels 1..80)"
-                    )
-                label_id = inv_map[label_id]
-            detections.append(
-                {
-                    "image_id": image["id"],
-                    "image_loc": os.path.join(image_dir, image["file_name"]),
-                    "category_id": label_id,
-                    "bbox": [xmin, ymin, xmax - xmin, ymax - ymin],
-                    "score": score,
-                }
-            )
-            image_ids.add(image["id"])
+        detections += _detections_of(data, idx, image, image_dir, inv_map, log)
     counts = {"results": len(results), "dupes": len(results) - len(seen), "no_results": no_results}
     return detections, image_ids, counts
+
+
+def _detections_of(
+    data: Any, idx: int, image: dict[str, Any], image_dir: str, inv_map: list | None, log: Any
+) -> list[dict[str, Any]]:
+    """The detections of one response: records of 7 floats (image_idx, ymin, xmin, ymax,
+    xmax, score, label) with coordinates relative to the image."""
+    out = []
+    h, w = image["height"], image["width"]
+    for i in range(0, len(data) - 6, 7):
+        image_idx, ymin, xmin, ymax, xmax, score, label = (float(v) for v in data[i : i + 7])
+        if int(image_idx) != idx and log is not None:
+            print(
+                f"ERROR: loadgen({idx}) and payload({int(image_idx)}) disagree on image_idx",
+                file=log,
+            )
+        ymin, xmin, ymax, xmax = ymin * h, xmin * w, ymax * h, xmax * w
+        label_id = int(label)
+        if inv_map is not None:
+            if not 0 <= label_id < len(inv_map):
+                raise UsageError(
+                    f"label {label_id} of qsl_idx {idx} is outside 0..{len(inv_map) - 1} "
+                    "(--use-inv-map expects contiguous labels 1..80)"
+                )
+            label_id = inv_map[label_id]
+        out.append(
+            {
+                "image_id": image["id"],
+                "image_loc": os.path.join(image_dir, image["file_name"]),
+                "category_id": label_id,
+                "bbox": [xmin, ymin, xmax - xmin, ymax - ymin],
+                "score": score,
+            }
+        )
+    return out
 
 
 def cocoeval_stats(coco_gt: Any, coco_dt: Any, image_ids: list[int] | None = None) -> list[float]:
@@ -178,20 +187,8 @@ def evaluate_coco(
     its QSL so that images missing on disk (skipped by the QSL) cannot shift the mapping.
     When no file is missing both give the same list, hence the same mAP as the tool.
     """
-    try:
-        from pycocotools.coco import COCO
-    except ImportError as exc:  # pragma: no cover
-        from .errors import missing_module
-
-        raise missing_module("pycocotools", exc) from exc
-    if not os.path.isfile(annotation_file):
-        raise NotFoundError(
-            f"annotation file '{annotation_file}' not found",
-            hint="--coco-dir must contain annotations/instances_val2017.json",
-        )
     out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        coco_gt = COCO(annotation_file)
+    coco_gt = _ground_truth(annotation_file, out)
     results = read_accuracy_log(accuracy_file)
     detections, image_ids, counts = collect_detections(
         results,
@@ -203,10 +200,7 @@ def evaluate_coco(
         image_order=image_order,
     )
     if detections_file:
-        tmp = f"{detections_file}.tmp{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(detections, f, sort_keys=True, indent=4)
-        os.replace(tmp, detections_file)
+        write_text_atomic(detections_file, json.dumps(detections, sort_keys=True, indent=4))
     stats: list[float] = []
     mAP = 0.0
     with contextlib.redirect_stdout(out):
@@ -232,6 +226,23 @@ def evaluate_coco(
         print(f"ignored {acc.n_dupes} dupes", file=out)
     acc.text = out.getvalue()
     return acc
+
+
+def _ground_truth(annotation_file: str, out: io.StringIO) -> Any:
+    """pycocotools' COCO of the annotation file (its chatter goes to ``out``)."""
+    try:
+        from pycocotools.coco import COCO
+    except ImportError as exc:  # pragma: no cover
+        from .errors import missing_module
+
+        raise missing_module("pycocotools", exc) from exc
+    if not os.path.isfile(annotation_file):
+        raise NotFoundError(
+            f"annotation file '{annotation_file}' not found",
+            hint="--coco-dir must contain annotations/instances_val2017.json",
+        )
+    with contextlib.redirect_stdout(out):
+        return COCO(annotation_file)
 
 
 def write_text_atomic(path: str, text: str) -> None:
@@ -278,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             detections_file=a.detections_file,
             verbose=a.verbose,
         )
-    except CkxError as exc:
+    except OdBenchError as exc:
         return report("accuracy_coco", exc)
     sys.stdout.write(acc.text)
     if a.output_file:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .accuracy_coco import decode_floats, read_accuracy_log, write_text_atomic
-from .errors import CkxError, report
+from .errors import OdBenchError, report
 
 
 @dataclass
@@ -138,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = p.parse_args(argv)
     try:
         res = evaluate_cognata(a.mlperf_accuracy_file, a.dataset_path, verbose=a.verbose)
-    except CkxError as exc:
+    except OdBenchError as exc:
         return report("accuracy_cognata", exc)
     sys.stdout.write(res.text)
     if a.output_file:

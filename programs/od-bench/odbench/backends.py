@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .errors import CkxError, NotFoundError, RunError, UsageError, missing_module
+from .errors import NotFoundError, OdBenchError, RunError, UsageError, missing_module
 
 _FALSY = {"0", "false", "off", "no"}
 
@@ -146,7 +146,7 @@ class PyTorchNativeBackend:
 
             try:
                 model = load_pickled(model_path, map_location=self.device)
-            except CkxError:
+            except OdBenchError:
                 raise
             except Exception as exc:
                 raise RunError(f"torch cannot load '{model_path}': {exc}") from exc

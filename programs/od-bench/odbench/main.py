@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import CkxError, NotFoundError, RunError, UsageError, missing_module, report
+from .errors import NotFoundError, OdBenchError, RunError, UsageError, missing_module, report
 from .profiles import BACKEND_ALIASES, SUPPORTED_DATASETS, SUPPORTED_PROFILES, apply_profile
 
 log = logging.getLogger("odbench")
@@ -33,10 +33,19 @@ WARMUP_RUNS = 5
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m odbench`` argument parser (reference flags; defaults None where a
-    profile may fill them)."""
+    profile may fill them). The flags are added in the reference's order (``results.json``
+    records them in that order)."""
     p = argparse.ArgumentParser(
         prog="python -m odbench", description="MLPerf object-detection benchmark (od-bench)."
     )
+    _add_what_runs(p)
+    _add_loadgen_options(p)
+    _add_odbench_options(p)
+    return p
+
+
+def _add_what_runs(p: argparse.ArgumentParser) -> None:
+    """The reference flags that say what runs: data set, profile, scenario, model, backend."""
     p.add_argument("--dataset", choices=sorted(SUPPORTED_DATASETS), help="dataset")
     p.add_argument(
         "--dataset-path",
@@ -65,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=sorted(BACKEND_ALIASES), help="runtime to use")
     p.add_argument("--model-name", help="name of the mlperf model, e.g. ssd-mobilenet")
     p.add_argument("--threads", type=int, help="worker threads (default: all cores)")
+
+
+def _add_loadgen_options(p: argparse.ArgumentParser) -> None:
+    """The reference flags that set up the LoadGen test."""
     p.add_argument("--qps", type=float, help="target qps (server_target_qps, offline_expected_qps)")
     p.add_argument("--cache", type=int, help="use cache (logged only, as in the reference)")
     p.add_argument("--accuracy", action="store_true", help="enable accuracy pass")
@@ -84,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--samples-per-query", default=8, type=int, help="mlperf multi-stream samples per query"
     )
+
+
+def _add_odbench_options(p: argparse.ArgumentParser) -> None:
+    """The device, pre-processed data, the automotive flags, and od-bench's own."""
     p.add_argument("--device", help="cpu forces CPU execution; cuda/gpu allows CUDA")
     p.add_argument(
         "--cache_dir",
@@ -105,7 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--warmup", type=int, default=WARMUP_RUNS, help="warm-up predictions")
     p.add_argument("--workers", type=int, help="pre-processing workers (default: all cores)")
-    return p
+    p.add_argument(
+        "--no-summary",
+        action="store_true",
+        help="do not print the closing summary (it is in odbench_summary.json); for a caller "
+        "that prints its own",
+    )
 
 
 @dataclass
@@ -395,18 +417,31 @@ def used_device(backend: Any, asked: str | None) -> str:
     return device
 
 
-def run(cfg: RunConfig) -> dict[str, Any]:
-    """Run one LoadGen test; returns the ``odbench_summary.json`` record."""
+@dataclass
+class Loaded:
+    """What one run measures: the backend and its model, the data set, the post-processor."""
+
+    backend: Any
+    model: Any
+    ds: Any
+    post_proc: Any
+    device: str
+    max_batchsize: int
+
+
+def _loadgen() -> Any:
     try:
         import mlperf_loadgen as lg
     except ImportError as exc:  # pragma: no cover
         raise missing_module("mlperf_loadgen", exc) from exc
+    return lg
+
+
+def load(cfg: RunConfig) -> Loaded:
+    """Build the data set (pre-processing it when needed), load the model, check the device."""
     from .backends import get_backend
-    from .summary import build_odbench_summary, parse_detail, parse_summary
-    from .sut import QueueRunner, RunnerBase
 
     a = cfg.args
-    user_conf = prepare_user_conf(cfg) if a.user_conf else None
     backend = get_backend(a.backend)
     image_format = a.data_format or backend.image_format()
     ds = build_dataset(cfg, image_format)
@@ -418,37 +453,43 @@ def run(cfg: RunConfig) -> dict[str, Any]:
     model = backend.load(a.model, inputs=cfg.inputs, outputs=cfg.outputs)
     device = used_device(backend, a.device)
     max_batchsize = effective_batchsize(a.max_batchsize, backend.fixed_batch)
-    post_proc = build_postprocessor(cfg)
-    final_results: dict[str, Any] = {
-        "runtime": model.name(),
-        "version": model.version(),
-        "time": int(time.time()),
-        "args": {k: v for k, v in vars(a).items()},
-        "cmdline": str(a),
-    }
-    os.makedirs(cfg.output_dir, exist_ok=True)
-    if user_conf is None:
-        user_conf = prepare_user_conf(cfg)
-    count = ds.get_item_count()
-    warmup(model, ds, a.warmup)
+    return Loaded(backend, model, ds, build_postprocessor(cfg), device, max_batchsize)
 
+
+def make_runner(cfg: RunConfig, run: Loaded) -> Any:
+    """The reference runner: synchronous for SingleStream, a worker queue otherwise."""
+    from .sut import QueueRunner, RunnerBase
+
+    a = cfg.args
     runner_cls = RunnerBase if a.scenario == "SingleStream" else QueueRunner
-    runner = runner_cls(model, ds, a.threads, post_proc=post_proc, max_batchsize=max_batchsize)
+    return runner_cls(
+        run.model, run.ds, a.threads, post_proc=run.post_proc, max_batchsize=run.max_batchsize
+    )
+
+
+def log_settings(lg: Any, cfg: RunConfig) -> Any:
+    """LoadGen's logs go to the output folder; its summary is not copied to stdout."""
+    log_output = lg.LogOutputSettings()
+    log_output.outdir = cfg.output_dir
+    log_output.copy_summary_to_stdout = False
+    settings = lg.LogSettings()
+    settings.enable_trace = cfg.args.debug
+    settings.log_output = log_output
+    return settings
+
+
+def run_test(lg: Any, cfg: RunConfig, runner: Any, ds: Any, settings: Any) -> dict[str, Any]:
+    """One LoadGen test (SUT, QSL, start, tear-down); returns the reference ``result_dict``."""
+    a = cfg.args
+    count = ds.get_item_count()
+    logs = log_settings(lg, cfg)
+    perf_count = a.performance_sample_count or min(count, 500)
 
     def issue_queries(query_samples: Any) -> None:
         runner.enqueue(query_samples)
 
     def flush_queries() -> None:
         pass
-
-    log_output = lg.LogOutputSettings()
-    log_output.outdir = cfg.output_dir
-    log_output.copy_summary_to_stdout = False
-    log_settings = lg.LogSettings()
-    log_settings.enable_trace = a.debug
-    log_settings.log_output = log_output
-    settings = make_settings(lg, cfg, user_conf, count)
-    perf_count = a.performance_sample_count or min(count, 500)
 
     scratch = tempfile.mkdtemp(prefix="odbench-")
     try:
@@ -458,37 +499,42 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         result_dict: dict[str, Any] = {"good": 0, "total": 0, "scenario": str(settings.scenario)}
         runner.start_run(result_dict, a.accuracy)
         try:
-            lg.StartTestWithLogSettings(sut, qsl, settings, log_settings, audit)
+            lg.StartTestWithLogSettings(sut, qsl, settings, logs, audit)
         finally:
             runner.finish()
             lg.DestroyQSL(qsl)
             lg.DestroySUT(sut)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    return result_dict
 
-    mAP = None
-    if a.accuracy:
-        result_dict["good"] += post_proc.good
-        result_dict["total"] += post_proc.total
-        mAP, text = compute_accuracy(cfg, ds)
-        result_dict["mAP"] = mAP
-        write_text_atomic(os.path.join(cfg.output_dir, "accuracy.txt"), text)
-    add_results(
-        final_results,
-        str(settings.scenario),
-        result_dict,
-        runner.result_timing,
-        time.time() - ds.last_loaded,
-        a.accuracy,
-    )
-    write_json_atomic(
-        os.path.join(cfg.output_dir, "results.json"),
-        final_results,
-        sort_keys=True,
-        indent=4,
-        default=str,
-    )
 
+def score(cfg: RunConfig, run: Loaded, result_dict: dict[str, Any]) -> float | None:
+    """Accuracy mode: the mAP (a fraction) into ``result_dict`` and ``accuracy.txt``."""
+    if not cfg.args.accuracy:
+        return None
+    result_dict["good"] += run.post_proc.good
+    result_dict["total"] += run.post_proc.total
+    mAP, text = compute_accuracy(cfg, run.ds)
+    result_dict["mAP"] = mAP
+    write_text_atomic(os.path.join(cfg.output_dir, "accuracy.txt"), text)
+    return mAP
+
+
+def run_mode(a: argparse.Namespace) -> str:
+    """LoadGen's test mode of the run, as the summary names it."""
+    if a.find_peak_performance:
+        return "FindPeakPerformance"
+    return "AccuracyOnly" if a.accuracy else "PerformanceOnly"
+
+
+def summary_record(
+    cfg: RunConfig, run: Loaded, count: int, mAP: float | None, errors: int
+) -> dict[str, Any]:
+    """The ``odbench_summary.json`` record, from LoadGen's logs and what the run used."""
+    from .summary import build_odbench_summary, parse_detail, parse_summary
+
+    a = cfg.args
     summary_path = os.path.join(cfg.output_dir, "mlperf_log_summary.txt")
     summary = parse_summary(summary_path) if os.path.exists(summary_path) else None
     detail_path = os.path.join(cfg.output_dir, "mlperf_log_detail.txt")
@@ -497,11 +543,9 @@ def run(cfg: RunConfig) -> dict[str, Any]:
     record = build_odbench_summary(
         model=a.model_name,
         profile=a.profile,
-        backend=model.name(),
+        backend=run.model.name(),
         scenario=a.scenario,
-        mode="AccuracyOnly"
-        if a.accuracy and not a.find_peak_performance
-        else ("FindPeakPerformance" if a.find_peak_performance else "PerformanceOnly"),
+        mode=run_mode(a),
         output_dir=cfg.output_dir,
         count=count,
         mAP=None if mAP is None else 100.0 * mAP,
@@ -509,31 +553,60 @@ def run(cfg: RunConfig) -> dict[str, Any]:
     )
     record["model_file"] = os.path.abspath(a.model)
     record["dataset_path"] = os.path.abspath(a.dataset_path)
-    record["device"] = device
-    record["max_batchsize"] = max_batchsize
+    record["device"] = run.device
+    record["max_batchsize"] = run.max_batchsize
     record["threads"] = a.threads
-    record["batch_errors"] = runner.errors
-    write_json_atomic(
-        os.path.join(cfg.output_dir, "odbench_summary.json"), record, indent=2, sort_keys=True
+    record["batch_errors"] = errors
+    return record
+
+
+def run(cfg: RunConfig) -> dict[str, Any]:
+    """Run one LoadGen test; returns the ``odbench_summary.json`` record."""
+    lg = _loadgen()
+    a = cfg.args
+    user_conf = prepare_user_conf(cfg) if a.user_conf else None
+    loaded = load(cfg)
+    final_results: dict[str, Any] = {
+        "runtime": loaded.model.name(),
+        "version": loaded.model.version(),
+        "time": int(time.time()),
+        "args": {k: v for k, v in vars(a).items()},
+        "cmdline": str(a),
+    }
+    os.makedirs(cfg.output_dir, exist_ok=True)
+    if user_conf is None:
+        user_conf = prepare_user_conf(cfg)
+    count = loaded.ds.get_item_count()
+    warmup(loaded.model, loaded.ds, a.warmup)
+    runner = make_runner(cfg, loaded)
+    settings = make_settings(lg, cfg, user_conf, count)
+    result_dict = run_test(lg, cfg, runner, loaded.ds, settings)
+    mAP = score(cfg, loaded, result_dict)
+    took = time.time() - loaded.ds.last_loaded
+    add_results(
+        final_results, str(settings.scenario), result_dict, runner.result_timing, took, a.accuracy
     )
+    out = cfg.output_dir
+    kw: dict[str, Any] = {"sort_keys": True, "indent": 4, "default": str}
+    write_json_atomic(os.path.join(out, "results.json"), final_results, **kw)
+    record = summary_record(cfg, loaded, count, mAP, runner.errors)
+    write_json_atomic(os.path.join(out, "odbench_summary.json"), record, indent=2, sort_keys=True)
     return record
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m odbench``; returns the exit code."""
+    """Entry point of ``python -m odbench``; returns the exit code (6 when a batch failed)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:%(name)s:%(message)s")
-    from .characteristics import write_characteristics
     from .summary import format_summary
 
     try:
         cfg = resolve_args(argv)
         record = run(cfg)
-        write_characteristics(record)  # what ckx records (CKX_CHARACTERISTICS_FILE)
-    except CkxError as exc:
+    except OdBenchError as exc:
         return report("od-bench", exc)
     except KeyboardInterrupt:
         print("od-bench: interrupted", file=sys.stderr)
         return 130
-    if not os.environ.get("CKX_ODBENCH_OUTPUT_DIR"):  # under ckx, `ckx run` prints it
+    if not cfg.args.no_summary:
         print(format_summary(record))
     return 0 if record["batch_errors"] == 0 else 6

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .coco_index import read_coco_index
-from .errors import CkxError, NotFoundError, UsageError, report
+from .errors import NotFoundError, OdBenchError, UsageError, report
 
 MANIFEST_NAME = "odbench-preprocessed.json"
 
@@ -316,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         info = preprocess_command(args)
-    except CkxError as exc:
+    except OdBenchError as exc:
         return report("odbench.preprocess", exc)
     print(
         f"preprocessed {info['count']} images into {info['out']} "

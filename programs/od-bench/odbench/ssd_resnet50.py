@@ -75,8 +75,11 @@ def model_config(name: str | None = None) -> dict[str, Any]:
 def _build_classes() -> dict[str, type]:
     """Define the nn.Module classes on first use (torch is imported lazily)."""
     torch = _torch()
-    nn = torch.nn
+    backbone = _backbone_class(torch.nn)
+    return {"SSDResNet50": _ssd_class(torch, backbone), "ResNetBackbone": backbone}
 
+
+def _bottleneck_class(nn: Any) -> type:
     class Bottleneck(nn.Module):
         """torchvision's ResNet v1.5 bottleneck: the stride sits on the 3x3 conv."""
 
@@ -99,6 +102,12 @@ def _build_classes() -> dict[str, type]:
             y = self.bn3(self.conv3(y))
             return self.relu(y + identity)
 
+    return Bottleneck
+
+
+def _backbone_class(nn: Any) -> type:
+    bottleneck = _bottleneck_class(nn)
+
     def make_stage(inplanes: int, width: int, blocks: int, stride: int) -> Any:
         out = width * _EXPANSION
         down = None
@@ -107,8 +116,8 @@ def _build_classes() -> dict[str, type]:
             down = nn.Sequential(
                 nn.Conv2d(inplanes, out, 1, stride=stride, bias=False), nn.BatchNorm2d(out)
             )
-        layers = [Bottleneck(inplanes, width, stride, down)]
-        layers += [Bottleneck(out, width, 1, None) for _ in range(blocks - 1)]
+        layers = [bottleneck(inplanes, width, stride, down)]
+        layers += [bottleneck(out, width, 1, None) for _ in range(blocks - 1)]
         return nn.Sequential(*layers)
 
     class ResNetBackbone(nn.Module):
@@ -133,32 +142,42 @@ def _build_classes() -> dict[str, type]:
         def forward(self, x: Any) -> Any:
             return self.feature_extractor(x)
 
+    return ResNetBackbone
+
+
+def _middle_blocks(nn: Any, cfg: Mapping[str, Any], chans: list[int]) -> Any:
+    """The 6 extra blocks ``Conv1x1 BN ReLU Conv3x3/s2 BN ReLU``. Reference quirk: the mid
+    channels are feature_out_channels[i] (not the config's feature_in_channels), because
+    model.py tests for feature_in_channels but reads feature_out_channels."""
+    blocks = []
+    for i, mb in enumerate(cfg["middle_blocks"][: len(chans) - 1]):
+        cin, mid, cout = chans[i], chans[i], chans[i + 1]
+        k, p, s = mb["kernel_size"], mb["padding"], mb["stride"]
+        blocks.append(
+            nn.Sequential(
+                nn.Conv2d(cin, mid, k[0], stride=s[0], padding=p[0], bias=False),
+                nn.BatchNorm2d(mid),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(mid, cout, k[1], stride=s[1], padding=p[1], bias=False),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(inplace=True),
+            )
+        )
+    return nn.ModuleList(blocks)
+
+
+def _ssd_class(torch: Any, backbone: type) -> type:
+    nn = torch.nn
+
     class SSDResNet50(nn.Module):
         """SSD head on the ResNet-50 backbone; returns ``(ploc, plabel)``."""
 
         def __init__(self, cfg: Mapping[str, Any]) -> None:
             super().__init__()
             self.num_classes = int(cfg["num_classes"])
-            self.feature_extractor = ResNetBackbone(cfg)
+            self.feature_extractor = backbone(cfg)
             chans = self.feature_extractor.out_channels
-            # reference quirk: the mid channels are feature_out_channels[i] (not the config's
-            # feature_in_channels), because model.py tests for feature_in_channels but reads
-            # feature_out_channels
-            blocks = []
-            for i, mb in enumerate(cfg["middle_blocks"][: len(chans) - 1]):
-                cin, mid, cout = chans[i], chans[i], chans[i + 1]
-                k, p, s = mb["kernel_size"], mb["padding"], mb["stride"]
-                blocks.append(
-                    nn.Sequential(
-                        nn.Conv2d(cin, mid, k[0], stride=s[0], padding=p[0], bias=False),
-                        nn.BatchNorm2d(mid),
-                        nn.ReLU(inplace=True),
-                        nn.Conv2d(mid, cout, k[1], stride=s[1], padding=p[1], bias=False),
-                        nn.BatchNorm2d(cout),
-                        nn.ReLU(inplace=True),
-                    )
-                )
-            self.additional_blocks = nn.ModuleList(blocks)
+            self.additional_blocks = _middle_blocks(nn, cfg, chans)
             k, p = int(cfg["head_kernel_size"]), int(cfg["head_padding"])
             nds = cfg["num_defaults"]
             self.loc = nn.ModuleList(
@@ -184,7 +203,7 @@ def _build_classes() -> dict[str, type]:
             ]
             return torch.cat(locs, 2).contiguous(), torch.cat(confs, 2).contiguous()
 
-    return {"SSDResNet50": SSDResNet50, "ResNetBackbone": ResNetBackbone}
+    return SSDResNet50
 
 
 _CLASSES: dict[str, type] = {}
