@@ -30,10 +30,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ckx.artifacts.detect import detects_when_run
 from ckx.core.errors import CkxError, RunError
 from ckx.engine import envs
 from ckx.engine.hookspec import load_hooks
+from ckx.engine.model import detects_when_run
 
 if TYPE_CHECKING:
     from ckx.engine.hooks import HookCall

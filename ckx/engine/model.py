@@ -153,6 +153,16 @@ def is_cacheable(entry: Entry, meta: dict[str, Any]) -> bool:
     return value is True or (isinstance(value, str) and value == "yes")
 
 
+def detects_when_run(meta: dict[str, Any]) -> bool:
+    """Does the engine run ``meta``'s ``detect`` block as a step of the node? Yes for an entry
+    that installs nothing (a script such as get-python3, a detect-only package such as
+    compiler-gcc). In an entry that installs (a ``download`` or ``python_package`` block) the
+    block describes an existing installation, for ``ckx detect`` (which registers what it
+    finds) and for the install's own logic (a Python library looks in the interpreter before
+    pip), so the engine leaves it alone: ``ckx install package --tags=tool,cmake,src`` builds."""
+    return bool(meta.get("detect")) and not (meta.get("download") or meta.get("python_package"))
+
+
 class Lookup:
     """What a provider is asked to find cached results for (:meth:`Provider.satisfied_by
     <ckx.engine.protocols.Provider.satisfied_by>`): the ``entry``, its cache ``key``, the

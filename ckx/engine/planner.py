@@ -63,6 +63,7 @@ from ckx.engine.model import (
     Origin,
     Plan,
     combine,
+    detects_when_run,
     is_cacheable,
     replace_nodes,
 )
@@ -308,8 +309,6 @@ class Planner:
         adr = merge_adr(meta.get("add_deps_recursive") or {}, origin.adr)
         hooks, status, edges = None, "cached", cast("tuple[Edge, ...]", ())
         if cached is None:
-            from ckx.artifacts.detect import detects_when_run
-
             hooks = dialect.lifecycle.load_hooks(entry.path)  # checked now, before it runs
             status = "detect" if detects_when_run(meta) else "run"
             above = (*origin.ancestors, group)
@@ -469,7 +468,7 @@ class Planner:
             dict(dep.get("env") or {}),
             adr,  # not copied: nothing changes it (merge_adr makes new dicts)
             {},
-            Constraint.of(dep, ()),
+            Constraint.of(dep, ()) if any(k in dep for k in _VERSION_KEYS) else (),
             ancestors,
             tuple(walk.produced),
             False,
