@@ -26,9 +26,9 @@ KNOWN = {
 def setup(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """``ckx setup kernel [--var.KEY=VALUE ...]``: check CK's variables; print the settings."""
     from ckx.artifacts.prepare import read_config
-    from ckx.core.vocabulary import RESERVED
+    from ckx.core.vocabulary import ACCEPTED
 
-    extra = sorted(k for k in i if k not in RESERVED and k != "var")
+    extra = sorted(k for k in i if k not in ACCEPTED and k != "var")
     if extra:
         raise UsageError(f"ckx setup kernel takes --var.KEY=VALUE, not --{extra[0]}")
     variables = i.get("var") or {}

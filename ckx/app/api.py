@@ -11,7 +11,6 @@ Actions are dispatched from the one command table, ``ckx.core.commands``.
 from __future__ import annotations
 
 import importlib
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -20,8 +19,9 @@ from ckx.core.cid import parse_cid
 from ckx.core.commands import Command, command, default_automation
 from ckx.core.context import Context
 from ckx.core.errors import CkxError, NotFoundError, UsageError
-from ckx.core.query import Query, parse
+from ckx.core.query import parse
 from ckx.core.ui import UI
+from ckx.core.vocabulary import check_repo_name, check_request
 
 
 def open_context(
@@ -48,10 +48,10 @@ def access(request: dict) -> dict:
         return UsageError(f"a request is a dict, not {type(request).__name__}").to_dict()
     req = dict(request)
     try:
-        check_text(req)
+        check_request(req)
         ui = UI(mode=str(req.pop("out", "none") or "none"), quiet=bool(req.get("quiet")))
         ctx = open_context(req.pop("home", None), ui=ui)
-        return run(ctx, req)
+        return dispatch(ctx, req)
     except CkxError as e:
         return e.to_dict()
     except OSError as e:  # read-only or full CKX_HOME, a file where a folder must be ...
@@ -67,83 +67,9 @@ def access(request: dict) -> dict:
         }
 
 
-def check_text(value: Any, where: str = "request", depth: int = 0) -> None:
-    """Every string of a request must be text a file, a database and a terminal can hold:
-    no lone surrogates (undecodable bytes of argv end up as those) and no NUL characters."""
-    if depth > 50:
-        raise UsageError(f"{where}: nested deeper than 50 levels")
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-            bad = value.find("\0")
-        except UnicodeEncodeError as e:
-            bad = e.start
-        if bad >= 0:
-            what = "a NUL character" if value[bad] == "\0" else f"U+{ord(value[bad]):04X}"
-            raise UsageError(
-                f"{where}: {value[:bad]!a}... holds {what} at position {bad}, which is not text",
-                hint="pass names, tags and values as valid UTF-8 text",
-            )
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            check_text(k, where, depth + 1)
-            check_text(v, f"{where}.{k}" if isinstance(k, str) else where, depth + 1)
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            check_text(v, where, depth + 1)
-
-
-def check_repo_name(value: object, what: str) -> None:
-    """A repo option names a registered repo (or a pattern of names), never a path."""
-    if (
-        value is True
-        or not isinstance(value, str)
-        or not re.fullmatch(r"[A-Za-z0-9_.@+\-*?\[\]]+", value)
-        or value in (".", "..")
-    ):
-        raise UsageError(
-            f"{what}={value if isinstance(value, str) else ''}: not a repo name",
-            hint="name a registered repo (list them with: ckx ls repo); paths are not repo names",
-        )
-
-
-#: Request keys that hold one name (or pattern) and nothing else.
-_NAME_KEYS = (
-    "automation",
-    "entry",
-    "repo",
-    "cid",
-    "artifact",
-    "module_uoa",
-    "data_uoa",
-    "repo_uoa",
-)
-
-
-def _check_types(i: dict) -> None:
-    """A UsageError for a request field of the wrong type (a list where a name goes ...)."""
-    for key in _NAME_KEYS:
-        if i.get(key) is not None and not isinstance(i[key], str):
-            raise UsageError(f"'{key}' must be a name (text), not {type(i[key]).__name__}")
-    q = i.get("query")
-    if q is not None and not isinstance(q, (str, Query)):
-        raise UsageError(f"'query' must be tag text such as 'a,b,_v', not {type(q).__name__}")
-    tags = i.get("tags")
-    if tags not in (None, True) and not (
-        isinstance(tags, str) or (isinstance(tags, list) and all(isinstance(t, str) for t in tags))
-    ):
-        raise UsageError("'tags' must be text ('a,b') or a list of texts")
-    for key in ("env", "meta"):
-        if i.get(key) is not None and not isinstance(i[key], dict):
-            raise UsageError(f"'{key}' must be a mapping (--{key}.KEY=VALUE)")
-    if i.get("args") is not None and not isinstance(i["args"], list):
-        raise UsageError("'args' must be a list")
-
-
 def normalize(ctx: Context, req: dict) -> dict:
     """Fill ``automation``, ``entry``, ``repo`` and ``query`` from CID/tags/CK-style keys."""
     i = dict(req)
-    _check_types(i)
     if "module_uoa" in i and "automation" not in i:
         i["automation"] = i.pop("module_uoa")
     if "data_uoa" in i and "entry" not in i:
@@ -159,14 +85,12 @@ def normalize(ctx: Context, req: dict) -> dict:
         if c.entry is not None:
             i["entry"] = c.entry
         if c.repo is not None:
+            check_repo_name(c.repo, "repo")  # (the request's own repo keys are checked at the door)
             i["repo"] = c.repo
-    for key in ("repo", "record_repo"):
-        if i.get(key) is not None:
-            check_repo_name(i[key], key)
     tags = i.get("tags")
     if isinstance(i.get("query"), str) or i.get("query") is None:
         terms = []
-        if tags not in (None, True, ""):
+        if tags not in (None, ""):
             terms.append(tags if isinstance(tags, str) else ",".join(map(str, tags)))
         if isinstance(i.get("query"), str):
             terms.append(i["query"])
@@ -175,11 +99,16 @@ def normalize(ctx: Context, req: dict) -> dict:
 
 
 def run(ctx: Context, req: dict) -> dict:
-    """Dispatch a request on an existing context; raises CkxError."""
+    """Check and dispatch a request on an existing context; raises CkxError."""
+    check_request(req)
+    return dispatch(ctx, req)
+
+
+def dispatch(ctx: Context, req: dict) -> dict:
+    """Dispatch a request that :func:`ckx.core.vocabulary.check_request` has checked."""
     action = req.get("action")
     if not action or not isinstance(action, str):
         raise UsageError("no action given", hint="try: ckx help")
-    check_text(req)
     i = normalize(ctx, req)
     cmd = command(action)
     if not i.get("automation") and cmd and cmd.standalone:

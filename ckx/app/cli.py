@@ -17,28 +17,22 @@ import sys
 # path of main) imports only ckx.core.version.
 
 
-#: Options whose value names a repo: a name or a pattern, never a path.
-_REPO_OPTIONS = ("repo", "record_repo", "repo_uoa")
-
-
 def parse_argv(argv: list[str]) -> dict:
     """Translate argv (without the program name) into a request dict.
 
-    Malformed input is a UsageError naming the argument: text that is not valid UTF-8 (a lone
-    surrogate, as undecodable bytes arrive), an option with an empty name part (``--env.=x``,
-    ``--adr..x=1``), a lone ``@``, a repo option that is a path (``--repo=../../etc``)."""
-    from ckx.core.commands import command
+    Malformed options are a UsageError naming the argument: an option with an empty name part
+    (``--env.=x``, ``--adr..x=1``), a lone ``@``, a one-letter flag ckx does not take (MLCFlow's
+    ``-j``, ``-f``, ``-h`` are ``--json``, ``--force``, ``--help``). What the request holds (its
+    text, the types of ckx's keys, repo names) is checked afterwards, once, for every door:
+    :func:`ckx.core.vocabulary.check_request`."""
     from ckx.core.errors import UsageError
 
     req: dict = {}
     positional: list[str] = []
     extra: list[str] | None = None
     for k, a in enumerate(argv):
-        _check_arg(a, k)
         if a == "--":
             extra = argv[k + 1 :]
-            for j, b in enumerate(extra, start=k + 1):
-                _check_arg(b, j)
             break
         if a == "@":
             raise UsageError("a lone '@': name the input file", hint="e.g. ckx run @input.yaml")
@@ -47,47 +41,74 @@ def parse_argv(argv: list[str]) -> dict:
         elif a.startswith("--") and len(a) > 2:
             key, eq, value = a[2:].partition("=")
             _set(req, _option_key(key, a), value if eq else True)
-        elif a in ("-h",):
-            req["help"] = True
-        elif a.startswith("-") and len(a) > 1 and not a[1].isdigit() and positional == []:
-            raise UsageError(f"unknown option '{a}'", hint="options are written --key=value")
+        elif _is_flag(a, positional):
+            req[_short_flag(a)] = True
         else:
             positional.append(a)
     if extra is not None:
         req["unparsed"] = extra
-    from ckx.app.api import check_repo_name
-
-    for key in _REPO_OPTIONS:
-        if key in req:
-            check_repo_name(req[key], f"--{key}")
     if positional:
-        req["action"] = positional[0]
-        rest = positional[1:]
-        if rest:
-            first = rest[0]
-            cmd = command(req["action"])
-            if "," in first or first.startswith(("_", "-")) and cmd is not None and cmd.tags_first:
-                req["query"] = first
-            else:
-                req["cid"] = first
-            rest = rest[1:]
-        if rest:
-            req["args"] = rest
+        _positional(req, positional)
     return req
 
 
-def _check_arg(a: str, k: int) -> None:
-    from ckx.core.errors import UsageError
+def _is_flag(a: str, positional: list[str]) -> bool:
+    """Is ``a`` a one-letter flag (``-j``), or a word with one dash that must be one? Not a
+    number (``-1``), and not the first word after an action whose first word may be a tag
+    query (``ckx run -cuda``), unless it is one of MLCFlow's flags."""
+    from ckx.core.commands import command
+    from ckx.core.vocabulary import SHORT_FLAGS, SHORT_REFUSED
 
+    if not a.startswith("-") or len(a) < 2 or a[1].isdigit():
+        return False
+    if len(a) == 2 and (a[1] in SHORT_FLAGS or a[1] in SHORT_REFUSED):
+        return True
+    cmd = command(positional[0]) if len(positional) == 1 else None
+    return not (cmd is not None and cmd.tags_first)
+
+
+def _short_flag(a: str) -> str:
+    """The key of MLCFlow's one-letter flag ``a`` (``-j``: ``json``), or a UsageError."""
+    from ckx.core.errors import UsageError
+    from ckx.core.vocabulary import SHORT_FLAGS, SHORT_REFUSED
+
+    if len(a) == 2 and a[1] in SHORT_FLAGS:
+        return SHORT_FLAGS[a[1]]
+    known = ", ".join(f"-{s} (--{k})" for s, k in SHORT_FLAGS.items())
+    if len(a) == 2 and a[1] in SHORT_REFUSED:
+        raise UsageError(f"ckx does not take {a}: {SHORT_REFUSED[a[1]]}", hint=f"ckx takes {known}")
+    raise UsageError(
+        f"unknown option {_shown(a)}",
+        hint=f"options are written --key=value; the one-letter flags are {known}",
+    )
+
+
+def _positional(req: dict, positional: list[str]) -> None:
+    """``ACTION [CID | TAGS] [ARGS ...]`` into the request."""
+    from ckx.core.commands import command
+
+    req["action"] = positional[0]
+    rest = positional[1:]
+    if rest:
+        first = rest[0]
+        cmd = command(req["action"])
+        if "," in first or first.startswith(("_", "-")) and cmd is not None and cmd.tags_first:
+            req["query"] = first
+        else:
+            req["cid"] = first
+        rest = rest[1:]
+    if rest:
+        req["args"] = rest
+
+
+def _shown(text: str) -> str:
+    """``text`` quoted for a message; escaped when it is not printable text (undecodable argv
+    bytes arrive as lone surrogates: the request check names those)."""
     try:
-        a.encode("utf-8")
-    except UnicodeEncodeError as e:
-        raise UsageError(
-            f"argument {k + 1} ({a[: e.start]!a}...) is not valid UTF-8 text",
-            hint="pass names, tags and values as UTF-8 text",
-        ) from None
-    if "\0" in a:
-        raise UsageError(f"argument {k + 1} holds a NUL character")
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return ascii(text)
+    return ascii(text) if "\0" in text else f"'{text}'"
 
 
 def _option_key(key: str, arg: str) -> str:
@@ -97,14 +118,14 @@ def _option_key(key: str, arg: str) -> str:
     parts = key.split(".")
     if not key or any(p == "" for p in parts):
         raise UsageError(
-            f"bad option '{arg}': an empty name "
+            f"bad option {_shown(arg)}: an empty name "
             + ("before '='" if not key else "between dots" if "" in parts[1:-1] else "part"),
             hint="options are written --key=value or --key.sub=value, e.g. --env.X=1",
         )
     head = parts[0].replace("-", "_")
     if not head.replace("_", "").isalnum() or not head.isascii():
         raise UsageError(
-            f"bad option '{arg}': '{parts[0]}' is not an option name",
+            f"bad option {_shown(arg)}: {_shown(parts[0])} is not an option name",
             hint="option names use letters, digits, '-' and '_'",
         )
     return key
@@ -117,10 +138,10 @@ def _load_input_file(path: str) -> dict:
     from ckx.core.metafile import load_meta
 
     p = Path(path)
-    if not p.is_file():  # (a NUL or a lone surrogate never gets here: _check_arg refused it)
-        raise NotFoundError(f"input file '{path}' not found")
+    if "\0" in path or not p.is_file():  # (undecodable bytes in a file name work)
+        raise NotFoundError(f"input file {_shown(path)} not found")
     if p.suffix not in (".json", ".yaml", ".yml"):
-        raise UsageError(f"input file '{path}' must be .json, .yaml or .yml")
+        raise UsageError(f"input file {_shown(path)} must be .json, .yaml or .yml")
     return load_meta(p)
 
 
@@ -190,12 +211,13 @@ def _print_error(e, debug: bool) -> None:
 
 
 def _main(argv: list[str]) -> int:
-    from ckx.app.api import open_context, run
-    from ckx.core.commands import OPTIONS
+    from ckx.app.api import dispatch, open_context
     from ckx.core.ui import UI
+    from ckx.core.vocabulary import CLI_ONLY, check_request
 
     req = parse_argv(argv)
-    own = {o.name: bool(req.pop(o.name, False)) for o in OPTIONS if o.cli_only}
+    check_request(req)  # the one check of what the request holds, as for ckx.access
+    own = {k: _yes(req.pop(k, False)) for k in CLI_ONLY}
     as_json, debug = own["json"], own["debug"]
     if not req.get("action") or req.get("action") in ("help",) or req.get("help"):
         from ckx.app.help import cli_help
@@ -205,12 +227,17 @@ def _main(argv: list[str]) -> int:
         return cli_help(ctx, req)
     ui = UI(mode="json" if as_json else "con", quiet=bool(req.get("quiet")))
     ctx = open_context(ui=ui, debug=debug)
-    out = run(ctx, req)
+    out = dispatch(ctx, req)
     if as_json:
         import json
 
         print(json.dumps(out, indent=2, default=str))
     return int(out.get("return", 0) or 0)
+
+
+def _yes(value: object) -> bool:
+    """A flag's value: ``--json``, ``--json=yes``; ``--json=no`` (or 0, false, off) is off."""
+    return str(value).strip().lower() not in ("", "0", "false", "no", "off", "none")
 
 
 if __name__ == "__main__":

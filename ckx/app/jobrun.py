@@ -44,14 +44,14 @@ def run_request(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    from ckx.core.metafile import atomic_write_text
+    from ckx.core import atomic
 
     folder = Path(argv[0])
     signal.signal(signal.SIGTERM, _interrupt)
     request = json.loads((folder / "request.json").read_text(encoding="utf-8"))
     out = run_request(request)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the result is written whole or not at all
-    atomic_write_text(folder / "result.json", json.dumps(out, indent=2, default=str) + "\n")
+    atomic.write_text(folder / "result.json", json.dumps(out, indent=2, default=str) + "\n")
     return int(out.get("return", 0) or 0)
 
 

@@ -29,8 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ckx.core import atomic
 from ckx.core.errors import ConflictError, NotFoundError, UsageError
-from ckx.core.metafile import atomic_write_text
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
 FINAL = frozenset({"done", "failed", "cancelled"})
@@ -54,7 +54,7 @@ def _read_json(path: Path) -> Any:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, default=str) + "\n")
+    atomic.write_text(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
 def _proc_cmdline(pid: int) -> str:

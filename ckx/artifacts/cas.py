@@ -20,6 +20,7 @@ import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from ckx.core import atomic
 from ckx.core.errors import ChecksumError, NotFoundError, UsageError
 
 CHUNK = 1024 * 1024
@@ -165,13 +166,8 @@ class ObjectStore:
         dest = Path(dest)
         dest.mkdir(parents=True, exist_ok=True)
         target = dest / name
-        tmp = dest / f".{name}.{os.urandom(16).hex()}.tmp"
-        try:
+        with atomic.replacing(target) as tmp:
             _link_or_copy(obj, tmp, allow_symlink=allow_symlink)
-            os.replace(tmp, target)
-        finally:
-            if tmp.is_symlink() or tmp.exists():
-                tmp.unlink()
         return target
 
     def _place(self, tmp: Path, digest: str) -> Path:

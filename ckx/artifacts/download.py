@@ -38,6 +38,7 @@ from typing import Any
 from urllib.parse import quote, urlparse
 
 from ckx.artifacts.cas import CHUNK, ObjectStore, check_sha256
+from ckx.core import atomic
 from ckx.core.errors import ChecksumError, DownloadError, UsageError
 from ckx.core.locks import path_lock
 from ckx.core.progress import ProgressSink
@@ -629,9 +630,7 @@ def _remember_validator(resp: Any, state: _Resume, meta: Path, url: str) -> None
     validator = etag if etag and not etag.startswith("W/") else resp.headers.get("Last-Modified")
     if validator and validator != state.validator:
         state.validator = validator
-        tmp = meta.with_name(meta.name + ".tmp")
-        tmp.write_text(json.dumps({"url": url, "validator": validator}), encoding="utf-8")
-        os.replace(tmp, meta)
+        atomic.write_text(meta, json.dumps({"url": url, "validator": validator}))
 
 
 def _content_range(value: str) -> tuple[int | None, int | None]:
@@ -800,10 +799,7 @@ class KnownHashes:
         return data if isinstance(data, dict) else {"version": 1, "files": {}}
 
     def _write(self, data: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self.path)
+        atomic.write_text(self.path, json.dumps(data, indent=1, sort_keys=True))
 
 
 # --- small helpers -----------------------------------------------------------------------

@@ -33,8 +33,8 @@ def register(
 ) -> dict[str, Any]:
     """Write (or update) the env entry of ``package`` (an Entry) installed at ``path``;
     return its meta."""
+    from ckx.core import atomic
     from ckx.core.entries import new_uid
-    from ckx.core.metafile import atomic_write_text
 
     folder = ctx.registry.get("local").folder_for("env")
     folder.mkdir(parents=True, exist_ok=True)
@@ -58,7 +58,7 @@ def register(
         },
         "detected": time.time(),
     }
-    atomic_write_text(folder / uid / "meta.json", json.dumps(meta, indent=1) + "\n")
+    atomic.write_text(folder / uid / "meta.json", json.dumps(meta, indent=1) + "\n")
     return meta
 
 

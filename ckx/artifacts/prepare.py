@@ -653,10 +653,9 @@ def verify_file(ctx: Context, artifact: Artifact, path: Path, where: str = "pack
 
 
 def _write_manifest(workdir: Path, data: dict[str, Any]) -> None:
-    workdir.mkdir(parents=True, exist_ok=True)
-    tmp = workdir / f".{MANIFEST}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-    os.replace(tmp, workdir / MANIFEST)
+    from ckx.core import atomic
+
+    atomic.write_text(workdir / MANIFEST, json.dumps(data, indent=1))
 
 
 def check_prepared(workdir: Path) -> list[str]:

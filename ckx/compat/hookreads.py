@@ -21,9 +21,10 @@ from pathlib import Path
 
 from ckx.core import vocabulary
 
-#: Inputs the engine itself reads (besides ckx's reserved request keys): a view of the
-#: request vocabulary (its ``mlcflow`` role), which holds ``envrules.FLAGS`` and ``TMP_FLAGS``.
-ENGINE_INPUTS = vocabulary.MLCFLOW_INPUTS
+#: Inputs the engine itself reads: ckx's options and MLCFlow's flags, views of the request
+#: vocabulary (its ``mlcflow`` role holds ``envrules.FLAGS`` and ``TMP_FLAGS``); what "did
+#: you mean" offers besides the inputs of the graph.
+ENGINE_INPUTS = vocabulary.MLCFLOW_INPUTS | vocabulary.SUGGESTED
 
 
 class Reads:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from ckx.core.vocabulary import KEYS
+
 #: Where an action may write or delete: nowhere, only under ``CKX_HOME``, or anywhere (a repo
 #: registered from any folder, ``--out=DIR``, ``--to=DIR``, ``--path=DIR``). Refreshing the
 #: index (derived data under ``CKX_HOME``) is not counted: every command may do it.
@@ -277,8 +279,8 @@ class Option:
         self.cli_only = cli_only
 
 
-OPTIONS: tuple[Option, ...] = (
-    Option("json", "machine output", cli_only=True),
-    Option("quiet", "no prompts, take defaults"),
-    Option("debug", "tracebacks", cli_only=True),
+#: The options every command line has: the rows of the request vocabulary that the CLI reads
+#: itself (``cli``) or every command understands (``common``).
+OPTIONS: tuple[Option, ...] = tuple(
+    Option(k.name, k.desc, cli_only="cli" in k.roles) for k in KEYS if k.roles & {"cli", "common"}
 )

@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ckx.core import atomic
 from ckx.core.errors import LockTimeout
 
 log = logging.getLogger("ckx.core.locks")
@@ -168,10 +169,7 @@ def _holder_file(lock_file: Path) -> Path:
 
 
 def _write_holder(lock_file: Path, holder: Holder) -> None:
-    target = _holder_file(lock_file)
-    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(asdict(holder)), encoding="utf-8")
-    os.replace(tmp, target)
+    atomic.write_text(_holder_file(lock_file), json.dumps(asdict(holder)))
 
 
 def _clear_holder(lock_file: Path, me: Holder) -> None:

@@ -208,24 +208,7 @@ def dump_text(data: Any, path: Path | str) -> str:
     return yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temp file in the same folder and a rename."""
-    import tempfile
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def save_meta(path: Path, data: dict) -> None:
-    atomic_write_text(path, dump_text(data, path))
+    from ckx.core import atomic
+
+    atomic.write_text(path, dump_text(data, path))

@@ -20,8 +20,9 @@ import json
 import os
 from pathlib import Path
 
+from ckx.core import atomic
 from ckx.core.errors import ConflictError, MetaError, NotFoundError, UsageError
-from ckx.core.metafile import atomic_write_text, load_meta
+from ckx.core.metafile import load_meta
 
 #: Folder names that never hold entries.
 IGNORED_FOLDERS = frozenset({"tests", "docs", "bench", "ckx", "build", "dist", "node_modules"})
@@ -150,7 +151,7 @@ def cached_yaml(path: Path, home: Path) -> dict:
         pass
     data = load_meta(path)
     try:
-        atomic_write_text(cache, json.dumps({"sig": sig, "data": data}))
+        atomic.write_text(cache, json.dumps({"sig": sig, "data": data}))
     except OSError:
         pass  # a read-only home still works, just slower
     return data
@@ -262,7 +263,7 @@ class Registry:
             "version": 1,
             "repos": [{k: v for k, v in r.to_dict().items() if k != "kind"} for r in repos],
         }
-        atomic_write_text(self.file, json.dumps(data, indent=2) + "\n")
+        atomic.write_text(self.file, json.dumps(data, indent=2) + "\n")
         self._repos = None
 
     def add(self, repo: Repo, *, trusted: bool = True) -> Repo:

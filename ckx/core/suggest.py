@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+#: A match this much less alike than the best one is not offered (``--recrod``: 'record'
+#: alone, not 'repo' too).
+MARGIN = 0.1
+
 
 def close_matches(word: str, candidates: Iterable[str], n: int = 3) -> list[str]:
     import difflib
 
     cands = sorted(set(candidates))
     out = difflib.get_close_matches(word, cands, n=n, cutoff=0.6)
-    if not out:  # substring matches help with long aliases (get-ml-model-… for 'ml-model')
+    if out:
+        score = [difflib.SequenceMatcher(None, word, c).ratio() for c in out]
+        out = [c for c, s in zip(out, score, strict=True) if s >= score[0] - MARGIN]
+    else:  # substring matches help with long aliases (get-ml-model-… for 'ml-model')
         out = [c for c in cands if word and word in c][:n]
     return out
 

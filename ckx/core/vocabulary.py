@@ -6,18 +6,27 @@ keys of this table, which ckx reads itself, and the inputs of what runs (a scrip
 planned graph (:mod:`ckx.engine.inputcheck`). A row of :data:`KEYS` says
 
 * ``roles``: who reads the key (:data:`ROLES`; a key may have several);
-* ``type``: what its value must be (``name``, ``text``, ``flag``, ``env``, ...);
+* ``type``: what its value must be (:data:`TYPES`), checked once, at the door, by
+  :func:`check_request`, with the text check and the repo-name check;
 * ``point``: a benchmark records it in the configuration of an experiment point (versions,
   ``adr``; an input of the program is recorded too, being no key of this table);
+* ``to_script``: ckx reads it and hands it on to the script as an input too (MLCFlow's
+  ``--outdirname``, ``--home``);
 * ``short``: MLCFlow's one-letter spelling (``-j`` is ``--json``).
 
-The lists other modules used to keep are views of the table: :data:`RESERVED` (keys the
-engine reads itself, never inputs of a script), :data:`SUGGESTED` (what "did you mean" offers
-a run), :data:`MLCFLOW_INPUTS`, :data:`MLCFLOW_REQUEST`, :data:`MLCFLOW_OPTIONS`,
+The lists other modules used to keep are views of the table: :data:`ACCEPTED` (keys every
+run accepts), :data:`RESERVED` (those never handed to a script as inputs),
+:data:`SUGGESTED` and :func:`options_of` (what "did you mean" offers a run), :data:`MLCFLOW_INPUTS`, :data:`MLCFLOW_REQUEST`, :data:`MLCFLOW_OPTIONS`,
 :data:`BENCH_ONLY`, :data:`BENCH_KEYS`, :data:`DETECT_OPTIONS`, :data:`CLI_ONLY`.
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from ckx.core.errors import UsageError
 
 #: Who reads a key.
 ROLES = {
@@ -41,11 +50,11 @@ TYPES = {
     "repo": "a repo name or pattern (text, never a path)",
     "query": "a tag query such as 'a,b,_v' (text)",
     "tags": "tags: text such as 'a,b' or a list of texts",
-    "text": "text (a number is taken as its text)",
+    "text": "text (quote a number: YAML reads 3.10 as the number 3.1)",
     "path": "a path (text)",
     "path_or_flag": "a path (text) or true",
     "flag": "true or false (or text such as yes/no)",
-    "count": "a whole number",
+    "count": "a whole number (at most 18 digits)",
     "texts": "text (comma-separated) or a list of texts",
     "list": "a list of texts",
     "mapping": "a mapping of names to values",
@@ -58,7 +67,7 @@ TYPES = {
 class Key:
     """One row of the vocabulary. (A plain class: see :class:`ckx.core.commands.Command`.)"""
 
-    __slots__ = ("name", "roles", "type", "desc", "point", "short")
+    __slots__ = ("name", "roles", "type", "desc", "point", "short", "to_script")
 
     def __init__(
         self,
@@ -69,6 +78,7 @@ class Key:
         *,
         point: bool = False,
         short: str = "",
+        to_script: bool = False,
     ) -> None:
         self.name = name
         self.roles = frozenset(roles.split())
@@ -78,6 +88,8 @@ class Key:
         self.point = point
         #: MLCFlow's one-letter flag for it (``-j``)
         self.short = short
+        #: ckx reads it, and the planner hands it to the root as an input too
+        self.to_script = to_script
 
     def __repr__(self) -> str:
         return f"Key({self.name!r})"
@@ -101,7 +113,8 @@ KEYS: tuple[Key, ...] = (
     # -- set by ckx's doors and callers ------------------------------------------------------
     Key("args", "plumbing", "list", "further positional words of the command line"),
     Key("unparsed", "plumbing", "list", "the words after -- on the command line"),
-    Key("home", "plumbing", "path", "the CKX_HOME of this call (ckx.access only)"),
+    Key("home", "plumbing", "path", "ckx.access: the CKX_HOME of this call; the command line: "
+        "an input (MLCFlow's get-dataset-coco --home)", to_script=True),
     Key("out", "plumbing mlcflow-request", "path", "ckx.access: the output mode (con, json, none); "
         "dashboard, zip, plot: where to write"),
     Key("want_lock", "plumbing engine", "flag", "the engine returns the plan's lock"),
@@ -111,8 +124,8 @@ KEYS: tuple[Key, ...] = (
         "tests.run_inputs field"),
     # -- the command line's own and every command's ------------------------------------------
     Key("json", "cli mlcflow mlcflow-request", "flag", "machine output", short="j"),
-    Key("debug", "cli", "flag", "tracebacks"),
     Key("quiet", "common mlcflow mlcflow-request", "flag", "no prompts, take defaults"),
+    Key("debug", "cli", "flag", "tracebacks"),
     Key("help", "common benchmark", "flag", "help for the action", short="h"),
     # -- the engine's options -------------------------------------------------------------
     Key("env", "engine mlcflow-request", "env", "env values of the root (--env.KEY=VALUE)"),
@@ -132,7 +145,8 @@ KEYS: tuple[Key, ...] = (
     Key("force", "engine benchmark", "flag", "no confirmation (rm); run a latency sweep in "
         "parallel", short="f"),
     Key("cmd_key", "engine", "text", "the command of a program"),
-    Key("outdirname", "engine mlcflow", "path", "the folder a non-cached run writes into"),
+    Key("outdirname", "engine mlcflow", "path", "the folder a non-cached run writes into",
+        to_script=True),
     # -- benchmark and sweeps ---------------------------------------------------------------
     Key("repetitions", "benchmark", "count", "how many times to run"),
     Key("record", "benchmark", "flag", "record the results as an experiment"),
@@ -179,6 +193,19 @@ KEYS: tuple[Key, ...] = (
     Key("system_site_packages", "action", "flag", "venv create: see the system's packages"),
     Key("token", "action", "text", "serve: the bearer token"),
     Key("token_file", "action", "path", "serve: a file holding the token"),
+    Key("host", "action", "text", "serve, dashboard --serve: the address to listen on"),
+    Key("port", "action", "count", "serve, dashboard --serve: the TCP port"),
+    Key("workers", "action", "count", "serve: worker processes for /access"),
+    Key("max_jobs", "action", "count", "serve: jobs that run at once"),
+    Key("max_body", "action", "count", "serve: the largest request body in bytes"),
+    Key("serve", "action", "flag", "dashboard: serve the report"),
+    Key("title", "action", "text", "dashboard: the report's title"),
+    Key("columns", "action", "texts", "experiment show: the columns"),
+    Key("all", "action", "flag", "rm cache, rm repo, install: all of them"),
+    Key("invalid", "action", "flag", "rm cache: the entries that are no longer valid"),
+    Key("alias", "action", "name", "add repo, pull repo: the repo's name"),
+    Key("builtin", "action", "flag", "add repo: trust a folder as ckx's own"),
+    Key("file", "action", "path", "unzip repo: the ckr.zip"),
     # -- MLCFlow: flags its engine reads for every script ----------------------------------
     *(Key(k, "mlcflow", "any", "MLCFlow flag (MLC_TMP_<FLAG>)", point=True)
       for k in ("path", "folder")),
@@ -217,11 +244,20 @@ def with_role(*roles: str) -> frozenset[str]:
 
 
 # -- views: the lists other modules read ----------------------------------------------------
-#: Keys the engine and the kernel read themselves: never an input of a script (the planner
-#: hands every other key to the root as an input; strict inputs accept these in every run).
-RESERVED = with_role("address", "select", "plumbing", "cli", "common", "engine")
+#: Keys the engine and the kernel read themselves: strict inputs accept them in every run.
+ACCEPTED = with_role("address", "select", "plumbing", "cli", "common", "engine")
+#: Those never handed to a script as an input (the planner hands every other key of a request
+#: to the root as an input).
+RESERVED = frozenset(k for k in ACCEPTED if not BY_NAME[k].to_script)
 #: What "did you mean" offers for a mistyped option of a run (not what ckx fills itself).
-SUGGESTED = RESERVED - with_role("address", "plumbing")
+SUGGESTED = ACCEPTED - with_role("address", "plumbing")
+
+
+def options_of(action: object) -> frozenset[str]:
+    """The options a run of ``action`` takes (what "did you mean" offers for a typo)."""
+    return SUGGESTED | BENCH_ONLY if action == "benchmark" else SUGGESTED
+
+
 #: Keys MLCFlow's engine reads for every script, besides ckx's own.
 MLCFLOW_INPUTS = with_role("mlcflow")
 #: Keys of an MLCFlow request from a hook that steer MLCFlow, never inputs of the script.
@@ -231,7 +267,7 @@ MLCFLOW_OPTIONS = with_role("mlcflow-option")
 #: Options of benchmark and sweeps: never passed on to the program run.
 BENCH_ONLY = with_role("benchmark")
 #: Request keys that are not the configuration of an experiment point.
-BENCH_KEYS = frozenset(k for k in RESERVED | BENCH_ONLY if not BY_NAME[k].point)
+BENCH_KEYS = frozenset(k for k in ACCEPTED | BENCH_ONLY if not BY_NAME[k].point)
 #: What ``ckx detect soft`` reads besides the kernel's keys.
 DETECT_OPTIONS = with_role("detect")
 #: Read by the command line itself, never passed on.
@@ -245,3 +281,192 @@ SHORT_REFUSED = {
     "s": "MLCFlow's -s (silent) has no ckx spelling: --quiet leaves out ckx's progress lines "
     "(and takes defaults without asking)",
 }
+
+
+# -- the one check of a request, at the door -------------------------------------------------
+#: How deep a request may nest (a body of 100,000 brackets is refused, not a RecursionError).
+MAX_DEPTH = 50
+_SCALAR = (str, int, float, bool)
+_REPO_NAME = re.compile(r"[A-Za-z0-9_.@+\-*?\[\]]+")
+_WHOLE = re.compile(r"[+-]?[0-9]{1,18}")
+
+
+def check_request(req: dict[str, Any]) -> None:
+    """The one check of a request at the door (the CLI's, ``ckx.access``, a service job's):
+    every string is text, and every key of the table holds a value of its type; a repo option
+    names a repo. A UsageError names the field. Inputs of scripts (keys not in the table) are
+    checked against the planned graph by the engine."""
+    check_text(req)
+    for key, value in req.items():
+        if not isinstance(key, str):
+            raise UsageError(
+                f"request keys are names (text), not {_kind(key)}",
+                hint="e.g. {'action': 'run', 'tags': 'get,python3'}",
+            )
+        row = BY_NAME.get(key)
+        if row is not None and value is not None:
+            check_value(row.type, value, key)
+
+
+def check_value(type_: str, value: Any, where: str) -> None:
+    """A UsageError when ``value`` (at ``where``: ``adr.python.tags``) is not of ``type_``;
+    a mapping's entries are checked one by one, so the error names the entry."""
+    if type_ == "repo":
+        check_repo_name(value, where)
+        return
+    if type_ in ("mapping", "env", "deps") and isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise UsageError(
+                    f"the keys of request field '{where}' must be names (text), not {_kind(k)}",
+                    hint=f"e.g. {_example(type_, where)}",
+                )
+            if type_ == "env" and not _env_value(v):
+                _wrong("text, a number, a flag or a list of them", v, f"{where}.{k}", type_)
+            if type_ == "deps":
+                _check_dep(v, f"{where}.{k}")
+        return
+    if not _CHECKS[type_](value):
+        _wrong(TYPES[type_], value, where, type_)
+
+
+def _wrong(expected: str, value: Any, where: str, type_: str) -> NoReturn:
+    raise UsageError(
+        f"request field '{where}' must be {expected}, not {_kind(value)}",
+        hint=f"e.g. {_example(type_, where)}",
+    )
+
+
+def _example(type_: str, where: str) -> str:
+    """What to write instead (a mapping's example names the request key it is under)."""
+    key = where.split(".")[0] if type_ in ("mapping", "env", "deps") else where
+    return _EXAMPLES.get(type_, "--KEY=VALUE").replace("KEY", key)
+
+
+def _check_dep(fields: Any, where: str) -> None:
+    """The fields of one dependency (``adr.python``): a mapping whose known fields are typed."""
+    if not isinstance(fields, dict):
+        _wrong(
+            "a mapping of dependency fields (tags, version_min, env, ...)", fields, where, "deps"
+        )
+    for field, v in fields.items():
+        row = BY_NAME.get(field) if field in _DEP_FIELDS else None
+        if row is not None and v is not None:
+            check_value(row.type, v, f"{where}.{field}")
+
+
+#: The fields of a dependency (``adr.NAME.FIELD``) whose type ckx relies on.
+_DEP_FIELDS = ("tags", "env", "version", "version_min", "version_max", "version_max_usable")
+
+
+def _kind(value: Any) -> str:
+    if value is True or value is False:
+        return "a flag (true/false)"
+    if isinstance(value, str) and len(value) <= 40:
+        return f"'{value}'"  # (valid text: check_text ran first)
+    return {dict: "a mapping", list: "a list", str: "text", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _is_query(v: Any) -> bool:
+    from ckx.core.query import Query
+
+    return isinstance(v, (str, Query))
+
+
+def _texts(v: Any) -> bool:
+    return isinstance(v, str) or isinstance(v, list) and all(_text(x) for x in v)
+
+
+def _text(v: Any) -> bool:
+    return isinstance(v, (str, int, float)) and not isinstance(v, bool)  # one of a list of texts
+
+
+def _env_value(v: Any) -> bool:
+    return v is None or isinstance(v, _SCALAR) or isinstance(v, list) and all(
+        isinstance(x, _SCALAR) for x in v
+    )  # fmt: skip
+
+
+_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "name": lambda v: isinstance(v, str),
+    "query": _is_query,
+    "tags": lambda v: (
+        isinstance(v, str) or isinstance(v, list) and all(isinstance(x, str) for x in v)
+    ),
+    "text": lambda v: isinstance(v, str),
+    "path": lambda v: isinstance(v, str),
+    "path_or_flag": lambda v: isinstance(v, (str, bool)),
+    "flag": lambda v: isinstance(v, (bool, int, str)),
+    "count": lambda v: (
+        isinstance(v, int)
+        and not isinstance(v, bool)
+        or isinstance(v, str)
+        and _WHOLE.fullmatch(v.strip()) is not None
+    ),
+    "texts": _texts,
+    "list": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+    "mapping": lambda v: isinstance(v, dict),
+    "env": lambda v: isinstance(v, dict),
+    "deps": lambda v: isinstance(v, dict),
+    "any": lambda v: True,
+}
+#: What to write instead, on the command line.
+_EXAMPLES = {
+    "name": "--KEY=NAME",
+    "query": "--tags=get,python3",
+    "tags": "--KEY=a,b (or a list of texts in a request dict)",
+    "text": "--KEY=VALUE",
+    "path": "--KEY=PATH",
+    "path_or_flag": "--KEY=PATH",
+    "count": "--KEY=3",
+    "texts": "--KEY=a,b",
+    "list": "a list of texts",
+    "mapping": "--KEY.NAME=VALUE",
+    "env": "--env.NAME=VALUE",
+    "deps": "--KEY.python.version_min=3.10 (a mapping of fields for each dependency name)",
+}
+
+
+def check_repo_name(value: object, what: str) -> None:
+    """A repo option names a registered repo (or a pattern of names), never a path."""
+    if (
+        not isinstance(value, str)
+        or not _REPO_NAME.fullmatch(value)
+        or value in (".", "..")
+    ):  # fmt: skip
+        raise UsageError(
+            f"{what}={value if isinstance(value, str) else ''}: not a repo name",
+            hint="name a registered repo (list them with: ckx ls repo); paths are not repo names",
+        )
+
+
+def check_text(value: Any, where: str = "request", depth: int = 0) -> None:
+    """Every string of a request must be text a file, a database and a terminal can hold:
+    no lone surrogates (undecodable bytes of argv end up as those) and no NUL characters."""
+    if depth > MAX_DEPTH:
+        raise UsageError(f"{where}: nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+            bad = value.find("\0")
+        except UnicodeEncodeError as e:
+            bad = e.start
+        if bad >= 0:
+            what = (
+                "a NUL character, which is not text"
+                if value[bad] == "\0"
+                else f"U+{ord(value[bad]):04X}, which is not valid UTF-8 text"
+            )
+            raise UsageError(
+                f"{where}: {value[:bad]!a}... holds {what} (at position {bad})",
+                hint="pass names, tags and values as valid UTF-8 text",
+            )
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            check_text(k, where, depth + 1)
+            check_text(v, f"{where}.{k}" if isinstance(k, str) else where, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            check_text(v, where, depth + 1)

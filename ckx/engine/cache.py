@@ -39,6 +39,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ckx.core import atomic
 from ckx.core.errors import UsageError
 
 BUILD_RECORD = ".ckx-build.json"
@@ -236,9 +237,7 @@ class CacheStore:
     def commit(self, build: Build, meta: dict[str, Any]) -> CacheRecord:
         """Write ``meta.json`` atomically: from now on the entry exists."""
         meta = {**meta, "uid": build.uid, "key": build.key, "automation_alias": "cache"}
-        tmp = build.path / f".{META_FILE}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(meta, indent=1, default=str), encoding="utf-8")
-        os.replace(tmp, build.path / META_FILE)
+        atomic.write_text(build.path / META_FILE, json.dumps(meta, indent=1, default=str))
         (build.path / BUILD_RECORD).unlink(missing_ok=True)
         return CacheRecord(uid=build.uid, path=build.path, meta=meta)
 

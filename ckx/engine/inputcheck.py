@@ -3,7 +3,7 @@
 A request key is accepted when it is
 
 * a **kernel option** (:data:`KERNEL_OPTIONS`: the engine's, the API's and the CLI's own keys,
-  ``--env.*`` included: the keys :mod:`ckx.core.vocabulary` reserves), or
+  ``--env.*`` included: :data:`ckx.core.vocabulary.ACCEPTED`), or
 * an **input of the planned graph** that reaches the node declaring it. A node declares
   the keys of its ``input_mapping`` and ``input_description``, ``path`` when it has a
   ``download`` block (``--path=DIR`` registers a copy), ``search_dirs`` when it has a
@@ -31,7 +31,7 @@ from ckx.core import vocabulary
 from ckx.core.errors import UsageError
 
 #: Keys every run accepts: engine options, API/CLI plumbing, CK/MLCFlow spellings of them.
-KERNEL_OPTIONS = vocabulary.RESERVED
+KERNEL_OPTIONS = vocabulary.ACCEPTED
 
 # customize.py reading an input: i['input'].get('key'), i['input']['key'], i.input.get("key")
 _HOOK_READ = re.compile(r"""input(?:'\]|"\]|\b)\s*(?:\.get\(|\[)\s*['"]([A-Za-z_][\w.-]*)['"]""")
@@ -93,8 +93,11 @@ def undeclared(plan: Any, request: dict[str, Any]) -> list[tuple[str, str]]:
             continue
         if key in elsewhere:
             bad.append((key, _dep_only(key, elsewhere[key])))
+        elif key in vocabulary.BENCH_ONLY and request.get("action") != "benchmark":
+            what = request.get("action") or "run"
+            bad.append((key, f"--{key} is an option of ckx benchmark, not of ckx {what}"))
         else:
-            choices = sorted(set(reaching) | vocabulary.SUGGESTED)
+            choices = sorted(set(reaching) | vocabulary.options_of(request.get("action")))
             bad.append((key, _unknown(key, choices, root)))
     return bad
 

@@ -86,10 +86,10 @@ def replay_request(request: dict[str, Any], lock: dict[str, Any]) -> dict[str, A
 
 def write_lock(plan: Any, path: Path | str) -> Path:
     """Write ``plan``'s lock to ``path`` atomically."""
-    from ckx.core.metafile import atomic_write_text
+    from ckx.core import atomic
 
     p = Path(path)
-    atomic_write_text(p, json.dumps(plan_to_lock(plan), indent=2) + "\n")
+    atomic.write_text(p, json.dumps(plan_to_lock(plan), indent=2) + "\n")
     return p
 
 

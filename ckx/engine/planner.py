@@ -108,8 +108,8 @@ def plan_args(request: dict[str, Any]) -> dict[str, Any]:
         "name": request.get("entry"),
         "env": dict(request.get("env") or {}),
         "adr": request.get("adr") or {},
-        # --outdirname is an engine option the runner reads from the root's inputs (its folder)
-        "inputs": {k: v for k, v in request.items() if k not in RESERVED or k == "outdirname"},
+        # (--outdirname is an engine option the runner reads from the root's inputs: its folder)
+        "inputs": {k: v for k, v in request.items() if k not in RESERVED},
         "constraint": {
             k: str(request[k]) for k in _VERSION_KEYS if request.get(k) not in (None, "", True)
         },

@@ -79,14 +79,10 @@ def plot_points(
         if len(series) * len(yks) > 1:
             ax.legend(fontsize="small")
         fig.tight_layout()
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.stem}.{os.urandom(3).hex()}.png")
-        try:
+        from ckx.core import atomic
+
+        with atomic.replacing(out) as tmp:
             fig.savefig(tmp, format="png")
-            os.replace(tmp, out)
-        finally:
-            tmp.unlink(missing_ok=True)
     finally:
         plt.close(fig)
     return {

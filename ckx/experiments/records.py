@@ -463,9 +463,9 @@ class Recorded:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    from ckx.core.metafile import atomic_write_text
+    from ckx.core import atomic
 
-    atomic_write_text(path, json.dumps(data, indent=1, default=str) + "\n")
+    atomic.write_text(path, json.dumps(data, indent=1, default=str) + "\n")
 
 
 def _new_meta(name: str, tags: list[str], program: str) -> dict[str, Any]:

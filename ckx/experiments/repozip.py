@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ckx.core import atomic
 from ckx.core.errors import ArchiveError, NotFoundError, UsageError
 
 FRAGMENT_VERSION = 1
@@ -66,11 +67,9 @@ def zip_entries(
         "source": source or {},
         "entries": [],
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.urandom(3).hex()}.tmp")
     nfiles = 0
     hidden: set[str] = set()
-    try:
+    with atomic.replacing(out) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             for e in entries:
                 base = f"{e.automation}/{e.alias}"
@@ -89,10 +88,6 @@ def zip_entries(
                     }
                 )
             zf.writestr(DESC_FILE, json.dumps(desc, indent=1) + "\n")
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return {
         "path": str(out.resolve()),
         "entries": desc["entries"],

@@ -549,14 +549,14 @@ class SweepRun:
         """Write the sweep document (the caller holds the experiment's lock)."""
         import json
 
-        from ckx.core.metafile import atomic_write_text
+        from ckx.core import atomic
 
         assert self.target is not None
         f = sweep_file(self.target.exp_dir, self.sweep.id)
         if f.is_file():
             self.created = json.loads(f.read_text(encoding="utf-8")).get("created") or self.created
         f.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(f, json.dumps(self.doc(), indent=1, default=str) + "\n")
+        atomic.write_text(f, json.dumps(self.doc(), indent=1, default=str) + "\n")
 
     def _save(self) -> None:
         from ckx.experiments.records import ensure_experiment, experiment_lock

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ckx.core import atomic
 from ckx.core.errors import CkxError
 
 if TYPE_CHECKING:
@@ -117,10 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         "pid": os.getpid(),
     }
     answer = execute_here(payload, where)
-    out = Path(args[1])
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(answer), encoding="utf-8")
-    os.replace(tmp, out)  # the driver sees a whole answer or none
+    atomic.write_text(args[1], json.dumps(answer))  # the driver sees a whole answer or none
     return 0
 
 

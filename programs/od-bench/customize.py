@@ -101,8 +101,8 @@ def postprocess(i):
     rec["model"] = env.get("CKX_ODBENCH_MODEL") or record.get("model")
     rec["summary_text"] = _format_summary(i.script_path)(rec)
     rec["cmd_key"] = env.get("CKX_CMD_KEY")
-    from ckx.core.metafile import atomic_write_text
+    from ckx.core import atomic
 
     text = json.dumps(rec, indent=2, sort_keys=True)
-    atomic_write_text(os.path.join(str(i.run_path), name), text)
+    atomic.write_text(os.path.join(str(i.run_path), name), text)
     return {"return": 0}

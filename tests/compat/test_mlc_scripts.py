@@ -387,6 +387,11 @@ def test_an_input_no_script_of_the_graph_reads_is_refused_with_a_suggestion(ctx,
         run(ctx, "app,demo", modle="ssd", plan=True)
     run(ctx, "reader", level="3", plan=True)  # a hook reads it: accepted
     run(ctx, "app,demo", outdirname="out", plan=True)  # an engine flag: accepted
+    # ckx's own options are in the vocabulary "did you mean" offers (issue 19 item 11)
+    with pytest.raises(
+        UsageError, match=r"unknown input --verion_min: .*did you mean 'version_min'\?"
+    ):
+        run(ctx, "app,demo", verion_min="3", plan=True)
 
 
 @pytest.mark.parametrize(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 
-import numpy as np
 import pytest
 import yaml
 
-from .conftest import PACKAGE_DIR
-from .onnx_checks import INPUT, OUTPUTS, check_signature, run_batches
+np = pytest.importorskip("numpy")  # the onnx extra
+
+from .conftest import PACKAGE_DIR  # noqa: E402
+from .onnx_checks import INPUT, OUTPUTS, check_signature, run_batches  # noqa: E402
 
 
 @pytest.fixture(scope="module")

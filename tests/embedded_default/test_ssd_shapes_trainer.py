@@ -7,11 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from .conftest import TRAINER_DIR, load_module
-from .onnx_checks import check_signature, run_batches
+np = pytest.importorskip("numpy")  # the onnx extra
+
+from .conftest import TRAINER_DIR, load_module  # noqa: E402
+from .onnx_checks import check_signature, run_batches  # noqa: E402
 
 
 @pytest.fixture(scope="module")

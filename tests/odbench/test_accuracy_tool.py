@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
-import synth
-from conftest import run_odbench
-from odbench.accuracy_coco import evaluate_coco
-from odbench.accuracy_cognata import evaluate_cognata
+
+np = pytest.importorskip("numpy")  # the onnx extra
+
+import synth  # noqa: E402
+from conftest import run_odbench  # noqa: E402
+from odbench.accuracy_coco import evaluate_coco  # noqa: E402
+from odbench.accuracy_cognata import evaluate_cognata  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,11 @@ import re
 from pathlib import Path
 
 import pytest
-import synth
-from conftest import run_odbench
+
+pytest.importorskip("numpy")  # the onnx extra: the synthetic data sets are numpy arrays
+
+import synth  # noqa: E402
+from conftest import run_odbench  # noqa: E402
 
 SCENARIOS = ["SingleStream", "MultiStream", "Server", "Offline"]
 

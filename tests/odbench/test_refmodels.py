@@ -14,12 +14,12 @@ import sys
 import types
 from pathlib import Path
 
-import numpy as np
 import pytest
-from conftest import ODBENCH
 
+np = pytest.importorskip("numpy")  # the onnx extra
 torch = pytest.importorskip("torch")
 
+from conftest import ODBENCH  # noqa: E402
 from odbench import refmodels  # noqa: E402
 from odbench.backends import get_backend  # noqa: E402
 from odbench.errors import OdBenchError  # noqa: E402

@@ -8,14 +8,16 @@ import json
 import subprocess
 import sys
 
-import numpy as np
 import pytest
-import synth
-from conftest import odbench_env
-from odbench import postprocess, sut, userconf
-from odbench.main import add_results, effective_batchsize, resolve_args
-from odbench.profiles import apply_profile
-from odbench.summary import build_odbench_summary, parse_detail, parse_summary_text
+
+np = pytest.importorskip("numpy")  # the onnx extra
+
+import synth  # noqa: E402
+from conftest import odbench_env  # noqa: E402
+from odbench import postprocess, sut, userconf  # noqa: E402
+from odbench.main import add_results, effective_batchsize, resolve_args  # noqa: E402
+from odbench.profiles import apply_profile  # noqa: E402
+from odbench.summary import build_odbench_summary, parse_detail, parse_summary_text  # noqa: E402
 
 # ---- profiles -----------------------------------------------------------------------------
 

@@ -49,12 +49,12 @@ def test_ckx_home_that_is_a_file(tmp_path, cli):
 
 
 def test_full_disk_while_writing_an_entry(ckx_home, monkeypatch):
-    import ckx.core.metafile as metafile
+    from ckx.core import atomic
 
     def full(path, text):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(metafile, "atomic_write_text", full)
+    monkeypatch.setattr(atomic, "write_text", full)
     out = access(action="add", automation="script", entry="new-one", tags="a")
     assert out["return"] == 13, out
     assert "No space left on device" in out["error"] and "free some space" in out["hint"]

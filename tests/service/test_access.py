@@ -75,7 +75,7 @@ def test_errors_keep_the_ckx_shape_with_mapped_status(served):
         out = c.access(
             {"action": "run", "automation": "script", "tags": "get,python3", "verison": "3"}
         )
-        assert c.last_status == 400 and "did you mean one of: 'version'" in out["error"]  # strict
+        assert c.last_status == 400 and "did you mean 'version'" in out["error"]  # strict
         out = c.access({"action": "serch", "automation": "script"})  # no token: not open
         assert c.last_status == 403 and "did you mean 'search'?" in out["error"]
 

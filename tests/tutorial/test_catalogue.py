@@ -8,7 +8,6 @@ import io
 import shutil
 
 import pytest
-from onnx import TensorProto
 
 from .conftest import (
     OFFLINE,
@@ -240,6 +239,7 @@ def test_pip_progress_says_what_runs_and_how_long(tmp_path):
 
 
 def test_a_model_registered_under_the_wrong_tags_is_refused(ckx, tmp_path):
+    TensorProto = pytest.importorskip("onnx").TensorProto  # the onnx extra: models are made here
     q8 = "--tags=model,object-detection,mlperf,onnx,ssd-mobilenet,side.300,non-quantized,opset-8"
     quant = mobilenet_like(tmp_path / "quant.onnx", opset=13, quantized=True)
     r = ckx("install", "package", q8, f"--path={quant}")

@@ -8,9 +8,10 @@ import json
 import re
 
 import pytest
-from onnx import TensorProto
 
-from .conftest import COCO, MODEL, OFFLINE, ROOT, mobilenet_like, onnx_model, small_coco
+TensorProto = pytest.importorskip("onnx").TensorProto  # the onnx extra: models are made here
+
+from .conftest import COCO, MODEL, OFFLINE, ROOT, mobilenet_like, onnx_model, small_coco  # noqa: E402
 
 SHAPES = ROOT / "packages" / "ml-model-ssd-shapes" / "ssd_shapes.onnx"
 
