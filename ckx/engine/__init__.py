@@ -45,11 +45,11 @@ def make_planner(
     lock: dict[str, Any] | None = None,
 ) -> tuple[Planner, RepoProvider]:
     """The planner and provider for ``request``: the provider of its kind (installed
-    packages first), a chooser on ``ctx.ui``, ``reporter`` (default: a
+    packages first) and the chooser beside it (``ctx.ui``'s prompts), ``reporter`` (default: a
     :class:`~ckx.engine.reporter.CliReporter` on ``ctx.ui``), and the pins of ``lock`` (the
     request's ``--lock`` document; read here when not given)."""
     from ckx.engine.planner import Planner
-    from ckx.engine.provider import UiChooser, provider_for
+    from ckx.engine.provider import provider_for
     from ckx.engine.reporter import CliReporter
 
     provider = provider_for(ctx, request)  # the repo a request names is its root's
@@ -61,7 +61,7 @@ def make_planner(
 
         pins = lock_pins(lock)
     reporter = reporter or CliReporter(ctx.ui)
-    return Planner(provider, reporter, chooser=UiChooser(ctx.ui), pins=pins), provider
+    return Planner(provider, reporter, chooser=provider.chooser, pins=pins), provider
 
 
 def _read_lock(request: dict[str, Any]) -> dict[str, Any] | None:

@@ -107,6 +107,8 @@ class RepoProvider:
         self._searches: dict[tuple[str, str | None], list[Entry]] = {}
         self._dialects: dict[str, Dialect] = {}
         self._records: list[CacheRecord] | None = None
+        #: where several candidates remain, the planner and the lifecycles ask this
+        self.chooser = UiChooser(ctx.ui)
 
     def with_flags(self, flags: CacheFlags) -> RepoProvider:
         """The same provider (searches, cache) for a request with other cache ``flags`` (a
