@@ -29,10 +29,11 @@ def ckx_home(tmp_path_factory, monkeypatch) -> Path:
 
 @pytest.fixture
 def ctx(ckx_home):
-    from ckx.core.context import Context
+    """A Context as the app door makes it (its dialects activated when first asked)."""
+    from ckx.app.api import open_context
     from ckx.core.ui import UI
 
-    c = Context(ckx_home, ui=UI(mode="none", interactive=False))
+    c = open_context(ckx_home, ui=UI(mode="none", interactive=False))
     yield c
     if "index" in c.__dict__:
         c.index.close()

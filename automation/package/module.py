@@ -17,7 +17,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ckx import engine
 from ckx.core.errors import NotFoundError, UsageError
 
 
@@ -40,9 +39,9 @@ def install(ctx, i: dict[str, Any]) -> dict[str, Any]:
     if own is not None:
         i = _register_own_model(ctx, i, own)
     i = _version_menu(ctx, i)
-    if i.get("plan"):
-        return engine.show_plan(ctx, i)
     out = run_request(ctx, {**i, "want_lock": True})
+    if "plan_text" in out:  # --plan: printed by the engine, nothing ran
+        return out
     lock = out.pop("lock") if not i.get("want_lock") else out.get("lock")
     ver = f" version {out['version']}" if out.get("version") else ""
     ctx.ui.print(f"done ({out.get('status')}){ver}")

@@ -14,7 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ckx import engine
 from ckx.core.errors import UsageError
 from ckx.programs import (  # noqa: F401  (re-exported: the program API of old)
     build_request,
@@ -34,9 +33,9 @@ def run(ctx, i: dict[str, Any]) -> dict[str, Any]:
         return run_in_container(ctx, i, "run")
     entry, i = target(ctx, i)
     key = choose_cmd_key(ctx, entry, i.get("cmd_key"))
-    if i.get("plan"):
-        return engine.show_plan(ctx, build_request(ctx, i, entry, key))
     out = run_once(ctx, i, entry, key)
+    if "plan_text" in out:  # --plan: printed by the engine, nothing ran
+        return out
     summary = (out.get("characteristics") or {}).get("summary_text")
     if summary:
         ctx.ui.print(summary.rstrip())

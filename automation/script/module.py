@@ -33,7 +33,6 @@ def _check_request(i: dict[str, Any]) -> None:
 
 def run(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """Plan the graph of the requested script and run it (``--plan``: only print the plan)."""
-    from ckx.compat.repo import activate
     from ckx.engine import run_request
 
     _check_request(i)
@@ -41,10 +40,8 @@ def run(ctx, i: dict[str, Any]) -> dict[str, Any]:
         from ckx.containers.launch import run_in_container
 
         return run_in_container(ctx, i, "run")
-    activate(ctx)  # MLCFlow repositories registered: their scripts run as MLCFlow runs them
     out = run_request(ctx, i)
-    if "plan_text" in out:
-        ctx.ui.print(out["plan_text"])
+    if "plan_text" in out:  # --plan: printed by the engine, nothing ran
         return out
     _print_result(ctx, out)
     return out
@@ -57,12 +54,10 @@ def plan(ctx, i: dict[str, Any]) -> dict[str, Any]:
 
 def test(ctx, i: dict[str, Any]) -> dict[str, Any]:
     """Run each matching script's ``tests.run_inputs`` (MLCFlow's field) and report."""
-    from ckx.compat.repo import activate
     from ckx.core.errors import CkxError
     from ckx.core.query import Query
     from ckx.engine import run_request
 
-    activate(ctx)
     q = i.get("query") or Query()
     hits = ctx.search("script", q, name=i.get("entry"))
     report = []
@@ -104,7 +99,8 @@ def test(ctx, i: dict[str, Any]) -> dict[str, Any]:
 
 def _print_result(ctx, out: dict[str, Any]) -> None:
     ver = f" version {out['version']}" if out.get("version") else ""
-    ctx.ui.print(f"done ({out.get('status')}){ver}")
+    lines = [f"done ({out.get('status')}){ver}"]
     for k, v in sorted((out.get("env") or {}).items()):
         shown = ":".join(v) if isinstance(v, list) else v
-        ctx.ui.print(f"  {k}={shown}")
+        lines.append(f"  {k}={shown}")
+    ctx.ui.print("\n".join(lines))

@@ -54,7 +54,7 @@ def detect(ctx, i: dict[str, Any]) -> dict[str, Any]:
     from ckx.artifacts.detect import detect as run_detect
     from ckx.artifacts.installations import register
     from ckx.engine.hooks import load_detector
-    from ckx.engine.inputs import check_detect_inputs
+    from ckx.engine.inputcheck import check_detect_inputs
 
     hits = detectors(ctx, i)
     if not hits:

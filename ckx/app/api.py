@@ -14,14 +14,32 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from ckx.core.automations import Automation, known_actions
+from ckx.core.automations import Automation, known_actions, load_automation
 from ckx.core.cid import parse_cid
-from ckx.core.commands import command, default_automation
+from ckx.core.commands import Command, command, default_automation
 from ckx.core.context import Context
 from ckx.core.errors import CkxError, NotFoundError, UsageError
 from ckx.core.query import parse
 from ckx.core.ui import UI
 from ckx.core.vocabulary import check_repo_name, check_request
+
+
+def open_context(
+    home: Any = None, *, ui: UI | None = None, debug: bool = False, **kwargs: Any
+) -> Context:
+    """The Context of one call from outside (the CLI, ``ckx.access``, a ``ckx serve`` job or
+    worker): the one place where the content dialects are activated, so every kind of run
+    (script, program, package, benchmark, service job) serves MLCFlow content alike, and each
+    Context has its own (a long-lived worker never carries one home's into another)."""
+    return Context(home, ui=ui, debug=debug, dialects=_served, **kwargs)
+
+
+def _served(ctx: Context) -> Any:
+    if not any(r.kind == "user" for r in ctx.registry.repos):
+        return ()  # foreign content comes from a registered repo: compat is not even imported
+    from ckx.compat import served  # only when a command asks for the dialects
+
+    return served(ctx)
 
 
 def access(request: dict) -> dict:
@@ -32,7 +50,7 @@ def access(request: dict) -> dict:
     try:
         check_request(req)
         ui = UI(mode=str(req.pop("out", "none") or "none"), quiet=bool(req.get("quiet")))
-        ctx = Context(req.pop("home", None), ui=ui)
+        ctx = open_context(req.pop("home", None), ui=ui)
         return dispatch(ctx, req)
     except CkxError as e:
         return e.to_dict()
@@ -96,7 +114,7 @@ def dispatch(ctx: Context, req: dict) -> dict:
     if not i.get("automation") and cmd and cmd.standalone:
         fn = implementation(action)
     else:
-        fn = _automation_function(ctx, action, i)
+        fn = _automation_function(ctx, action, i, cmd)
     out: Any = fn(ctx, i)
     if out is None:
         out = {}
@@ -108,11 +126,11 @@ def dispatch(ctx: Context, req: dict) -> dict:
     return out
 
 
-def _automation_function(ctx: Context, action: str, i: dict) -> Callable:
-    """The function of ``action`` for the request's automation (its default one when none
-    is named); fills ``i["automation"]``."""
+def _automation_function(ctx: Context, action: str, i: dict, cmd: Command | None) -> Callable:
+    """The function of ``action`` (whose row of the command table is ``cmd``) for the
+    request's automation (its default one when none is named); fills ``i["automation"]``."""
     automation = i.get("automation")
-    default = default_automation(action)
+    default = cmd.automation if cmd else None
     if not automation:
         if not default:
             from ckx.core.suggest import did_you_mean  # the error path only: not at start-up
@@ -134,9 +152,8 @@ def _automation_function(ctx: Context, action: str, i: dict) -> Callable:
         extra = parse(bare)
         i["query"] = extra if i.get("query") is None else i["query"].merged(extra)
         automation = i["automation"] = default
-    auto = ctx.automation(automation)
+    auto = load_automation(ctx, automation)
     fn = function_for(auto, action)
-    cmd = command(action)
     if fn is None and cmd and cmd.standalone:
         fn = implementation(action)
     if fn is None:

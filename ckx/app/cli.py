@@ -211,8 +211,7 @@ def _print_error(e, debug: bool) -> None:
 
 
 def _main(argv: list[str]) -> int:
-    from ckx.app.api import dispatch
-    from ckx.core.context import Context
+    from ckx.app.api import dispatch, open_context
     from ckx.core.ui import UI
     from ckx.core.vocabulary import CLI_ONLY, check_request
 
@@ -224,10 +223,10 @@ def _main(argv: list[str]) -> int:
         from ckx.app.help import cli_help
 
         ui = UI(mode="con")
-        ctx = Context(ui=ui, debug=debug)
+        ctx = open_context(ui=ui, debug=debug)
         return cli_help(ctx, req)
     ui = UI(mode="json" if as_json else "con", quiet=bool(req.get("quiet")))
-    ctx = Context(ui=ui, debug=debug)
+    ctx = open_context(ui=ui, debug=debug)
     out = dispatch(ctx, req)
     if as_json:
         import json

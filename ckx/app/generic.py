@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ckx.core.automations import load_automation
 from ckx.core.cid import parse_cid
 from ckx.core.entries import Entry, is_uid, new_uid
 from ckx.core.errors import ConflictError, MetaError, NotFoundError, UsageError
@@ -183,7 +184,7 @@ def add(ctx: Context, i: dict) -> dict:
 
 
 def _template_dir(ctx: Context, automation: str, name: str) -> Path:
-    auto = ctx.automation(automation)
+    auto = load_automation(ctx, automation)
     base = auto.entry.path / "templates" if auto.entry else None
     d = base / name if base else None
     if d is None or not d.is_dir():
@@ -337,11 +338,8 @@ def _deep_merge(a: dict, b: dict) -> dict:
 def lint(ctx: Context, i: dict) -> dict:
     """Every problem: unreadable/invalid metas, schema violations, duplicate uids and aliases,
     ``customize.py`` files whose hooks do not match their spec."""
-    from ckx.compat.repo import activate
     from ckx.core.schema import problems_of  # only update and lint validate: not at start-up
-    from ckx.engine.dialect import hook_problems
-
-    activate(ctx)  # MLCFlow hooks are checked against MLCFlow's hook spec
+    from ckx.engine.dialects import hook_problems  # each under its dialect's hook spec
 
     automation = i.get("automation")
     auto_filter = automation if automation not in (None, "*") else None

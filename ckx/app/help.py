@@ -7,7 +7,7 @@ The generic actions and their descriptions come from the command table
 from __future__ import annotations
 
 from ckx.app.api import function_for, implementation
-from ckx.core.automations import Automation, all_automations, known_actions
+from ckx.core.automations import Automation, all_automations, known_actions, load_automation
 from ckx.core.commands import COMMANDS, OPTIONS, command, generic_descriptions
 from ckx.core.context import Context
 from ckx.core.errors import NotFoundError
@@ -53,7 +53,7 @@ def cli_help(ctx: Context, req: dict) -> int:
 
 
 def _automation_help(ctx: Context, name: str) -> int:
-    auto = ctx.automation(name)
+    auto = load_automation(ctx, name)
     ctx.ui.print(f"{auto.alias}: {auto.desc}")
     if auto.entry:
         ctx.ui.print(f"  defined in {auto.entry.path}")
@@ -72,7 +72,9 @@ def _action_help(ctx: Context, action: str, cid: str | None) -> int:
             hint="list actions with: ckx help",
         )
     if cid:
-        auto = ctx.automation(cid.split(":")[-2] if cid.count(":") == 2 else cid.split(":")[0])
+        auto = load_automation(
+            ctx, cid.split(":")[-2] if cid.count(":") == 2 else cid.split(":")[0]
+        )
         entry_help = getattr(auto.module, "entry_help", None) if ":" in cid else None
         if entry_help is not None:  # `ckx run program:od-bench --help`: the entry's own help
             entry_help(ctx, {"entry": cid.split(":")[-1], "help": True})

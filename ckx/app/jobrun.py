@@ -23,14 +23,13 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 def run_request(request: dict[str, Any]) -> dict[str, Any]:
     """The action's result dict; every failure becomes an error dict (and a line on stderr)."""
-    from ckx.app.api import run
-    from ckx.core.context import Context
+    from ckx.app.api import open_context, run
     from ckx.core.errors import CkxError, Interrupted
     from ckx.core.ui import UI
 
     ui = UI(mode="con", quiet=bool(request.get("quiet")), interactive=False)
     try:
-        return run(Context(ui=ui), dict(request))
+        return run(open_context(ui=ui), dict(request))
     except CkxError as e:
         err = e
     except KeyboardInterrupt:

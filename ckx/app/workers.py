@@ -65,10 +65,10 @@ def access_json(request: dict[str, Any]) -> tuple[int, bytes]:
 
 
 def _context():
-    from ckx.core.context import Context
+    from ckx.app.api import open_context
     from ckx.core.ui import UI
 
-    return Context(ui=UI(mode="none", interactive=False))
+    return open_context(ui=UI(mode="none", interactive=False))
 
 
 def _signature(entries) -> str:

@@ -43,7 +43,6 @@ __all__ = [
     "DetectSpec",
     "Detected",
     "detect",
-    "detects_when_run",
     "find_executables",
     "load_detector",
     "print_to_stderr",
@@ -66,16 +65,6 @@ _FIELDS = (
 )
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _IMPORT_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
-
-
-def detects_when_run(meta: dict[str, Any]) -> bool:
-    """Does the engine run ``meta``'s ``detect`` block as a step of the node? Yes for an entry
-    that installs nothing (a script such as get-python3, a detect-only package such as
-    compiler-gcc). In an entry that installs (a ``download`` or ``python_package`` block) the
-    block describes an existing installation, for ``ckx detect`` (which registers what it
-    finds) and for the install's own logic (a Python library looks in the interpreter before
-    pip), so the engine leaves it alone: ``ckx install package --tags=tool,cmake,src`` builds."""
-    return bool(meta.get("detect")) and not (meta.get("download") or meta.get("python_package"))
 
 
 def print_to_stderr(message: str) -> None:
@@ -409,7 +398,7 @@ def _run(cmd: Sequence[str], timeout: float, env: dict[str, str] | None = None) 
     The child gets its own process group so a timeout also kills what it spawned (a
     shell script's ``sleep``), and stdin is closed so a prompting tool cannot hang us.
     """
-    import subprocess  # here: the engine asks detects_when_run() on its cached path too
+    import subprocess  # here: not on the engine's cached path
 
     env = dict(os.environ if env is None else env)
     env.update(LC_ALL="C", LANG="C")  # version banners must not be translated

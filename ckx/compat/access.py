@@ -14,7 +14,7 @@ from ckx.core import vocabulary
 from ckx.core.errors import UsageError
 
 if TYPE_CHECKING:
-    from ckx.compat.runtime import MlcNode
+    from ckx.compat.nodeview import MlcNodeView
 
 #: Keys of an MLCFlow run request that steer MLCFlow itself, not the script's inputs, and
 #: those ckx takes as its own options (versions, new, renew, skip_cache): views of the
@@ -28,7 +28,7 @@ def as_item(path: str | Path, meta: dict[str, Any], **extra: Any) -> SimpleNames
     return SimpleNamespace(path=str(path), meta=meta, **extra)
 
 
-def access(node: MlcNode, i: dict[str, Any]) -> dict[str, Any]:
+def access(node: MlcNodeView, i: dict[str, Any]) -> dict[str, Any]:
     """Serve one MLCFlow request from a hook of ``node``."""
     action = str(i.get("action") or "")
     target = str(i.get("automation") or i.get("target") or "script").split(",")[0]
@@ -75,7 +75,7 @@ def nested_request(i: dict[str, Any]) -> dict[str, Any]:
     return req
 
 
-def run(node: MlcNode, i: dict[str, Any]) -> dict[str, Any]:
+def run(node: MlcNodeView, i: dict[str, Any]) -> dict[str, Any]:
     """A nested run; MLCFlow's result (and its in-place merge into the caller's dicts)."""
     req = nested_request(i)
     if not req["query"]:
@@ -106,7 +106,7 @@ def run(node: MlcNode, i: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _search(node: MlcNode, target: str, i: dict[str, Any]) -> list[Any]:
+def _search(node: MlcNodeView, target: str, i: dict[str, Any]) -> list[Any]:
     ctx = node.ops.ctx
     tags = [t for t in str(i.get("tags") or "").split(",") if t.strip()]
     if target == "repo":
@@ -149,7 +149,7 @@ def _cache_records(ctx: Any, tags: list[str]) -> list[Any]:
     return out
 
 
-def _rm_cache(node: MlcNode, i: dict[str, Any]) -> dict[str, Any]:
+def _rm_cache(node: MlcNodeView, i: dict[str, Any]) -> dict[str, Any]:
     from ckx.engine.provider import cache_store, entries_changed
 
     ctx = node.ops.ctx

@@ -42,7 +42,7 @@ from ckx.compat import runscript
 from ckx.core.errors import CkxError, RunError
 
 if TYPE_CHECKING:
-    from ckx.compat.runtime import MlcNode
+    from ckx.compat.nodeview import MlcNodeView
 
 SCRIPT_AUTOMATION = {"alias": "script", "uid": "5b4e0237da074764"}
 _serving: list[MlcAutomation] = []
@@ -103,7 +103,7 @@ class MlcAutomation:
     file_with_cached_state = "mlc-cached-state.json"
     meta = SCRIPT_AUTOMATION
 
-    def __init__(self, node: MlcNode) -> None:
+    def __init__(self, node: MlcNodeView) -> None:
         self.node = node
         self.logger = _logger()
         self.os_info = node.os_info
@@ -122,7 +122,8 @@ class MlcAutomation:
                 return e
         return RunError(f"{where} failed: {text}")
 
-    def _as_result(self, e: CkxError, code: int = 1) -> dict[str, Any]:
+    def as_result(self, e: CkxError, code: int = 1) -> dict[str, Any]:
+        """MLCFlow's result dict for the ckx error ``e`` (kept for :meth:`failure_of`)."""
         self.errors.append(e)
         return {"return": code, "error": e.message}
 
@@ -183,7 +184,7 @@ class MlcAutomation:
         try:
             version = self.node.script_and_post(post, script_name=i["script_name"], env=env)
         except CkxError as e:
-            return self._as_result(e, 16 if "not found" in e.message else 2)
+            return self.as_result(e, 16 if "not found" in e.message else 2)
         finally:
             rsi["env"], rsi["state"], rsi["script_name"] = saved
         out: dict[str, Any] = {"return": 0, "env_tmp": copy.deepcopy(env)}
@@ -296,8 +297,8 @@ class MlcAutomation:
         return {"return": 0, "found_files": found}
 
     def _choose(self, found: list[str]) -> int:
-        ui = self.node.ops.ctx.ui
-        return ui.choose(f"{len(found)} candidates found for {self.node.where()}", found, 0)
+        title = f"{len(found)} candidates found for {self.node.where()}"
+        return self.node.ops.choose(title, found, 0)
 
     def _with_good_version(self, found: list[str], i: dict[str, Any]) -> Any:
         env, key = i.get("env", {}), i["env_path_key"]
@@ -310,7 +311,7 @@ class MlcAutomation:
             except CkxError as e:
                 if "failed with exit code" in e.message or "Native run script" in e.message:
                     continue  # MLCFlow skips a candidate whose script fails (return 2)
-                return self._as_result(e)
+                return self.as_result(e)
             if version and version != "-1" and not _outside(version, env):
                 good.append(f)
             elif version:
@@ -471,4 +472,4 @@ class ActionObject:
         try:
             return mapping.access(self.automation.node, i)
         except CkxError as e:
-            return self.automation._as_result(e, int(getattr(e, "exit_code", 1) or 1))
+            return self.automation.as_result(e, int(getattr(e, "exit_code", 1) or 1))

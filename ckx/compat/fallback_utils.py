@@ -30,7 +30,7 @@ def compare_versions(i: dict[str, Any]) -> dict[str, Any]:  # type: ignore[no-re
 
 
 def get_host_os_info(i: dict[str, Any] | None = None) -> dict[str, Any]:
-    from ckx.compat.osinfo import os_info
+    from ckx.engine.osinfo import os_info
 
     info = os_info()
     if (i or {}).get("bits"):

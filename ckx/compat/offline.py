@@ -27,7 +27,7 @@ from urllib.parse import urlparse
 from ckx.core.errors import CkxError, DownloadError, RunError
 
 if TYPE_CHECKING:
-    from ckx.compat.runtime import MlcNode
+    from ckx.compat.nodeview import MlcNodeView
 
 _NETWORK_RE = (
     r"could not resolve host|temporary failure in name resolution|name or service not known|"
@@ -93,7 +93,7 @@ def mirrored_download(original: Any) -> Any:
     return download_file
 
 
-def hook_failure(node: MlcNode, where: str, text: str) -> CkxError | None:
+def hook_failure(node: MlcNodeView, where: str, text: str) -> CkxError | None:
     """A hook that failed on the network (a download in ``preprocess``): what it fetched and
     how to supply it offline; None when ``text`` is not about the network."""
     if not re.search(_NETWORK_RE, text, re.IGNORECASE):
@@ -129,7 +129,7 @@ def _git_copy(url: str, dirs: list[Path]) -> Path | None:
 
 
 def script_failure(
-    node: MlcNode, script: Path, rc: int, tail: list[str], log: Path, env: Mapping[str, Any]
+    node: MlcNodeView, script: Path, rc: int, tail: list[str], log: Path, env: Mapping[str, Any]
 ) -> CkxError:
     """The error for a run script that exited with ``rc``: a network diagnosis when its
     output says so, else MLCFlow's "native run script failed" with the output's tail."""
@@ -147,7 +147,7 @@ def script_failure(
     )
 
 
-def keep_log(node: MlcNode, log: Path) -> Path:
+def keep_log(node: MlcNodeView, log: Path) -> Path:
     """A copy of a failed script's log that outlives its working folder (a cache entry
     being built is removed when its script fails): ``CKX_HOME/state/logs/``."""
     import shutil
@@ -164,7 +164,7 @@ def keep_log(node: MlcNode, log: Path) -> Path:
 
 
 def _network_error(
-    node: MlcNode, script: Path, line: str, tail: list[str], env: Mapping[str, Any], log: Path
+    node: MlcNodeView, script: Path, line: str, tail: list[str], env: Mapping[str, Any], log: Path
 ) -> CkxError:
     urls = [u.rstrip(".,;:)/'") for t in tail for u in _URL.findall(t)]
     key, url = _source_of(urls, env)

@@ -18,8 +18,12 @@ automation), because hooks rely on it:
 ``detect_version(i)`` is not a step: hooks reach it through ``find_artifact`` and
 ``run_native_script`` (:mod:`ckx.compat.automation`), which run a script and then that hook.
 
-What the engine provides is :class:`EngineOps`; the env the node starts with (MLCFlow's
-engine variables included) is composed by the engine.
+:class:`MlcLifecycle` is the MLCFlow dialect's lifecycle (:class:`ckx.engine.nodeops.Lifecycle`):
+the engine hands it a node that is not cached through the node's
+:class:`~ckx.engine.nodeops.NodeOps`, the one interface it uses: the node's env (composed by
+the engine from its layers), MLCFlow's engine variables added here, then :class:`MlcNode`'s
+steps, its deps reached and run through ``ops.reach``/``ops.run_child``, nested runs through
+``ops.nested``, commands through ``ops.execute``.
 """
 
 from __future__ import annotations
@@ -31,74 +35,131 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from ckx.compat import envrules, runscript
 from ckx.compat.imports import HookImports
-from ckx.core.errors import CkxError, RunError
-from ckx.engine.dialect import is_current_folder
+from ckx.core.errors import CkxError, MetaError, RunError
+from ckx.engine.dialects import is_current_folder
+from ckx.engine.hookspec import Customize, HookError, HookSpec, HookSpecs
 
 if TYPE_CHECKING:
     from ckx.compat.automation import MlcAutomation
+    from ckx.engine.nodeops import Exports, NodeOps
 
-HOOKS = ("predeps", "preprocess", "postprocess", "detect_version")
+#: MLCFlow's hooks (names and one argument ``i``; results are MLCFlow's dicts)
+MLC_HOOKS = HookSpecs(
+    HookSpec(name, returns=("return", "error", "skip", "script", "version", "add_extra_cache_tags"))
+    for name in ("predeps", "preprocess", "postprocess", "detect_version")
+)
 
 
-class EngineOps(Protocol):
-    """What one MLCFlow node asks the engine while it runs."""
+class MlcLifecycle:
+    """MLCFlow's lifecycle of a node (see the module doc); one per MLCFlow dialect, so per
+    Context. It keeps the hook import path of the top-level run being served."""
 
-    ctx: Any
-    quiet: bool
+    def __init__(self) -> None:
+        self._imports: HookImports | None = None
 
-    def run_deps(
-        self, kind: str, env: dict[str, Any], state: dict[str, Any], declared: list[dict]
-    ) -> None:
-        """Run the node's ``kind`` deps (``declared``: the dep list as hooks left it) with
-        MLCFlow's env passing; merge their exports into ``env``/``state``."""
-        ...
+    def load_hooks(self, folder: Path) -> Customize | None:
+        """Check the hooks of ``folder/customize.py`` by reading it (a syntax error, a hook
+        that does not take exactly one argument): importing waits for the run, because MLCFlow
+        hooks import modules their own deps install."""
+        import ast
 
-    def nested(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Plan and run another script now (same cache, locks, reporter, cycle check)."""
-        ...
+        path = folder / "customize.py"
+        if not path.is_file():
+            return None
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"), str(path))
+        except SyntaxError as e:
+            raise MetaError(f"{path}: line {e.lineno}: {e.msg}", hint="fix the file") from None
+        found: dict[str, tuple[str, Any]] = {}
+        for fn in tree.body:
+            if isinstance(fn, ast.FunctionDef) and MLC_HOOKS.get(fn.name):
+                a = fn.args
+                n = len(a.posonlyargs) + len(a.args) - len(a.defaults)
+                if a.vararg is None and (n != 1 or len(a.posonlyargs) + len(a.args) < 1):
+                    raise HookError(
+                        f"{path}: hook '{fn.name}' must take exactly one argument 'i'",
+                        hint=f"define it as: def {fn.name}(i): ...",
+                    )
+                found[fn.name] = (fn.name, _not_loaded)
+        return Customize(path, found, MLC_HOOKS)
 
-    def execute(
-        self, cmd: list[str], cwd: Path, env: dict[str, str]
-    ) -> tuple[int, list[str], Path]:
-        """Run ``cmd`` (output to the reporter and a log); return (rc, last lines, log)."""
-        ...
+    def run_folder(self, cwd: str) -> Path | None:
+        """MLCFlow runs a script that is not cached in the current folder (``mlcr
+        run,python --command=my.py`` finds ``my.py`` there); one that cannot be written to
+        gets ckx's own work folder instead."""
+        return Path(cwd) if os.access(cwd, os.W_OK) else None
 
-    def info(self, text: str) -> None:
-        """A progress line for the user (hooks' logger.info goes here)."""
-        ...
+    def run(self, ops: NodeOps) -> Exports:
+        """MLCFlow's steps of one node; its exports."""
+        from ckx.compat import offline
+        from ckx.engine.osinfo import os_info
+
+        env, state = ops.env, ops.state
+        if self._imports is None or ops.depth == 0:
+            self._imports = HookImports()  # a new top-level run
+        info = os_info()
+        env.update(engine_env(ops, info, os.getcwd()))
+        ui = ops.ctx.ui
+        if ui.quiet or not ui.interactive or env.get("MLC_QUIET"):
+            env["MLC_QUIET"] = "yes"
+        _conditional_meta(ops.node.meta, env, state)
+        offline.use_mirrors(env, ops.ctx.environ, ops.info)
+        mlc = MlcNode(ops, self._imports, info)
+        version = mlc.run()
+        exported = envrules.export_env(env, mlc.meta.get("new_env_keys") or [])
+        state_out = envrules.export_state(state, mlc.meta.get("new_state_keys") or [])
+        return version, exported, state_out
+
+
+def _not_loaded(i: Any) -> Any:  # pragma: no cover - MlcNode imports the file itself
+    raise RuntimeError("MLCFlow hooks are called by ckx.compat.runtime.MlcNode")
+
+
+def engine_env(ops: NodeOps, info: dict[str, Any], cwd: str) -> dict[str, Any]:
+    """MLCFlow's engine variables for a node (before its steps)."""
+    node, env = ops.node, ops.env
+    out: dict[str, Any] = dict(info["env"])
+    for k in envrules.HOST_ENV_KEYS:
+        if ops.ctx.environ.get(k) and not env.get(k):
+            out[k] = ops.ctx.environ[k]
+    script_path = Path(node.entry.path)
+    root = script_path.parent.parent
+    out.update(
+        MLC_TMP_CURRENT_PATH=cwd,
+        MLC_TMP_CURRENT_SCRIPT_PATH=str(script_path),
+        MLC_TMP_CURRENT_SCRIPT_REPO_PATH=str(root),
+        MLC_TMP_CURRENT_SCRIPT_REPO_PATH_WITH_PREFIX=str(root),
+    )
+    if not env.get("MLC_USER_RUN_DIR"):
+        out["MLC_USER_RUN_DIR"] = cwd
+    out.update(envrules.input_flags_env(node.inputs))
+    out.update(_path_inputs(node.meta, node.inputs, env.get("MLC_USER_RUN_DIR") or cwd))
+    out.update(node.meta.get("const") or {})
+    return out
 
 
 class MlcNode:
-    """The MLCFlow steps of one planned node (see the module doc). ``node`` is the engine's
-    planned node (read only); ``env``/``state`` are the node's live dicts."""
+    """The MLCFlow steps of one planned node (see the module doc), driven through ``ops``
+    (its :class:`~ckx.engine.nodeops.NodeOps`): ``node`` is the engine's planned node (read
+    only); ``env``/``state`` are the node's live dicts."""
 
-    def __init__(
-        self,
-        ops: EngineOps,
-        node: Any,
-        env: dict[str, Any],
-        state: dict[str, Any],
-        work: Path,
-        imports: HookImports,
-        os_info: dict[str, Any],
-        depth: int = 0,
-    ) -> None:
+    def __init__(self, ops: NodeOps, imports: HookImports, os_info: dict[str, Any]) -> None:
         self.ops = ops
-        self.node = node
-        self.env = env
-        self.state = state
-        self.work = Path(work)
+        self.node = ops.node
+        self.env = ops.env
+        self.state = ops.state
+        self.work = Path(ops.work)
         self.imports = imports
         self.os_info = os_info
-        self.script_dir = Path(node.entry.path)
+        self.script_dir = Path(self.node.entry.path)
         self.repo_root = _repo_root(self.script_dir)
         # hooks may edit the meta (update_deps, script_name): they get a copy, never the plan
-        self.meta: dict[str, Any] = copy.deepcopy(node.meta)
-        self.spaces = "  " * depth
+        self.meta: dict[str, Any] = copy.deepcopy(self.node.meta)
+        self.spaces = "  " * ops.depth
         self.module: ModuleType | None = None
         self.automation: MlcAutomation | None = None
         self.run_script_input: dict[str, Any] = {}
@@ -114,7 +175,7 @@ class MlcNode:
         if not envrules.is_false(self.meta.get("predeps", True)) and self._defines("predeps"):
             self.module = self._load()
             self.hook("predeps")
-        self.ops.run_deps("deps", self.env, self.state, self.meta.get("deps") or [])
+        self.run_deps("deps", self.env, self.state, self.meta.get("deps") or [])
         if self.module is None:
             self.module = self._load()  # after the deps: they may install what it imports
         envrules.substitute(self.env)
@@ -129,10 +190,10 @@ class MlcNode:
                 return version
             version = out.get("version") or version
         envrules.substitute(self.env)
-        self.ops.run_deps("prehook_deps", self.env, self.state, self.meta.get("prehook_deps") or [])
+        self.run_deps("prehook_deps", self.env, self.state, self.meta.get("prehook_deps") or [])
         _map_keys(self.env, self.meta.get("env_key_mappings") or {})
         version = self.script_and_post("postprocess") or version
-        self.ops.run_deps("post_deps", self.env, self.state, self.meta.get("post_deps") or [])
+        self.run_deps("post_deps", self.env, self.state, self.meta.get("post_deps") or [])
         if is_current_folder(self.work) and not self.node.inputs.get("dirty"):
             self._clean_outputs()  # as MLCFlow: its protocol files leave the user's folder
         detected = self.env.get("MLC_DETECTED_VERSION") or self.env.get("MLC_VERSION")
@@ -162,10 +223,49 @@ class MlcNode:
             (self.work / runscript.TMP_STATE).write_text("{}", encoding="utf-8")
         if post == "postprocess":
             declared = self.meta.get("posthook_deps") or []
-            self.ops.run_deps("posthook_deps", env, self.state, declared)
+            self.run_deps("posthook_deps", env, self.state, declared)
         if post and self._has(post):
             return self.hook(post, env=env).get("version") or None
         return None
+
+    def run_deps(
+        self, kind: str, env: dict[str, Any], state: dict[str, Any], declared: list[dict]
+    ) -> None:
+        """Run the node's ``kind`` deps (``declared``: the dep list as the hooks left it)
+        with MLCFlow's env passing; merge their exports into ``env``/``state``. A dep a hook
+        changed is read again (``ops.merged_dep``) and planned again when reached."""
+        from ckx.compat import deps
+        from ckx.core.query import parse
+        from ckx.engine import envs
+
+        node, ops = self.node, self.ops
+        original = node.meta.get(kind) or []
+        for edge in node.edges:
+            if edge.kind != kind:
+                continue
+            dep, k = edge.dep, edge.index
+            if k < len(declared) and k < len(original) and declared[k] != original[k]:
+                dep = ops.merged_dep(declared[k])
+            if not dep.get("tags") or envrules.dep_skipped(dep, env):
+                continue
+            view = {**env, **(dep.get("env") or {})}
+            query = parse(dep["tags"]).merged(parse(envs.tags_from_env(dep, view)))
+            child = ops.reach(edge, dep, env, query)
+            inherited = deps.dep_env(env, dep, node.meta.get("local_env_keys") or [])
+            try:
+                res = ops.run_child(child, inherited, state)
+            except CkxError as e:
+                if not envrules.is_false(dep.get("continue_on_error", "no")):
+                    ops.ctx.ui.warn(
+                        f"{edge.label()} of {node.entry.alias} failed, going on: {e.message}"
+                    )
+                    continue
+                raise
+            envrules.merge_into(env, res.env)
+            envrules.merge_into(state, res.state)
+            # as MLCFlow: the node's const and const_state win again after each dep
+            env.update(node.meta.get("const") or {})
+            envrules.merge_into(state, node.meta.get("const_state") or {})
 
     def _run_script(self, script: Path, env: dict[str, Any]) -> None:
         wrapper = runscript.write_wrapper(self.work, script, env, self.state, self.os_info)
@@ -291,7 +391,7 @@ class MlcNode:
 
     def _input(self) -> dict[str, Any]:
         node = self.node
-        extra = getattr(self.ops, "request", None) or {}
+        extra = _root_input(self.ops.request) if node.path == "root" else {}
         return {
             "action": "run",
             "automation": "script",
@@ -409,3 +509,46 @@ def _map_keys(env: dict[str, Any], mappings: dict[str, str]) -> None:
         for key in list(env):
             if key.startswith(prefix):
                 env[key.replace(prefix, str(new), 1)] = env[key]
+
+
+def _root_input(request: dict[str, Any]) -> dict[str, Any]:
+    """What a root node's hooks read from ``i['input']`` of the request (``--adr``,
+    ``--env``, versions), as MLCFlow gives them; ``request`` is the plan's."""
+    out: dict[str, Any] = {"env": dict(request.get("env") or {}), "quiet": True}
+    if request.get("adr"):
+        out["adr"] = out["add_deps_recursive"] = dict(request["adr"])
+    out.update({k: v for k, v in (request.get("constraint") or {}).items() if v})
+    return out
+
+
+def _path_inputs(meta: dict[str, Any], inputs: dict[str, Any], base: str) -> dict[str, str]:
+    """Inputs declared ``is_path`` in ``input_description``: ``~`` expanded, relative ones
+    made absolute against the folder ckx was started in (MLCFlow's ``MLC_USER_RUN_DIR``)."""
+    out = {}
+    desc = meta.get("input_description") or {}
+    for key, env_key in (meta.get("input_mapping") or {}).items():
+        d = desc.get(key)
+        if (
+            key in inputs
+            and isinstance(d, dict)
+            and str(d.get("is_path", "")).lower() in ("1", "yes", "on", "true")
+        ):
+            out[str(env_key)] = os.path.abspath(
+                os.path.join(base, os.path.expanduser(str(inputs[key])))
+            )
+    return out
+
+
+def _conditional_meta(meta: dict[str, Any], env: dict[str, Any], state: dict[str, Any]) -> None:
+    """``update_meta_if_env`` (the script's and its variations'), at run time: each block whose
+    conditions hold adds its ``default_env`` (unset keys), ``env``, ``const`` and ``state``."""
+    from ckx.compat import envrules
+
+    for block in meta.get("update_meta_if_env") or []:
+        if not isinstance(block, dict) or envrules.dep_skipped(block, env):
+            continue
+        for k, v in (block.get("default_env") or {}).items():
+            env.setdefault(k, v)
+        envrules.merge_into(env, block.get("env") or {})
+        envrules.merge_into(env, block.get("const") or {})
+        envrules.merge_into(state, block.get("state") or {})

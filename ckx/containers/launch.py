@@ -69,17 +69,17 @@ class Launch:
 
     # -- 1. the plan -----------------------------------------------------------------------
     def plan(self) -> Plan:
-        from ckx.compat.repo import activate
-        from ckx.engine import make_plan
+        from ckx.engine import make_plan, make_planner
 
-        activate(self.ctx)
         req = self._engine_request()
-        plan = make_plan(self.ctx, req)
-        plan.root.dialect.check_plan(plan, req)  # strict inputs, here, before any build
+        planner, provider = make_planner(self.ctx, req)
+        plan = make_plan(self.ctx, req, planner)
+        dialect = provider.dialect(plan.root.entry)
+        dialect.check_plan(plan, req)  # strict inputs, here, before any build
         self.settings = mlcmeta.settings(plan.root, self.keys)
         mlcmeta.check_runnable(plan.root, self.settings)
         self.notes += mlcmeta.not_applied(self.settings)
-        self.mlcflow = plan.root.dialect.name == "mlcflow"
+        self.mlcflow = dialect.name == "mlcflow"
         return plan
 
     def _engine_request(self) -> dict[str, Any]:

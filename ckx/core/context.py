@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ckx.core.automations import Automation, load_automation
 from ckx.core.entries import Entry
 from ckx.core.errors import NotFoundError, UsageError
 from ckx.core.query import Query, parse
@@ -51,6 +50,7 @@ class Context:
         environ: Mapping[str, str] | None = None,
         debug: bool = False,
         builtin_root: Path | None = None,
+        dialects: Callable[[Context], Sequence[Any]] | Sequence[Any] = (),
     ) -> None:
         self.environ = dict(os.environ if environ is None else environ)
         self.home = Path(home).resolve() if home else default_home(self.environ)
@@ -64,6 +64,7 @@ class Context:
         self.ui = ui or UI()
         self.debug = debug
         self._builtin_root = builtin_root
+        self._dialects = dialects
 
     @property
     def quiet(self) -> bool:
@@ -72,6 +73,16 @@ class Context:
     @cached_property
     def registry(self) -> Registry:
         return Registry(self.home, self._builtin_root)
+
+    @cached_property
+    def dialects(self) -> tuple[Any, ...]:
+        """The content dialects this call serves besides ckx's own (MLCFlow's, when an
+        MLCFlow repository is registered), asked in order which one claims a repo (see
+        :mod:`ckx.engine.dialects`). Made once per Context, when first asked, by what the
+        door that made the Context passed (``ckx.app.api.open_context`` passes
+        :func:`ckx.compat.served`); a Context made without it serves ckx's content only."""
+        given = self._dialects
+        return tuple(given(self) if callable(given) else given)
 
     @cached_property
     def index(self) -> Index:
@@ -90,14 +101,15 @@ class Context:
     # -- entries -------------------------------------------------------------------------
     def search(
         self,
-        automation: str | None,
+        automation: str | tuple[str, ...] | None,
         query: Query | str | None = None,
         *,
         repo: str | None = None,
         name: str | None = None,
         unique_uids: bool | None = None,
     ) -> list[Entry]:
-        """Entries of ``automation`` whose tags match ``query`` (and alias/uid glob ``name``).
+        """Entries of ``automation`` whose tags match ``query`` (and alias/uid glob ``name``);
+        several automations (a tuple): the hits of the first, then of the next, ...
 
         Searches that pick candidates (a query or a name) among the kinds that are planned
         (:data:`RESOLVED_KINDS`) refuse two hits that share a uid at different paths (a
@@ -108,8 +120,9 @@ class Context:
         if isinstance(query, str):
             query = parse(query)
         if unique_uids is None:  # a query or a name picks candidates; neither is a listing
-            picking = bool(name) or (query is not None and not query.is_empty())
-            unique_uids = picking and automation in RESOLVED_KINDS
+            kinds = automation if isinstance(automation, tuple) else (automation,)
+            resolved = all(k in RESOLVED_KINDS for k in kinds)
+            unique_uids = resolved and (bool(name) or (query is not None and not query.is_empty()))
         return self.index.search(
             automation, query, repo=repo, name=name, unique_uids=bool(unique_uids)
         )
@@ -162,10 +175,6 @@ class Context:
             + did_you_mean(name, self.index.names(automation)),
             hint=f"list them with: ckx ls {automation}",
         )
-
-    def automation(self, name: str) -> Automation:
-        """The loaded automation ``name`` (see :mod:`ckx.core.automations`)."""
-        return load_automation(self, name)
 
     def require(self, value: Any, what: str, example: str) -> Any:
         if value in (None, "", []):

@@ -31,6 +31,7 @@ class Entry:
         "path",
         "meta_file",
         "tags",
+        "cid",
         "_meta_json",
         "_meta",
     )
@@ -54,6 +55,8 @@ class Entry:
         self.path = path
         self.meta_file = meta_file
         self.tags = tags
+        #: ``repo:automation:alias``
+        self.cid = f"{repo}:{automation}:{alias}"
         self._meta_json = _meta_json
         self._meta = _meta
 
@@ -78,10 +81,6 @@ class Entry:
             else:
                 self._meta = load_meta(self.meta_file)
         return self._meta
-
-    @property
-    def cid(self) -> str:
-        return f"{self.repo}:{self.automation}:{self.alias}"
 
     def to_dict(self) -> dict:
         return {

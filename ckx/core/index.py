@@ -113,6 +113,7 @@ class Index:
         self.warn = warn or (lambda msg: None)
         self._db: sqlite3.Connection | None = None
         self._fresh = False
+        self._order: dict[str, int] = {}  # repo alias -> position (set by each refresh)
         self.schemas: dict[str, dict | None] = {}  # automation -> entry_schema, per command
 
     # -- connection ----------------------------------------------------------------------
@@ -231,13 +232,17 @@ class Index:
             self._db = None
 
     # -- freshness -----------------------------------------------------------------------
-    def _stale_repos(self) -> list[tuple[int, Repo, list[int] | None]]:
-        """Repos that changed: (position, repo, indices of changed watch paths), where the
-        indices are None when the repo must be walked again (new repo, root moved, racy)."""
+    def _stale_repos(
+        self, repos: list[Repo] | None = None
+    ) -> list[tuple[int, Repo, list[int] | None]]:
+        """Repos (of ``repos``, default: the registry's) that changed: (position, repo,
+        indices of changed watch paths), where the indices are None when the repo must be
+        walked again (new repo, root moved, racy)."""
+        repos = self.registry.repos if repos is None else repos
         rows = self.db.execute("SELECT repo, root, watch, sig, racy, pos, stats FROM snaps")
         snaps = {r[0]: r for r in rows}
         stale: list[tuple[int, Repo, list[int] | None]] = []
-        for pos, repo in enumerate(self.registry.repos):
+        for pos, repo in enumerate(repos):
             row = snaps.get(repo.alias)
             if row is None or row[1] != str(repo.path) or row[5] != pos:
                 stale.append((pos, repo, None))
@@ -257,26 +262,24 @@ class Index:
                 stale.append((pos, repo, None))
         return stale
 
-    def _gone_repos(self) -> list[str]:
-        known = {r.alias for r in self.registry.repos}
+    def _gone_repos(self, repos: list[Repo] | None = None) -> list[str]:
+        known = {r.alias for r in (self.registry.repos if repos is None else repos)}
         return [r[0] for r in self.db.execute("SELECT repo FROM snaps") if r[0] not in known]
 
     def _refresh(self, force: bool = False) -> int:
         """Bring the index up to date; return the number of meta files (re)parsed."""
         if self._fresh and not force:
             return 0
-        stale = (
-            [(k, r, None) for k, r in enumerate(self.registry.repos)]
-            if force
-            else self._stale_repos()
-        )
-        gone = self._gone_repos()
+        repos = self.registry.repos
+        self._order = {r.alias: i for i, r in enumerate(repos)}  # the order of search hits
+        stale = [(k, r, None) for k, r in enumerate(repos)] if force else self._stale_repos(repos)
+        gone = self._gone_repos(repos)
         parsed = 0
         if stale or gone:
             with _exclusive(self.lock_path) as lock:
                 if not force and lock.waited:  # another process may have done it meanwhile
-                    stale = self._stale_repos()
-                    gone = self._gone_repos()
+                    stale = self._stale_repos(repos)
+                    gone = self._gone_repos(repos)
                 for alias in gone:
                     self._drop_repo(alias)
                 for pos, repo, changed in stale:
@@ -465,14 +468,15 @@ class Index:
 
     def search(
         self,
-        automation: str | None = None,
+        automation: str | tuple[str, ...] | None = None,
         query: Query | None = None,
         *,
         repo: str | None = None,
         name: str | None = None,
         unique_uids: bool = False,
     ) -> list[Entry]:
-        """Entries of ``automation`` matching ``query``; ``name`` is an alias/uid glob.
+        """Entries of ``automation`` (or of several: those of the first, then the next...)
+        matching ``query``; ``name`` is an alias/uid glob.
 
         ``unique_uids``: a hit whose uid another entry at another path claims too (among the
         hits, or anywhere: a search by one name or in one repo sees only one of them) is a
@@ -515,7 +519,7 @@ class Index:
 
     def _search(
         self,
-        automation: str | None = None,
+        automation: str | tuple[str, ...] | None = None,
         query: Query | None = None,
         *,
         repo: str | None = None,
@@ -524,34 +528,12 @@ class Index:
         """Entries of ``automation`` matching ``query``; ``name`` is an alias/uid glob."""
         self._refresh()
         sql = "SELECT e.repo, e.automation, e.alias, e.uid, e.path, e.meta_file, e.tags, e.variations, e.meta_json FROM entries e"
-        where: list[str] = []
-        args: list = []
-        if automation and automation != "*":
-            if any(c in automation for c in "*?["):
-                where.append("e.automation GLOB ?")
-            else:
-                where.append("e.automation = ?")
-            args.append(automation)
-        if repo and repo != "*":
-            where.append("e.repo GLOB ?")
-            args.append(repo)
-        if name and name != "*":
-            if any(c in name for c in "*?["):
-                where.append("(e.alias GLOB ? OR e.uid GLOB ?)")
-            else:
-                where.append("(e.alias = ? OR e.uid = ?)")
-            args += [name, name]
-        if query is not None:
-            for t in query.tags:
-                where.append("e.id IN (SELECT entry_id FROM tags WHERE tag = ?)")
-                args.append(t)
-            for t in query.not_tags:
-                where.append("e.id NOT IN (SELECT entry_id FROM tags WHERE tag = ?)")
-                args.append(t)
+        where, args = _conditions(automation, query, repo, name)
         if where:
             sql += " WHERE " + " AND ".join(where)
+        kinds = {a: k for k, a in enumerate(automation)} if isinstance(automation, tuple) else {}
         rows = self.db.execute(sql, args).fetchall()
-        order = {r.alias: i for i, r in enumerate(self.registry.repos)}
+        order = self._order
         out = []
         for r in rows:
             if query is not None and query.variations and not _has_variations(r[7], query):
@@ -568,7 +550,14 @@ class Index:
                     _meta_json=r[8],
                 )
             )
-        out.sort(key=lambda e: (order.get(e.repo, 1 << 30), e.automation, e.alias))
+        out.sort(
+            key=lambda e: (
+                kinds.get(e.automation, 0),
+                order.get(e.repo, 1 << 30),
+                e.automation,
+                e.alias,
+            )
+        )
         return out
 
     def _problems(self, repo: str | None = None, automation: str | None = None) -> list[Problem]:
@@ -605,6 +594,43 @@ class Index:
     def _count(self) -> int:
         self._refresh()
         return self.db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
+
+
+def _conditions(
+    automation: str | tuple[str, ...] | None,
+    query: Query | None,
+    repo: str | None,
+    name: str | None,
+) -> tuple[list[str], list]:
+    """The SQL conditions (and their arguments) of a search."""
+    where: list[str] = []
+    args: list = []
+    if isinstance(automation, tuple):
+        where.append(f"e.automation IN ({','.join('?' * len(automation))})")
+        args += list(automation)
+    elif automation and automation != "*":
+        if any(c in automation for c in "*?["):
+            where.append("e.automation GLOB ?")
+        else:
+            where.append("e.automation = ?")
+        args.append(automation)
+    if repo and repo != "*":
+        where.append("e.repo GLOB ?")
+        args.append(repo)
+    if name and name != "*":
+        if any(c in name for c in "*?["):
+            where.append("(e.alias GLOB ? OR e.uid GLOB ?)")
+        else:
+            where.append("(e.alias = ? OR e.uid = ?)")
+        args += [name, name]
+    if query is not None:
+        for t in query.tags:
+            where.append("e.id IN (SELECT entry_id FROM tags WHERE tag = ?)")
+            args.append(t)
+        for t in query.not_tags:
+            where.append("e.id NOT IN (SELECT entry_id FROM tags WHERE tag = ?)")
+            args.append(t)
+    return where, args
 
 
 def check_unique_uids(hits: list[Entry], twins=None) -> None:

@@ -3,7 +3,7 @@
 A request (``ckx.access(dict)``, or argv translated by the CLI) holds two kinds of keys: the
 keys of this table, which ckx reads itself, and the inputs of what runs (a script's
 ``input_mapping``, a program's variation groups ...), which the engine checks against the
-planned graph (:mod:`ckx.engine.inputs`). A row of :data:`KEYS` says
+planned graph (:mod:`ckx.engine.inputcheck`). A row of :data:`KEYS` says
 
 * ``roles``: who reads the key (:data:`ROLES`; a key may have several);
 * ``type``: what its value must be (:data:`TYPES`), checked once, at the door, by

@@ -8,16 +8,18 @@ Public entry points (the ``script`` automation is a thin layer over them)::
 
 How a request flows, and the modules: see docs/engine.md. In short:
 :mod:`~ckx.engine.planner` (request dict -> planner arguments, resolution; asks a
-:mod:`~ckx.engine.protocols` Provider, tells a
-Reporter), :mod:`~ckx.engine.provider` (index + cache backed provider),
-:mod:`~ckx.engine.reporter` (the CLI reporter), :mod:`~ckx.engine.model` (the plan),
-:mod:`~ckx.engine.problems` (planning errors as data), :mod:`~ckx.engine.variations`,
+:mod:`~ckx.engine.protocols` Provider and Chooser, tells a Reporter),
+:mod:`~ckx.engine.provider` (the provider: index, cache, installed packages first; the
+chooser), :mod:`~ckx.engine.reporter` (the CLI reporter), :mod:`~ckx.engine.model` (the
+plan), :mod:`~ckx.engine.problems` (planning errors as data), :mod:`~ckx.engine.variations`,
 :mod:`~ckx.engine.envs` (env rules and the one env composition), :mod:`~ckx.engine.hookspec`
 (hooks declared once, the checker), :mod:`~ckx.engine.hooks` (the ``i`` object),
-:mod:`~ckx.engine.dialect` (how the runner talks to content), :mod:`~ckx.engine.runner`
-(execution, revisions), :mod:`~ckx.engine.nested` (nested runs from hooks),
-:mod:`~ckx.engine.cache` (cache entries), :mod:`~ckx.engine.lockfile` (ckx.lock); the
-functions below take one request end to end.
+:mod:`~ckx.engine.dialects` (plan policy per kind of content, and its lifecycle),
+:mod:`~ckx.engine.nodeops` (the seam: what a lifecycle may ask), :mod:`~ckx.engine.lifecycle`
+(ckx's steps of a node), :mod:`~ckx.engine.runner` (execution, revisions, the cache),
+:mod:`~ckx.engine.nested` (nested runs from hooks), :mod:`~ckx.engine.cache` (cache entries),
+:mod:`~ckx.engine.lockfile` (ckx.lock), :mod:`~ckx.engine.planreport` (``--plan``'s
+artefacts); the functions below take one request end to end.
 
 This package's ``__init__`` imports nothing at start-up: its functions import what they use.
 """
@@ -29,66 +31,70 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ckx.core.context import Context
     from ckx.engine.model import Plan
+    from ckx.engine.nodeops import Result
     from ckx.engine.planner import Planner
     from ckx.engine.protocols import Reporter
     from ckx.engine.provider import RepoProvider
-    from ckx.engine.runner import Result
 
 
 def make_planner(
-    ctx: Context, request: dict[str, Any], reporter: Reporter | None = None
+    ctx: Context,
+    request: dict[str, Any],
+    reporter: Reporter | None = None,
+    *,
+    lock: dict[str, Any] | None = None,
 ) -> tuple[Planner, RepoProvider]:
-    """The planner and provider for ``request`` (pins from ``--lock`` included); ``reporter``
-    defaults to a :class:`~ckx.engine.reporter.CliReporter` on ``ctx.ui``."""
-    from ckx.engine.installed import provider_for
+    """The planner and provider for ``request``: the provider of its kind (installed
+    packages first) and the chooser beside it (``ctx.ui``'s prompts), ``reporter`` (default: a
+    :class:`~ckx.engine.reporter.CliReporter` on ``ctx.ui``), and the pins of ``lock`` (the
+    request's ``--lock`` document; read here when not given)."""
     from ckx.engine.planner import Planner
+    from ckx.engine.provider import provider_for
     from ckx.engine.reporter import CliReporter
 
-    # installed packages first, registered copies reused, `ckx run TAGS` finds packages too
     provider = provider_for(ctx, request)  # the repo a request names is its root's
+    if lock is None:
+        lock = _read_lock(request)
     pins = None
-    if request.get("lock"):
+    if lock is not None:
         from ckx.engine.lockfile import pins as lock_pins
-        from ckx.engine.lockfile import read_lock
 
-        pins = lock_pins(read_lock(request["lock"]))
-    return Planner(provider, reporter or CliReporter(ctx.ui), pins=pins), provider
+        pins = lock_pins(lock)
+    reporter = reporter or CliReporter(ctx.ui)
+    return Planner(provider, reporter, chooser=provider.chooser, pins=pins), provider
 
 
-def make_plan(ctx: Context, request: dict[str, Any], planner: Planner | None = None) -> Plan:
-    """Resolve ``request`` (the dict of ``ckx run script ...``) into a Plan."""
-    from ckx.engine.planner import plan_args
+def _read_lock(request: dict[str, Any]) -> dict[str, Any] | None:
+    if not request.get("lock"):
+        return None
+    from ckx.engine.lockfile import read_lock
 
+    return read_lock(request["lock"])
+
+
+def make_plan(
+    ctx: Context,
+    request: dict[str, Any],
+    planner: Planner | None = None,
+    *,
+    lock: dict[str, Any] | None = None,
+) -> Plan:
+    """Resolve ``request`` (the dict of ``ckx run script ...``) into a Plan; with ``--lock``,
+    the locked graph again (``lock``: the lock document, when the caller has read it)."""
+    if lock is None:
+        lock = _read_lock(request)
     if planner is None:
-        planner, _ = make_planner(ctx, request)
-    lock = None
-    if request.get("lock"):
-        from ckx.engine.lockfile import read_lock, replay_request
+        planner, _ = make_planner(ctx, request, lock=lock)
+    if lock is not None:
+        from ckx.engine.lockfile import replay_request
 
-        lock = read_lock(request["lock"])
         request = replay_request(request, lock)
-    plan = planner.plan(**plan_args(request))
+    plan = planner.plan_request(request)
     if lock is not None:
         from ckx.engine.lockfile import check_replay
 
         check_replay(plan, lock)
     return plan
-
-
-def show_plan(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
-    """``--plan`` of a package or program: the graph, then which installed (or registered)
-    artefact each node uses and what would be fetched. Nothing runs; undeclared inputs are
-    refused as in a run."""
-    from ckx.engine.inputs import check_inputs
-    from ckx.engine.installed import artifact_report
-
-    plan = make_plan(ctx, request, make_planner(ctx, request)[0])
-    check_inputs(plan, request)
-    out: dict[str, Any] = {"return": 0, "plan": plan.to_dict(), "plan_text": plan.render()}
-    out["artifacts"] = artifact_report(ctx, plan)
-    for line in [out["plan_text"], *out["artifacts"]]:
-        ctx.ui.print(line)
-    return out
 
 
 def run_plan(
@@ -98,7 +104,7 @@ def run_plan(
     planner: Planner | None = None,
     provider: RepoProvider | None = None,
 ) -> Result:
-    """Run ``plan``; return the root's :class:`~ckx.engine.runner.Result`."""
+    """Run ``plan``; return the root's :class:`~ckx.engine.nodeops.Result`."""
     from ckx.engine.runner import Runner
 
     if planner is None or provider is None:
@@ -107,13 +113,16 @@ def run_plan(
 
 
 def run_request(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
-    """Plan and run (or, with ``plan``, only plan) one request; return the result dict."""
+    """Plan and run one request; return the result dict. With ``plan``, only plan: print
+    the graph and which artefact each node would use (nothing is fetched), and return them
+    (``plan``, ``plan_text``, ``artifacts``): the one ``--plan`` of every automation."""
     from ckx.engine.reporter import CliReporter
 
     reporter = CliReporter(ctx.ui)
-    planner, provider = make_planner(ctx, request, reporter)
-    plan = make_plan(ctx, request, planner)
-    plan.root.dialect.check_plan(plan, request)  # strict inputs: an unused --key fails first
+    lock = _read_lock(request)
+    planner, provider = make_planner(ctx, request, reporter, lock=lock)
+    plan = make_plan(ctx, request, planner, lock=lock)
+    provider.dialect(plan.root.entry).check_plan(plan, request)  # an unused --key fails first
     out: dict[str, Any] = {"return": 0}
     if request.get("save_lock"):
         from ckx.engine.lockfile import write_lock
@@ -121,9 +130,7 @@ def run_request(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
         target = request["save_lock"] if isinstance(request["save_lock"], str) else "ckx.lock"
         out["lock_file"] = str(write_lock(plan, target))
     if request.get("plan"):
-        out["plan"] = plan.to_dict()
-        out["plan_text"] = plan.render()
-        return out
+        return _show_plan(ctx, plan, out)
     rec = plan.root.cached
     uid: str | None
     if rec is not None and not rec.problems():
@@ -144,4 +151,13 @@ def run_request(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
         out["revisions"] = list(reporter.revisions)
     if request.get("want_lock"):
         out["lock"] = plan.to_lock()  # what experiments record (entries, variations, versions)
+    return out
+
+
+def _show_plan(ctx: Context, plan: Plan, out: dict[str, Any]) -> dict[str, Any]:
+    from ckx.engine.planreport import artifact_report
+
+    out.update(plan=plan.to_dict(), plan_text=plan.render(), artifacts=artifact_report(ctx, plan))
+    for line in [out["plan_text"], *out["artifacts"]]:
+        ctx.ui.print(line)
     return out

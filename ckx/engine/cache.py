@@ -48,33 +48,22 @@ _TAG_BAD = re.compile(r"[^A-Za-z0-9.\-_+]+")
 
 
 class CacheRecord:
-    """A complete cache entry: its ``uid``, folder and ``meta.json`` content."""
+    """A complete cache entry: its ``uid``, folder and ``meta.json`` content, and from that
+    content its ``key`` and what it exports (``env``, ``state``, ``version``)."""
 
-    __slots__ = ("uid", "path", "meta")
+    __slots__ = ("uid", "path", "meta", "key", "env", "state", "version")
 
     def __init__(self, uid: str, path: Path, meta: dict[str, Any]) -> None:
         self.uid = uid
         self.path = path
         self.meta = meta
+        self.key: str = meta.get("key", "")
+        self.env: dict[str, Any] = meta.get("new_env") or {}
+        self.state: dict[str, Any] = meta.get("new_state") or {}
+        self.version: str | None = meta.get("version")
 
     def __repr__(self) -> str:
         return f"CacheRecord({self.uid}, {self.path})"
-
-    @property
-    def key(self) -> str:
-        return self.meta.get("key", "")
-
-    @property
-    def env(self) -> dict[str, Any]:
-        return self.meta.get("new_env") or {}
-
-    @property
-    def state(self) -> dict[str, Any]:
-        return self.meta.get("new_state") or {}
-
-    @property
-    def version(self) -> str | None:
-        return self.meta.get("version")
 
     def problems(self, now: float | None = None) -> list[str]:
         """Why this entry can no longer be used (empty: valid)."""
@@ -154,14 +143,6 @@ def cache_key(
         "key_env": key_env,
     }
     return _sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def key_env(meta: dict[str, Any], env: dict[str, Any]) -> dict[str, Any]:
-    """The values of ``env`` keys matching the meta's ``cache_key_env`` patterns."""
-    from ckx.engine.envs import matches
-
-    pats = list(meta.get("cache_key_env") or [])
-    return {k: v for k, v in env.items() if pats and matches(k, pats)}
 
 
 def cache_tags(

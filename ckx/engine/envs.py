@@ -23,7 +23,7 @@ A node's env is composed from what it inherits, in this order (later wins unless
 -> CKX_VERSION, CKX_VERSION_MIN, CKX_VERSION_MAX (the node's planned constraints)
 
 (``CKX_`` is the prefix of ckx's own content; a content dialect may use another one, see
-:mod:`ckx.engine.dialect`.)
+:mod:`ckx.engine.dialects`.)
 
 After the node ran, only keys matching ``new_env_keys`` (fnmatch wildcards; ``+PATH`` names
 the list) are exported to the parent.
@@ -59,6 +59,15 @@ _FALSE = {"no", "false", "off", "0", ""}
 def matches(key: str, patterns: Iterable[str]) -> bool:
     """Does ``key`` match one of the fnmatch ``patterns`` (case-sensitive)?"""
     return any(fnmatchcase(key, p) for p in patterns)
+
+
+def key_env(meta: Mapping[str, Any], env: Mapping[str, Any]) -> dict[str, Any]:
+    """The values of ``env`` keys matching the meta's ``cache_key_env`` patterns (what a
+    cache key reads of the env)."""
+    pats = list(meta.get("cache_key_env") or [])
+    if not pats:
+        return {}
+    return {k: v for k, v in env.items() if any(fnmatchcase(k, p) for p in pats)}
 
 
 def local_keys(prefix: str = "CKX_") -> tuple[str, ...]:

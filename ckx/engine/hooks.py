@@ -16,10 +16,7 @@ A key the spec does not declare is an error naming the file and the hook.
 
 from __future__ import annotations
 
-import os
-import platform
 import subprocess
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ckx.core.errors import CkxError, RunError
 from ckx.engine.hookspec import CKX_HOOKS, Customize, check_result, load_customize
+from ckx.engine.osinfo import os_info
 
 if TYPE_CHECKING:
     from ckx.artifacts.detect import DetectSpec
@@ -106,18 +104,6 @@ class HookCall:
         self.run_script = run_script
 
 
-def os_info() -> dict[str, str]:
-    """What hooks learn about the machine (MLCFlow's ``os_info`` keys plus a few)."""
-    plat = "windows" if os.name == "nt" else ("darwin" if sys.platform == "darwin" else "linux")
-    return {
-        "platform": plat,
-        "machine": platform.machine(),
-        "bat_ext": ".bat" if plat == "windows" else ".sh",
-        "env_separator": os.pathsep,
-        "python": sys.executable,
-    }
-
-
 @dataclass
 class HookInput:
     """The ``i`` a hook receives. Attributes, and the same as keys (``i["env"]``) for
@@ -128,7 +114,7 @@ class HookInput:
     entry meta with variations applied; ``input`` the request inputs; ``script_path`` the
     entry folder; ``run_path`` the working folder (the cache entry for cacheable scripts);
     ``variations``/``variation_values`` the selection; ``version`` the planned version and
-    ``constraints`` the version constraints; ``os_info`` see :func:`os_info`;
+    ``constraints`` the version constraints; ``os_info`` see :func:`ckx.engine.osinfo.os_info`;
     ``run(cmd)`` runs a command with the node's env and returns its output;
     ``run_script(tags, ...)`` plans and runs another script now (a nested run) and returns
     its result (``env``, ``state``, ``version``, ``status``, ``cache_uid``); ``chain`` the
@@ -146,7 +132,7 @@ class HookInput:
     version: str | None
     constraints: dict[str, str | None]
     tags: list[str]
-    os_info: dict[str, str] = field(default_factory=os_info)
+    os_info: dict[str, Any] = field(default_factory=os_info)
     base_environ: dict[str, str] = field(default_factory=dict, repr=False)
     objects_root: Path | None = field(default=None, repr=False)
     chain: tuple[str, ...] = ()

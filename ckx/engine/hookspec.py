@@ -22,12 +22,13 @@ hook                when                                        may return (a di
 ``determine_version`` is a documented alias of ``detect_version`` (Spack's name, used by
 ckx's detecting package entries); a file may define one of the two, not both.
 
-A content dialect (:mod:`ckx.engine.dialect`) may declare its own :class:`HookSpecs` (MLCFlow's
+A content dialect (:mod:`ckx.engine.dialects`) may declare its own :class:`HookSpecs` (MLCFlow's
 hooks have the same names but other return keys); the checker is the same.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -197,6 +198,15 @@ class Customize:
 
 
 _loaded: dict[tuple[str, int, int], Customize] = {}
+
+
+def load_hooks(folder: Path | str, specs: HookSpecs = CKX_HOOKS) -> Customize | None:
+    """The checked hooks of the entry in ``folder`` (its ``customize.py``; None: it has
+    none): ckx's lifecycle loads its content's hooks with this."""
+    path = os.path.join(folder, "customize.py")
+    if not os.path.isfile(path):  # most entries have none: no Path made
+        return None
+    return load_customize(Path(path), specs)
 
 
 def load_customize(path: Path, specs: HookSpecs = CKX_HOOKS) -> Customize | None:

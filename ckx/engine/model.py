@@ -9,7 +9,7 @@ was run.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ckx.core.entries import Entry
@@ -20,7 +20,6 @@ from ckx.engine.variations import Selection
 
 if TYPE_CHECKING:
     from ckx.engine.cache import CacheRecord
-    from ckx.engine.dialect import Dialect
     from ckx.engine.hookspec import Customize
     from ckx.engine.problems import PlanError
 
@@ -149,8 +148,19 @@ def _conflict(a: Constraint, b: Constraint) -> PlanError:
 def is_cacheable(entry: Entry, meta: dict[str, Any]) -> bool:
     """Are the results of ``entry`` (with ``meta``) cache entries? Packages are installed once
     and reused unless their meta says otherwise (CK); scripts when ``cache: true``."""
-    default = entry.automation == "package"
-    return envs.normalise_value(meta.get("cache", default)) == "yes"
+    value = meta.get("cache", entry.automation == "package")
+    # what envs.normalise_value makes "yes" of: YAML's true, or the text yes
+    return value is True or (isinstance(value, str) and value == "yes")
+
+
+def detects_when_run(meta: dict[str, Any]) -> bool:
+    """Does the engine run ``meta``'s ``detect`` block as a step of the node? Yes for an entry
+    that installs nothing (a script such as get-python3, a detect-only package such as
+    compiler-gcc). In an entry that installs (a ``download`` or ``python_package`` block) the
+    block describes an existing installation, for ``ckx detect`` (which registers what it
+    finds) and for the install's own logic (a Python library looks in the interpreter before
+    pip), so the engine leaves it alone: ``ckx install package --tags=tool,cmake,src`` builds."""
+    return bool(meta.get("detect")) and not (meta.get("download") or meta.get("python_package"))
 
 
 class Lookup:
@@ -202,8 +212,8 @@ class _Frozen:
             "ask the planner to revise it"
         )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        pass  # everything was set by __new__
+    # no __init__: everything is set by __new__ (object.__init__ accepts the arguments a
+    # class with its own __new__ is called with)
 
     def _fields(self) -> dict[str, Any]:
         names: tuple[str, ...] = type(self).__slots__
@@ -334,8 +344,8 @@ class Node(_Frozen):
     and version overlays; ``request_env`` the env set explicitly for it; ``layers`` what it
     adds to the env it inherits (:class:`ckx.engine.envs.EnvLayers`); ``static_env`` its env
     as known at plan time; ``cached`` the cache record it reuses; ``hooks`` its checked
-    ``customize.py``; ``dialect`` how the runner talks to its files; ``status``
-    run | cached | detect; ``origin`` how to plan it again.
+    ``customize.py`` (checked by its dialect's lifecycle); ``status`` run | cached | detect;
+    ``origin`` how to plan it again. (Its dialect is its repo's: the provider answers.)
     """
 
     __slots__ = (
@@ -358,8 +368,8 @@ class Node(_Frozen):
         "cached",
         "status",
         "hooks",
-        "dialect",
         "origin",
+        "group",
     )
     id: int
     path: str
@@ -380,8 +390,9 @@ class Node(_Frozen):
     cached: CacheRecord | None
     status: str
     hooks: Customize | None
-    dialect: Dialect
     origin: Origin
+    #: (entry uid, variations): the nodes that share one version in a plan
+    group: tuple[str, tuple[str, ...]]
 
     def __new__(
         cls,
@@ -405,7 +416,6 @@ class Node(_Frozen):
         cached: CacheRecord | None,
         status: str,
         hooks: Customize | None,
-        dialect: Dialect,
         origin: Origin,
     ) -> Node:
         n: Any = object.__new__(_OpenNode)  # typed Any: its class changes below
@@ -413,7 +423,8 @@ class Node(_Frozen):
         n.selection, n.meta, n.request_env, n.inputs = selection, meta, request_env, inputs
         n.constraints, n.version, n.layers, n.static_env = constraints, version, layers, static_env
         n.adr, n.edges, n.cache_key, n.cached, n.status = adr, edges, cache_key, cached, status
-        n.hooks, n.dialect, n.origin = hooks, dialect, origin
+        n.hooks, n.origin = hooks, origin
+        n.group = (entry.uid, selection.names)
         n.__class__ = Node
         return n
 
@@ -422,7 +433,9 @@ class Node(_Frozen):
 
     def but(self, **changes: Any) -> Node:
         """A copy with ``changes`` (the planner's way to settle or revise a node)."""
-        return Node(**{**self._fields(), **changes})
+        fields = self._fields()
+        del fields["group"]  # made from the entry and the selection
+        return Node(**{**fields, **changes})
 
     @property
     def cacheable(self) -> bool:
@@ -432,10 +445,6 @@ class Node(_Frozen):
     def variations(self) -> tuple[str, ...]:
         return self.selection.names
 
-    @property
-    def group(self) -> tuple[str, tuple[str, ...]]:
-        return (self.entry.uid, self.selection.names)
-
     def joint(self) -> dict[str, str | None]:
         """The node's constraints combined (they are known to be consistent)."""
         return combine(self.constraints)
@@ -444,12 +453,15 @@ class Node(_Frozen):
         v = f" {self.selection.text}" if self.selection.names else ""
         return f"{self.entry.alias}{v}"
 
-    def walk(self) -> Iterator[Node]:
+    def walk(self) -> list[Node]:
         """This node and every planned node below it, in run order."""
-        yield self
-        for e in self.edges:
-            if e.node is not None:
-                yield from e.node.walk()
+        out: list[Node] = []
+        todo = [self]
+        while todo:
+            n = todo.pop()
+            out.append(n)
+            todo.extend(e.node for e in reversed(n.edges) if e.node is not None)
+        return out
 
 
 class _OpenNode(Node):
@@ -503,17 +515,6 @@ class Plan(_Frozen):
         _render(self.root, "", "", lines)
         lines += [f"revised: {r}" for r in self.revisions]
         return "\n".join(lines)
-
-    def declared_inputs(self) -> set[str]:
-        """Every input some node of the plan declares: the keys of its ``input_mapping``, and
-        those its meta documents as inputs (``input_description``, a program's ``inputs``)."""
-        out: set[str] = set()
-        for n in self.root.walk():
-            for field in ("input_mapping", "input_description", "inputs"):
-                declared = n.meta.get(field)
-                if isinstance(declared, (dict, list)):
-                    out.update(str(k) for k in declared)
-        return out
 
     def with_revisions(self, revised: dict[str, Node], notes: Sequence[str]) -> Plan:
         """This plan with the nodes at the paths of ``revised`` replaced (the plan as it was

@@ -2,17 +2,18 @@
 anything runs.
 
 The planner knows nothing of repositories, caches, files or terminals: a
-:class:`~ckx.engine.protocols.Provider` answers its questions and a
-:class:`~ckx.engine.protocols.Reporter` is told what it does and asked to choose
-(resolvelib's split). It never prints or prompts. The result is an immutable
+:class:`~ckx.engine.protocols.Provider` answers its questions, a
+:class:`~ckx.engine.protocols.Chooser` picks among several candidates, and a
+:class:`~ckx.engine.protocols.Reporter` is told what it does (resolvelib's split). It never
+prints or prompts. The result is an immutable
 :class:`~ckx.engine.model.Plan`; errors are :class:`~ckx.engine.problems.PlanError` data.
 
 Rules written down here because users depend on them:
 
 * **Ambiguity.** Several entries match a query: they are ordered by the provider's preference
   (declared priority, meta ``sort`` or ``priority``, higher first; then newest version; then
-  alias), and the reporter chooses (a prompt when interactive, else the first, saying so). A
-  choice is remembered for the rest of the plan.
+  alias), and the chooser picks one (a prompt when interactive, else the first, saying so).
+  A choice is remembered for the rest of the plan.
 * **Cycles.** An entry with the same variations appearing twice on one path is a cycle,
   reported as ``a → b → a`` (through nested runs too: ``a → b → (nested) a``).
 * **Versions.** Within one plan, one entry with one set of variations has one version: the
@@ -53,7 +54,7 @@ from ckx.core.errors import CkxError
 from ckx.core.query import Query, Variation, parse
 from ckx.core.vocabulary import RESERVED  # the keys the engine reads: not script inputs
 from ckx.engine import envs
-from ckx.engine.cache import CacheRecord, cache_key, key_env
+from ckx.engine.cache import CacheRecord, cache_key
 from ckx.engine.model import (
     Constraint,
     Edge,
@@ -62,6 +63,7 @@ from ckx.engine.model import (
     Origin,
     Plan,
     combine,
+    detects_when_run,
     is_cacheable,
     replace_nodes,
 )
@@ -69,14 +71,13 @@ from ckx.engine.variations import Selection, merge_adr, merge_meta, select
 
 if TYPE_CHECKING:
     from ckx.engine.problems import PlanError
-    from ckx.engine.protocols import Provider, Reporter
+    from ckx.engine.protocols import Chooser, Provider, Reporter
 
 MAX_DEPTH = 64
 #: Settling rounds before giving up (each round plans only the subtrees that disagree).
 MAX_ROUNDS = 64
 
 Group = tuple[str, tuple[str, ...]]
-_EMPTY = Query()
 
 
 def _error(kind: str, **fields: Any) -> PlanError:
@@ -179,12 +180,13 @@ def _key(
         inputs=envs.mapped_inputs(meta, origin.inputs),
         # a package registered from a local copy (--path=DIR) is its own result
         path=origin.inputs.get("path") if entry.automation == "package" else None,
-        key_env=key_env(meta, env),
+        key_env=envs.key_env(meta, env),
     )
 
 
 class Planner:
-    """Builds :class:`Plan` objects, asking a :class:`Provider`, telling a :class:`Reporter`.
+    """Builds :class:`Plan` objects, asking a :class:`Provider` (and its :class:`Chooser`
+    where several candidates remain), telling a :class:`Reporter`.
 
     ``pins`` (from ``--lock``) fix the entry, variations and version at tree paths."""
 
@@ -193,14 +195,17 @@ class Planner:
         provider: Provider,
         reporter: Reporter | None = None,
         *,
+        chooser: Chooser | None = None,
         pins: dict[str, dict] | None = None,
     ) -> None:
         self.provider = provider
-        if reporter is None:
-            from ckx.engine.protocols import NullReporter
+        if reporter is None or chooser is None:
+            from ckx.engine.protocols import Defaults
 
-            reporter = NullReporter()
+            reporter = reporter or Defaults()
+            chooser = chooser or Defaults()
         self.reporter: Reporter = reporter
+        self.chooser: Chooser = chooser
         self.pins = pins or {}
         self._remembered: dict[str, str] = {}
         self._seeds: dict[Group, tuple[Constraint, ...]] = {}
@@ -210,7 +215,7 @@ class Planner:
     def without_pins(self) -> Planner:
         """A planner for nested runs: same provider, reporter and remembered choices, no pins
         (a lock file pins the paths of the outer plan only)."""
-        other = Planner(self.provider, self.reporter)
+        other = Planner(self.provider, self.reporter, chooser=self.chooser)
         other._remembered = self._remembered
         return other
 
@@ -258,6 +263,10 @@ class Planner:
         root = self._settle(self._node(origin, _Walk()), origin)
         return Plan(root, request, groups=dict(self._seeds))
 
+    def plan_request(self, request: dict[str, Any], outer: Outer | None = None) -> Plan:
+        """:meth:`plan` for a request dict (the keys of ``ckx run script``: :func:`plan_args`)."""
+        return self.plan(**plan_args(request), outer=outer)
+
     def revise(
         self,
         plan: Plan,
@@ -300,9 +309,7 @@ class Planner:
         adr = merge_adr(meta.get("add_deps_recursive") or {}, origin.adr)
         hooks, status, edges = None, "cached", cast("tuple[Edge, ...]", ())
         if cached is None:
-            from ckx.artifacts.detect import detects_when_run
-
-            hooks = dialect.load_hooks(entry.path)  # checked now, before anything runs
+            hooks = dialect.lifecycle.load_hooks(entry.path)  # checked now, before it runs
             status = "detect" if detects_when_run(meta) else "run"
             above = (*origin.ancestors, group)
             own = (dialect, selection, version, cons)
@@ -331,7 +338,6 @@ class Planner:
             cached=cached,
             status=status,
             hooks=hooks,
-            dialect=dialect,
             origin=origin,
         )
         self.reporter.planned(node)
@@ -390,7 +396,7 @@ class Planner:
             return None
         if len(found) == 1:
             return found[0]
-        k = self.reporter.choose(
+        k = self.chooser.choose(
             f"{len(found)} cached results of {look.title()}", [_describe(r) for r in found], 0
         )
         return found[k]
@@ -411,14 +417,7 @@ class Planner:
         the node's dialect, selection, version and constraints (its dialect reads its deps
         with them)."""
         dialect, selection, version, cons = own
-        parent = {
-            "dialect": dialect,
-            "selection": selection,
-            "meta": meta,
-            "static_env": env,
-            "version": version,
-            "constraints": cons,
-        }
+        parent = _parent(selection, meta, env, version, cons)
         edges: list[Edge] = []
         counts: dict[str, int] = {}
         known = env  # what a dep inherits: the env, plus what cached deps before it export
@@ -429,7 +428,7 @@ class Planner:
                 # be set by then, so their subtrees decide conditions on it when reached
                 counts["_own"] = 1
                 walk.produced += meta.get("new_env_keys") or ()
-            dep = dialect.plan_dep(self._merged_dep(meta, adr, raw), parent)
+            dep = dialect.plan_dep(merged_dep(meta, adr, raw), parent)
             where = (f"{path}/{kind}.{k}", chain, adr, ancestors)
             edge = self._edge(kind, k, dep, env, walk, where, dialect, known)
             edges.append(edge)
@@ -469,7 +468,7 @@ class Planner:
             dict(dep.get("env") or {}),
             adr,  # not copied: nothing changes it (merge_adr makes new dicts)
             {},
-            Constraint.of(dep, ()),
+            Constraint.of(dep, ()) if any(k in dep for k in _VERSION_KEYS) else (),
             ancestors,
             tuple(walk.produced),
             False,
@@ -493,20 +492,13 @@ class Planner:
             kind, k, dep, query=query, deferred=deferred, node=child, error=error, origin=origin
         )
 
-    @staticmethod
-    def _merged_dep(meta: dict, adr: dict, raw: dict) -> dict:
-        """A dep with the ``add_deps`` of its parent and the ``add_deps_recursive`` in force
-        merged in, for each of its ``names``."""
-        dep = dict(raw or {})
-        names = [str(n) for n in (dep.get("names") or [])]
-        extra: dict[str, Any] = {}
-        for source in (meta.get("add_deps") or {}, adr):
-            for n in names:
-                if n in source:
-                    extra = merge_adr({"x": extra}, {"x": source[n]})["x"]
-        if extra:
-            dep = merge_adr({"x": dep}, {"x": extra})["x"]
-        return dep
+    def read_dep(self, node: Node, raw: dict[str, Any]) -> dict[str, Any]:
+        """The dep declaration ``raw`` of the planned ``node`` as this planner reads it
+        (:func:`merged_dep`, then its dialect's ``plan_dep``): for a dep list a hook changed
+        while the node runs."""
+        parent = _parent(node.selection, node.meta, node.static_env, node.version, node.constraints)
+        dialect = self.provider.dialect(node.entry)
+        return dialect.plan_dep(merged_dep(node.meta, node.adr, raw), parent)
 
     # -- candidates and versions -------------------------------------------------------------
     def _pick(
@@ -560,7 +552,7 @@ class Planner:
                 return e
         options = [f"{e.cid} ({e.path})" for e in hits]
         who = f" for {' → '.join(chain)}" if chain else ""
-        k = self.reporter.choose(f"{len(hits)} entries match '{query}'{who}", options, 0)
+        k = self.chooser.choose(f"{len(hits)} entries match '{query}'{who}", options, 0)
         for e in hits[:k] + hits[k + 1 :]:
             self.reporter.rejected(e, query, f"{hits[k].cid} was chosen")
         self._remembered[memo] = hits[k].uid
@@ -660,6 +652,38 @@ class Planner:
             if set(walk.produced) != set(node.origin.produced) | _produced(node):
                 return self._node(origin, _Walk())
         return replace_nodes(root, new)
+
+
+def merged_dep(meta: dict, adr: dict, raw: dict) -> dict:
+    """A dep with the ``add_deps`` of its parent and the ``add_deps_recursive`` in force
+    merged in, for each of its ``names``."""
+    dep = dict(raw or {})
+    names = [str(n) for n in (dep.get("names") or [])]
+    extra: dict[str, Any] = {}
+    for source in (meta.get("add_deps") or {}, adr):
+        for n in names:
+            if n in source:
+                extra = merge_adr({"x": extra}, {"x": source[n]})["x"]
+    if extra:
+        dep = merge_adr({"x": dep}, {"x": extra})["x"]
+    return dep
+
+
+def _parent(
+    selection: Selection,
+    meta: dict[str, Any],
+    static_env: dict[str, Any],
+    version: str | None,
+    constraints: tuple[Constraint, ...],
+) -> dict[str, Any]:
+    """The fields of a node that its dialect reads its deps with (``plan_dep``)."""
+    return {
+        "selection": selection,
+        "meta": meta,
+        "static_env": static_env,
+        "version": version,
+        "constraints": constraints,
+    }
 
 
 def _produced(node: Node) -> set[str]:

@@ -1,7 +1,9 @@
 """The command-line :class:`~ckx.engine.protocols.Reporter`: engine events as ``ctx.ui`` lines.
 
-* choices (several entries, cached results, installations) are ``ctx.ui.choose`` prompts when
-  interactive, otherwise the first is taken and a note says so (shown even with ``--quiet``);
+A reporter only observes (choices are the chooser's, beside the provider:
+:class:`ckx.engine.provider.UiChooser`).
+
+* a chosen variation's ``warning``, and an input a variation's env overrides, once each;
 * progress: ``  run: a → b`` when a node starts, ``  cached: x (path)`` once per cache entry
   (not with ``--quiet``), and the scripts' own output on stderr, with ``--quiet`` too (as in
   CK and MLCFlow, ``--quiet`` means "ask nothing, say less", not "hide what the run prints";
@@ -9,14 +11,13 @@
 * revisions made while running: ``  revised: ...`` lines, also kept in :attr:`revisions`
   (``run_request`` returns them, ``Plan.with_revisions`` records them).
 
-Planning events (planned, rejected, conflict, done) are collected in :attr:`events` (kind,
-object) and worded by :meth:`lines` on demand; they print nothing.
+The other planning events (rejected, conflict, done) print nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ckx.core.entries import Entry
 from ckx.core.query import Query
@@ -32,14 +33,13 @@ class CliReporter:
 
     def __init__(self, ui: UI) -> None:
         self.ui = ui
-        self.events: list[tuple[str, Any]] = []
         self.revisions: list[str] = []
         self._shown_cached: set[str] = set()
         self._warned: set[str] = set()
         self._echo = ui.mode != "none"  # the command line; the Python API collects nothing
+        self._progress = self._echo and not ui.quiet  # run:/cached: lines (ui.info's rule)
 
     def planned(self, node: Node) -> None:
-        self.events.append(("planned", node))  # worded only if asked: planning stays fast
         if node.selection.warnings or node.layers.late:
             self._warn_once(node)
 
@@ -60,14 +60,10 @@ class CliReporter:
                 self.ui.warn(text)
 
     def rejected(self, entry: Entry, query: Query, reason: str) -> None:
-        self.events.append(("rejected", f"{entry.cid} for '{query}': {reason}"))
-
-    def choose(self, title: str, options: list[str], default: int) -> int:
-        return self.ui.choose(title, options, default)
+        pass
 
     def conflict(self, title: str, causes: Sequence[Constraint]) -> None:
-        asks = "; ".join(f"{' → '.join(c.chain)} requires {c.describe()}" for c in causes)
-        self.events.append(("conflict", f"{title}: {asks}"))
+        pass
 
     def revised(self, node: Node, reason: str) -> None:
         note = f"{' → '.join(node.chain)}: {reason}"
@@ -75,10 +71,13 @@ class CliReporter:
         self.ui.info(f"  revised: {note}")
 
     def started(self, node: Node) -> None:
-        self.ui.info(f"  run: {' → '.join(node.chain)}")
+        if self._progress:
+            self.ui.info(f"  run: {' → '.join(node.chain)}")
 
     def cached(self, node: Node, record: CacheRecord) -> None:
-        if record.uid not in self._shown_cached:  # a shared dep (get-python3) is said once
+        if (
+            self._progress and record.uid not in self._shown_cached
+        ):  # a shared dep (get-python3) is said once
             self._shown_cached.add(record.uid)
             self.ui.info(f"  cached: {node.title()} ({record.path})")
 
@@ -87,15 +86,4 @@ class CliReporter:
             self.ui.stderr.write(line)
 
     def done(self, node: Node, status: str) -> None:
-        self.events.append(("done", (node, status)))
-
-    def lines(self) -> list[str]:
-        """The events as text, one per line."""
-        out = []
-        for kind, what in self.events:
-            if kind == "planned":
-                what = f"{' → '.join(what.chain)} [{what.status}]"
-            elif kind == "done":
-                what = f"{' → '.join(what[0].chain)} [{what[1]}]"
-            out.append(f"{kind}: {what}")
-        return out
+        pass

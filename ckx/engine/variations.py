@@ -67,7 +67,7 @@ class Selection:
     (sorted, ``name`` or ``name.value``), ``values`` of dynamic ones, ``meta`` with overlays,
     ``env`` what the chosen variations' own ``env`` blocks set (in the order applied)."""
 
-    __slots__ = ("names", "values", "meta", "warnings", "env")
+    __slots__ = ("names", "values", "meta", "warnings", "env", "text")
 
     def __init__(
         self,
@@ -82,10 +82,8 @@ class Selection:
         self.meta = meta or {}
         self.warnings = warnings or []
         self.env = env or {}
-
-    @property
-    def text(self) -> str:
-        return ",".join(f"_{n}" for n in self.names)
+        #: the names as a query's variations (``_a,_b.x``)
+        self.text = ",".join(f"_{n}" for n in names)
 
 
 def merge_meta(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
@@ -130,8 +128,6 @@ def select(meta: dict[str, Any], query: Query, where: str | Callable[[], str]) -
     declared: dict[str, dict] = meta.get("variations") or {}
     if not declared and not query.variations and not query.not_variations:
         return Selection(names=(), meta=dict(meta))
-    if callable(where):
-        where = where()
     singles = {k: (v or {}) for k, v in declared.items() if "," not in k}
     chosen: dict[str, str | None] = {}  # name (or "name.#") -> dynamic value
     for v in query.variations:
@@ -157,12 +153,21 @@ def select(meta: dict[str, Any], query: Query, where: str | Callable[[], str]) -
     return Selection(names=names, values=values, meta=merged, warnings=warnings, env=env)
 
 
+#: The entry a selection is for, in messages: the text, or a function that makes it (most
+#: selections raise nothing, so most names are never made).
+Where = str | Callable[[], str]
+
+
+def _base_of(where: Where, key: str) -> Callable[[], str]:
+    return lambda: f"{where() if callable(where) else where} (base of '_{key}')"
+
+
 def _norm_name(key: str, value: str | None) -> str:
     return f"{key.removesuffix('.#')}.{value}" if value is not None else key
 
 
 def _declared_key(
-    singles: dict[str, dict], name: str, value: str | None, where: str
+    singles: dict[str, dict], name: str, value: str | None, where: Where
 ) -> tuple[str, str | None]:
     if value is not None:
         if f"{name}.{value}" in singles:  # a static name with a dot (_v0.5)
@@ -186,9 +191,12 @@ def _declared_key(
 
 
 def _error(kind: str, **details: Any) -> PlanError:
-    """A variation problem as data (worded by :func:`ckx.engine.problems.render`)."""
+    """A variation problem as data (worded by :func:`ckx.engine.problems.render`); ``where``
+    is made now if it was passed as a function (the name is made only for an error)."""
     from ckx.engine.problems import PlanError
 
+    if callable(details.get("where")):
+        details["where"] = details["where"]()
     if "declared" in details:
         details["declared"] = list(details["declared"])
     return PlanError(kind, **details)
@@ -199,16 +207,14 @@ def _expand(
     singles: dict[str, dict],
     chosen: dict[str, str | None],
     forbidden: set[str],
-    where: str,
+    where: Where,
 ) -> None:
     """Bases, group checks and group defaults, repeated until stable."""
     for _ in range(len(singles) + 2):
         before = dict(chosen)
         for key in list(chosen):
             for b in _as_list(singles.get(key, {}).get("base")):
-                bkey, bval = _declared_key(
-                    singles, str(b).lstrip("_"), None, f"{where} (base of '_{key}')"
-                )
+                bkey, bval = _declared_key(singles, str(b).lstrip("_"), None, _base_of(where, key))
                 chosen.setdefault(bkey, bval)
         groups = _groups(singles, chosen, where)
         defaults = dict(meta.get("default_variations") or {})
@@ -239,7 +245,9 @@ def _expand(
     raise _error("variation-unsettled", where=where)
 
 
-def _groups(singles: dict[str, dict], chosen: dict[str, str | None], where: str) -> dict[str, str]:
+def _groups(
+    singles: dict[str, dict], chosen: dict[str, str | None], where: Where
+) -> dict[str, str]:
     seen: dict[str, str] = {}
     for key in chosen:
         group = singles.get(key, {}).get("group")
@@ -261,7 +269,7 @@ def _all_groups(singles: dict[str, dict]) -> dict[str, list[str]]:
     return out
 
 
-def _check_combinations(meta: dict, chosen: dict[str, str | None], where: str) -> None:
+def _check_combinations(meta: dict, chosen: dict[str, str | None], where: Where) -> None:
     names = {k.removesuffix(".#") for k in chosen}
     valid = [
         {str(p).lstrip("_") for p in _as_list(c)}

@@ -159,8 +159,7 @@ def _repeat(ctx, i, entry, key, run_i, reps, target: Target | None) -> dict[str,
     results, recorded = [], None
     for k in range(1, reps + 1):
         out = programs.run_once(ctx, {**run_i, "want_lock": target is not None}, entry, key)
-        if "plan_text" in out:
-            ctx.ui.print(out["plan_text"])
+        if "plan_text" in out:  # --plan: printed by the engine, nothing ran
             return out
         chars = out.get("characteristics") or {}
         results.append(chars)

@@ -90,11 +90,14 @@ def execute(ctx: Context, payload: dict[str, Any], where: dict[str, Any]) -> dic
 
 
 def execute_here(payload: dict[str, Any], where: dict[str, Any]) -> dict[str, Any]:
-    """:func:`execute` in a fresh context of this machine (its ``CKX_HOME``), quietly."""
+    """:func:`execute` in a fresh context of this machine (its ``CKX_HOME``), quietly. This
+    process is a door of its own (a sweep point's child): it serves the content dialects
+    as ``ckx.app.api.open_context`` does."""
+    from ckx.compat import served
     from ckx.core.context import Context
     from ckx.core.ui import UI
 
-    ctx = Context(ui=UI(mode="none", quiet=True, interactive=False))
+    ctx = Context(ui=UI(mode="none", quiet=True, interactive=False), dialects=served)
     try:
         return execute(ctx, payload, where)
     finally:

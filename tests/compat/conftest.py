@@ -66,10 +66,8 @@ def mini(tmp_path, ctx) -> MiniRepo:
 def run(ctx, tags: str = "", **request: Any) -> dict[str, Any]:
     """Plan and run ``tags`` (or only plan with ``plan=True``) as ``ckx run`` does;
     errors are raised."""
-    from ckx.compat.repo import activate
     from ckx.engine import run_request
 
-    activate(ctx)
     ctx.index.invalidate()
     return run_request(ctx, {"query": tags, "quiet": True, **request})
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from ckx.compat import deps, envrules, runscript
+from ckx.compat.hookreads import reads_of
 from ckx.compat.imports import HookImports
-from ckx.compat.inputs import reads_of
-from ckx.compat.osinfo import os_info
+from ckx.engine.osinfo import os_info
 
 
 def _repo(tmp_path: Path) -> Path:

@@ -44,10 +44,10 @@ def snap(tmp_path_factory):
 
 
 def _ctx(home: Path):
-    from ckx.core.context import Context
+    from ckx.app.api import open_context
     from ckx.core.ui import UI
 
-    return Context(home, ui=UI(mode="none", interactive=False, quiet=True))
+    return open_context(home, ui=UI(mode="none", interactive=False, quiet=True))
 
 
 def _scripts(repo: Path) -> list[str]:
@@ -69,13 +69,11 @@ def test_every_script_of_the_snapshot_is_indexed(snap):
 
 @pytest.mark.slow
 def test_plan_succeeds_for_at_least_95_percent_of_the_scripts(snap):
-    from ckx.compat.repo import activate
     from ckx.core.errors import CkxError
     from ckx.engine import run_request
 
     home, repo = snap
     ctx = _ctx(home)
-    activate(ctx)
     failed = {}
     names = _scripts(repo)
     for alias in names:

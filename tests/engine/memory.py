@@ -16,10 +16,9 @@ from typing import Any
 from ckx.core.entries import Entry
 from ckx.core.errors import CkxError, MetaError
 from ckx.core.query import Query
-from ckx.engine.dialect import CKX
+from ckx.engine.dialects import CKX, priority
 from ckx.engine.hookspec import CKX_HOOKS, Customize
 from ckx.engine.model import DEP_KINDS
-from ckx.engine.provider import priority
 
 
 def uid_of(alias: str) -> str:
@@ -64,6 +63,10 @@ class MemoryDialect:
         except Exception as exc:
             raise MetaError(f"{path}: failed to import: {type(exc).__name__}: {exc}") from exc
         return Customize(path, self.hooks.implementations(module, path), self.hooks)
+
+    @property
+    def lifecycle(self) -> MemoryDialect:
+        return self  # what the planner asks of a lifecycle: load_hooks
 
     def __getattr__(self, name: str) -> Any:
         return getattr(CKX, name)  # the run-time half is never reached by the planner
@@ -136,7 +139,8 @@ class MemoryProvider:
 
 class TraceReporter:
     """A :class:`~ckx.engine.protocols.Reporter` that keeps every event as a line (shown when
-    a test fails) and takes the first of every choice, noting it as the CLI does."""
+    a test fails) and, as the planner's :class:`~ckx.engine.protocols.Chooser` too, takes the
+    first of every choice, noting it as the CLI does."""
 
     def __init__(self) -> None:
         self.trace: list[str] = []

@@ -7,9 +7,10 @@ import pytest
 from ckx.core.context import Context
 from ckx.core.errors import MetaError, ResolutionError
 from ckx.core.repos import Repo
-from ckx.engine import dialect as dialect_module
+from ckx.engine import dialects as dialect_module
 from ckx.engine import run_request
 from ckx.engine.hookspec import CKX_HOOKS, load_customize
+from ckx.engine.lifecycle import CkxLifecycle
 
 from .conftest import REPO_UID, write_script
 
@@ -116,19 +117,15 @@ def test_a_cycle_of_two_nested_runs_is_caught_before_anything_of_it_runs(ectx, s
         run_request(ectx, {"query": "x"})
 
 
-class ToyDialect(dialect_module.DialectDefaults):
-    """A dialect unlike ckx's (as MLCFlow's is): TOY_ variables, go.sh, hooks get a plain dict
-    and run in the run folder, the script reports through toy-env.out in its folder."""
+class ToyLifecycle(CkxLifecycle):
+    """ckx's steps with other files and names (as a content dialect may have): TOY_
+    variables, go.sh, hooks get a plain dict and run in the run folder, the script reports
+    through toy-env.out in its folder."""
 
-    name = "toy"
     prefix = "TOY_"
-    hooks = CKX_HOOKS
-
-    def claims(self, repo):
-        return repo.alias == "toy"
 
     def load_hooks(self, folder):
-        return load_customize(folder / "customize.py", self.hooks)
+        return load_customize(folder / "customize.py", CKX_HOOKS)
 
     def hook_input(self, call):
         return {"env": call.env, "run_dir": str(call.run_path), "nested": call.run_script}
@@ -154,6 +151,17 @@ class ToyDialect(dialect_module.DialectDefaults):
             k, _, v = line.partition("=")
             env[k] = v
         return None
+
+
+class ToyDialect(dialect_module.DialectDefaults):
+    """A dialect of its own: it claims the repo ``toy`` and runs it with ToyLifecycle."""
+
+    name = "toy"
+    prefix = "TOY_"
+    lifecycle = ToyLifecycle()
+
+    def claims(self, repo):
+        return repo.alias == "toy"
 
 
 TOY_HOOK = """
@@ -183,8 +191,7 @@ def test_a_registered_dialect_runs_its_content_without_runner_changes(
             "run.sh": "exit 9\n",  # ckx's run script: never chosen for this dialect
         },
     )
-    monkeypatch.setitem(dialect_module._registered, "toy", ToyDialect())
-    ctx = Context(ckx_home)
+    ctx = Context(ckx_home, dialects=[ToyDialect()])
     ctx.registry.add(Repo(alias="toy", uid="00000000000000ee", path=repo))
     out = run_request(ctx, {"query": "app"})
     assert out["env"] == {"TOY_OUT": "1-1.0-hook-was-here"}
@@ -213,3 +220,16 @@ def test_run_nested_is_a_plain_function_with_a_context_or_a_runner(ectx, script_
         run_nested(runner, {"query": "tool"})  # nothing is being run any more
     app = make_plan(ectx, {"query": "app"}, planner).root
     assert run_nested(runner, {"query": "tool"}, parent=app)["env"] == {"T": "1"}
+
+
+def test_the_dialect_seam_is_plan_policy_plus_a_lifecycle():
+    from ckx.engine.nodeops import Lifecycle
+    from ckx.engine.protocols import Dialect
+
+    members = {k for k in vars(Dialect) if not k.startswith("_")} | set(Dialect.__annotations__)
+    assert "lifecycle" in members and len(members) <= 10, sorted(members)
+    assert {k for k in vars(Lifecycle) if not k.startswith("_")} == {
+        "load_hooks",
+        "run_folder",
+        "run",
+    }

@@ -282,3 +282,22 @@ def test_a_lock_written_while_deps_were_cached_replays_where_they_are_not(
     ectx.index.invalidate()
     out = run_request(ectx, {"query": "top", "lock": str(lock_file)})
     assert out["status"] == "ran"
+
+
+def test_a_lock_file_is_read_once_per_request(ectx, script_repo, tmp_path, monkeypatch):
+    """Its pins and its replay come from one reading: a lock file changed in between cannot
+    pin one graph and replay another."""
+    from ckx.engine import lockfile
+
+    _python_like(script_repo)
+    lock_file = tmp_path / "ckx.lock"
+    run_request(ectx, {"query": "app", "plan": True, "save_lock": str(lock_file)})
+    reads = []
+
+    def counted(path):
+        reads.append(path)
+        return read_lock(path)
+
+    monkeypatch.setattr(lockfile, "read_lock", counted)
+    out = run_request(ectx, {"lock": str(lock_file), "plan": True})
+    assert "deps: py _full v3.12" in out["plan_text"] and reads == [str(lock_file)]

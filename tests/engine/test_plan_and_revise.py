@@ -148,7 +148,7 @@ def test_a_late_version_constraint_replans_only_the_subtree_that_missed_it():
         "leaf": {},
     }
     reporter = TraceReporter()
-    plan = Planner(MemoryProvider(entries), reporter).plan("app")
+    plan = Planner(MemoryProvider(entries), reporter, chooser=reporter).plan("app")
     assert [(n.entry.alias, n.version) for n in plan.nodes] == [
         ("app", None),
         ("lib", None),
@@ -175,16 +175,7 @@ def test_same_constraints_from_several_places_copy_nodes_instead_of_replanning()
         "leaf": {},
     }
     reporter = TraceReporter()
-    plan = Planner(MemoryProvider(entries), reporter).plan("app")
+    plan = Planner(MemoryProvider(entries), reporter, chooser=reporter).plan("app")
     pythons = [n for n in plan.nodes if n.entry.alias == "python"]
     assert [len(n.constraints) for n in pythons] == [2, 2]
     assert sum(t.startswith("planned") for t in reporter.trace) == 6, reporter.trace  # 6 nodes
-
-
-def test_declared_inputs_of_a_plan():
-    entries = {
-        "app": {"input_mapping": {"mode": "M"}, "deps": [{"tags": "lib"}]},
-        "lib": {"input_mapping": {"count": "C"}, "input_description": {"flavor": {"desc": "x"}}},
-    }
-    plan = Planner(MemoryProvider(entries)).plan("app")
-    assert plan.declared_inputs() == {"mode", "count", "flavor"}

@@ -38,7 +38,7 @@ def test_case_plans_in_memory(case_file: Path) -> None:
         request["env"] = {"TEST_LOG": "/dev/null", **(request.get("env") or {})}
         provider = MemoryProvider(case.get("entries") or {}, _cached_in(expect.get("plan", "")))
         reporter = TraceReporter()
-        planner = Planner(provider, reporter)
+        planner = Planner(provider, reporter, chooser=reporter)
         where = f"{case_file.name} step {k}"
         try:
             _check_step(planner, reporter, request, expect, where)

@@ -8,6 +8,7 @@ import os
 from ckx.app.api import implementation, run
 from ckx.app.cli import parse_argv
 from ckx.app.help import cli_help
+from ckx.core.automations import load_automation
 from ckx.core.commands import (
     COMMANDS,
     command,
@@ -33,7 +34,7 @@ def test_every_kernel_action_names_a_function_taking_ctx_and_i():
 def test_each_shorthand_goes_to_an_automation_that_declares_the_action(ctx):
     for c in COMMANDS:
         if c.automation:
-            assert c.name in ctx.automation(c.automation).actions, (c.name, c.automation)
+            assert c.name in load_automation(ctx, c.automation).actions, (c.name, c.automation)
     assert default_automation("run") == "script" and default_automation("ls") is None
 
 

@@ -1,14 +1,17 @@
 """The house keeps its layers: read every import of ckx and od-bench from the sources.
 
 Every ``import`` is counted, those inside functions too (an import inside a function is fine
-when it keeps start-up fast, but it may still not close a cycle). Two rules:
+when it keeps start-up fast, but it may still not close a cycle), and in ``ckx/`` those under
+``if TYPE_CHECKING:`` too (a type names what a module depends on: a knot of types is a knot
+of modules). Rules:
 
-- no import cycle among the modules of ``ckx/`` or of ``programs/od-bench/odbench/``;
+- no import cycle among the modules of ``ckx/`` (type-only imports included) or of
+  ``programs/od-bench/odbench/`` (imports that run);
 - layer order ``core < artifacts < engine < compat < programs < experiments < containers <
-  app``: a module imports its own layer or lower ones only. ``ckx/__init__.py`` (the lazy
-  ``ckx.access`` re-export), ``ckx/__main__.py`` and any other module directly in ``ckx/``
-  are doors in from outside: they stand above every layer, and nothing inside a layer imports
-  them. Every folder of ``ckx/`` is a layer.
+  app``: a module imports its own layer or lower ones only. ``ckx/__init__.py`` (the lazy ``ckx.access``
+  re-export), ``ckx/__main__.py`` and any other module directly in ``ckx/`` are doors in from
+  outside: they stand above every layer, and nothing inside a layer imports them. Every folder
+  of ``ckx/`` is a layer.
 
 And the size rule of the house: no function over 60 lines in ``ckx/``, ``automation/`` and
 od-bench's harness, which also names nothing of ckx (the program's customize.py is the bridge).
@@ -185,10 +188,11 @@ def test_every_folder_of_ckx_is_a_layer():
 
 def test_no_import_cycles_in_ckx():
     files = ckx_files()
-    g = graph(files, typing=False)
+    g = graph(files)  # imports inside functions and for type checking count
     cycles = [describe(g, files, comp) for comp in find_cycles(g)]
-    assert not cycles, "import cycles in ckx (imports inside functions count):\n" + "\n".join(
-        cycles
+    assert not cycles, (
+        "import cycles in ckx (imports inside functions and for type checking count):\n"
+        + "\n".join(cycles)
     )
 
 
@@ -286,3 +290,31 @@ def test_the_scanner_sees_a_cycle_through_an_import_inside_a_function(tmp_path):
     assert "p.a" in graph(files)["p.d"], "imports for type checking still count for the layers"
     with_typing = find_cycles(graph(files))
     assert with_typing == [["p.a", "p.d", "p.sub.b", "p.sub.c"]], "typing=False leaves them out"
+
+
+def private_reaches(folder: Path) -> list[str]:
+    """``x._name`` where ``x`` is not ``self``/``cls`` (another object's private attribute),
+    ``from m import _name`` of another module, and any ``.runner`` attribute."""
+    out = []
+    for f in sorted(folder.rglob("*.py")):
+        for node in ast.walk(ast.parse(f.read_text(), str(f))):
+            where = f"{f.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}"
+            if isinstance(node, ast.Attribute):
+                private = node.attr.startswith("_") and not node.attr.startswith("__")
+                owner = node.value.id if isinstance(node.value, ast.Name) else None
+                if private and owner not in ("self", "cls"):
+                    out.append(f"{where}: .{node.attr}")
+                if node.attr == "runner":
+                    out.append(f"{where}: .runner")
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("ckx."):
+                out += [
+                    f"{where}: imports {node.module}.{a.name}"
+                    for a in node.names
+                    if a.name.startswith("_") and not a.name.startswith("__")
+                ]
+    return out
+
+
+def test_compat_uses_only_the_engines_public_interface():
+    bad = private_reaches(ROOT / "ckx" / "compat")
+    assert not bad, "ckx/compat reaches into private state:\n" + "\n".join(bad)

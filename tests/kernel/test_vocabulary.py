@@ -12,8 +12,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_lists_of_request_keys_are_views_of_the_one_table():
-    from ckx.compat import access, envrules, inputs
-    from ckx.engine import inputs as engine_inputs
+    from ckx.compat import access, envrules
+    from ckx.compat import hookreads as inputs
+    from ckx.engine import inputcheck as engine_inputs
     from ckx.engine import planner
     from ckx.experiments import records
 
@@ -50,8 +51,9 @@ def test_each_key_has_one_row_known_roles_and_a_known_type():
 
 
 def test_the_engine_inputs_module_does_not_import_the_planner():
-    """The knot dialect → inputs → planner → model → dialect is gone: the keys come from core."""
-    tree = ast.parse((ROOT / "ckx" / "engine" / "inputs.py").read_text())
+    """The knot dialects → inputcheck → planner → model → dialects is gone: the keys come from
+    core."""
+    tree = ast.parse((ROOT / "ckx" / "engine" / "inputcheck.py").read_text())
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module} | {
         a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
     }

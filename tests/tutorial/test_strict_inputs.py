@@ -22,7 +22,7 @@ def _plan(ctx, **request):
 
 
 def test_a_typo_in_an_input_fails_with_did_you_mean(ctx):
-    from ckx.engine.inputs import check_inputs
+    from ckx.engine.inputcheck import check_inputs
 
     plan, req = _plan(ctx, model_pth="/x.onnx")
     with pytest.raises(UsageError) as e:
@@ -33,7 +33,7 @@ def test_a_typo_in_an_input_fails_with_did_you_mean(ctx):
 
 
 def test_mlcflow_framework_is_the_backend(ctx):
-    from ckx.engine.inputs import check_inputs
+    from ckx.engine.inputcheck import check_inputs
 
     plan, req = _plan(ctx, framework="pytorch")
     check_inputs(plan, req)
@@ -41,7 +41,7 @@ def test_mlcflow_framework_is_the_backend(ctx):
 
 
 def test_an_input_only_a_dependency_declares_is_refused_with_its_env_spelling(ctx):
-    from ckx.engine.inputs import check_inputs
+    from ckx.engine.inputcheck import check_inputs
 
     plan, req = _plan(ctx, model="ssd-mobilenet", subset="50")
     with pytest.raises(UsageError) as e:
@@ -52,7 +52,7 @@ def test_an_input_only_a_dependency_declares_is_refused_with_its_env_spelling(ct
 
 
 def test_a_value_outside_the_declared_choices_is_refused(ctx):
-    from ckx.engine.inputs import check_inputs
+    from ckx.engine.inputcheck import check_inputs
 
     plan, req = _plan(ctx, device="gpu")
     with pytest.raises(UsageError, match="--device=gpu is not one of: cpu, cuda"):

@@ -48,7 +48,7 @@ def node_inputs(node: Any) -> dict[str, str]:
     if meta.get("download"):
         out.setdefault("path", "--path=DIR registers an existing copy")
     if meta.get("detect") and not (meta.get("download") or meta.get("python_package")):
-        # ckx.artifacts.detect.detects_when_run (not imported on the cached path): an entry
+        # ckx.engine.model.detects_when_run, read here without a call per node: an entry
         # that installs does not run its detect block, so --search_dirs means nothing there
         out.setdefault("search_dirs", "detection folders")
     if getattr(node.entry, "automation", None) == "program":

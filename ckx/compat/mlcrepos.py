@@ -7,7 +7,6 @@ from typing import Any
 
 #: The uid of MLCFlow's (and CM's) ``script`` automation, as script metas declare it.
 SCRIPT_AUTOMATION_UID = "5b4e0237da074764"
-_claims: dict[str, bool] = {}
 
 
 def is_mlcflow_repo(repo: Any) -> bool:
@@ -17,9 +16,6 @@ def is_mlcflow_repo(repo: Any) -> bool:
     if repo is None or getattr(repo, "kind", "") == "builtin" or getattr(repo, "folders", None):
         return False
     root = Path(repo.path)
-    key = str(root)
-    if key not in _claims:
-        own = any((root / f).is_file() for f in ("repo.yaml", "cmr.yaml", ".ckr.json"))
-        desc = (root / "meta.yaml").is_file() or (root / "meta.json").is_file()
-        _claims[key] = desc and not own and (root / "script").is_dir()
-    return _claims[key]
+    own = any((root / f).is_file() for f in ("repo.yaml", "cmr.yaml", ".ckr.json"))
+    desc = (root / "meta.yaml").is_file() or (root / "meta.json").is_file()
+    return desc and not own and (root / "script").is_dir()

@@ -1,15 +1,18 @@
-"""MLCFlow's ``os_info``: what hooks and the run-script protocol know about the host.
+"""``os_info``: what hooks (of ckx's content and of MLCFlow's) know about the host.
 
 The keys are MLCFlow's (``platform``, ``bat_ext``, ``set_env``, ``env_separator``,
 ``run_local_bat_from_python``, ``start_script``, ``env``, ``bits``, ``python_bits``, ...), with
-the same values on the same machine; 319 hooks of mlperf-automations read it. Computed once per
-process.
+the same values on the same machine (319 hooks of mlperf-automations read it), plus
+``machine`` (``platform.machine()``) and ``python`` (the interpreter running ckx). ckx's
+hooks get it as ``i.os_info``, MLCFlow's as ``i['os_info']``, and MLCFlow's run-script
+protocol (:mod:`ckx.compat.runscript`) writes its scripts with it. Computed once per process.
 """
 
 from __future__ import annotations
 
 import platform
 import struct
+import sys
 from functools import lru_cache
 from typing import Any
 
@@ -70,6 +73,8 @@ def os_info() -> dict[str, Any]:
     info["env"]["MLC_HOST_OS_TYPE"] = info["platform"]
     info["bits"] = _os_bits(info["platform"], pbits)
     info["python_bits"] = pbits
+    info["machine"] = platform.machine()
+    info["python"] = sys.executable
     return info
 
 
